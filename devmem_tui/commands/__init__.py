@@ -1,0 +1,1 @@
+"""The command language: one grammar, one registry, one help text for every front end."""
