@@ -42,6 +42,7 @@ class Mapping:
     length: int
     private: bool = False
     zapped: list[tuple[int, int]] = field(default_factory=list)  # inclusive byte ranges
+    sync: bool = False  # opened O_SYNC: PAT memtype UC- instead of WB (x86 PAT conflicts)
 
     @property
     def end(self) -> int:

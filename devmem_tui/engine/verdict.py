@@ -19,6 +19,7 @@ class Outcome(StrEnum):
     ENOSYS = "ENOSYS"
     EAGAIN = "EAGAIN"
     ENXIO = "ENXIO"
+    EBUSY = "EBUSY"  # sysfs memoryN/state writes: offline with pinned pages (cmd_vmem)
     SIGBUS = "SIGBUS"
     ACK = "ACK"
     NACK = "NACK"
@@ -31,7 +32,8 @@ class Outcome(StrEnum):
 
 
 ERRNO_OUTCOMES = frozenset(
-    {Outcome.EPERM, Outcome.EFAULT, Outcome.EINVAL, Outcome.ENOSYS, Outcome.EAGAIN, Outcome.ENXIO}
+    {Outcome.EPERM, Outcome.EFAULT, Outcome.EINVAL, Outcome.ENOSYS, Outcome.EAGAIN, Outcome.ENXIO,
+     Outcome.EBUSY}
 )
 
 
@@ -54,6 +56,8 @@ class Verdict:
     data_pages: list[tuple[int, int]] = field(default_factory=list)
     mapping: str | None = None
     counterfactual: str | None = None
+    decider: str = ""  # the trace line that decided the outcome (for `compare`, `whatis`)
+    notes: list[str] = field(default_factory=list)  # detail lines shown under the message
 
     @property
     def message(self) -> str:
