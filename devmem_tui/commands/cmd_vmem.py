@@ -1,0 +1,322 @@
+"""virtio-mem commands: vmem (list/add/resize), blocks, raw device requests (plug, unplug,
+unplug-all, state), memory-block onlining (online, offline), pin/unpin, wait.
+
+Raw requests bypass the guest driver, as a debugging host (or a buggy guest tool) would: the
+device answers exactly as QEMU does; the driver is not told. Its ``plugged_size`` is re-read at
+the next config refresh (WARN, then it adopts the device's value, reference §2.5 step 3); its
+sub-block bitmap is never corrected, so a later driver PLUG of a block the host plugged behind
+its back gets ERROR and the driver marks the device broken (vector T42).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from devmem_tui.commands.numbers import parse_duration, parse_number, parse_size
+from devmem_tui.commands.registry import (
+    REGISTRY,
+    Result,
+    command,
+    expect_args,
+    usage_error,
+)
+from devmem_tui.commands.session import Session
+from devmem_tui.engine import memory_blocks as mbk
+from devmem_tui.engine import vmem_driver as vd
+from devmem_tui.engine.errors import DevmemError
+
+
+def _report_data(report: vd.VmemReport) -> dict[str, Any]:
+    return {
+        "device": report.device,
+        "requests": [
+            {"request": r.kind, "addr": r.addr, "nb_blocks": r.nb_blocks,
+             "response": r.response, "rc": r.rc, **({"state": r.state} if r.state else {})}
+            for r in report.requests
+        ],
+        "added": list(report.added),
+        "removed": list(report.removed),
+        "pending": list(report.pending),
+        "warnings": list(report.warnings),
+        "plugged": report.plugged,
+        "requested": report.requested,
+    }
+
+
+# ----------------------------------------------------------------------------- vmem
+@command(
+    "vmem",
+    "vmem",
+    "vmem add DEV ADDR SIZE [block=SIZE] [requested=SIZE] [unplugged-inaccessible=on|off]",
+    "vmem resize DEV SIZE",
+    summary="list virtio-mem devices (info memory-devices), hot-add one, or set requested-size",
+    help=(
+        "vmem: every device as QEMU 'info memory-devices' prints it (memaddr, node,\n"
+        "requested-size, size = plugged, max-size, block-size, memdev), plus the usable\n"
+        "region, the guest driver's mode (SBM/BBM) and state.\n"
+        "vmem add vmem1 0x540000000 4G block=2M: a new device; its driver probes if the\n"
+        "kernel config builds virtio-mem (else the region stays a hole).\n"
+        "vmem resize vmem0 1G: like QEMU 'qom-set vmem0 requested-size 1G'; the driver\n"
+        "plugs or unplugs in the kernel's order and the result lists every request."
+    ),
+    group="vmem",
+)
+def cmd_vmem(session: Session, args: list[str]) -> Result:
+    spec = REGISTRY["vmem"]
+    m = session.machine
+    if not args:
+        if not m.vmem:
+            return Result(True, "DONE", "no virtio-mem devices", data={"devices": []})
+        text = "\n".join(vd.info_text(vm) for vm in m.vmem.values())
+        return Result(True, "DONE", text,
+                      data={"devices": [vm.info() for vm in m.vmem.values()]})
+    sub = args[0]
+    if sub == "add":
+        if len(args) < 4:
+            raise usage_error(spec, "vmem add: missing argument")
+        name = args[1]
+        addr = parse_number(args[2], "address")
+        size = parse_size(args[3], "size")
+        opts = _options(spec, args[4:], ("block", "requested", "unplugged-inaccessible"))
+        block = parse_size(opts["block"], "block size") if "block" in opts else \
+            vd.DEFAULT_BLOCK_SIZE
+        requested = parse_number(opts["requested"], "requested size") \
+            if "requested" in opts else 0
+        inacc: bool | None = None
+        if "unplugged-inaccessible" in opts:
+            word = opts["unplugged-inaccessible"].lower()
+            if word not in ("on", "off"):
+                raise usage_error(spec, f"unplugged-inaccessible must be on or off, not {word!r}")
+            inacc = word == "on"
+        vm = vd.add_device(m, name, addr, size, block, requested, unplugged_inaccessible=inacc)
+        report = vm.last_probe
+        lines = [f"{name}: virtio-mem-pci at {addr:#x}, {vd.fmt_size(size)}, block size "
+                 f"{vd.fmt_size(block)}"]
+        if vm.probed:
+            lines.append(f"driver probed: {vm.res_name}, {vm.mode}")
+        else:
+            lines.append(f"no driver: {vm.probe_error}; the region is a hole")
+        if report is not None and (report.requests or report.warnings):
+            lines.append(report.text())
+        return Result(True, "DONE", "\n".join(lines),
+                      trace=report.full_trace() if report else [],
+                      data=_report_data(report) if report else {})
+    if sub == "resize":
+        expect_args(spec, args, 3)
+        vm = vd.vmem_of(m, args[1])
+        size = parse_number(args[2], "size")
+        report = vm.resize(size)
+        return Result(True, "DONE", report.text(), trace=report.full_trace(),
+                      data=_report_data(report))
+    raise usage_error(spec, f"vmem: unknown subcommand {sub!r}")
+
+
+def _options(spec: Any, words: list[str], allowed: tuple[str, ...]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for w in words:
+        key, eq, value = w.partition("=")
+        key = key.lower()
+        if not eq or key not in allowed or not value:
+            raise usage_error(spec, f"unexpected argument {w!r} (options: "
+                              f"{', '.join(a + '=' for a in allowed)})")
+        out[key] = value
+    return out
+
+
+# ----------------------------------------------------------------------------- blocks
+@command(
+    "blocks",
+    "blocks [DEV] [--all]",
+    summary="memory blocks of virtio-mem devices, lsmem-style, with sub-block strips",
+    help=(
+        "Columns: RANGE SIZE STATE BLOCK ZONES, the driver's block state (SBM UNUSED..\n"
+        "MOVABLE_PARTIAL, BBM UNUSED/PLUGGED/ADDED) and plugged sub-blocks. Neighbouring\n"
+        "blocks that match in every column are merged; --all lists one row per block and a\n"
+        "sub-block strip for each (# plugged, . unplugged, ! pinned, ? device disagrees)."
+    ),
+    group="vmem",
+    mutates=False,
+)
+def cmd_blocks(session: Session, args: list[str]) -> Result:
+    spec = REGISTRY["blocks"]
+    show_all = "--all" in args
+    rest = [a for a in args if a != "--all"]
+    if len(rest) > 1:
+        raise usage_error(spec, f"blocks: unexpected argument {rest[1]!r}")
+    for a in rest:
+        if a.startswith("-"):
+            raise usage_error(spec, f"blocks: unknown option {a!r}")
+    m = session.machine
+    devs = [vd.vmem_of(m, rest[0])] if rest else list(m.vmem.values())
+    if not devs:
+        return Result(True, "DONE", "no virtio-mem devices")
+    text = "\n\n".join(
+        (f"{vm.name}:\n" if len(devs) > 1 else "") + vd.blocks_table(vm, all=show_all)
+        for vm in devs
+    )
+    return Result(True, "DONE", text, data={"devices": [vm.name for vm in devs]})
+
+
+# ----------------------------------------------------------------------------- raw requests
+def _raw(session: Session, name: str, args: list[str], kind: str) -> Result:
+    spec = REGISTRY[name]
+    if kind == "UNPLUG_ALL":
+        expect_args(spec, args, 1)
+        vm = vd.vmem_of(session.machine, args[0])
+        ans = vm.raw_request("UNPLUG_ALL")
+    else:
+        expect_args(spec, args, 3)
+        vm = vd.vmem_of(session.machine, args[0])
+        addr = parse_number(args[1], "address")
+        size = parse_number(args[2], "size")
+        ans = vm.raw_request(kind, addr, size)
+    msg = "\n".join([ans.message, *(f"warning: {w}" for w in ans.warnings)])
+    return Result(True, ans.outcome, msg, trace=ans.trace,
+                  data={"device": vm.name, "request": kind, "outcome": ans.outcome})
+
+
+_RAW_HELP = (
+    "A raw request on the device's queue, answered as QEMU answers it (ACK, NACK, BUSY,\n"
+    "ERROR). SIZE must be a multiple of the device block size (else the device answers\n"
+    "ERROR: no nb_blocks expresses it). It bypasses the guest driver: the driver keeps\n"
+    "its own view until the next config refresh (vmem resize), where it WARNs and adopts\n"
+    "the device's plugged_size; its sub-block bitmap is not corrected."
+)
+
+
+@command("plug", "plug DEV ADDR SIZE", summary="raw PLUG request to a virtio-mem device",
+         help=_RAW_HELP, group="vmem")
+def cmd_plug(session: Session, args: list[str]) -> Result:
+    return _raw(session, "plug", args, "PLUG")
+
+
+@command("unplug", "unplug DEV ADDR SIZE", summary="raw UNPLUG request to a virtio-mem device",
+         help=_RAW_HELP, group="vmem")
+def cmd_unplug(session: Session, args: list[str]) -> Result:
+    return _raw(session, "unplug", args, "UNPLUG")
+
+
+@command("unplug-all", "unplug-all DEV", summary="raw UNPLUG_ALL request (ACK or BUSY)",
+         help=_RAW_HELP, group="vmem")
+def cmd_unplug_all(session: Session, args: list[str]) -> Result:
+    return _raw(session, "unplug-all", args, "UNPLUG_ALL")
+
+
+@command("state", "state DEV ADDR SIZE",
+         summary="STATE request: PLUGGED, UNPLUGGED or MIXED (ERROR outside the usable region)",
+         group="vmem", mutates=False)
+def cmd_state(session: Session, args: list[str]) -> Result:
+    return _raw(session, "state", args, "STATE")
+
+
+# ----------------------------------------------------------------------------- sysfs
+def _sysfs_result(res: mbk.SysfsResult) -> Result:
+    data: dict[str, Any] = {"outcome": res.outcome}
+    if res.reports:
+        data.update(_report_data(res.reports[-1]))
+    return Result(True, res.outcome, res.message, trace=res.trace, data=data)
+
+
+@command(
+    "online",
+    "online memoryN [kernel|movable]",
+    summary="online a memory block, as 'echo online > memoryN/state' does",
+    help=(
+        "Without a zone the kernel picks it (contig-zones: the zone the block already\n"
+        "touches, else the kernel zone); 'kernel' = online_kernel, 'movable' =\n"
+        "online_movable. Fails with EINVAL when already online. The virtio-mem driver may\n"
+        "add more memory afterwards (it waits for onlining past its offline threshold)."
+    ),
+    group="vmem",
+)
+def cmd_online(session: Session, args: list[str]) -> Result:
+    spec = REGISTRY["online"]
+    expect_args(spec, args, 1, 2)
+    mb = mbk.parse_memory_block(args[0])
+    how = args[1].lower() if len(args) > 1 else None
+    if how not in (None, "kernel", "movable"):
+        raise usage_error(spec, f"online: zone must be kernel or movable, not {args[1]!r}")
+    return _sysfs_result(mbk.sysfs_online(session.machine, mb, how))
+
+
+@command(
+    "offline",
+    "offline memoryN",
+    summary="offline a memory block, as 'echo offline > memoryN/state' does",
+    help="Fails with EBUSY when pinned (unmovable) pages are in its plugged memory, EINVAL\n"
+         "when already offline.",
+    group="vmem",
+)
+def cmd_offline(session: Session, args: list[str]) -> Result:
+    expect_args(REGISTRY["offline"], args, 1)
+    mb = mbk.parse_memory_block(args[0])
+    return _sysfs_result(mbk.sysfs_offline(session.machine, mb))
+
+
+# ----------------------------------------------------------------------------- pins
+def _pin_range(args: list[str]) -> tuple[int, int]:
+    addr = parse_number(args[0], "address")
+    size = parse_size(args[1], "size") if len(args) > 1 else 4096
+    end = addr + size - 1
+    if end >= 1 << 64:
+        raise DevmemError(f"range {addr:#x}+{size:#x} ends past 2^64 - 1")
+    return addr, end
+
+
+@command(
+    "pin",
+    "pin ADDR [SIZE]",
+    summary="mark pages unmovable (slab, page tables, long-term pins): offlining and "
+            "virtio-mem unplug fail there",
+    help="Only pages in the page allocator can be pinned: System RAM that is online and, in a\n"
+         "virtio-mem device, plugged. SIZE defaults to 4096; 'unpin' releases.",
+    group="vmem",
+)
+def cmd_pin(session: Session, args: list[str]) -> Result:
+    expect_args(REGISTRY["pin"], args, 1, 2)
+    start, end = _pin_range(args)
+    problem = mbk.pin_problem(session.machine, start, end)
+    if problem:
+        raise DevmemError(f"cannot pin {start:#x}-{end:#x}: {problem}")
+    mbk.add_pin(session.machine, start, end)
+    session.machine.emit("blocks", "pin", start=start, end=end)
+    return Result(True, "DONE", f"pinned {start & ~0xFFF:#x}-{end | 0xFFF:#x} (unmovable)",
+                  data={"pinned": [list(p) for p in session.machine.pinned]})
+
+
+@command("unpin", "unpin ADDR [SIZE]", summary="release pins made with 'pin'", group="vmem")
+def cmd_unpin(session: Session, args: list[str]) -> Result:
+    expect_args(REGISTRY["unpin"], args, 1, 2)
+    start, end = _pin_range(args)
+    freed = mbk.remove_pin(session.machine, start, end)
+    if not freed:
+        raise DevmemError(f"nothing is pinned in {start:#x}-{end:#x}")
+    session.machine.emit("blocks", "unpin", start=start, end=end)
+    return Result(True, "DONE", f"unpinned {vd.fmt_size(freed)} in {start & ~0xFFF:#x}-"
+                  f"{end | 0xFFF:#x}", data={"pinned": [list(p) for p in session.machine.pinned]})
+
+
+# ----------------------------------------------------------------------------- wait
+@command(
+    "wait",
+    "wait DURATION",
+    summary="advance the simulated clock (50s, 5m); the driver's retry timer fires on it",
+    help="The virtio-mem retry timer starts at 50 s and doubles up to 300 s while the\n"
+         "driver keeps failing (-EBUSY, -ETXTBSY); a successful run resets it to 50 s.",
+    group="vmem",
+)
+def cmd_wait(session: Session, args: list[str]) -> Result:
+    expect_args(REGISTRY["wait"], args, 1)
+    seconds = parse_duration(args[0])
+    m = session.machine
+    start = m.clock
+    reports = vd.advance(m, seconds)
+    lines = [f"clock {start:g}s -> {m.clock:g}s"]
+    trace: list[str] = []
+    if not reports:
+        lines.append("no timer fired")
+    for r in reports:
+        lines.append(r.text())
+        trace.extend(r.full_trace())
+    data: dict[str, Any] = {"clock": m.clock, "runs": [_report_data(r) for r in reports]}
+    return Result(True, "DONE", "\n".join(lines), trace=trace, data=data)
