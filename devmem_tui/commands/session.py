@@ -54,7 +54,7 @@ class Session:
         except Exception as e:  # a bug must not kill a front end: report it on one line
             result = Result(False, None, f"internal error: {type(e).__name__}: {e}")
         result.command = text
-        if spec_name(words[0]) not in ("expect",):
+        if spec_name(words[0]) not in ("expect", "say", "pause"):  # scenario-only words
             self.last_result = result
         for listener in list(self.listeners):
             listener(text, result)

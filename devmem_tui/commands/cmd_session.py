@@ -1,0 +1,362 @@
+"""Session and scenario commands: save, open, export, record, say, expect, pause, exit.
+
+``save``/``open`` use engine/state.py (versioned JSON). ``record FILE`` attaches a
+``Recorder`` to the session's listeners: every later command is appended to FILE as a
+scenario line followed by ``expect OUTCOME``, so the file plays back green.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+from devmem_tui.commands.registry import (
+    REGISTRY,
+    Result,
+    UsageError,
+    command,
+    expect_args,
+    lookup,
+    split_line,
+)
+from devmem_tui.commands.session import DEFAULT_PRESET, Session
+from devmem_tui.engine import state
+from devmem_tui.engine.config import KEYS, KernelConfig
+from devmem_tui.engine.errors import DevmemError
+from devmem_tui.engine.verdict import Outcome
+
+OUTCOME_WORDS: tuple[str, ...] = tuple(o.value for o in Outcome)
+# Commands the recorder never writes: they steer the recording or the front end itself.
+NOT_RECORDED = frozenset({"record", "exit"})
+# Commands that do not replace `session.last_result` (session.py skips them), so an `expect`
+# after `say` still checks the command before it.
+SCENARIO_ONLY = frozenset({"say", "expect", "pause"})
+
+
+# ----------------------------------------------------------------------------- save / open
+@command(
+    "save",
+    "save FILE",
+    summary="save the whole session (map, devices, config, mappings, clock) as JSON",
+    help="Written atomically (a temp file, then rename). 'open FILE' restores it exactly.",
+    group="session",
+    mutates=False,
+)
+def cmd_save(session: Session, args: list[str]) -> Result:
+    expect_args(REGISTRY["save"], args, 1)
+    path = os.path.expanduser(args[0])
+    state.save(session.machine, path)
+    m = session.machine
+    return Result(True, "DONE", f"saved {args[0]} (machine {m.name}, {len(m.tree)} resources, "
+                  f"{len(m.vmem)} virtio-mem devices, {len(m.mappings)} mappings)",
+                  data={"path": path})
+
+
+@command(
+    "open",
+    "open FILE",
+    summary="restore a session saved with 'save' (replaces the machine and its config)",
+    help="A file that is not a session, is truncated or was written by a newer devmem-tui\n"
+         "is refused with one line; the current session then stays as it was.",
+    group="session",
+)
+def cmd_open(session: Session, args: list[str]) -> Result:
+    expect_args(REGISTRY["open"], args, 1)
+    machine = state.load(os.path.expanduser(args[0]))  # builds a new machine or raises
+    session.replace_machine(machine)
+    return Result(True, "DONE", f"opened {args[0]} (machine {machine.name}, kernel "
+                  f"{machine.config.short()}, {len(machine.vmem)} virtio-mem devices, "
+                  f"{len(machine.mappings)} mappings)", data={"path": args[0]})
+
+
+# ----------------------------------------------------------------------------- export
+def render_iomem_annotated(session: Session) -> str:
+    """The map in /proc/iomem format with flag annotations (what 'iomem --flags' prints),
+    so 'load iomem FILE' reads it back unchanged."""
+    from devmem_tui.engine import iomem_text
+
+    return iomem_text.render(session.machine.tree, flags=True)
+
+
+@command(
+    "export",
+    "export svg|iomem|json FILE",
+    summary="write a screenshot (TUI only), the map as annotated /proc/iomem text, or the "
+            "session as JSON",
+    help="export iomem FILE   the map with [flags] annotations; 'load iomem FILE' reads it\n"
+         "export json FILE    the same JSON document as 'save'\n"
+         "export svg FILE     a screenshot of the TUI (only inside the TUI)",
+    group="session",
+    mutates=False,
+)
+def cmd_export(session: Session, args: list[str]) -> Result:
+    spec = REGISTRY["export"]
+    expect_args(spec, args, 2)
+    what, path = args[0].lower(), os.path.expanduser(args[1])
+    if what == "svg":
+        exporter = getattr(session, "export_svg", None)  # set by the TUI while it runs
+        if not callable(exporter):
+            raise UsageError("export svg needs the TUI (start devmem-tui without a subcommand)")
+        exporter(path)
+        return Result(True, "DONE", f"exported screenshot to {args[1]}", data={"path": path})
+    if what == "json":
+        state.save(session.machine, path)
+        return Result(True, "DONE", f"exported session JSON to {args[1]}", data={"path": path})
+    if what == "iomem":
+        text = render_iomem_annotated(session)
+        state.write_atomic(path, text)
+        return Result(True, "DONE", f"exported the map ({len(session.machine.tree)} resources) "
+                      f"to {args[1]}", data={"path": path})
+    raise UsageError(f"export: unknown format {args[0]!r}; usage: {spec.usages[0]}")
+
+
+# ----------------------------------------------------------------------------- record
+def _quote(word: str) -> str:
+    if word and not any(c.isspace() for c in word) and '"' not in word \
+            and not word.startswith("#"):
+        return word
+    return f'"{word}"'
+
+
+def relocate_paths(text: str, from_dir: str, to_dir: str) -> str:
+    """Rewrite the relative file arguments of one command line so that, read from to_dir,
+    they name the same files they named from from_dir. Other words are kept."""
+    from devmem_tui.complete import file_arg_indexes
+
+    words = split_line(text)
+    if len(words) < 2:
+        return text
+    try:
+        spec = lookup(words[0])
+    except UsageError:
+        return text
+    args = words[1:]
+    changed = False
+    for i in file_arg_indexes(spec, args):
+        p = args[i]
+        if os.path.isabs(p) or p.startswith("~"):
+            continue
+        new = os.path.relpath(os.path.join(from_dir, p), to_dir)
+        if new != p:
+            args[i] = new
+            changed = True
+    if not changed:
+        return text
+    return " ".join(_quote(w) for w in [words[0], *args])
+
+
+@dataclass
+class Recorder:
+    """Appends each executed command and its outcome to a scenario file."""
+
+    path: str
+    session: Session
+    commands: int = 0
+    preamble: list[str] = field(default_factory=list)
+
+    @property
+    def base_dir(self) -> str:
+        return os.path.dirname(os.path.abspath(self.path))
+
+    def write(self, lines: list[str]) -> None:
+        with open(self.path, "a", encoding="utf-8") as f:
+            f.write("".join(line + "\n" for line in lines))
+
+    def __call__(self, text: str, result: Result) -> None:
+        words = split_line(text)
+        if not words:
+            return
+        try:
+            name = lookup(words[0]).name
+        except UsageError:
+            name = ""
+        if name in NOT_RECORDED:
+            return
+        line = relocate_paths(text, os.getcwd(), self.base_dir)
+        if name == "expect":
+            lines = [line] if result.ok else [f"# {line}", f"#   (failed: {result.message})"]
+        elif name in SCENARIO_ONLY:
+            lines = [line]
+        elif result.outcome is None:
+            first = result.message.splitlines()[0] if result.message else "error"
+            lines = [f"# {line}", f"#   -> {first}"]
+        else:
+            lines = [line, f"expect {result.outcome}"]
+        try:
+            self.write(lines)
+            self.commands += 1
+        except OSError as e:
+            stop_recording(self.session)
+            result.message += f"\nwarning: recording to {self.path} stopped: {e.strerror or e}"
+
+
+def stop_recording(session: Session) -> Recorder | None:
+    rec = session.recorder
+    if rec is None:
+        return None
+    if rec in session.listeners:
+        session.listeners.remove(rec)
+    session.recorder = None
+    return rec
+
+
+def _preamble(session: Session, path: str) -> list[str]:
+    """Lines that bring a fresh default session (where playback starts) to the current
+    state: nothing when it is fresh, `set` + `machine` lines when only the config or preset
+    differ, else a snapshot saved next to the scenario and an `open` of it."""
+    from devmem_tui.engine.machine import Machine
+
+    m = session.machine
+    current = state.to_dict(m)
+    defaults = KernelConfig()
+    try:
+        if current == state.to_dict(Machine.from_preset(DEFAULT_PRESET)):
+            return []
+        if current == state.to_dict(Machine.from_preset(m.name, m.config.copy())):
+            lines = [f"set {k} {m.config.get(k)}" for k in KEYS
+                     if m.config.get(k) != defaults.get(k)]
+            return [*lines, f"machine {m.name}"]
+    except Exception:  # not a preset machine (or one that fails to build): snapshot it
+        pass
+    root, _ = os.path.splitext(path)
+    snap = root + ".start.json"
+    state.save(m, snap)
+    rel = os.path.relpath(snap, os.path.dirname(os.path.abspath(path)))
+    return ["# the session as it was when recording started (saved by 'record')",
+            f"open {_quote(rel)}", "expect DONE"]
+
+
+@command(
+    "record",
+    "record FILE",
+    "record stop",
+    summary="write every following command and its outcome to FILE as a scenario",
+    help="Each command is written with an 'expect OUTCOME' line after it; usage errors\n"
+         "become comments. 'record stop' ends it. Play the file with 'devmem-tui play FILE'.\n"
+         "If the session is not fresh when recording starts, the file first restores it\n"
+         "(set/machine lines, or 'open' of a FILE.start.json snapshot saved beside it).",
+    group="session",
+    mutates=False,
+)
+def cmd_record(session: Session, args: list[str]) -> Result:
+    expect_args(REGISTRY["record"], args, 1)
+    if args[0] == "stop":
+        rec = stop_recording(session)
+        if rec is None:
+            raise UsageError("record stop: not recording")
+        return Result(True, "DONE", f"recording stopped: {rec.commands} commands in {rec.path}")
+    if session.recorder is not None:
+        raise UsageError(f"already recording to {session.recorder.path}; 'record stop' first")
+    path = os.path.expanduser(args[0])
+    if os.path.isdir(path):
+        raise UsageError(f"record: {args[0]} is a directory")
+    rec = Recorder(path, session)
+    rec.preamble = _preamble(session, path)
+    header = [
+        "# devmem-tui scenario written by 'record'; play it with: devmem-tui play "
+        + os.path.basename(path),
+        f"# started on kernel {session.config.short()}, machine {session.machine.name}",
+        *rec.preamble,
+    ]
+    try:
+        with open(path, "w", encoding="utf-8") as f:
+            f.write("".join(line + "\n" for line in header))
+    except OSError as e:
+        raise DevmemError(f"cannot write {args[0]}: {e.strerror or e}") from None
+    session.recorder = rec
+    session.listeners.append(rec)
+    return Result(True, "DONE", f"recording to {args[0]}; 'record stop' ends it",
+                  data={"path": path})
+
+
+# ----------------------------------------------------------------------------- scenario
+def parse_expect(args: list[str]) -> tuple[str, str]:
+    """``expect OUTCOME`` -> ("outcome", WORD); ``expect output TEXT`` -> ("output", TEXT).
+    Raises UsageError for anything else (the player uses this to check files up front)."""
+    spec = REGISTRY["expect"]
+    if not args:
+        raise UsageError(f"expect: missing outcome; usage: {' | '.join(spec.usages)}")
+    if args[0] == "output":
+        if len(args) < 2:
+            raise UsageError("expect output: missing TEXT")
+        return "output", " ".join(args[1:])
+    word = args[0]
+    if word not in OUTCOME_WORDS:
+        hint = f"; did you mean {word.upper()}?" if word.upper() in OUTCOME_WORDS else ""
+        raise UsageError(f"expect: unknown outcome {word!r}{hint} "
+                         f"(outcomes: {', '.join(OUTCOME_WORDS)})")
+    if len(args) > 1:
+        raise UsageError(f"expect: unexpected argument {args[1]!r}")
+    return "outcome", word
+
+
+@command(
+    "expect",
+    "expect OUTCOME",
+    "expect output TEXT",
+    summary="scenario check: the previous command's outcome, or that its output contains TEXT",
+    help="A failed expect is reported as file:line: expected EPERM, got OK (read 0x100000)\n"
+         "and makes 'devmem-tui play' exit 1.",
+    group="scenario",
+    mutates=False,
+)
+def cmd_expect(session: Session, args: list[str]) -> Result:
+    kind, want = parse_expect(args)
+    last = session.last_result
+    if last is None:
+        return Result(False, None, "expect: no command ran before it", expect_failed=True)
+    got = last.outcome if last.outcome is not None else "an error"
+    if kind == "outcome":
+        if last.outcome == want:
+            return Result(True, "DONE", f"expect {want}: ok")
+        return Result(False, None, f"expected {want}, got {got} ({last.command})",
+                      expect_failed=True)
+    if want in last.message:
+        return Result(True, "DONE", f"expect output {want!r}: ok")
+    first = last.message.splitlines()[0] if last.message else ""
+    return Result(False, None, f"expected output containing {want!r}, got {first!r} "
+                  f"({last.command})", expect_failed=True)
+
+
+@command(
+    "say",
+    "say TEXT",
+    summary="scenario narration: show TEXT",
+    help="Quote text that contains '#', which otherwise starts a comment.",
+    group="scenario",
+    mutates=False,
+)
+def cmd_say(session: Session, args: list[str]) -> Result:
+    text = " ".join(args)
+    return Result(True, "DONE", text, data={"say": text})
+
+
+@command(
+    "pause",
+    "pause",
+    summary="scenario step point: the TUI stops here until you continue; headless it is a no-op",
+    group="scenario",
+    mutates=False,
+)
+def cmd_pause(session: Session, args: list[str]) -> Result:
+    expect_args(REGISTRY["pause"], args, 0)
+    return Result(True, "DONE", "pause", data={"pause": True})
+
+
+@command(
+    "exit",
+    "exit",
+    summary="leave the REPL (also: quit, Ctrl-D); in a script, stop there",
+    group="general",
+    mutates=False,
+    aliases=("quit",),
+)
+def cmd_exit(session: Session, args: list[str]) -> Result:
+    expect_args(REGISTRY["exit"], args, 0)
+    return Result(True, "DONE", "", data={"exit": True})
+
+
+def recording_path(session: Session) -> str | None:
+    rec: Any = session.recorder
+    return getattr(rec, "path", None)
