@@ -1,0 +1,65 @@
+"""Play every lesson in scenarios/ with the real player and check the lessons' shape.
+
+Each lesson runs from a fresh session on the default preset; the player exits 0 only when
+every ``expect`` in the file holds (DESIGN §5).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import re
+from pathlib import Path
+
+import pytest
+
+from devmem_tui import cli
+
+SCENARIO_DIR = Path(__file__).resolve().parent.parent / "scenarios"
+SCENARIOS = sorted(SCENARIO_DIR.glob("*.scenario"))
+NAME = re.compile(r"^\d\d-[a-z0-9]+(-[a-z0-9]+)*\.scenario$")
+
+
+def play(*args: str) -> tuple[int, str]:
+    """Run ``devmem-tui play ARGS`` in-process; return (exit code, transcript)."""
+    out = io.StringIO()
+    code: int | None
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
+        try:
+            code = cli.main(["play", *args])
+        except SystemExit as e:  # argparse / sys.exit paths
+            code = e.code if isinstance(e.code, int) else (0 if e.code is None else 2)
+    return (0 if code is None else code), out.getvalue()
+
+
+def test_there_are_at_least_twelve_lessons() -> None:
+    assert len(SCENARIOS) >= 12
+    numbers = [int(p.name[:2]) for p in SCENARIOS]
+    assert numbers == list(range(1, len(SCENARIOS) + 1)), "lessons are numbered 01, 02, ..."
+
+
+@pytest.mark.parametrize("path", SCENARIOS, ids=[p.stem for p in SCENARIOS])
+def test_lesson_shape(path: Path) -> None:
+    assert NAME.match(path.name), f"{path.name}: name must be NN-topic.scenario"
+    lines = path.read_text().splitlines()
+    assert 20 <= len(lines) <= 80, f"{path.name}: {len(lines)} lines (want 20-80)"
+    words = [ln.split()[0] for ln in lines if ln.strip() and not ln.lstrip().startswith("#")]
+    assert "say" in words, f"{path.name}: no say narration"
+    assert "expect" in words, f"{path.name}: no expect"
+    assert lines[0].startswith("#"), f"{path.name}: start with a # header"
+
+
+@pytest.mark.parametrize("path", SCENARIOS, ids=[p.stem for p in SCENARIOS])
+def test_lesson_plays_green(path: Path) -> None:
+    code, transcript = play(str(path))
+    assert code == 0, f"{path.name} failed (exit {code}):\n{transcript[-3000:]}"
+
+
+def test_a_wrong_expectation_fails(tmp_path: Path) -> None:
+    """The player (and so the tests above) can fail: a lesson with a false expect exits 1."""
+    bad = tmp_path / "99-wrong.scenario"
+    bad.write_text("say System RAM above 1 MiB is never readable with STRICT_DEVMEM\n"
+                   "read 0x100000\nexpect OK\n")
+    code, transcript = play(str(bad))
+    assert code == 1, transcript
+    assert "99-wrong.scenario:3" in transcript
