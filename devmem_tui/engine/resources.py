@@ -165,6 +165,12 @@ class ResourceTree:
         self._index_add(res)
         self._notify("change", res)
 
+    def set_flags(self, res: Resource, flags: F) -> None:
+        """Change a resource's flags in place (e.g. virtio-mem clearing BUSY on its parent
+        right after ``__request_mem_region``), bumping the generation for caches and views."""
+        res.flags = F(flags)
+        self._notify("change", res)
+
     # ----------------------------------------------------------------- walking
     def walk(self) -> Iterator[tuple[int, Resource]]:
         """Every resource below the root in /proc/iomem order, with its depth (0 = top)."""

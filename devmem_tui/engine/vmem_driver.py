@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 from devmem_tui.engine import memory_blocks as mbk
 from devmem_tui.engine.errors import DevmemError
+from devmem_tui.engine.machine import MAX_CLOCK
 from devmem_tui.engine.memory_blocks import MOVABLE, OFFLINE, SysfsResult
 from devmem_tui.engine.resources import SYSTEM_RAM, F, Resource, ResourceConflict
 from devmem_tui.engine.vmem_device import (
@@ -598,8 +599,8 @@ class VirtioMem:
         self._t(f"__request_mem_region({dev.addr:#x}, {dev.region_size:#x}, {self.res_name!r}, "
                 f"{flags}) -> ok")
         self._revoke(dev.addr, dev.end - 1)
-        res.flags &= ~F.BUSY  # "The memory is not actually busy - make add_memory() work."
-        self.machine.tree._notify("change", res)  # flags changed: bump generation, tell views
+        # "The memory is not actually busy - make add_memory() work."
+        self.machine.tree.set_flags(res, res.flags & ~F.BUSY)
         self._t(f"virtio_mem_create_resource: {self.res_name} BUSY cleared")
         self.parent = res
         return True
@@ -1879,6 +1880,14 @@ class VirtioMem:
         vm.retry_timer_s = float(data["retry_timer_s"])
         td = data["timer_deadline"]
         vm.timer_deadline = None if td is None else float(td)
+        # A period below 50 s (0, NaN) or a deadline outside the clock's range would make
+        # `wait` fire the timer forever without the clock moving on.
+        if not RETRY_TIMER_MIN <= vm.retry_timer_s <= RETRY_TIMER_MAX:
+            raise DevmemError(f"retry_timer_s {vm.retry_timer_s:g} is outside "
+                              f"{RETRY_TIMER_MIN:g}..{RETRY_TIMER_MAX:g}")
+        if vm.timer_deadline is not None and \
+                not 0 <= vm.timer_deadline <= MAX_CLOCK + RETRY_TIMER_MAX:
+            raise DevmemError(f"timer_deadline {vm.timer_deadline:g} is outside the clock's range")
         vm.stop_rc = _int(data.get("stop_rc", 0), "stop_rc")
         vm.stop_reason = str(data.get("stop_reason", ""))
         vm.livelock = _bool(data.get("livelock", False), "livelock")
@@ -2040,6 +2049,9 @@ def advance(machine: Machine, seconds: float) -> list[VmemReport]:
     if seconds < 0:
         raise DevmemError("cannot wait a negative time")
     target = machine.clock + seconds
+    if not target <= MAX_CLOCK:  # also NaN; past it a float cannot step timers (endless loop)
+        raise DevmemError(f"cannot wait {seconds:g}s: the simulated clock would pass "
+                          f"{MAX_CLOCK:g}s (about 31,700 years)")
     reports: list[VmemReport] = []
     while True:
         due = [(vm.timer_deadline, name) for name, vm in machine.vmem.items()
