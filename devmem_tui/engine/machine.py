@@ -20,6 +20,9 @@ if TYPE_CHECKING:
     from devmem_tui.engine.vmem_driver import VirtioMem
 
 MEMORY_BLOCK_SIZE = 0x8000000  # 128 MiB: x86-64 probe_memory_block_size() below 64 GiB, arm64 4K
+# The simulated clock's ceiling (about 31,700 years): far below where a float loses the
+# 50 s timer steps (~5e17), so retry deadlines always move forward (wait/open refuse more).
+MAX_CLOCK = 1e12
 
 
 @dataclass
