@@ -165,56 +165,14 @@ def eff_flags(res: Resource, sw: Switches) -> int:
 
 
 # ------------------------------------------------------------------------------ tree walks
-# Each node's children start addresses, for bisection without a key function, kept on the node
-# and stamped with the tree and its generation (bumped by every structural change).
-_STARTS_ATTR = "_policy_starts"
-
-
-def _starts(tree: ResourceTree, node: Resource) -> list[int]:
-    stamp = (id(tree), tree.generation)
-    got = node.__dict__.get(_STARTS_ATTR)
-    if got is None or got[0] != stamp:
-        got = (stamp, [c.start for c in node.children])
-        node.__dict__[_STARTS_ATTR] = got
-    starts: list[int] = got[1]
-    return starts
-
-
 def kids_overlapping(tree: ResourceTree, node: Resource, start: int, end: int) -> list[Resource]:
-    """``ResourceTree.children_overlapping`` with a cached, key-free bisection."""
-    kids = node.children
-    if not kids:
-        return []
-    i = bisect_right(_starts(tree, node), start) - 1
-    if i < 0:
-        i = 0
-    out = []
-    n = len(kids)
-    while i < n:
-        c = kids[i]
-        if c.start > end:
-            break
-        if c.end >= start:
-            out.append(c)
-        i += 1
-    return out
+    """Children of node overlapping [start, end] (``ResourceTree.children_overlapping``)."""
+    return tree.children_overlapping(node, start, end)
 
 
 def chain_at(tree: ResourceTree, addr: int) -> list[Resource]:
-    """``ResourceTree.chain_at`` with the cached bisection: resources holding addr, outermost
-    first."""
-    out = []
-    node = tree.root
-    while node.children:
-        i = bisect_right(_starts(tree, node), addr) - 1
-        if i < 0:
-            break
-        c = node.children[i]
-        if c.end < addr:
-            break
-        out.append(c)
-        node = c
-    return out
+    """Resources holding addr, outermost first (``ResourceTree.chain_at``)."""
+    return tree.chain_at(addr)
 
 
 def overlapping_dfs(tree: ResourceTree, parent: Resource, start: int,
@@ -255,7 +213,7 @@ def next_boundary(tree: ResourceTree, addr: int) -> int:
     best = ADDR_MAX + 1
     while node.children:
         kids = node.children
-        i = bisect_right(_starts(tree, node), addr) - 1
+        i = bisect_right(tree.child_starts(node), addr) - 1
         if i >= 0 and kids[i].end >= addr:
             c = kids[i]
             if c.end + 1 < best:

@@ -84,6 +84,9 @@ class Resource:
     desc: str = "none"
     parent: Resource | None = field(default=None, repr=False)
     children: list[Resource] = field(default_factory=list, repr=False)
+    # (tree stamp, child start addresses): ResourceTree.child_starts' cache.
+    _starts: tuple[tuple[int, int], list[int]] | None = field(default=None, repr=False,
+                                                                compare=False)
 
     @property
     def size(self) -> int:
@@ -194,12 +197,27 @@ class ResourceTree:
         return [r for _, r in self.walk()]
 
     # ----------------------------------------------------------------- queries
+    def child_starts(self, node: Resource) -> list[int]:
+        """Start addresses of node's children, for key-free bisection on the hot path. Cached
+        on the node and stamped with the tree's generation, which every mutation bumps, so a
+        stale list can never be used."""
+        stamp = (id(self), self.generation)
+        got = node._starts
+        if got is None or got[0] != stamp:
+            got = (stamp, list(map(_START, node.children)))
+            node._starts = got
+        return got[1]
+
     def chain_at(self, addr: int) -> list[Resource]:
         """Resources containing addr, outermost first (descends by bisect at each level)."""
         out: list[Resource] = []
         node = self.root
+        stamp = (id(self), self.generation)
         while node.children:
-            i = node.child_index_at(addr)
+            got = node._starts  # child_starts(), inlined: this is the per-page hot path
+            if got is None or got[0] != stamp:
+                got = node._starts = (stamp, list(map(_START, node.children)))
+            i = bisect.bisect_right(got[1], addr) - 1
             if i < 0:
                 break
             c = node.children[i]
@@ -218,14 +236,22 @@ class ResourceTree:
     def top_level_overlapping(self, start: int, end: int) -> list[Resource]:
         return self.children_overlapping(self.root, start, end)
 
-    @staticmethod
-    def children_overlapping(parent: Resource, start: int, end: int) -> list[Resource]:
+    def children_overlapping(self, parent: Resource, start: int, end: int) -> list[Resource]:
+        """Direct children of parent overlapping inclusive [start, end], by bisection."""
         kids = parent.children
-        i = max(parent.child_index_at(start), 0)
+        if not kids:
+            return []
+        i = bisect.bisect_right(self.child_starts(parent), start) - 1
+        if i < 0:
+            i = 0
         out = []
-        while i < len(kids) and kids[i].start <= end:
-            if kids[i].end >= start:
-                out.append(kids[i])
+        n = len(kids)
+        while i < n:
+            c = kids[i]
+            if c.start > end:
+                break
+            if c.end >= start:
+                out.append(c)
             i += 1
         return out
 
