@@ -1,0 +1,1 @@
+"""Performance suite: `python -m benchmarks` (see docs/performance.md)."""

@@ -1,0 +1,211 @@
+"""``python -m benchmarks.before_after``: the targeted speed-ups of docs/performance.md, each
+measured against the code it replaced. The old variant is re-created here and swapped in by
+monkeypatching; old and new runs are interleaved in one process so both see the same machine
+load. Prints one Markdown table."""
+
+from __future__ import annotations
+
+import bisect
+import gc
+import io
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+from benchmarks.common import Table, deep_size, environment, fmt_bytes
+from benchmarks.machines import TiB, build_machine, sample_pages
+from devmem_tui.engine.machine import Machine
+from devmem_tui.engine.resources import F, Resource, ResourceTree, flags_words
+
+
+def _t(fn: Callable[[], object]) -> float:
+    gc.collect()
+    gc.disable()
+    try:
+        t0 = time.perf_counter()
+        fn()
+        return time.perf_counter() - t0
+    finally:
+        gc.enable()
+
+
+def ab(set_old: Callable[[], None], set_new: Callable[[], None], fn: Callable[[], object],
+       rounds: int = 5) -> tuple[float, float]:
+    """Median seconds of fn with the old and with the new code, interleaved."""
+    old, new = [], []
+    try:
+        for _ in range(rounds):
+            set_old()
+            old.append(_t(fn))
+            set_new()
+            new.append(_t(fn))
+    finally:
+        set_new()
+    return statistics.median(old), statistics.median(new)
+
+
+def chain_at_key() -> list[str]:
+    """resources.Resource.child_index_at: bisect key lambda -> operator.attrgetter."""
+    m, _ = build_machine(1_000)
+    pages = sample_pages(m.tree, 20_000)
+    new = Resource.child_index_at
+
+    def old(self: Resource, addr: int) -> int:
+        return bisect.bisect_right(self.children, addr, key=lambda r: r.start) - 1
+
+    def setter(f: Any) -> Callable[[], None]:
+        return lambda: setattr(Resource, "child_index_at", f)
+
+    o, n = ab(setter(old), setter(new), lambda: [m.tree.chain_at(a) for a in pages])
+    per = len(pages) / 1e6
+    return ["`Resource.child_index_at` (resources.py)", "chain_at, 1k map",
+            f"{o / per:.2f} us", f"{n / per:.2f} us"]
+
+
+def version_cache() -> list[str]:
+    """config.parse_version: lru_cache (KernelConfig.version parsed the string every time)."""
+    from devmem_tui.engine import config, vmem_driver
+
+    m0, info = build_machine(1_000)
+    cached = config.parse_version
+
+    def plug_all() -> None:
+        m = Machine(m0.tree.copy(), m0.config.copy())
+        vm = vmem_driver.add_device(m, "vmem0", info.vmem_base, TiB, 2 << 20, 0)
+        vm.resize(TiB)
+
+    o, n = ab(lambda: setattr(config, "parse_version", cached.__wrapped__),
+              lambda: setattr(config, "parse_version", cached), plug_all, rounds=3)
+    return ["`parse_version` (config.py)", "1 TiB plug-all (vmem resize)",
+            f"{o:.3f} s", f"{n:.3f} s"]
+
+
+def annotation_cache() -> list[str]:
+    """iomem_text.annotation: cached per (flags, desc) instead of IntFlag arithmetic per line."""
+    from devmem_tui.engine import iomem_text as it
+
+    m, _ = build_machine(10_000)
+    new = it.annotation
+
+    def old(res: Resource) -> str:
+        words: list[str] = []
+        if not res.flags & F.MEM:
+            words.append("-mem")
+        words.extend(flags_words(res.flags & ~F.MEM))
+        if res.desc != "none":
+            words.append(f"desc={res.desc}")
+        return "[" + (" ".join(words) if words else "mem") + "]"
+
+    ref = it.render(m.tree, flags=True)
+    o, n = ab(lambda: setattr(it, "annotation", old), lambda: setattr(it, "annotation", new),
+              lambda: it.render(m.tree, flags=True), rounds=3)
+    assert it.render(m.tree, flags=True) == ref
+    return ["`iomem_text.annotation`", "render(flags=True), 10k map",
+            f"{o * 1e3:.0f} ms", f"{n * 1e3:.0f} ms"]
+
+
+def file_args() -> list[str]:
+    """complete.file_arg_indexes: skip the usage matcher for commands that take no file."""
+    from devmem_tui import complete, player
+    from devmem_tui.commands.session import Session
+
+    preset = "qemu-x86-virtio-mem"
+    pages = sample_pages(Machine.from_preset(preset).tree, 2_000, seed=5)
+    sc = player.parse_scenario("".join(f"read {a:#x}\n" for a in pages), "generated")
+    new = complete._takes_file
+
+    def play() -> None:
+        player.play_scenario(sc, Session(Machine.from_preset(preset)), io.StringIO())
+
+    o, n = ab(lambda: setattr(complete, "_takes_file", lambda usages: True),
+              lambda: setattr(complete, "_takes_file", new), play, rounds=3)
+    return ["`complete.file_arg_indexes`", "play 2,000 `read` lines (in process)",
+            f"{len(pages) / o:,.0f} lines/s", f"{len(pages) / n:,.0f} lines/s"]
+
+
+def full_mask() -> list[str]:
+    """vmem_driver: fully plugged memory blocks share one mask int (state size, not time)."""
+    from devmem_tui.engine import vmem_driver
+
+    m0, info = build_machine(1_000)
+    m = Machine(m0.tree.copy(), m0.config.copy())
+    vm = vmem_driver.add_device(m, "vmem0", info.vmem_base, TiB, 2 << 20, 0)
+    vm.resize(TiB)
+    stop = (Machine, ResourceTree, Resource)
+    new = deep_size(vm, stop)
+    vm.sb_masks = [int(str(x)) for x in vm.sb_masks]  # what separate int objects cost
+    old = deep_size(vm, stop)
+    return ["`VirtioMem._set_mask` (vmem_driver.py)", "state of a plugged 1 TiB device",
+            fmt_bytes(old), fmt_bytes(new)]
+
+
+def lazy_version() -> list[str]:
+    """cli: --version looked up only when asked (was importlib.metadata on every start)."""
+    code = ("import time; t = time.perf_counter()\n"
+            "from importlib.metadata import version; version('devmem-tui')\n"
+            "print(time.perf_counter() - t)")
+    ts = []
+    for _ in range(5):
+        p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                           check=True)
+        ts.append(float(p.stdout))
+    return ["`cli --version` action", "start-up cost of every `devmem-tui` run",
+            f"+{statistics.median(ts) * 1e3:.0f} ms", "+0 ms"]
+
+
+def tui_gc_freeze() -> list[str]:
+    """tui.app._settle_heap: freeze the heap after loading a big machine (was: full garbage
+    collections walking ~900k objects during keypresses)."""
+    from benchmarks.suite import _MACHINES, Settings, tui_machine
+    from devmem_tui.tui import app
+    from devmem_tui.tui.bench import bench_tui
+
+    new = app._settle_heap
+    worst: dict[str, list[float]] = {"old": [], "new": []}
+    paint: dict[str, list[float]] = {"old": [], "new": []}
+    for _ in range(2):
+        for label, fn in (("old", lambda machine, replaced: None), ("new", new)):
+            m = tui_machine(Settings())
+            _MACHINES.clear()
+            gc.unfreeze()
+            gc.collect()
+            app._settle_heap = fn
+            try:
+                r = bench_tui(m, (120, 40), 15)
+            finally:
+                app._settle_heap = new
+                gc.unfreeze()
+            paint[label].append(r["first_paint_s"])
+            worst[label].append(max(v["max"] for v in r.values()
+                                    if isinstance(v, dict) and "max" in v))
+    med = statistics.median
+    return ["`tui/app.py` `_settle_heap` (gc.freeze)",
+            "TUI, 100k map + 1 TiB device: first paint / slowest key",
+            f"{med(paint['old']):.2f} s / {med(worst['old']):.0f} ms",
+            f"{med(paint['new']):.2f} s / {med(worst['new']):.0f} ms"]
+
+
+ITEMS: tuple[Callable[[], list[str]], ...] = (
+    chain_at_key, version_cache, annotation_cache, file_args, full_mask, lazy_version,
+    tui_gc_freeze)
+
+
+def main() -> int:
+    env = environment()
+    print(f"CPU: {env['cpu']} | Python: {env['python']} | load avg {env['load']}\n")
+    t = Table("targeted changes: before / after (medians, old and new interleaved)",
+              ["change", "measured on", "before", "after"])
+    for item in ITEMS:
+        try:
+            t.rows.append(item())
+        except Exception as e:  # an item whose code moved on reports instead of stopping
+            t.rows.append([item.__name__, f"not measured: {type(e).__name__}: {e}", "", ""])
+    print(t.render())
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
