@@ -260,7 +260,10 @@ def split_commands(text: str) -> list[str]:
 def _read_lines(name: str) -> list[str]:
     if name == "-":
         return sys.stdin.read().splitlines()
+    from devmem_tui.engine.state import check_path
+
     try:
+        check_path(name)  # never /dev/mem, /proc/kcore or a device node
         with open(name, encoding="utf-8") as f:
             return f.read().splitlines()
     except FileNotFoundError:
@@ -269,6 +272,8 @@ def _read_lines(name: str) -> list[str]:
         raise CliError(f"{name} is not a text file (not UTF-8)") from None
     except OSError as e:
         raise CliError(f"cannot open {name}: {e.strerror or e}") from None
+    except DevmemError as e:
+        raise CliError(str(e)) from None
 
 
 def run_sources(ns: argparse.Namespace) -> Iterator[tuple[int, str]]:

@@ -98,6 +98,12 @@ def parse_scenario(text: str, path: str = "<scenario>") -> Scenario:
 
 def load_scenario(path: str) -> Scenario:
     """Read and check a scenario file (ScenarioError for unreadable files too)."""
+    from devmem_tui.engine.state import check_path
+
+    try:
+        check_path(path)  # never /dev/mem, /proc/kcore or a device node
+    except DevmemError as e:
+        raise ScenarioError([str(e)]) from None
     try:
         with open(path, encoding="utf-8") as f:
             text = f.read()

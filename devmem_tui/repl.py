@@ -66,6 +66,13 @@ def make_history() -> History:
     """A FileHistory at history_path(); in-memory if the file cannot be used."""
     path = history_path()
     try:
+        # DEVMEM_TUI_HISTORY is user-given: never a device node or a kernel memory interface.
+        from devmem_tui.engine.state import StateError, check_path
+
+        check_path(path, writing=True)
+    except StateError:
+        return InMemoryHistory()
+    try:
         os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
         with open(path, "a", encoding="utf-8"):
             pass

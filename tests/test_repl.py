@@ -253,3 +253,12 @@ def test_plain_loop_when_stdin_is_not_a_terminal(monkeypatch: pytest.MonkeyPatch
 def _no_pager(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setenv("DEVMEM_TUI_NO_PAGER", "1")
     yield
+
+
+def test_history_refuses_a_kernel_interface(monkeypatch: pytest.MonkeyPatch) -> None:
+    from prompt_toolkit.history import InMemoryHistory
+
+    from devmem_tui.repl import make_history
+
+    monkeypatch.setenv("DEVMEM_TUI_HISTORY", "/dev/mem")
+    assert isinstance(make_history(), InMemoryHistory)

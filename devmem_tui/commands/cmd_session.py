@@ -98,6 +98,7 @@ def cmd_export(session: Session, args: list[str]) -> Result:
         exporter = getattr(session, "export_svg", None)  # set by the TUI while it runs
         if not callable(exporter):
             raise UsageError("export svg needs the TUI (start devmem-tui without a subcommand)")
+        state.check_path(path, writing=True)
         exporter(path)
         return Result(True, "DONE", f"exported screenshot to {args[1]}", data={"path": path})
     if what == "json":
@@ -249,6 +250,7 @@ def cmd_record(session: Session, args: list[str]) -> Result:
     if session.recorder is not None:
         raise UsageError(f"already recording to {session.recorder.path}; 'record stop' first")
     path = os.path.expanduser(args[0])
+    state.check_path(path, writing=True)  # never /dev/mem, a device node or a FIFO
     if os.path.isdir(path):
         raise UsageError(f"record: {args[0]} is a directory")
     rec = Recorder(path, session)

@@ -7,6 +7,7 @@ prints them) or ``START+SIZE``. Anything past 2^64 - 1 is an error.
 
 from __future__ import annotations
 
+import math
 import re
 
 from devmem_tui.engine.errors import DevmemError
@@ -69,7 +70,10 @@ def parse_duration(text: str) -> float:
     if not m:
         raise DevmemError(f"bad duration {text!r}: expected e.g. 50s, 5m, 1h")
     scale = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "": 1}[(m.group(2) or "").lower()]
-    return float(m.group(1)) * scale
+    seconds = float(m.group(1)) * scale
+    if not math.isfinite(seconds):  # 400 digits parse as inf; the clock must stay a number
+        raise DevmemError(f"bad duration {text!r}: too large")
+    return seconds
 
 
 def fmt_size(n: int) -> str:

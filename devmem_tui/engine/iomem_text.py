@@ -499,6 +499,9 @@ def decode(data: bytes, source: str) -> str:
 
 def read_file(path: str) -> str:
     """The text of a saved /proc/iomem, refusing files over MAX_INPUT_BYTES before reading."""
+    from devmem_tui.engine.state import check_path  # never /dev/mem, /proc/kcore, devices
+
+    check_path(path)
     try:
         size = os.stat(path).st_size
         if size > MAX_INPUT_BYTES:

@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import tempfile
 from dataclasses import fields
 from typing import Any
 
 from devmem_tui.engine.config import KernelConfig
 from devmem_tui.engine.errors import DevmemError
-from devmem_tui.engine.machine import Machine, Mapping
+from devmem_tui.engine.machine import MAX_CLOCK, Machine, Mapping
 from devmem_tui.engine.resources import ADDR_MAX, DESCS, FLAG_WORDS, F, Resource, ResourceTree
 
 FORMAT = "devmem-tui-session"
@@ -273,8 +274,11 @@ def _from_dict_v1(data: dict[str, Any]) -> Machine:
         raise StateError("corrupt session file: memory_block_size is not a power of two")
     machine.memory_block_size = bs
     clock = data.get("clock", 0.0)
-    if isinstance(clock, bool) or not isinstance(clock, int | float) or clock < 0:
-        raise StateError("corrupt session file: clock must be a number of seconds >= 0")
+    # `not 0 <= clock <= MAX_CLOCK` also refuses NaN and Infinity (json reads both)
+    if isinstance(clock, bool) or not isinstance(clock, int | float) \
+            or not 0 <= clock <= MAX_CLOCK:
+        raise StateError(f"corrupt session file: clock must be a number of seconds from 0 "
+                         f"to {MAX_CLOCK:g}")
     machine.clock = float(clock)
 
     vmem = data.get("vmem", [])
@@ -291,6 +295,14 @@ def _from_dict_v1(data: dict[str, Any]) -> Machine:
             dev_name = getattr(getattr(dev, "device", None), "name", None) or d.get("name")
             if not isinstance(dev_name, str) or dev_name in machine.vmem:
                 raise StateError(f"corrupt session file: vmem/{i} has a bad or duplicate name")
+            check = getattr(dev, "check", None)
+            if callable(check):  # the driver's tracking must agree with the device and the MM
+                try:
+                    check()
+                except AssertionError as e:
+                    detail = " ".join(str(e).split()) or "its layers disagree"
+                    raise StateError(f"corrupt session file: {dev_name}: driver state does "
+                                     f"not match the device ({detail})") from None
             machine.vmem[dev_name] = dev
 
     maps = data.get("mappings", [])
@@ -331,8 +343,37 @@ def loads(text: str) -> Machine:
     return from_dict(data)
 
 
+# The real kernel interfaces this simulator models and must never open, whatever path a user
+# types (symlinks resolved): reading /dev/port has side effects on hardware, writing /dev/mem
+# corrupts memory, and `save` would replace a device node with a regular file.
+KERNEL_INTERFACES = ("/dev/mem", "/dev/kmem", "/dev/port", "/proc/kcore")
+
+
+def check_path(path: str, writing: bool = False) -> None:
+    """Refuse, with a one-line StateError, a user-given path that devmem-tui must not open: one
+    with a NUL byte, a real kernel memory interface (or a link to one), any device node, and,
+    for writing, any existing file that is not a regular file or a directory."""
+    if "\0" in path:
+        raise StateError(f"bad file name {path!r}: it contains a NUL byte")
+    real = os.path.realpath(path)
+    if real in KERNEL_INTERFACES:
+        raise StateError(f"refusing to open {path}" + (f" ({real})" if real != path else "")
+                         + ": devmem-tui simulates the kernel's memory interfaces and never "
+                           "touches the real ones")
+    try:
+        mode = os.stat(real).st_mode
+    except (OSError, ValueError):
+        return  # missing or unreadable: opening it reports that
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        raise StateError(f"refusing to {'write' if writing else 'open'} {path}: a device node, "
+                         "not a file")
+    if writing and not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+        raise StateError(f"cannot write {path}: not a regular file")
+
+
 def read_text(path: str, what: str = "file") -> str:
     """Read a text file, turning OS and encoding errors into one-line DevmemErrors."""
+    check_path(path)
     try:
         with open(path, encoding="utf-8") as f:
             return f.read()
@@ -357,6 +398,7 @@ def load(path: str) -> Machine:
 def write_atomic(path: str, text: str) -> None:
     """Write text to path through a temp file in the same directory and os.replace, so a
     crash or a full disk never leaves a half-written file behind."""
+    check_path(path, writing=True)
     directory = os.path.dirname(os.path.abspath(path))
     if os.path.isdir(path):
         raise StateError(f"cannot write {path}: is a directory")

@@ -1856,11 +1856,28 @@ class VirtioMem:
         vm.first_id = _int(data["first_id"], "first_id")
         vm.next_id = _int(data["next_id"], "next_id")
         vm.last_usable_id = _int(data["last_usable_id"], "last_usable_id")
-        states = _unrle(data["states"], "states")
+        # A saved file is untrusted: bound every count by the device's own size, so a run of
+        # 2^40 entries or a 2^64-bit sub-block mask is refused rather than exhausting memory.
+        most = device.region_size // max(machine.memory_block_size, 1) + 2
+        if not 0 <= vm.next_id - vm.first_id <= most:
+            raise DevmemError("virtio-mem tracking arrays do not match next_id - first_id")
+        if vm.probed and not vm.kdump:  # the geometry probe() derives from the device
+            if vm.in_sbm and (not 0 < vm.sb_size < vm.mbs or vm.mbs % vm.sb_size
+                              or vm.sb_size % device.block_size
+                              or vm.sbs_per_mb != vm.mbs // vm.sb_size):
+                raise DevmemError("virtio-mem sub-block size does not fit the memory block "
+                                  "size")
+            if not vm.in_sbm and vm.bb_size != max(device.block_size, vm.mbs):
+                raise DevmemError("virtio-mem big block size does not match the device")
+            unit = vm.mbs if vm.in_sbm else vm.bb_size
+            if vm.first_id != -(-device.addr // unit):
+                raise DevmemError("virtio-mem first block id does not match the device address")
+        states = _unrle(data["states"], "states", most)
         if any(not 0 <= s <= 7 for s in states):
             raise DevmemError("virtio-mem block state out of range")
         vm.states = bytearray(states)
-        vm.sb_masks = _unrle([[_hx(v, "sb mask"), n] for v, n in data["sb_masks"]], "sb_masks")
+        vm.sb_masks = _unrle([[_hx(v, "sb mask"), n] for v, n in data["sb_masks"]], "sb_masks",
+                             most)
         n = vm.next_id - vm.first_id
         if n < 0 or len(vm.states) != n or (vm.in_sbm and len(vm.sb_masks) != n):
             raise DevmemError("virtio-mem tracking arrays do not match next_id - first_id")
@@ -1895,7 +1912,12 @@ class VirtioMem:
         if lb is not None:
             vm.last_block_addr = _hx(lb[0], "last_block")
             vm.last_block_plugged = _bool(lb[1], "last_block")
-        vm.mm = _mm_unruns(data["mm"])
+        vm.mm = _mm_unruns(data["mm"], most)
+        if vm.probed and not vm.kdump and vm.mm:
+            unit = vm.mbs if vm.in_sbm else vm.bb_size
+            lo, hi = vm.first_id * unit // vm.mbs, vm.next_id * unit // vm.mbs
+            if any(not lo <= mb < hi for mb in vm.mm):
+                raise DevmemError("virtio-mem memory blocks outside the blocks the driver tracks")
         vm._spans = None
         if vm.probed and not vm.kdump:
             end = device.end - 1
@@ -1944,7 +1966,7 @@ def _rle(values: list[int]) -> list[list[int]]:
     return out
 
 
-def _unrle(pairs: Any, what: str) -> list[int]:
+def _unrle(pairs: Any, what: str, most: int) -> list[int]:
     if not isinstance(pairs, list):
         raise DevmemError(f"virtio-mem {what}: not a list")
     out: list[int] = []
@@ -1954,6 +1976,8 @@ def _unrle(pairs: Any, what: str) -> list[int]:
         v, n = _int(p[0], what), _int(p[1], what)
         if n <= 0:
             raise DevmemError(f"virtio-mem {what}: empty run")
+        if len(out) + n > most:
+            raise DevmemError(f"virtio-mem {what}: more entries than the device has blocks")
         out.extend([v] * n)
     return out
 
@@ -1969,7 +1993,7 @@ def _mm_runs(mm: dict[int, str]) -> list[list[Any]]:
     return out
 
 
-def _mm_unruns(runs: Any) -> dict[int, str]:
+def _mm_unruns(runs: Any, most: int) -> dict[int, str]:
     if not isinstance(runs, list):
         raise DevmemError("virtio-mem memory blocks: not a list")
     mm: dict[int, str] = {}
@@ -1978,6 +2002,8 @@ def _mm_unruns(runs: Any) -> dict[int, str]:
         if not isinstance(r, list) or len(r) != 3 or r[2] not in zones:
             raise DevmemError("virtio-mem memory blocks: bad [first, count, zone] run")
         first, n = _int(r[0], "memory block"), _int(r[1], "memory block count")
+        if not 0 < n <= most - len(mm):
+            raise DevmemError("virtio-mem memory blocks: more than the device has")
         for mb in range(first, first + n):
             mm[mb] = r[2]
     return mm

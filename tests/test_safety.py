@@ -1,0 +1,264 @@
+"""The simulator never touches the real kernel interfaces it models.
+
+A tripwire patches ``builtins.open``, ``io.open``, ``os.open``, ``os.replace``/``os.rename``
+(as targets) and ``pathlib.Path``'s open/read/write methods to record and raise (a
+BaseException, so no ``except Exception`` in the code under test can swallow it) on /dev/mem,
+/dev/kmem, /dev/port and /proc/kcore, by name or through a symlink. Under it: every lesson in
+scenarios/, the whole failing-command corpus, and commands and CLI options that name those
+files (refused by ``state.check_path``). A source scan checks that no open-like call in
+devmem_tui/ names them.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import io
+import os
+import pathlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from test_transactions import BASES, LINES, base_session, fill
+
+from devmem_tui import cli, player
+from devmem_tui.commands.session import Session
+from devmem_tui.engine import state
+
+ROOT = Path(__file__).resolve().parent.parent
+SCENARIOS = sorted((ROOT / "scenarios").glob("*.scenario"))
+FORBIDDEN = ("/dev/mem", "/dev/kmem", "/dev/port", "/proc/kcore")
+
+
+class KernelInterfaceTouched(BaseException):
+    """Raised by the tripwire; a BaseException so that handlers cannot turn it into an error
+    line and hide it."""
+
+
+def _forbidden(path: Any) -> str | None:
+    if isinstance(path, int):
+        return None
+    try:
+        text = os.fsdecode(path)
+    except TypeError:
+        return None
+    if "\0" in text:
+        return None
+    for p in (text, os.path.abspath(text), os.path.realpath(text)):
+        if p in FORBIDDEN:
+            return p
+    return None
+
+
+@pytest.fixture
+def tripwire(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+    attempts: list[str] = []
+
+    def trip(path: Any) -> None:
+        hit = _forbidden(path)
+        if hit:
+            attempts.append(hit)
+            raise KernelInterfaceTouched(hit)
+
+    real_open, real_os_open = builtins.open, os.open
+    real_replace, real_rename = os.replace, os.rename
+
+    def guarded_open(file: Any, *args: Any, **kw: Any) -> Any:
+        trip(file)
+        return real_open(file, *args, **kw)
+
+    def guarded_os_open(path: Any, *args: Any, **kw: Any) -> Any:
+        trip(path)
+        return real_os_open(path, *args, **kw)
+
+    def guarded_replace(src: Any, dst: Any, *args: Any, **kw: Any) -> None:
+        trip(dst)  # replacing the node is as bad as writing it
+        real_replace(src, dst, *args, **kw)
+
+    def guarded_rename(src: Any, dst: Any, *args: Any, **kw: Any) -> None:
+        trip(dst)
+        real_rename(src, dst, *args, **kw)
+
+    monkeypatch.setattr(os, "replace", guarded_replace)
+    monkeypatch.setattr(os, "rename", guarded_rename)
+    monkeypatch.setattr(builtins, "open", guarded_open)
+    monkeypatch.setattr(io, "open", guarded_open)
+    monkeypatch.setattr(os, "open", guarded_os_open)
+    for name in ("open", "read_bytes", "read_text", "write_bytes", "write_text"):
+        real = getattr(pathlib.Path, name)
+
+        def method(self: pathlib.Path, *args: Any, _real: Any = real, **kw: Any) -> Any:
+            trip(self)
+            return _real(self, *args, **kw)
+
+        monkeypatch.setattr(pathlib.Path, name, method)
+    yield attempts
+    assert attempts == [], f"opened {attempts}"
+
+
+# ----------------------------------------------------------------------------- the tripwire
+def test_the_tripwire_fires(tripwire: list[str], tmp_path: Path) -> None:
+    """Control: the patched functions do catch every way of naming the files."""
+    link = tmp_path / "innocent.txt"
+    link.symlink_to("/dev/mem")
+    attempts = [
+        lambda: open("/dev/mem", "rb"),
+        lambda: io.open("/dev/port", "rb"),  # noqa: UP020 - the io name is patched too
+        lambda: os.open("/dev/kmem", os.O_RDONLY),
+        lambda: Path("/proc/kcore").read_bytes(),
+        lambda: Path("/proc/kcore").read_text(),
+        lambda: Path("/dev/mem").open("rb"),
+        lambda: open(str(link), "rb"),
+        lambda: open("/dev/../dev/mem", "rb"),
+        lambda: os.replace(str(tmp_path / "x"), "/dev/mem"),
+    ]
+    for attempt in attempts:
+        with pytest.raises(KernelInterfaceTouched):
+            attempt()
+    assert len(tripwire) == len(attempts)
+    tripwire.clear()
+
+
+def test_without_the_path_check_load_would_open_dev_mem(tripwire: list[str],
+                                                        monkeypatch: pytest.MonkeyPatch
+                                                        ) -> None:
+    """Control: the refusals below come from state.check_path; without it `open
+    /proc/kcore` reaches open() (and the tripwire). (Only a read: a `save` there would
+    create a temp file in /dev.)"""
+    monkeypatch.setattr(state, "check_path", lambda path, writing=False: None)
+    with pytest.raises(KernelInterfaceTouched):
+        Session.new().execute("open /proc/kcore")
+    assert tripwire == ["/proc/kcore"]
+    tripwire.clear()
+
+
+# ----------------------------------------------------------------------------- everything
+@pytest.mark.parametrize("path", SCENARIOS, ids=lambda p: p.name)
+def test_scenarios_never_open_kernel_interfaces(tripwire: list[str], path: Path) -> None:
+    scenario = player.load_scenario(str(path))
+    out = io.StringIO()
+    ran, failed, errors = player.play_scenario(scenario, Session.new(), out)
+    assert ran == len(scenario.steps) and failed == 0 and errors == 0, out.getvalue()[-2000:]
+
+
+def test_command_corpus_never_opens_kernel_interfaces(tripwire: list[str],
+                                                      tmp_path: Path) -> None:
+    for base in ("fresh", "rich", "arm64"):
+        assert base in BASES
+        for line in LINES:
+            session = base_session(base)
+            session.execute(fill(line.text, tmp_path))
+
+
+REFUSED_LINES = [
+    "load iomem /dev/mem",
+    "load iomem /proc/kcore",
+    "load iomem /dev/../dev/port",
+    "open /proc/kcore",
+    "open /dev/kmem",
+    "save /dev/mem",
+    "export json /dev/kmem",
+    "export iomem /dev/port",
+    "record /dev/mem",
+    "load iomem {tmp}/link-to-mem",
+    "open {tmp}/link-to-kcore",
+    "save {tmp}/link-to-mem",
+    "record {tmp}/link-to-port",
+]
+
+
+def test_commands_that_name_kernel_interfaces_are_refused(tripwire: list[str],
+                                                          tmp_path: Path) -> None:
+    for name, target in (("link-to-mem", "/dev/mem"), ("link-to-kcore", "/proc/kcore"),
+                         ("link-to-port", "/dev/port")):
+        (tmp_path / name).symlink_to(target)
+    session = base_session("rich")
+    before = state.to_dict(session.machine)
+    for line in REFUSED_LINES:
+        text = line.format(tmp=tmp_path)
+        r = session.execute(text)
+        assert r is not None and not r.ok, text
+        assert r.message.startswith("error: refusing to open "), (text, r.message)
+        assert "never touches the real ones" in r.message and "\n" not in r.message
+    assert state.to_dict(session.machine) == before
+    assert session.recorder is None
+    # the symlinks are still symlinks: nothing was written over them
+    assert all((tmp_path / n).is_symlink() for n in ("link-to-mem", "link-to-port"))
+
+
+def test_device_nodes_are_refused_too(tripwire: list[str]) -> None:
+    """Any character device: `save /dev/null` would replace the node with a file (as root)."""
+    session = Session.new()
+    for line, word in (("save /dev/null", "write"), ("export iomem /dev/null", "write"),
+                       ("load iomem /dev/zero", "open"), ("open /dev/null", "open"),
+                       ("record /dev/null", "write")):
+        r = session.execute(line)
+        assert r is not None and not r.ok
+        assert r.message == f"error: refusing to {word} /dev/{line.rsplit('/', 1)[1]}: " \
+                            "a device node, not a file", r.message
+    assert os.path.exists("/dev/null") and not os.path.isfile("/dev/null")
+
+
+@pytest.mark.parametrize("argv", [
+    ["run", "/dev/port"],
+    ["run", "-c", "load iomem /dev/mem"],
+    ["play", "/proc/kcore"],
+    ["play", "--tui", "/dev/mem"],
+    ["--iomem", "/dev/mem", "run", "-c", "iomem"],
+    ["repl", "--iomem", "/proc/kcore"],
+])
+def test_cli_never_opens_kernel_interfaces(tripwire: list[str], argv: list[str],
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    code = cli.main(argv)
+    out, err = capsys.readouterr()
+    assert code == 2, (argv, out, err)
+    text = out + err
+    assert "refusing to open" in text, text
+    assert "Traceback" not in text
+
+
+# ----------------------------------------------------------------------------- source scan
+OPENERS = {"open", "fdopen", "read_bytes", "read_text", "write_bytes", "write_text",
+           "mmap", "Path", "PurePath", "FileIO", "openpty", "load", "loads"}
+
+
+def _strings(node: ast.AST) -> Iterator[str]:
+    for sub in ast.walk(node):
+        if isinstance(sub, ast.Constant) and isinstance(sub.value, str):
+            yield sub.value
+
+
+def _func_name(call: ast.Call) -> str:
+    f = call.func
+    if isinstance(f, ast.Name):
+        return f.id
+    if isinstance(f, ast.Attribute):
+        return f.attr
+    return ""
+
+
+def test_no_source_file_opens_kernel_interfaces() -> None:
+    """No open-like call in devmem_tui/ has an argument naming the real interfaces; the only
+    code that lists them is the refusal in state.check_path."""
+    sources = sorted((ROOT / "devmem_tui").rglob("*.py"))
+    assert len(sources) > 20
+    offenders = []
+    listed_in = set()
+    for src in sources:
+        tree = ast.parse(src.read_text(encoding="utf-8"), str(src))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call) and _func_name(node) in OPENERS:
+                args = [*node.args, *(k.value for k in node.keywords)]
+                for arg in args:
+                    for s in _strings(arg):
+                        if any(f in s for f in FORBIDDEN) or s.rstrip("/") in ("/dev", "/proc"):
+                            offenders.append(f"{src.relative_to(ROOT)}:{node.lineno}: {s!r}")
+            if isinstance(node, ast.Tuple | ast.List | ast.Set):
+                items = [e.value for e in node.elts if isinstance(e, ast.Constant)]
+                if any(i in FORBIDDEN for i in items):
+                    listed_in.add(str(src.relative_to(ROOT)))
+    assert offenders == []
+    assert listed_in == {"devmem_tui/engine/state.py"}
+    assert state.KERNEL_INTERFACES == FORBIDDEN
