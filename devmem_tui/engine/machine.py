@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from devmem_tui.engine import access, kcore
 from devmem_tui.engine.config import KernelConfig
 from devmem_tui.engine.resources import F, Resource, ResourceTree
 
@@ -113,28 +114,18 @@ class Machine:
 
     # ------------------------------------------------------------------ accesses
     def read(self, addr: int, length: int = 4096) -> Verdict:
-        from devmem_tui.engine import access
-
         return access.read_mem(self, addr, length)
 
     def write(self, addr: int, length: int = 4096) -> Verdict:
-        from devmem_tui.engine import access
-
         return access.write_mem(self, addr, length)
 
     def mmap(self, addr: int, length: int, private: bool = False) -> Verdict:
-        from devmem_tui.engine import access
-
         return access.mmap_mem(self, addr, length, private)
 
     def kcore(self, addr: int, length: int = 4096) -> Verdict:
-        from devmem_tui.engine import kcore
-
         return kcore.read_kcore(self, addr, length)
 
     def touch(self, mapping_id: str, offset: int = 0) -> Verdict:
-        from devmem_tui.engine import access
-
         return access.touch(self, mapping_id, offset)
 
     # ------------------------------------------------------------------ construction
