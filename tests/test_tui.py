@@ -621,3 +621,26 @@ def test_glyphs_are_distinct() -> None:
     """State is carried by the glyph as well as the color (NO_COLOR)."""
     assert len({g for g, _, _ in model.KINDS.values()}) == len(model.KINDS)
     assert len({g for g, _, _ in model.CELLS.values()}) == len(model.CELLS)
+
+
+async def test_label_width_matches_rendered_label() -> None:
+    """IomemTree.get_label_width skips rendering; it must equal Textual's rendered width for
+    every node, expanded or not, or the tree's horizontal extent would be wrong."""
+    from textual.widgets import Tree
+
+    app = DevmemApp(Session.new(), keymap={})
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        tree = app.query_one(IomemTree)
+        for node in list(tree.root.children):
+            if node.allow_expand:
+                tree.expand_node(node)
+        await pilot.pause()
+        stack = list(tree.root.children)
+        checked = 0
+        while stack:
+            node = stack.pop()
+            stack.extend(node.children)
+            assert tree.get_label_width(node) == Tree.get_label_width(tree, node), node.label
+            checked += 1
+        assert checked > 30
