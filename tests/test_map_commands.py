@@ -240,3 +240,17 @@ def test_whatis_errors(session: Session) -> None:
     fails(session, "whatis", "missing argument")
     fails(session, "whatis zzz", "bad address 'zzz'")
     fails(session, "whatis 0x10000000000000000", "past 2^64 - 1")
+
+
+def test_whatis_notes_the_virtio_parent_flags_this_kernel_sets() -> None:
+    # virtio-mem's parent is SYSTEM_RAM|EXCLUSIVE from 5.16 (2128f4e21aa2), plain SYSTEM_RAM
+    # before; the stored flags come from when the driver probed.
+    from devmem_tui.commands.session import Session
+
+    s = Session.new()
+    r = s.execute("whatis 0x150000000")
+    assert r is not None and "virtio0 [exclusive sysram]\n" in r.message + "\n"
+    assert "as this kernel sets it" not in r.message
+    s.execute("set kernel 5.15")
+    r = s.execute("whatis 0x150000000")
+    assert r is not None and "(as this kernel sets it: -exclusive)" in r.message

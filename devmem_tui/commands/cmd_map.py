@@ -16,7 +16,7 @@ from devmem_tui.commands.registry import (
 )
 from devmem_tui.commands.session import Session
 from devmem_tui.engine import iomem_text, presets
-from devmem_tui.engine.resources import ADDR_MAX, PAGE_SIZE, Resource, flags_words
+from devmem_tui.engine.resources import ADDR_MAX, PAGE_SIZE, F, Resource, flags_words
 from devmem_tui.engine.verdict import Verdict
 
 
@@ -187,8 +187,20 @@ def cmd_whatis(session: Session, args: list[str]) -> Result:
     chain = m.tree.chain_at(addr)
     lines = [f"{addr:#x}:"]
     if chain:
+        from devmem_tui.engine import policy
+
         for depth, r in enumerate(chain):
-            lines.append("  " + iomem_text.render_line(r, depth, flags=True))
+            line = "  " + iomem_text.render_line(r, depth, flags=True)
+            # The virtioN parent's EXCLUSIVE bit follows the configured kernel (5.16+), not
+            # what was stored when the map was made: say so where it differs.
+            eff = policy.eff_flags(r, policy.switches(m.config))
+            if eff != int(r.flags):
+                gained = F(eff & ~int(r.flags))
+                lost = F(int(r.flags) & ~eff)
+                note = " ".join([*(f"+{w}" for w in flags_words(gained)),
+                                 *(f"-{w}" for w in flags_words(lost))])
+                line += f"  (as this kernel sets it: {note})"
+            lines.append(line)
     else:
         lines.append("  in no resource (a hole in /proc/iomem)")
     from devmem_tui.engine import access  # the policy modules load on first use
