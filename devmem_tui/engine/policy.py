@@ -165,28 +165,18 @@ def eff_flags(res: Resource, sw: Switches) -> int:
 
 
 # ------------------------------------------------------------------------------ tree walks
-def kids_overlapping(tree: ResourceTree, node: Resource, start: int, end: int) -> list[Resource]:
-    """Children of node overlapping [start, end] (``ResourceTree.children_overlapping``)."""
-    return tree.children_overlapping(node, start, end)
-
-
-def chain_at(tree: ResourceTree, addr: int) -> list[Resource]:
-    """Resources holding addr, outermost first (``ResourceTree.chain_at``)."""
-    return tree.chain_at(addr)
-
-
 def overlapping_dfs(tree: ResourceTree, parent: Resource, start: int,
                     end: int) -> Iterator[Resource]:
     """Descendants of ``parent`` that overlap inclusive [start, end], depth-first pre-order
     (the order of ``for_each_resource(parent, p, false)``). Subtrees that miss the range are
     pruned: they hold nothing the kernel's walks would act on."""
-    stack = kids_overlapping(tree, parent, start, end)
+    stack = tree.children_overlapping(parent, start, end)
     stack.reverse()
     while stack:
         r = stack.pop()
         yield r
         if r.children:
-            more = kids_overlapping(tree, r, start, end)
+            more = tree.children_overlapping(r, start, end)
             more.reverse()
             stack.extend(more)
 
@@ -541,7 +531,7 @@ def memblock_region(machine: Machine, addr: int) -> tuple[int, int] | None:
     ``add_memory_resource()`` added with MEMBLOCK_DRIVER_MANAGED; memblock never merges the
     two). None if ``addr`` is not memory."""
     top: Resource | None = None
-    for r in chain_at(machine.tree, addr):
+    for r in machine.tree.chain_at(addr):
         if int(r.flags) & _SYSTEM_RAM_BUSY == _SYSTEM_RAM_BUSY:
             top = r
             break
@@ -621,7 +611,7 @@ def pfn_valid(machine: Machine, pfn: int) -> bool:
     some busy System RAM (boot RAM or added memory) lies in that section."""
     tree = machine.tree
     addr = pfn << PAGE_SHIFT
-    for r in chain_at(tree, addr):
+    for r in tree.chain_at(addr):
         if int(r.flags) & _SYSTEM_RAM_BUSY == _SYSTEM_RAM_BUSY:
             return True
     start = addr & ~(SECTION_SIZE - 1)
