@@ -31,6 +31,17 @@ def _stats(samples: list[float]) -> dict[str, float]:
     return {"n": len(ms), "median": statistics.median(ms), "p95": p95, "max": ms[-1]}
 
 
+async def _time_key(pilot: Any, key: str, presses: int) -> dict[str, float]:
+    """Press ``key`` ``presses`` times; the stats of key-to-repaint (press + pause) times."""
+    samples: list[float] = []
+    for _ in range(presses):
+        t = time.perf_counter()
+        await pilot.press(key)
+        await pilot.pause()
+        samples.append(time.perf_counter() - t)
+    return _stats(samples)
+
+
 async def bench_tui_async(machine: Machine, size: tuple[int, int] = (120, 40),
                           presses: int = 40) -> dict[str, Any]:
     """The benchmark as a coroutine (for callers already inside an event loop)."""
@@ -51,34 +62,16 @@ async def bench_tui_async(machine: Machine, size: tuple[int, int] = (120, 40),
         await pilot.pause()
         # Pilot itself waits for every widget to drain its queue after each key; a key
         # bound to nothing measures that floor, to subtract from the series below.
-        samples: list[float] = []
-        for _ in range(presses):
-            t = time.perf_counter()
-            await pilot.press("f19")
-            await pilot.pause()
-            samples.append(time.perf_counter() - t)
-        result["noop_key_ms"] = _stats(samples)
-        samples = []
-        for _ in range(presses):
-            t = time.perf_counter()
-            await pilot.press("pagedown")
-            await pilot.pause()
-            samples.append(time.perf_counter() - t)
-        result["blocks_scroll_ms"] = _stats(samples)
-        samples = []
-        for _ in range(presses):
-            t = time.perf_counter()
-            await pilot.press("down")
-            await pilot.pause()
-            samples.append(time.perf_counter() - t)
-        result["blocks_cursor_ms"] = _stats(samples)
+        result["noop_key_ms"] = await _time_key(pilot, "f19", presses)
+        result["blocks_scroll_ms"] = await _time_key(pilot, "pagedown", presses)
+        result["blocks_cursor_ms"] = await _time_key(pilot, "down", presses)
         result["blocks_rows"] = bm.geo.rows if bm.geo else 0
 
         tree = app.query_one(IomemTree)
         tree.focus()
         await pilot.press("home")
         await pilot.pause()
-        samples = []
+        samples: list[float] = []
         nodes = [n for n in tree.root.children if n.allow_expand]
         for node in nodes[:presses]:
             tree.move_cursor(node)
@@ -88,13 +81,7 @@ async def bench_tui_async(machine: Machine, size: tuple[int, int] = (120, 40),
             await pilot.pause()
             samples.append(time.perf_counter() - t)
         result["tree_expand_ms"] = _stats(samples)
-        samples = []
-        for _ in range(presses):
-            t = time.perf_counter()
-            await pilot.press("down")
-            await pilot.pause()
-            samples.append(time.perf_counter() - t)
-        result["tree_cursor_ms"] = _stats(samples)
+        result["tree_cursor_ms"] = await _time_key(pilot, "down", presses)
     return result
 
 
