@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import asdict, dataclass, fields
-from typing import Any
+from typing import Any, ClassVar
 
 from devmem_tui.engine.errors import DevmemError
 
@@ -70,6 +70,15 @@ class KernelConfig:
     proposal: str = "none"
     migration: bool = False
     phys_bits: int = 46
+
+    # policy.switches() of this config, kept until any field changes (not a dataclass field:
+    # asdict(), equality and saved state never see it).
+    _switches: ClassVar[object] = None
+
+    def __setattr__(self, name: str, value: object) -> None:
+        object.__setattr__(self, name, value)
+        if name != "_switches":
+            object.__setattr__(self, "_switches", None)
 
     # ------------------------------------------------------------------ set / show
     def set(self, key: str, value: str) -> None:

@@ -18,13 +18,16 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_right
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from functools import wraps
+from operator import attrgetter
+from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
 from devmem_tui.engine.config import KernelConfig
 from devmem_tui.engine.resources import ADDR_MAX, F, Resource, ResourceTree
+from devmem_tui.engine.verdict import Line, render_all
 
 if TYPE_CHECKING:
     from devmem_tui.engine.machine import Machine
@@ -54,9 +57,13 @@ _DRIVER_MANAGED = int(F.SYSRAM_DRIVER_MANAGED)
 _SYSTEM_RAM_BUSY = _SYSTEM_RAM | _BUSY
 _EXCLUSIVE_SYSTEM_RAM = _SYSTEM_RAM | _EXCLUSIVE
 _MEM_BUSY = _MEM | _BUSY
+_START = attrgetter("start")
 _VIRTIO_PARENT = re.compile(r"virtio\d+")
 
 Traced = tuple[bool, list[str]]
+Lazy = tuple[bool, list[Line]]  # a rule's answer with lazy trace lines (verdict.Line)
+P = ParamSpec("P")
+T = TypeVar("T")
 
 
 class Region(StrEnum):
@@ -76,8 +83,33 @@ class Xlate(StrEnum):
     FAILED = "NULL"
 
 
+# Enum members as module constants: on CPython 3.11 reading a member through its class costs
+# ~0.2 us, which the per-page hot path pays several times per verdict.
+_DISJOINT, _INTERSECTS, _MIXED = Region.DISJOINT, Region.INTERSECTS, Region.MIXED
+_DIRECT, _IOREMAP, _FAILED = Xlate.DIRECT, Xlate.IOREMAP, Xlate.FAILED
+
+
 def label(res: Resource) -> str:
-    return f"{res.name!r} {hex(res.start)}-{hex(res.end)}"
+    return _lab(res.name, res.start, res.end)
+
+
+def _lab(name: str, start: int, end: int) -> str:
+    return f"{name!r} {hex(start)}-{hex(end)}"
+
+
+def _cap(res: Resource) -> tuple[str, int, int]:
+    """What a lazy trace line keeps of a resource: its label's values as they are now."""
+    return res.name, res.start, res.end
+
+
+def traced(rule: Callable[P, tuple[T, list[Line]]]) -> Callable[P, tuple[T, list[str]]]:
+    """The public form of a rule: the same answer with its trace rendered to strings. The
+    rules return lazy lines so that the per-page hot path only formats what someone reads."""
+    @wraps(rule)
+    def public(*args: P.args, **kwargs: P.kwargs) -> tuple[T, list[str]]:
+        value, lines = rule(*args, **kwargs)
+        return value, render_all(lines)
+    return public
 
 
 # ------------------------------------------------------------------------------ switches
@@ -114,7 +146,11 @@ _SWITCHES: dict[tuple[object, ...], Switches] = {}
 
 
 def switches(cfg: KernelConfig) -> Switches:
-    """The ``Switches`` of ``cfg`` (cached by the config keys that matter here)."""
+    """The ``Switches`` of ``cfg``: kept on the config until one of its fields changes, and
+    shared between configs with the same keys."""
+    got = cfg._switches
+    if got is not None:
+        return got  # type: ignore[return-value]
     key = (cfg.kernel, cfg.arch, cfg.pat, cfg.devmem, cfg.strict_devmem, cfg.io_strict_devmem,
            cfg.iomem, cfg.proposal, cfg.phys_bits)
     sw = _SWITCHES.get(key)
@@ -132,6 +168,7 @@ def switches(cfg: KernelConfig) -> Switches:
             v5_8=cfg.at_least(5, 8), phys_bits=cfg.phys_bits, arch=cfg.arch,
         )
         _SWITCHES[key] = sw
+    object.__setattr__(cfg, "_switches", sw)
     return sw
 
 
@@ -189,11 +226,37 @@ def overlaps(tree: ResourceTree, start: int, end: int) -> list[Resource]:
     All the per-page rules read this one list; the last answer is kept (one read asks it
     several times for the same page) until the tree changes."""
     m = _MEMO
-    if m[0] is tree and m[1] == tree.generation and m[2] == start and m[3] == end:
+    gen = tree.generation
+    if m[0] is tree and m[1] == gen and m[2] == start and m[3] == end:
         return m[4]  # type: ignore[return-value]
-    out = list(overlapping_dfs(tree, tree.root, start, end))
-    _MEMO[:] = [tree, tree.generation, start, end, out]
+    out: list[Resource] = []
+    _collect(tree.root, start, end, (id(tree), gen), out)
+    _MEMO[:] = [tree, gen, start, end, out]
     return out
+
+
+def _collect(node: Resource, start: int, end: int, stamp: tuple[int, int],
+             out: list[Resource]) -> None:
+    """``overlapping_dfs`` without the generator: bisect into each level's cached child starts
+    (``ResourceTree.child_starts``, inlined with the same generation stamp) and recurse only
+    into children that overlap. The per-page hot path."""
+    kids = node.children
+    got = node._starts
+    if got is None or got[0] != stamp:
+        got = node._starts = (stamp, list(map(_START, kids)))
+    i = bisect_right(got[1], start) - 1
+    if i < 0:
+        i = 0
+    n = len(kids)
+    while i < n:
+        c = kids[i]
+        if c.start > end:
+            break
+        if c.end >= start:
+            out.append(c)
+            if c.children:
+                _collect(c, start, end, stamp, out)
+        i += 1
 
 
 def next_boundary(tree: ResourceTree, addr: int) -> int:
@@ -260,8 +323,20 @@ def page_runs(machine: Machine, first_pfn: int, last_pfn: int) -> Iterator[tuple
 
 
 # ------------------------------------------------------------------------------ §2.2
-def region_intersects(machine: Machine, start: int, size: int, flags: int = _SYSTEM_RAM,
-                      sw: Switches | None = None) -> tuple[Region, list[str]]:
+def _ri_line(start: int, size: int, how: str, first_type: tuple[str, int, int] | None,
+             first_other: tuple[str, int, int] | None, result: Region) -> str:
+    if first_type is None:
+        seen = "no System RAM" if first_other is None else f"only {_lab(*first_other)}"
+    else:
+        seen = f"System RAM {_lab(*first_type)}"
+        if first_other is not None:
+            seen += f" and {_lab(*first_other)}"
+    return (f"region_intersects({hex(start)}, {hex(size)}, SYSTEM_RAM) [{how}]: {seen} "
+            f"-> {result.value}")
+
+
+def region_intersects_lazy(machine: Machine, start: int, size: int, flags: int = _SYSTEM_RAM,
+                           sw: Switches | None = None) -> tuple[Region, list[Line]]:
     """``region_intersects(start, size, flags, IORES_DESC_NONE)`` (kernel/resource.c).
 
     All versions: each top-level resource overlapping the range counts as "type" when its flags
@@ -310,31 +385,29 @@ def region_intersects(machine: Machine, start: int, size: int, flags: int = _SYS
             first_other = first_other or p
         i = j
     if n_type == 0:
-        result = Region.DISJOINT
+        result = _DISJOINT
     elif n_other == 0:
-        result = Region.INTERSECTS
+        result = _INTERSECTS
     else:
-        result = Region.MIXED
-    if first_type is None:
-        seen = "no System RAM" if first_other is None else f"only {label(first_other)}"
-    else:
-        seen = f"System RAM {label(first_type)}"
-        if first_other is not None:
-            seen += f" and {label(first_other)}"
-    how = "incl. descendants" if sw.descend else "top level"
-    line = (f"region_intersects({hex(start)}, {hex(size)}, SYSTEM_RAM) [{how}]: {seen} "
-            f"-> {result.value}")
+        result = _MIXED
+    line = (_ri_line, start, size, "incl. descendants" if sw.descend else "top level",
+            first_type and _cap(first_type), first_other and _cap(first_other), result)
     _RI_MEMO[:] = [found, flags, sw, result, line]
     return result, [line]
 
 
 # memremap() asks region_intersects() about the page devmem_is_allowed() just asked about: the
 # answer is kept for the last overlap list (which itself is kept until the tree changes).
-_RI_MEMO: list[object] = [None, 0, None, Region.DISJOINT, ""]
+_RI_MEMO: list[object] = [None, 0, None, _DISJOINT, ""]
 
 
 # ------------------------------------------------------------------------------ §2.3
-def page_is_ram(machine: Machine, pfn: int, sw: Switches | None = None) -> Traced:
+_PIR_COVERS = "page_is_ram({:#x}): busy {!r} {:#x}-{:#x} covers the page -> 1".format
+_PIR_PART = "page_is_ram({:#x}): busy {!r} {:#x}-{:#x} covers only part of the page -> 0".format
+_PIR_NONE = "page_is_ram({:#x}): no busy System RAM here -> 0".format
+
+
+def page_is_ram_lazy(machine: Machine, pfn: int, sw: Switches | None = None) -> Lazy:
     """``page_is_ram(pfn)`` = ``walk_system_ram_range(pfn, 1)`` (kernel/resource.c).
 
     True iff one resource with SYSTEM_RAM|BUSY, at any depth, covers the whole page (the walk
@@ -347,54 +420,69 @@ def page_is_ram(machine: Machine, pfn: int, sw: Switches | None = None) -> Trace
     for r in overlaps(machine.tree, start, last):
         if int(r.flags) & _SYSTEM_RAM_BUSY == _SYSTEM_RAM_BUSY:
             if r.start <= start and r.end >= last:
-                return True, [f"page_is_ram({hex(pfn)}): busy {label(r)} covers the page -> 1"]
+                return True, [(_PIR_COVERS, pfn, r.name, r.start, r.end)]
             partial = partial or r
     if partial is not None:
-        return False, [f"page_is_ram({hex(pfn)}): busy {label(partial)} covers only part of the "
-                       "page -> 0"]
-    return False, [f"page_is_ram({hex(pfn)}): no busy System RAM here -> 0"]
+        return False, [(_PIR_PART, pfn, partial.name, partial.start, partial.end)]
+    return False, [(_PIR_NONE, pfn)]
 
 
 # ------------------------------------------------------------------------------ §2.4
-def iomem_is_exclusive(machine: Machine, addr: int, sw: Switches | None = None) -> Traced:
+_IIE_OFF = ("iomem_is_exclusive({:#x}): strict_iomem_checks=0 (iomem={}, STRICT_DEVMEM={}) "
+            "-> false").format
+_IIE_RULE1 = ("iomem_is_exclusive({:#x}): {!r} {:#x}-{:#x} is SYSTEM_RAM|EXCLUSIVE (5.16+: busy "
+              "or not, any iomem=) -> true").format
+_IIE_IO_STRICT = ("iomem_is_exclusive({:#x}): busy {!r} {:#x}-{:#x}, IO_STRICT_DEVMEM=y "
+                  "-> true").format
+_IIE_EXCL = ("iomem_is_exclusive({:#x}): busy {!r} {:#x}-{:#x} has IORESOURCE_EXCLUSIVE "
+             "-> true").format
+_IIE_FALSE_OFF = ("iomem_is_exclusive({:#x}): no SYSTEM_RAM|EXCLUSIVE resource; "
+                  "strict_iomem_checks=0 (iomem={}) -> false").format
+_IIE_FALSE_IO = "iomem_is_exclusive({:#x}): nothing busy here -> false".format
+_IIE_FALSE = ("iomem_is_exclusive({:#x}): no busy IORESOURCE_EXCLUSIVE resource here "
+              "(IO_STRICT_DEVMEM=n) -> false").format
+
+
+def iomem_is_exclusive_lazy(machine: Machine, addr: int, sw: Switches | None = None) -> Lazy:
     """``iomem_is_exclusive(addr)`` (kernel/resource.c; ``resource_is_exclusive()`` from 6.2).
 
     The page of ``addr`` against every resource overlapping it, at any depth.
     Up to 5.15: false when ``strict_iomem_checks`` is 0; else true for a BUSY resource when
     CONFIG_IO_STRICT_DEVMEM=y or it has IORESOURCE_EXCLUSIVE.
     5.16+ (b78dfa059fdd, a9e7b8d4f663): first, any resource with SYSTEM_RAM|EXCLUSIVE makes it
-    true, busy or not and whatever ``iomem=`` says; then the old test.
+    true, busy or not and whatever ``iomem=`` say; then the old test.
     ``strict_iomem_checks`` defaults from STRICT_DEVMEM, not IO_STRICT_DEVMEM (§10.1)."""
     sw = sw or switches(machine.config)
     page = addr & ~(PAGE_SIZE - 1)
     strict, io_strict, rule1 = sw.strict_iomem, sw.io_strict, sw.rule1
-    name = f"iomem_is_exclusive({hex(page)})"
     if not rule1 and not strict:
-        return False, [f"{name}: strict_iomem_checks=0 (iomem={sw.iomem}, STRICT_DEVMEM="
-                       f"{'y' if sw.strict else 'n'}) -> false"]
+        return False, [(_IIE_OFF, page, sw.iomem, "y" if sw.strict else "n")]
     for r in overlaps(machine.tree, page, page + PAGE_SIZE - 1):
         fl = eff_flags(r, sw)
         if rule1 and fl & _EXCLUSIVE_SYSTEM_RAM == _EXCLUSIVE_SYSTEM_RAM:
-            return True, [f"{name}: {label(r)} is SYSTEM_RAM|EXCLUSIVE (5.16+: busy or not, "
-                          "any iomem=) -> true"]
+            return True, [(_IIE_RULE1, page, r.name, r.start, r.end)]
         if not strict or not fl & _BUSY:
             continue
         if io_strict:
-            return True, [f"{name}: busy {label(r)}, IO_STRICT_DEVMEM=y -> true"]
+            return True, [(_IIE_IO_STRICT, page, r.name, r.start, r.end)]
         if fl & _EXCLUSIVE:
-            return True, [f"{name}: busy {label(r)} has IORESOURCE_EXCLUSIVE -> true"]
+            return True, [(_IIE_EXCL, page, r.name, r.start, r.end)]
     if not strict:
-        why = f"no SYSTEM_RAM|EXCLUSIVE resource; strict_iomem_checks=0 (iomem={sw.iomem})"
-    elif io_strict:
-        why = "nothing busy here"
-    else:
-        why = "no busy IORESOURCE_EXCLUSIVE resource here (IO_STRICT_DEVMEM=n)"
-    return False, [f"{name}: {why} -> false"]
+        return False, [(_IIE_FALSE_OFF, page, sw.iomem)]
+    return False, [(_IIE_FALSE_IO if io_strict else _IIE_FALSE, page)]
 
 
 # ------------------------------------------------------------------------------ §2.5
-def devmem_is_allowed(machine: Machine, pfn: int,
-                      sw: Switches | None = None) -> tuple[int, list[str]]:
+_DIA_OLD = "devmem_is_allowed({:#x}) {}: {}".format
+_DIA = "devmem_is_allowed({:#x}): {}".format
+_DIA_RAM_LOW = "devmem_is_allowed({:#x}): System RAM ({}() {}) below 1 MiB -> 2".format
+_DIA_RAM = "devmem_is_allowed({:#x}): System RAM ({}() {}) -> 0".format
+_DIA_EXCL = "devmem_is_allowed({:#x}): not RAM ({}() {}), exclusive -> 0".format
+_DIA_OK = "devmem_is_allowed({:#x}): not RAM ({}() {}), not exclusive -> 1".format
+
+
+def devmem_is_allowed_lazy(machine: Machine, pfn: int,
+                           sw: Switches | None = None) -> tuple[int, list[Line]]:
     """``devmem_is_allowed(pfn)``: 0 deny, 1 allow, 2 allow but read zeros / drop writes.
 
     x86 (arch/x86/mm/init.c): 4.18+ System RAM test ``region_intersects() != DISJOINT`` ->
@@ -405,75 +493,88 @@ def devmem_is_allowed(machine: Machine, pfn: int,
     ``page_is_ram()`` -> 0; else 1 (no first-MiB rule, never 2)."""
     sw = sw or switches(machine.config)
     addr = pfn << PAGE_SHIFT
-    name = f"devmem_is_allowed({hex(pfn)})"
     low = pfn < LOW_PFNS
+    trace: list[Line]
     if not sw.x86 or not sw.zero_fill:
         tag = "[generic]" if not sw.x86 else "[x86 <= 4.10]"
         if sw.x86 and low:
-            return 1, [f"{name} {tag}: pfn < 256 is always allowed -> 1"]
-        ex, trace = iomem_is_exclusive(machine, addr, sw)
+            return 1, [(_DIA_OLD, pfn, tag, "pfn < 256 is always allowed -> 1")]
+        ex, trace = iomem_is_exclusive_lazy(machine, addr, sw)
         if ex:
-            return 0, [*trace, f"{name} {tag}: exclusive -> 0"]
-        ram, t = page_is_ram(machine, pfn, sw)
+            return 0, [*trace, (_DIA_OLD, pfn, tag, "exclusive -> 0")]
+        ram, t = page_is_ram_lazy(machine, pfn, sw)
         trace += t
         if ram:
-            return 0, [*trace, f"{name} {tag}: page_is_ram() -> 0"]
-        return 1, [*trace, f"{name} {tag}: not exclusive, not RAM -> 1"]
+            return 0, [*trace, (_DIA_OLD, pfn, tag, "page_is_ram() -> 0")]
+        return 1, [*trace, (_DIA_OLD, pfn, tag, "not exclusive, not RAM -> 1")]
+    test: str
+    answer: object
     if sw.ri_test:
-        ri, trace = region_intersects(machine, addr, PAGE_SIZE, _SYSTEM_RAM, sw)
-        is_ram = ri is not Region.DISJOINT
-        test = f"region_intersects() {ri.value}"
+        ri, trace = region_intersects_lazy(machine, addr, PAGE_SIZE, _SYSTEM_RAM, sw)
+        is_ram = ri is not _DISJOINT
+        test, answer = "region_intersects", ri
     else:
-        is_ram, trace = page_is_ram(machine, pfn, sw)
-        test = f"page_is_ram() {int(is_ram)}"
+        is_ram, trace = page_is_ram_lazy(machine, pfn, sw)
+        test, answer = "page_is_ram", int(is_ram)
     if is_ram:
         if low:
-            return 2, [*trace, f"{name}: System RAM ({test}) below 1 MiB -> 2"]
-        return 0, [*trace, f"{name}: System RAM ({test}) -> 0"]
-    ex, t = iomem_is_exclusive(machine, addr, sw)
+            return 2, [*trace, (_DIA_RAM_LOW, pfn, test, answer)]
+        return 0, [*trace, (_DIA_RAM, pfn, test, answer)]
+    ex, t = iomem_is_exclusive_lazy(machine, addr, sw)
     trace += t
     if ex:
         if low:
-            return 1, [*trace, f"{name}: exclusive, but the low 1 MiB bypasses iomem "
-                               "restrictions -> 1"]
-        return 0, [*trace, f"{name}: not RAM ({test}), exclusive -> 0"]
-    return 1, [*trace, f"{name}: not RAM ({test}), not exclusive -> 1"]
+            return 1, [*trace, (_DIA, pfn, "exclusive, but the low 1 MiB bypasses iomem "
+                                           "restrictions -> 1")]
+        return 0, [*trace, (_DIA_EXCL, pfn, test, answer)]
+    return 1, [*trace, (_DIA_OK, pfn, test, answer)]
 
 
 # ------------------------------------------------------------------------------ proposals
-def rfc2021_excluded(machine: Machine, start: int, end: int,
-                     sw: Switches | None = None) -> Traced:
+_RFC_NAME = "iomem_range_contains_excluded_devmem({:#x}-{:#x}) [rfc-2021]: "
+_RFC_HIT = (_RFC_NAME + "{!r} {:#x}-{:#x} is SYSTEM_RAM|EXCLUSIVE -> 1").format
+_RFC_NONE = (_RFC_NAME + "no SYSTEM_RAM|EXCLUSIVE resource -> 0").format
+
+
+def rfc2021_excluded_lazy(machine: Machine, start: int, end: int,
+                          sw: Switches | None = None) -> Lazy:
     """``iomem_range_contains_excluded_devmem()`` of the 2021 series v1/v2 (counterfactual,
     never merged): does [start, end] overlap a resource flagged SYSTEM_RAM|EXCLUSIVE, at any
     depth? drivers/char/mem.c denied such pages whatever STRICT_DEVMEM and ``iomem=`` say."""
     sw = sw or switches(machine.config)
-    name = f"iomem_range_contains_excluded_devmem({hex(start)}-{hex(end)}) [rfc-2021]"
     for r in overlaps(machine.tree, start, end):
         if eff_flags(r, sw) & _EXCLUSIVE_SYSTEM_RAM == _EXCLUSIVE_SYSTEM_RAM:
-            return True, [f"{name}: {label(r)} is SYSTEM_RAM|EXCLUSIVE -> 1"]
-    return False, [f"{name}: no SYSTEM_RAM|EXCLUSIVE resource -> 0"]
+            return True, [(_RFC_HIT, start, end, r.name, r.start, r.end)]
+    return False, [(_RFC_NONE, start, end)]
 
 
-def busy_excluded(machine: Machine, pfn: int, sw: Switches | None = None) -> Traced:
+_BIE = "devmem_is_excluded({:#x}) [busy-is-exclusive]: {}".format
+_BIE_HIT = ("devmem_is_excluded({:#x}) [busy-is-exclusive]: busy {!r} {:#x}-{:#x} is in use by "
+            "the kernel -> 1").format
+
+
+def busy_excluded_lazy(machine: Machine, pfn: int, sw: Switches | None = None) -> Lazy:
     """busy-is-exclusive (counterfactual, Dan Williams' answer in the 2021 thread): every
     busy region - the kernel is using it - is a mandatory exclusion, checked in
     drivers/char/mem.c before STRICT_DEVMEM, IO_STRICT_DEVMEM and ``iomem=`` are consulted.
     It is IO_STRICT_DEVMEM made mandatory, so on x86 it keeps that option's "low 1 MiB
     bypasses iomem restrictions" rule (pfn < 256 is never excluded here)."""
     sw = sw or switches(machine.config)
-    name = f"devmem_is_excluded({hex(pfn)}) [busy-is-exclusive]"
     if sw.x86 and pfn < LOW_PFNS:
-        return False, [f"{name}: the low 1 MiB bypasses iomem restrictions -> 0"]
+        return False, [(_BIE, pfn, "the low 1 MiB bypasses iomem restrictions -> 0")]
     start = pfn << PAGE_SHIFT
     for r in overlaps(machine.tree, start, start + PAGE_SIZE - 1):
         if int(r.flags) & _BUSY:
-            return True, [f"{name}: busy {label(r)} is in use by the kernel -> 1"]
-    return False, [f"{name}: nothing busy here -> 0"]
+            return True, [(_BIE_HIT, pfn, r.name, r.start, r.end)]
+    return False, [(_BIE, pfn, "nothing busy here -> 0")]
 
 
 # ------------------------------------------------------------------------------ mem.c
-def page_is_allowed(machine: Machine, pfn: int,
-                    sw: Switches | None = None) -> tuple[int, list[str]]:
+_PIA = "page_is_allowed({:#x}){}".format
+
+
+def page_is_allowed_lazy(machine: Machine, pfn: int,
+                         sw: Switches | None = None) -> tuple[int, list[Line]]:
     """``page_is_allowed(pfn)`` (drivers/char/mem.c, 4.11+; read/write per page):
     ``devmem_is_allowed()`` with CONFIG_STRICT_DEVMEM=y, else 1. Up to 4.10 read/write used
     ``range_is_allowed()`` over the remaining count instead (same page answers, see access).
@@ -482,46 +583,50 @@ def page_is_allowed(machine: Machine, pfn: int,
     then with STRICT_DEVMEM, any non-zero ``devmem_is_allowed()`` becomes 1, so value 2 is
     lost (§7, [derived]). busy-is-exclusive: first deny busy pages (``busy_excluded``)."""
     sw = sw or switches(machine.config)
-    trace: list[str] = []
+    trace: list[Line] = []
     if sw.proposal == RFC_2021:
         start = pfn << PAGE_SHIFT
-        ex, trace = rfc2021_excluded(machine, start, start + PAGE_SIZE - 1, sw)
+        ex, trace = rfc2021_excluded_lazy(machine, start, start + PAGE_SIZE - 1, sw)
         if ex:
-            return 0, [*trace, f"page_is_allowed({hex(pfn)}) [rfc-2021]: excluded -> 0"]
+            return 0, [*trace, (_PIA, pfn, " [rfc-2021]: excluded -> 0")]
     elif sw.proposal == BUSY_IS_EXCLUSIVE:
-        ex, trace = busy_excluded(machine, pfn, sw)
+        ex, trace = busy_excluded_lazy(machine, pfn, sw)
         if ex:
-            return 0, [*trace, f"page_is_allowed({hex(pfn)}) [busy-is-exclusive]: excluded -> 0"]
+            return 0, [*trace, (_PIA, pfn, " [busy-is-exclusive]: excluded -> 0")]
     if not sw.strict:
-        return 1, [*trace, f"page_is_allowed({hex(pfn)}): CONFIG_STRICT_DEVMEM=n -> 1"]
-    value, t = devmem_is_allowed(machine, pfn, sw)
+        return 1, [*trace, (_PIA, pfn, ": CONFIG_STRICT_DEVMEM=n -> 1")]
+    value, t = devmem_is_allowed_lazy(machine, pfn, sw)
     trace += t
     if sw.proposal == RFC_2021 and value == 2:
-        return 1, [*trace, f"page_is_allowed({hex(pfn)}) [rfc-2021]: devmem_is_allowed() != 0 "
-                           "-> 1 (value 2 is lost: real data, not zeros)"]
+        return 1, [*trace, (_PIA, pfn, " [rfc-2021]: devmem_is_allowed() != 0 -> 1 (value 2 is "
+                                       "lost: real data, not zeros)")]
     return value, trace
 
 
-def range_is_allowed(machine: Machine, pfn: int, size: int,
-                     sw: Switches | None = None) -> tuple[bool, list[str]]:
+_RIA = "range_is_allowed({:#x}, {:#x}): {}".format
+_RIA_PFN = "range_is_allowed({:#x}, {:#x}): pfn {:#x} -> 0".format
+_RIA_PFNS = "range_is_allowed({:#x}, {:#x}): pfns {:#x}-{:#x} -> 0".format
+
+
+def range_is_allowed_lazy(machine: Machine, pfn: int, size: int,
+                          sw: Switches | None = None) -> Lazy:
     """``range_is_allowed(pfn, size)`` (drivers/char/mem.c, mmap; also read/write up to
     4.10): every page must have ``page_is_allowed() != 0`` - value 2 counts as allowed, so
     low-MiB RAM is mapped for real (§10.2). 1 without STRICT_DEVMEM (and no proposal).
     The trace is that of the deciding page run (the denied one, else the last); its last line
     but one is the deciding check."""
     sw = sw or switches(machine.config)
-    name = f"range_is_allowed({hex(pfn)}, {hex(size)})"
     if not sw.strict and sw.proposal == "none":
-        return True, [f"{name}: CONFIG_STRICT_DEVMEM=n -> 1"]
+        return True, [(_RIA, pfn, size, "CONFIG_STRICT_DEVMEM=n -> 1")]
     last = ((pfn << PAGE_SHIFT) + size - 1) >> PAGE_SHIFT if size else pfn
-    trace: list[str] = []
+    trace: list[Line] = []
     for first, run_last in page_runs(machine, pfn, last):
-        value, trace = page_is_allowed(machine, first, sw)
+        value, trace = page_is_allowed_lazy(machine, first, sw)
         if value == 0:
-            where = (f"pfn {hex(first)}" if first == run_last
-                     else f"pfns {hex(first)}-{hex(run_last)}")
-            return False, [*trace, f"{name}: {where} -> 0"]
-    return True, [*trace, f"{name}: every page != 0 -> 1"]
+            if first == run_last:
+                return False, [*trace, (_RIA_PFN, pfn, size, first)]
+            return False, [*trace, (_RIA_PFNS, pfn, size, first, run_last)]
+    return True, [*trace, (_RIA, pfn, size, "every page != 0 -> 1")]
 
 
 # ------------------------------------------------------------------------------ §2.6
@@ -553,8 +658,18 @@ def memblock_region(machine: Machine, addr: int) -> tuple[int, int] | None:
     return sibs[lo].start, sibs[hi].end
 
 
-def valid_phys_addr_range(machine: Machine, addr: int, count: int,
-                          sw: Switches | None = None) -> Traced:
+_VPA_X86 = ("valid_phys_addr_range({:#x}, {:#x}) [x86]: last byte {:#x} {} __pa(high_memory - 1) "
+            "= {:#x}{} -> {:d}").format
+_VPA_ARM_NONE = ("valid_phys_addr_range({:#x}, {:#x}) [arm64]: {:#x} is not in memblock memory "
+                 "-> 0").format
+_VPA_ARM = ("valid_phys_addr_range({:#x}, {:#x}) [arm64]: memblock memory {:#x}-{:#x} {} the "
+            "range -> {:d}").format
+_VPA_GEN = ("valid_phys_addr_range({:#x}, {:#x}) [generic]: end {:#x} {} __pa(high_memory) {:#x} "
+            "-> {:d}").format
+
+
+def valid_phys_addr_range_lazy(machine: Machine, addr: int, count: int,
+                               sw: Switches | None = None) -> Lazy:
     """``valid_phys_addr_range(addr, count)`` for read()/write(), checked before any policy.
 
     x86-64 (arch/x86/mm/mmap.c): ``addr + count - 1 <= __pa(high_memory - 1)`` in 64-bit
@@ -564,27 +679,31 @@ def valid_phys_addr_range(machine: Machine, addr: int, count: int,
     (drivers/char/mem.c): ``addr + count <= __pa(high_memory)``."""
     sw = sw or switches(machine.config)
     hm = machine.high_memory
-    name = f"valid_phys_addr_range({hex(addr)}, {hex(count)})"
     if sw.x86:
         last = (addr + count - 1) & ADDR_MAX
         ok = last <= hm - 1
         note = " (count 0 at offset 0 wraps)" if count == 0 and addr == 0 else ""
-        return ok, [f"{name} [x86]: last byte {hex(last)} {'<=' if ok else '>'} "
-                    f"__pa(high_memory - 1) = {hex(hm - 1)}{note} -> {int(ok)}"]
+        return ok, [(_VPA_X86, addr, count, last, "<=" if ok else ">", hm - 1, note, ok)]
     if sw.arm64:
         region = memblock_region(machine, addr)
         if region is None:
-            return False, [f"{name} [arm64]: {hex(addr)} is not in memblock memory -> 0"]
+            return False, [(_VPA_ARM_NONE, addr, count, addr)]
         ok = addr + count - 1 <= region[1] if count else True
-        return ok, [f"{name} [arm64]: memblock memory {hex(region[0])}-{hex(region[1])} "
-                    f"{'holds' if ok else 'does not hold'} the range -> {int(ok)}"]
+        return ok, [(_VPA_ARM, addr, count, region[0], region[1],
+                     "holds" if ok else "does not hold", ok)]
     ok = addr + count <= hm
-    return ok, [f"{name} [generic]: end {hex(addr + count)} {'<=' if ok else '>'} "
-                f"__pa(high_memory) {hex(hm)} -> {int(ok)}"]
+    return ok, [(_VPA_GEN, addr, count, addr + count, "<=" if ok else ">", hm, ok)]
 
 
-def valid_mmap_phys_addr_range(machine: Machine, pfn: int, size: int,
-                               sw: Switches | None = None) -> Traced:
+_VMPA = "valid_mmap_phys_addr_range({:#x}, {:#x}) {}".format
+_VMPA_X86 = ("valid_mmap_phys_addr_range({:#x}, {:#x}) [x86]: last byte {:#x} {} {} physical "
+             "address bits -> {:d}").format
+_VMPA_ARM = ("valid_mmap_phys_addr_range({:#x}, {:#x}) [arm64]: end {:#x} {} PHYS_MASK ({} bits) "
+             "-> {:d}").format
+
+
+def valid_mmap_phys_addr_range_lazy(machine: Machine, pfn: int, size: int,
+                                    sw: Switches | None = None) -> Lazy:
     """``valid_mmap_phys_addr_range(pfn, size)``.
 
     x86-64 (arch/x86/mm/mmap.c): ``phys_addr_valid(addr + size - 1)``, i.e. below 2^phys_bits
@@ -592,17 +711,15 @@ def valid_mmap_phys_addr_range(machine: Machine, pfn: int, size: int,
     Generic (drivers/char/mem.c): always 1."""
     sw = sw or switches(machine.config)
     addr = pfn << PAGE_SHIFT
-    name = f"valid_mmap_phys_addr_range({hex(pfn)}, {hex(size)})"
     if sw.x86:
         last = addr + size - 1
         ok = (last >> sw.phys_bits) == 0
-        return ok, [f"{name} [x86]: last byte {hex(last)} {'fits' if ok else 'is beyond'} "
-                    f"{sw.phys_bits} physical address bits -> {int(ok)}"]
+        return ok, [(_VMPA_X86, pfn, size, last, "fits" if ok else "is beyond", sw.phys_bits, ok)]
     if sw.arm64:
         ok = ((addr + size) >> ARM64_PHYS_MASK_SHIFT) == 0
-        return ok, [f"{name} [arm64]: end {hex(addr + size)} {'within' if ok else 'outside'} "
-                    f"PHYS_MASK ({ARM64_PHYS_MASK_SHIFT} bits) -> {int(ok)}"]
-    return True, [f"{name} [generic]: -> 1"]
+        return ok, [(_VMPA_ARM, pfn, size, addr + size, "within" if ok else "outside",
+                     ARM64_PHYS_MASK_SHIFT, ok)]
+    return True, [(_VMPA, pfn, size, "[generic]: -> 1")]
 
 
 # ------------------------------------------------------------------------------ §2.7
@@ -643,8 +760,15 @@ def ioremap_refuses_ram(machine: Machine, start: int, end: int,
     return None
 
 
-def xlate_dev_mem_ptr(machine: Machine, addr: int,
-                      sw: Switches | None = None) -> tuple[Xlate, list[str]]:
+_MEMREMAP = "memremap({:#x}, PAGE_SIZE, MEMREMAP_WB): {}".format
+_IOREMAP_RAM = ("ioremap_cache({:#x}) [walk_mem_res, {}]: busy {!r} {:#x}-{:#x} is RAM -> NULL "
+                "('ioremap on RAM')").format
+_IOREMAP_OK = "ioremap_cache({:#x}) [walk_mem_res, {}]: no busy System RAM -> mapped".format
+_XLATE_VA = "xlate_dev_mem_ptr({:#x}) [{}]: __va() -> direct map".format
+
+
+def xlate_dev_mem_ptr_lazy(machine: Machine, addr: int,
+                           sw: Switches | None = None) -> tuple[Xlate, list[Line]]:
     """``xlate_dev_mem_ptr(addr)``: how read_mem()/write_mem() reach one page.
 
     x86 (arch/x86/mm/ioremap.c) maps the page with ``memremap(page, PAGE_SIZE, MEMREMAP_WB)``
@@ -655,48 +779,54 @@ def xlate_dev_mem_ptr(machine: Machine, addr: int,
     sw = sw or switches(machine.config)
     page = addr & ~(PAGE_SIZE - 1)
     if not sw.x86:
-        return Xlate.DIRECT, [f"xlate_dev_mem_ptr({hex(page)}) [{sw.arch}]: __va() -> direct map"]
+        return _DIRECT, [(_XLATE_VA, page, sw.arch)]
     if not sw.xlate_memremap:
         return _xlate_before_4_14(machine, page, sw)
-    ri, trace = region_intersects(machine, page, PAGE_SIZE, _SYSTEM_RAM, sw)
-    name = f"memremap({hex(page)}, PAGE_SIZE, MEMREMAP_WB)"
-    if ri is Region.MIXED:
-        return Xlate.FAILED, [*trace, f"{name}: mixed range -> NULL (WARN), "
-                                      "xlate_dev_mem_ptr() fails"]
-    if ri is Region.INTERSECTS:
+    ri, trace = region_intersects_lazy(machine, page, PAGE_SIZE, _SYSTEM_RAM, sw)
+    if ri is _MIXED:
+        return _FAILED, [*trace, (_MEMREMAP, page, "mixed range -> NULL (WARN), "
+                                                        "xlate_dev_mem_ptr() fails")]
+    if ri is _INTERSECTS:
         if pfn_valid(machine, page >> PAGE_SHIFT):
-            return Xlate.DIRECT, [*trace, f"{name}: RAM with a memmap -> direct map"]
-        trace.append(f"{name}: RAM without a memmap (pfn_valid() 0) -> ioremap_cache()")
+            return _DIRECT, [*trace, (_MEMREMAP, page, "RAM with a memmap -> direct map")]
+        trace.append((_MEMREMAP, page, "RAM without a memmap (pfn_valid() 0) -> ioremap_cache()"))
     how = "any depth" if sw.ioremap_nested else "top level"
     ram = ioremap_refuses_ram(machine, page, page + PAGE_SIZE - 1, sw)
     if ram is not None:
-        return Xlate.FAILED, [*trace, f"ioremap_cache({hex(page)}) [walk_mem_res, {how}]: busy "
-                                      f"{label(ram)} is RAM -> NULL ('ioremap on RAM')"]
-    return Xlate.IOREMAP, [*trace, f"ioremap_cache({hex(page)}) [walk_mem_res, {how}]: no busy "
-                                   "System RAM -> mapped"]
+        return _FAILED, [*trace, (_IOREMAP_RAM, page, how, ram.name, ram.start, ram.end)]
+    return _IOREMAP, [*trace, (_IOREMAP_OK, page, how)]
 
 
-def _xlate_before_4_14(machine: Machine, page: int, sw: Switches) -> tuple[Xlate, list[str]]:
+_OLD_XLATE = "xlate_dev_mem_ptr({:#x}) [x86, < 4.14]: {}".format
+_OLD_XLATE_RAM = ("xlate_dev_mem_ptr({:#x}) [x86, < 4.14]: ioremap_cache() refuses busy {!r} "
+                  "{:#x}-{:#x} (RAM) -> NULL").format
+
+
+def _xlate_before_4_14(machine: Machine, page: int, sw: Switches) -> tuple[Xlate, list[Line]]:
     """x86 ``xlate_dev_mem_ptr()`` before 4.14: ``page_is_ram() ? __va() : ioremap_cache()``.
 
     The SME series ("x86/mm: Use proper encryption attributes with /dev/mem", 4.14) replaced
     this with ``memremap()``; read in the pre-4.14 arch/x86/mm/ioremap.c and the patch. So a
     page only partly RAM (0x9f000) is not ``page_is_ram()``, goes to ``ioremap_cache()``, which
     refuses only whole RAM pages, and is mapped: no "mixed range" EFAULT before 4.14."""
-    is_ram, trace = page_is_ram(machine, page >> PAGE_SHIFT, sw)
-    name = f"xlate_dev_mem_ptr({hex(page)}) [x86, < 4.14]"
+    is_ram, trace = page_is_ram_lazy(machine, page >> PAGE_SHIFT, sw)
     if is_ram:
-        return Xlate.DIRECT, [*trace, f"{name}: page_is_ram() -> __va(), direct map"]
+        return _DIRECT, [*trace, (_OLD_XLATE, page, "page_is_ram() -> __va(), direct map")]
     ram = ioremap_refuses_ram(machine, page, page + PAGE_SIZE - 1, sw)
     if ram is not None:
-        return Xlate.FAILED, [*trace, f"{name}: ioremap_cache() refuses busy {label(ram)} "
-                                      "(RAM) -> NULL"]
-    return Xlate.IOREMAP, [*trace, f"{name}: not page_is_ram() -> ioremap_cache() -> mapped"]
+        return _FAILED, [*trace, (_OLD_XLATE_RAM, page, ram.name, ram.start, ram.end)]
+    return _IOREMAP, [*trace, (_OLD_XLATE, page, "not page_is_ram() -> ioremap_cache() -> "
+                                                      "mapped")]
 
 
 # ------------------------------------------------------------------------------ §2.8
-def phys_mem_access_prot_allowed(machine: Machine, pfn: int, size: int,
-                                 sw: Switches | None = None) -> Traced:
+_PMAPA = "phys_mem_access_prot_allowed({:#x}, {:#x}) {}".format
+_PMAPA_DENY = ("phys_mem_access_prot_allowed({:#x}, {:#x}) [x86 PAT, STRICT_DEVMEM=n, <= 6.15]: "
+               "devmem_is_allowed({:#x}) == 0 -> 0").format
+
+
+def phys_mem_access_prot_allowed_lazy(machine: Machine, pfn: int, size: int,
+                                      sw: Switches | None = None) -> Lazy:
     """``phys_mem_access_prot_allowed()`` on mmap.
 
     x86 (arch/x86/mm/pat/memtype.c): with STRICT_DEVMEM=y its private ``range_is_allowed()``
@@ -705,19 +835,35 @@ def phys_mem_access_prot_allowed(machine: Machine, pfn: int, size: int,
     mmap EINVAL; removed in 6.16 (1b3f2bd04d90 + follow-up). Other arches: the weak default
     in drivers/char/mem.c, always 1."""
     sw = sw or switches(machine.config)
-    name = f"phys_mem_access_prot_allowed({hex(pfn)}, {hex(size)})"
     if not sw.x86:
-        return True, [f"{name} [generic]: -> 1"]
+        return True, [(_PMAPA, pfn, size, "[generic]: -> 1")]
     if sw.strict:
-        return True, [f"{name} [x86 PAT]: range_is_allowed() stub with STRICT_DEVMEM=y -> 1"]
+        return True, [(_PMAPA, pfn, size, "[x86 PAT]: range_is_allowed() stub with "
+                                          "STRICT_DEVMEM=y -> 1")]
     if not sw.pat_recheck:
         why = "PAT disabled" if not sw.pat else "6.16+: no devmem re-check"
-        return True, [f"{name} [x86 PAT]: {why} -> 1"]
+        return True, [(_PMAPA, pfn, size, f"[x86 PAT]: {why} -> 1")]
     last = ((pfn << PAGE_SHIFT) + size - 1) >> PAGE_SHIFT
-    trace: list[str] = []
+    trace: list[Line] = []
     for first, _ in page_runs(machine, pfn, last):
-        value, trace = devmem_is_allowed(machine, first, sw)
+        value, trace = devmem_is_allowed_lazy(machine, first, sw)
         if value == 0:
-            return False, [*trace, f"{name} [x86 PAT, STRICT_DEVMEM=n, <= 6.15]: "
-                                   f"devmem_is_allowed({hex(first)}) == 0 -> 0"]
-    return True, [*trace, f"{name} [x86 PAT, STRICT_DEVMEM=n, <= 6.15]: every page != 0 -> 1"]
+            return False, [*trace, (_PMAPA_DENY, pfn, size, first)]
+    return True, [*trace, (_PMAPA, pfn, size, "[x86 PAT, STRICT_DEVMEM=n, <= 6.15]: every page "
+                                              "!= 0 -> 1")]
+
+
+# ------------------------------------------------------------------------------ rendered
+# The rules above as the rest of the program calls them: the same answers, traces as strings.
+region_intersects = traced(region_intersects_lazy)
+page_is_ram = traced(page_is_ram_lazy)
+iomem_is_exclusive = traced(iomem_is_exclusive_lazy)
+devmem_is_allowed = traced(devmem_is_allowed_lazy)
+rfc2021_excluded = traced(rfc2021_excluded_lazy)
+busy_excluded = traced(busy_excluded_lazy)
+page_is_allowed = traced(page_is_allowed_lazy)
+range_is_allowed = traced(range_is_allowed_lazy)
+valid_phys_addr_range = traced(valid_phys_addr_range_lazy)
+valid_mmap_phys_addr_range = traced(valid_mmap_phys_addr_range_lazy)
+xlate_dev_mem_ptr = traced(xlate_dev_mem_ptr_lazy)
+phys_mem_access_prot_allowed = traced(phys_mem_access_prot_allowed_lazy)
