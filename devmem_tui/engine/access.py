@@ -321,7 +321,8 @@ def _success(op: Line, cf: str | None, trace: list[Line], notes: list[str], writ
         kinds: tuple[str, ...] = ()
     else:
         outcome = _OK
-        kinds = tuple(dict.fromkeys([kind for _a, _b, kind in spans]))
+        kinds = ((spans[0][2],) if len(spans) == 1
+                 else tuple(dict.fromkeys([kind for _a, _b, kind in spans])))
         if len(spans) > 1 or zero_pages:
             zeros = fmt_ranges(zero_pages)
             extra = [f"real data {'written' if write else 'read'}: {fmt_ranges(data_pages)}"]

@@ -73,7 +73,7 @@ def flags_words(flags: F) -> list[str]:
     return [w for w, bit in FLAG_WORDS.items() if flags & bit]
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Resource:
     """One ``struct resource``: inclusive [start, end], name, flags, desc, children by start."""
 
