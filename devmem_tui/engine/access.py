@@ -49,6 +49,7 @@ MAX_TRACED_RUNS = 12  # longer calls keep the first and last runs' checks in the
 _OK, _ZEROS, _DROPPED, _SHORT = Outcome.OK, Outcome.ZEROS, Outcome.DROPPED, Outcome.SHORT
 _EPERM, _EFAULT, _EINVAL, _EAGAIN = Outcome.EPERM, Outcome.EFAULT, Outcome.EINVAL, Outcome.EAGAIN
 _DIRECT, _FAILED = Xlate.DIRECT, Xlate.FAILED
+_ADDR_END = ADDR_MAX + 1  # addr + length above this ends past 2^64 - 1 (see _check_end)
 
 
 # ------------------------------------------------------------------------------ helpers
@@ -197,10 +198,11 @@ def write_mem(machine: Machine, addr: int, length: int) -> Verdict:
 def _rw(machine: Machine, addr: int, length: int, write: bool) -> Verdict:
     # One pass, building plain data and lazy trace lines (verdict.Line); the Verdict is made
     # once at the end, so nothing is formatted unless someone reads it.
-    fn = "write_mem" if write else "read_mem"
     op = (_op_text, "write" if write else "read", addr, length)
-    _check_end(op, addr, length)
-    sw = policy.switches(machine.config)
+    if addr + length > _ADDR_END or addr > ADDR_MAX:
+        _check_end(op, addr, length)
+    cfg = machine.config
+    sw = cfg._switches or policy.switches(cfg)
     if not sw.devmem:
         return _enxio(machine, op)
     cf = COUNTERFACTUAL.get(sw.proposal)
@@ -209,7 +211,10 @@ def _rw(machine: Machine, addr: int, length: int, write: bool) -> Verdict:
     if not ok:
         why = (_invalid_detail, sw.arm64, addr, count, machine.high_memory,
                "written" if write else "read")
-        return Verdict(op, _EFAULT, 0, trace, why, counterfactual=cf, decider=trace[-1])
+        # Positional: this is most random pages' whole path (op, outcome, nbytes, trace,
+        # detail, zero_pages, data_pages, mapping, counterfactual, decider).
+        return Verdict(op, _EFAULT, 0, trace, why, None, None, None, cf, trace[-1])
+    fn = "write_mem" if write else "read_mem"
     notes: list[str] = []
     if count < length:
         notes.append(f"the VFS caps one call at MAX_RW_COUNT: only {hex(count)} of "

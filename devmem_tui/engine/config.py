@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import functools
 from dataclasses import asdict, dataclass, fields
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from devmem_tui.engine.errors import DevmemError
+
+if TYPE_CHECKING:
+    from devmem_tui.engine.policy import Switches
 
 ON_OFF = ("on", "off")
 
@@ -73,7 +76,7 @@ class KernelConfig:
 
     # policy.switches() of this config, kept until any field changes (not a dataclass field:
     # asdict(), equality and saved state never see it).
-    _switches: ClassVar[object] = None
+    _switches: ClassVar[Switches | None] = None
 
     def __setattr__(self, name: str, value: object) -> None:
         object.__setattr__(self, name, value)

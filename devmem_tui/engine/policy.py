@@ -150,7 +150,7 @@ def switches(cfg: KernelConfig) -> Switches:
     shared between configs with the same keys."""
     got = cfg._switches
     if got is not None:
-        return got  # type: ignore[return-value]
+        return got
     key = (cfg.kernel, cfg.arch, cfg.pat, cfg.devmem, cfg.strict_devmem, cfg.io_strict_devmem,
            cfg.iomem, cfg.proposal, cfg.phys_bits)
     sw = _SWITCHES.get(key)
