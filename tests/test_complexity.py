@@ -138,9 +138,10 @@ def test_counter_sees_linear_work(maps: dict[int, tuple[Machine, GenInfo, list[i
 
 
 # ----------------------------------------------------------------------------- verdicts
-@pytest.mark.parametrize("op", ["read", "mmap"])
+@pytest.mark.parametrize("op", ["read", "mmap", "read rendered"])
 def test_verdict_cost_is_logarithmic(maps: dict[int, tuple[Machine, GenInfo, list[int]]],
                                      op: str) -> None:
+    """Deciding a page, and (``read rendered``) also formatting its lazy trace and message."""
     from devmem_tui.engine import access
 
     cost = {}
@@ -149,11 +150,16 @@ def test_verdict_cost_is_logarithmic(maps: dict[int, tuple[Machine, GenInfo, lis
         if op == "read":
             def fn(a: int, m: Machine = m) -> object:
                 return m.read(a, 4096)
+        elif op == "read rendered":
+            def fn(a: int, m: Machine = m) -> object:
+                v = m.read(a, 4096)
+                return v.message, v.trace
         else:
             def fn(a: int, m: Machine = m) -> object:
                 return access.mmap_mem(m, a, 4096, False, dry_run=True)
         fn(pages[0])  # warm any per-generation cache outside the count
         cost[n] = lines_per_call(fn, pages)
+    print(op, cost)
     assert cost[BIG] <= 2 * cost[SMALL], cost
 
 
