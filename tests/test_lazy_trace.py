@@ -110,3 +110,24 @@ def test_verdict_setters_and_equality() -> None:
     assert v != w
     v.detail = ("{} and {:#x}".format, "lazy", 16)
     assert v.detail == "lazy and 0x10" and "lazy and 0x10" in v.message
+
+
+@pytest.mark.parametrize(("addr", "length", "refused"), [
+    (0, 1 << 64, True),                      # a length of 2^64 from offset 0
+    (1 << 64, 0, True),                      # an offset past 2^64 - 1, even with count 0
+    ((1 << 64) - 1, 1, False),               # the very last byte
+    ((1 << 64) - 4096, 4097, True),          # one byte past the end
+    (0, (1 << 64) - 1, False),               # the whole space but one byte (VFS-capped)
+])
+def test_end_check_on_the_fast_path(addr: int, length: int, refused: bool) -> None:
+    """read_mem's inlined guard must refuse exactly what rw_verify_area() would."""
+    from devmem_tui.engine.errors import DevmemError
+
+    m = machine("qemu-x86-virtio-mem", {})
+    for call in (access.read_mem, access.write_mem):
+        if refused:
+            with pytest.raises(DevmemError, match="EOVERFLOW"):
+                call(m, addr, length)
+        else:
+            assert call(m, addr, length).outcome.value in {"EFAULT", "EPERM", "OK", "ZEROS",
+                                                           "DROPPED"}

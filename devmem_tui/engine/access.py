@@ -199,7 +199,7 @@ def _rw(machine: Machine, addr: int, length: int, write: bool) -> Verdict:
     # One pass, building plain data and lazy trace lines (verdict.Line); the Verdict is made
     # once at the end, so nothing is formatted unless someone reads it.
     op = (_op_text, "write" if write else "read", addr, length)
-    if addr + length > _ADDR_END or addr > ADDR_MAX:
+    if addr + length > _ADDR_END or addr > ADDR_MAX or length > ADDR_MAX:
         _check_end(op, addr, length)
     cfg = machine.config
     sw = cfg._switches or policy.switches(cfg)
