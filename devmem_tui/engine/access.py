@@ -23,6 +23,7 @@ from devmem_tui.engine.policy import (
     PAGE_SIZE,
     Switches,
     Xlate,
+    where_pfns,
 )
 from devmem_tui.engine.resources import ADDR_MAX, F, Resource
 from devmem_tui.engine.verdict import (
@@ -53,19 +54,16 @@ _ADDR_END = ADDR_MAX + 1  # addr + length above this ends past 2^64 - 1 (see _ch
 
 
 # ------------------------------------------------------------------------------ helpers
-def _op_text(name: str, addr: int, length: int, suffix: str = "") -> str:
+def _op(name: str, addr: int, length: int, suffix: str = "") -> str:
     base = f"{name} {hex(addr)} {hex(length)}" if length != PAGE_SIZE else f"{name} {hex(addr)}"
     return base + suffix
 
 
-def _op(name: str, addr: int, length: int) -> str:
-    return _op_text(name, addr, length)
-
-
 def _check_end(op: Line, addr: int, length: int) -> None:
     """A range ending past 2^64 - 1 never reaches the driver: ``rw_verify_area()`` refuses it
-    with EOVERFLOW (not an outcome of this simulator), so it is an input error."""
-    if addr > ADDR_MAX or length > ADDR_MAX or (length and addr + length - 1 > ADDR_MAX):
+    with EOVERFLOW (not an outcome of this simulator), so it is an input error. (``_rw``
+    inlines this same test on its per-page path.)"""
+    if addr + length > _ADDR_END or addr > ADDR_MAX or length > ADDR_MAX:
         raise DevmemError(f"{render(op)}: the range ends past 2^64 - 1 (rw_verify_area() refuses "
                           "it with EOVERFLOW)")
 
@@ -92,21 +90,19 @@ def _enxio(machine: Machine, op: Line) -> Verdict:
                    "device node opens with ENXIO", line)
 
 
-def _where(first: int, last: int) -> str:
-    return f"pfn {hex(first)}" if first == last else f"pfns {hex(first)}-{hex(last)}"
-
-
 def _run_line(fn: str, first: int, last: int, action: str) -> str:
-    return f"{fn}: {_where(first, last)} {action}"
+    return f"{fn}: {where_pfns(first, last)} {action}"
 
 
 def _copy_line(fn: str, first: int, last: int, action: str, via: Xlate, kind: str) -> str:
-    return f"{fn}: {_where(first, last)} {action} via {via.value} ({kind})"
+    return f"{fn}: {where_pfns(first, last)} {action} via {via.value} ({kind})"
 
 
 def _trimmed(fn: str, groups: list[list[Line]]) -> list[Line]:
     """The trace lines of per-run groups, keeping only the first and last runs' checks on
     long calls."""
+    if len(groups) == 1:
+        return groups[0]  # a one-page call, the common case
     if len(groups) <= MAX_TRACED_RUNS:
         return [line for grp in groups for line in grp]
     half = MAX_TRACED_RUNS // 2
@@ -114,20 +110,6 @@ def _trimmed(fn: str, groups: list[list[Line]]) -> list[Line]:
     out.append(f"{fn}: ... {len(groups) - 2 * half} more page runs (same checks) omitted")
     out += [line for grp in groups[-half:] for line in grp]
     return out
-
-
-class _Runs:
-    """Trace groups per page run, trimmed to the first and last runs on long calls."""
-
-    def __init__(self, fn: str) -> None:
-        self.fn = fn
-        self.groups: list[list[Line]] = []
-
-    def add(self, lines: list[Line]) -> None:
-        self.groups.append(lines)
-
-    def lines(self) -> list[Line]:
-        return _trimmed(self.fn, self.groups)
 
 
 def data_kind(machine: Machine, addr: int, via: Xlate) -> str:
@@ -198,8 +180,8 @@ def write_mem(machine: Machine, addr: int, length: int) -> Verdict:
 def _rw(machine: Machine, addr: int, length: int, write: bool) -> Verdict:
     # One pass, building plain data and lazy trace lines (verdict.Line); the Verdict is made
     # once at the end, so nothing is formatted unless someone reads it.
-    op = (_op_text, "write" if write else "read", addr, length)
-    if addr + length > _ADDR_END or addr > ADDR_MAX or length > ADDR_MAX:
+    op = (_op, "write" if write else "read", addr, length)
+    if addr + length > _ADDR_END or addr > ADDR_MAX or length > ADDR_MAX:  # _check_end's test
         _check_end(op, addr, length)
     cfg = machine.config
     sw = cfg._switches or policy.switches(cfg)
@@ -283,7 +265,7 @@ def _rw(machine: Machine, addr: int, length: int, write: bool) -> Verdict:
             else:
                 spans.append((lo, hi, kind))
         done += hi - lo + 1
-    trace += groups[0] if len(groups) == 1 else _trimmed(fn, groups)
+    trace += _trimmed(fn, groups)
     if outcome is None and eperm_after_first:
         outcome, decider = _EPERM, pre_decider
         detail = ("range_is_allowed() denied a later page (pfn {:#x} on)".format, first_pfn + 1)
@@ -445,8 +427,7 @@ def reserve_pfn_range(machine: Machine, start: int, end: int,
 
 
 def _mmap_op(addr: int, length: int, private: bool, sync: bool) -> str:
-    return _op_text("mmap", addr, length, (" private" if private else "") +
-                    (" sync" if sync else ""))
+    return _op("mmap", addr, length, (" private" if private else "") + (" sync" if sync else ""))
 
 
 def _would_map(verb: str, addr: int, end: int, kind: str, memtype: str) -> str:

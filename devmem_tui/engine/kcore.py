@@ -16,9 +16,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from devmem_tui.engine import policy
-from devmem_tui.engine.access import UNPLUGGED, _check_end, _finish, _new, _op, _Runs
-from devmem_tui.engine.policy import PAGE_SHIFT, PAGE_SIZE
-from devmem_tui.engine.verdict import Outcome, Verdict, add_range, fmt_ranges
+from devmem_tui.engine.access import UNPLUGGED, _check_end, _finish, _new, _op, _trimmed
+from devmem_tui.engine.policy import PAGE_SHIFT, PAGE_SIZE, where_pfns
+from devmem_tui.engine.verdict import Line, Outcome, Verdict, add_range, fmt_ranges
 
 if TYPE_CHECKING:
     from devmem_tui.engine.machine import Machine
@@ -87,15 +87,14 @@ def read_kcore(machine: Machine, addr: int, length: int = PAGE_SIZE) -> Verdict:
         return _finish(v, Outcome.OK, "returns 0: nothing to do", line)
     end = addr + length - 1
     sw = policy.switches(machine.config)
-    runs = _Runs("read_kcore")
+    groups: list[list[Line]] = []  # trace lines per page run
     kinds: list[str] = []
     decider = ""
     for first, last in policy.page_runs(machine, addr >> PAGE_SHIFT, end >> PAGE_SHIFT):
         for a, b in _state_runs(machine, first, last):
             state = machine.memory_state(a << PAGE_SHIFT)
             kind, t = kcore_page(machine, a, state, sw)
-            where = f"pfn {hex(a)}" if a == b else f"pfns {hex(a)}-{hex(b)}"
-            runs.add([*t[:-1], f"{t[-1]} ({where})"])
+            groups.append([*t[:-1], f"{t[-1]} ({where_pfns(a, b)})"])
             decider = t[-1]
             span = (a << PAGE_SHIFT, (b << PAGE_SHIFT) + PAGE_SIZE - 1)
             if kind is None:
@@ -104,7 +103,7 @@ def read_kcore(machine: Machine, addr: int, length: int = PAGE_SIZE) -> Verdict:
                 add_range(v.data_pages, *span)
                 if kind not in kinds:
                     kinds.append(kind)
-    v.trace += runs.lines()
+    v.trace += _trimmed("read_kcore", groups)
     if not v.data_pages:
         return _finish(v, Outcome.ZEROS, f"returns {length} bytes, all zero-filled by kcore",
                        decider, length)

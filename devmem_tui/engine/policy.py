@@ -313,6 +313,11 @@ def run_end(machine: Machine, pfn: int, last_pfn: int) -> int:
     return max(e, pfn)
 
 
+def where_pfns(first: int, last: int) -> str:
+    """``pfn 0x..`` or ``pfns 0x..-0x..``: how trace lines name a page run."""
+    return f"pfn {hex(first)}" if first == last else f"pfns {hex(first)}-{hex(last)}"
+
+
 def page_runs(machine: Machine, first_pfn: int, last_pfn: int) -> Iterator[tuple[int, int]]:
     """Runs ``(first, last)`` covering [first_pfn, last_pfn] (see ``run_end``)."""
     pfn = first_pfn
@@ -613,8 +618,10 @@ def page_is_allowed_lazy(machine: Machine, pfn: int,
 
 
 _RIA = "range_is_allowed({:#x}, {:#x}): {}".format
-_RIA_PFN = "range_is_allowed({:#x}, {:#x}): pfn {:#x} -> 0".format
-_RIA_PFNS = "range_is_allowed({:#x}, {:#x}): pfns {:#x}-{:#x} -> 0".format
+
+
+def _ria_denied(pfn: int, size: int, first: int, last: int) -> str:
+    return f"range_is_allowed({hex(pfn)}, {hex(size)}): {where_pfns(first, last)} -> 0"
 
 
 def range_is_allowed_lazy(machine: Machine, pfn: int, size: int,
@@ -632,9 +639,7 @@ def range_is_allowed_lazy(machine: Machine, pfn: int, size: int,
     for first, run_last in page_runs(machine, pfn, last):
         value, trace = page_is_allowed_lazy(machine, first, sw)
         if value == 0:
-            if first == run_last:
-                return False, [*trace, (_RIA_PFN, pfn, size, first)]
-            return False, [*trace, (_RIA_PFNS, pfn, size, first, run_last)]
+            return False, [*trace, (_ria_denied, pfn, size, first, run_last)]
     return True, [*trace, (_RIA, pfn, size, "every page != 0 -> 1")]
 
 
