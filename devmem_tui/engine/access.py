@@ -33,7 +33,6 @@ from devmem_tui.engine.verdict import (
     add_range,
     fmt_ranges,
     render,
-    render_all,
 )
 
 if TYPE_CHECKING:
@@ -381,9 +380,14 @@ _RESERVE = "reserve_pfn_range({:#x}-{:#x}, {}): {}".format
 _NO_PAT = "remap_pfn_range({:#x}-{:#x}): no PAT memtype tracking -> 0".format
 
 
-def _reserve_pfn_range(machine: Machine, sw: Switches, start: int, end: int,
-                       want: str) -> tuple[str | None, list[Line]]:
-    """``reserve_pfn_range`` with lazy trace lines (see ``reserve_pfn_range``)."""
+def reserve_pfn_range(machine: Machine, sw: Switches, start: int, end: int,
+                      want: str) -> tuple[str | None, list[Line]]:
+    """x86 PAT ``track_pfn_remap()`` -> ``reserve_pfn_range()`` for a /dev/mem mmap
+    (arch/x86/mm/pat/memtype.c): RAM keeps its own memtype and never fails; the ISA range is
+    untracked; otherwise the new range must agree with the memtypes of the live /dev/mem
+    mappings it overlaps (drivers' own ioremap memtypes are not modelled). Returns the memtype
+    used, or None when ``remap_pfn_range()`` fails (mmap_mem returns EAGAIN), and lazy trace
+    lines."""
     if not (sw.x86 and sw.pat):
         return want, [(_NO_PAT, start, end)]
     if ISA_START <= start and end <= ISA_END:
@@ -413,17 +417,6 @@ def _reserve_pfn_range(machine: Machine, sw: Switches, start: int, end: int,
     return None, [(_RESERVE, start, end, want, f"{mid} holds {got}; is_new_memtype_allowed("
                                                f"{want}, {got}) false -> -EINVAL (conflicting "
                                                "memory types)")]
-
-
-def reserve_pfn_range(machine: Machine, start: int, end: int,
-                      want: str) -> tuple[str | None, list[str]]:
-    """x86 PAT ``track_pfn_remap()`` -> ``reserve_pfn_range()`` for a /dev/mem mmap
-    (arch/x86/mm/pat/memtype.c): RAM keeps its own memtype and never fails; the ISA range is
-    untracked; otherwise the new range must agree with the memtypes of the live /dev/mem
-    mappings it overlaps (drivers' own ioremap memtypes are not modelled). Returns the memtype
-    used, or None when ``remap_pfn_range()`` fails (mmap_mem returns EAGAIN)."""
-    got, lines = _reserve_pfn_range(machine, policy.switches(machine.config), start, end, want)
-    return got, render_all(lines)
 
 
 def _mmap_op(addr: int, length: int, private: bool, sync: bool) -> str:
@@ -493,7 +486,7 @@ def mmap_mem(machine: Machine, addr: int, length: int, private: bool = False,
     if not sw.strict and sw.proposal == "none":
         decider = t[-1]  # without STRICT_DEVMEM only the PAT hook can say no
     end = addr + size - 1
-    memtype, t = _reserve_pfn_range(machine, sw, addr, end, "UC-" if sync else "WB")
+    memtype, t = reserve_pfn_range(machine, sw, addr, end, "UC-" if sync else "WB")
     trace += t
     if memtype is None:
         return verdict(_EAGAIN, "remap_pfn_range() failed on a PAT memtype conflict", t[-1])
