@@ -115,7 +115,7 @@ def traced(rule: Callable[P, tuple[T, list[Line]]]) -> Callable[P, tuple[T, list
 # ------------------------------------------------------------------------------ switches
 @dataclass(frozen=True, slots=True)
 class Switches:
-    """The configuration as the rules ask for it, computed once per distinct config (the
+    """The configuration as the rules ask for it, computed once per config state (the
     ``KernelConfig`` properties re-parse the version on every access)."""
 
     x86: bool
@@ -142,32 +142,24 @@ class Switches:
     arch: str
 
 
-_SWITCHES: dict[tuple[object, ...], Switches] = {}
-
-
 def switches(cfg: KernelConfig) -> Switches:
-    """The ``Switches`` of ``cfg``: kept on the config until one of its fields changes, and
-    shared between configs with the same keys."""
+    """The ``Switches`` of ``cfg``, kept on the config until one of its fields changes
+    (``KernelConfig.__setattr__`` drops it)."""
     got = cfg._switches
     if got is not None:
         return got
-    key = (cfg.kernel, cfg.arch, cfg.pat, cfg.devmem, cfg.strict_devmem, cfg.io_strict_devmem,
-           cfg.iomem, cfg.proposal, cfg.phys_bits)
-    sw = _SWITCHES.get(key)
-    if sw is None:
-        sw = Switches(
-            x86=cfg.x86, arm64=cfg.arch == "arm64", devmem=cfg.devmem,
-            strict=cfg.eff_strict_devmem, io_strict=cfg.eff_io_strict_devmem,
-            strict_iomem=cfg.strict_iomem_checks, iomem=cfg.iomem,
-            rule1=cfg.exclusive_system_ram, descend=cfg.region_intersects_descends,
-            zero_fill=cfg.lowmem_ram_zero_fill, ri_test=cfg.ram_test_region_intersects,
-            virtio_excl=virtio_parent_exclusive(cfg), proposal=cfg.proposal, pat=cfg.pat,
-            pat_recheck=cfg.pat_recheck_without_strict, ioremap_nested=cfg.at_least(5, 13),
-            xlate_memremap=cfg.at_least(4, 14),
-            kcore_filter=cfg.kcore_state_filter, revoke=cfg.revoke_on_request,
-            v5_8=cfg.at_least(5, 8), phys_bits=cfg.phys_bits, arch=cfg.arch,
-        )
-        _SWITCHES[key] = sw
+    sw = Switches(
+        x86=cfg.x86, arm64=cfg.arch == "arm64", devmem=cfg.devmem,
+        strict=cfg.eff_strict_devmem, io_strict=cfg.eff_io_strict_devmem,
+        strict_iomem=cfg.strict_iomem_checks, iomem=cfg.iomem,
+        rule1=cfg.exclusive_system_ram, descend=cfg.region_intersects_descends,
+        zero_fill=cfg.lowmem_ram_zero_fill, ri_test=cfg.ram_test_region_intersects,
+        virtio_excl=virtio_parent_exclusive(cfg), proposal=cfg.proposal, pat=cfg.pat,
+        pat_recheck=cfg.pat_recheck_without_strict, ioremap_nested=cfg.at_least(5, 13),
+        xlate_memremap=cfg.at_least(4, 14),
+        kcore_filter=cfg.kcore_state_filter, revoke=cfg.revoke_on_request,
+        v5_8=cfg.at_least(5, 8), phys_bits=cfg.phys_bits, arch=cfg.arch,
+    )
     object.__setattr__(cfg, "_switches", sw)
     return sw
 
