@@ -260,18 +260,10 @@ def split_commands(text: str) -> list[str]:
 def _read_lines(name: str) -> list[str]:
     if name == "-":
         return sys.stdin.read().splitlines()
-    from devmem_tui.engine.state import check_path
+    from devmem_tui.engine.state import read_text
 
     try:
-        check_path(name)  # never /dev/mem, /proc/kcore or a device node
-        with open(name, encoding="utf-8") as f:
-            return f.read().splitlines()
-    except FileNotFoundError:
-        raise CliError(f"cannot open {name}: no such file") from None
-    except UnicodeDecodeError:
-        raise CliError(f"{name} is not a text file (not UTF-8)") from None
-    except OSError as e:
-        raise CliError(f"cannot open {name}: {e.strerror or e}") from None
+        return read_text(name).splitlines()  # never /dev/mem, /proc/kcore or a device node
     except DevmemError as e:
         raise CliError(str(e)) from None
 
