@@ -17,16 +17,26 @@ from benchmarks.suite import SECTIONS, Settings, run_all
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
-    ap.add_argument("--quick", action="store_true",
-                    help="smoke run: small maps, few samples (seconds, not minutes)")
-    ap.add_argument("--only", nargs="+", choices=sorted(SECTIONS), metavar="SECTION",
-                    help=f"run only these sections ({', '.join(SECTIONS)})")
+    ap.add_argument(
+        "--quick",
+        action="store_true",
+        help="smoke run: small maps, few samples (seconds, not minutes)",
+    )
+    ap.add_argument(
+        "--only",
+        nargs="+",
+        choices=sorted(SECTIONS),
+        metavar="SECTION",
+        help=f"run only these sections ({', '.join(SECTIONS)})",
+    )
     ap.add_argument("--json", metavar="FILE", help="also write the raw numbers as JSON")
     args = ap.parse_args(argv)
 
     env = environment()
-    print(f"CPU: {env['cpu']} ({env['cores']} cores) | Python: {env['python']} | "
-          f"{env['platform']} | load avg {env['load']} | mode: {'quick' if args.quick else 'full'}")
+    print(
+        f"CPU: {env['cpu']} ({env['cores']} cores) | Python: {env['python']} | "
+        f"{env['platform']} | load avg {env['load']} | mode: {'quick' if args.quick else 'full'}"
+    )
     print()
     t0 = time.perf_counter()
 
@@ -39,11 +49,24 @@ def main(argv: list[str] | None = None) -> int:
     print(f"total time {time.perf_counter() - t0:.1f} s, load avg at the end {load_average()}")
     if args.json:
         with open(args.json, "w", encoding="utf-8") as f:
-            json.dump({"environment": env, "quick": args.quick,
-                       "tables": {tab.title: {"headers": tab.headers, "rows": tab.rows,
-                                              "notes": tab.notes, "data": tab.data}
-                                  for tab in tables}},
-                      f, indent=1, default=str)
+            json.dump(
+                {
+                    "environment": env,
+                    "quick": args.quick,
+                    "tables": {
+                        tab.title: {
+                            "headers": tab.headers,
+                            "rows": tab.rows,
+                            "notes": tab.notes,
+                            "data": tab.data,
+                        }
+                        for tab in tables
+                    },
+                },
+                f,
+                indent=1,
+                default=str,
+            )
     return 0
 
 

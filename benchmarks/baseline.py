@@ -25,7 +25,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from devmem_tui.engine.config import KernelConfig
-from devmem_tui.engine.resources import F, Resource, ResourceTree
+from devmem_tui.engine.iomem.tree import F, Resource, ResourceTree
 
 PAGE = 4096
 # Plain ints: IntFlag arithmetic runs Python-level enum code (~1 us an operation), which would
@@ -92,8 +92,9 @@ def _subtree(p: Resource, count: WalkCounter) -> Iterator[Resource]:
             stack.append(iter(dp.children))
 
 
-def region_intersects(tree: ResourceTree, start: int, size: int, flags: int, descend: bool,
-                      count: WalkCounter) -> int:
+def region_intersects(
+    tree: ResourceTree, start: int, size: int, flags: int, descend: bool, count: WalkCounter
+) -> int:
     """``__region_intersects`` for ``desc == IORES_DESC_NONE``."""
     end = start + size - 1
     type_, other = 0, 0
@@ -127,8 +128,9 @@ def region_intersects(tree: ResourceTree, start: int, size: int, flags: int, des
     return INTERSECTS if other == 0 else MIXED
 
 
-def iomem_is_exclusive(tree: ResourceTree, addr: int, bc: BaselineConfig,
-                       count: WalkCounter) -> bool:
+def iomem_is_exclusive(
+    tree: ResourceTree, addr: int, bc: BaselineConfig, count: WalkCounter
+) -> bool:
     """``iomem_is_exclusive`` / ``resource_is_exclusive`` over the whole tree."""
     addr &= ~(PAGE - 1)
     end = addr + PAGE  # exclusive
@@ -157,8 +159,7 @@ def iomem_is_exclusive(tree: ResourceTree, addr: int, bc: BaselineConfig,
     return False
 
 
-def devmem_is_allowed(tree: ResourceTree, pfn: int, bc: BaselineConfig,
-                      count: WalkCounter) -> int:
+def devmem_is_allowed(tree: ResourceTree, pfn: int, bc: BaselineConfig, count: WalkCounter) -> int:
     """x86 ``devmem_is_allowed`` (4.18+): 0 deny, 1 allow, 2 allow-but-zeros."""
     if region_intersects(tree, pfn << 12, PAGE, SYSTEM_RAM, bc.descend, count) != DISJOINT:
         return 2 if pfn < 256 else 0
@@ -167,8 +168,9 @@ def devmem_is_allowed(tree: ResourceTree, pfn: int, bc: BaselineConfig,
     return 1
 
 
-def answer_read(tree: ResourceTree, high_memory: int, addr: int, bc: BaselineConfig,
-                count: WalkCounter) -> str:
+def answer_read(
+    tree: ResourceTree, high_memory: int, addr: int, bc: BaselineConfig, count: WalkCounter
+) -> str:
     """Outcome of ``read(fd, buf, 4096)`` at a page-aligned addr (read_mem, x86)."""
     if addr + PAGE > high_memory:
         return "EFAULT"  # valid_phys_addr_range
@@ -192,8 +194,9 @@ def answer_mmap(tree: ResourceTree, addr: int, bc: BaselineConfig, count: WalkCo
 # The same decisions with the tree's bisect descent (ResourceTree.children_overlapping) instead
 # of linear walks, and no trace strings, verdict objects or config lookups: a floor for what a
 # trace-free fast path in the engine could reach. The benchmark reports it next to the engine.
-def _overlapping(tree: ResourceTree, parent: Resource, start: int, end: int,
-                 count: WalkCounter) -> Iterator[Resource]:
+def _overlapping(
+    tree: ResourceTree, parent: Resource, start: int, end: int, count: WalkCounter
+) -> Iterator[Resource]:
     """Descendants of parent overlapping [start, end], depth first, pruning subtrees that miss
     (a resource that misses the range cannot have a child inside it)."""
     stack = tree.children_overlapping(parent, start, end)[::-1]
@@ -205,16 +208,21 @@ def _overlapping(tree: ResourceTree, parent: Resource, start: int, end: int,
             stack.extend(tree.children_overlapping(r, start, end)[::-1])
 
 
-def indexed_devmem_is_allowed(tree: ResourceTree, pfn: int, bc: BaselineConfig,
-                              count: WalkCounter) -> int:
+def indexed_devmem_is_allowed(
+    tree: ResourceTree, pfn: int, bc: BaselineConfig, count: WalkCounter
+) -> int:
     start = pfn << 12
     end = start + PAGE - 1
     ram = False
     for p in tree.children_overlapping(tree.root, start, end):
         count.visits += 1
-        if int(p.flags) & SYSTEM_RAM == SYSTEM_RAM or (bc.descend and any(
+        if int(p.flags) & SYSTEM_RAM == SYSTEM_RAM or (
+            bc.descend
+            and any(
                 int(dp.flags) & SYSTEM_RAM == SYSTEM_RAM
-                for dp in _overlapping(tree, p, start, end, count))):
+                for dp in _overlapping(tree, p, start, end, count)
+            )
+        ):
             # A matching descendant makes the answer at least INTERSECTS, i.e. not DISJOINT,
             # which is all devmem_is_allowed asks.
             ram = True
@@ -231,8 +239,9 @@ def indexed_devmem_is_allowed(tree: ResourceTree, pfn: int, bc: BaselineConfig,
     return 1
 
 
-def indexed_read(tree: ResourceTree, high_memory: int, addr: int, bc: BaselineConfig,
-                 count: WalkCounter) -> str:
+def indexed_read(
+    tree: ResourceTree, high_memory: int, addr: int, bc: BaselineConfig, count: WalkCounter
+) -> str:
     if addr + PAGE > high_memory:
         return "EFAULT"
     if not bc.strict_devmem:

@@ -17,8 +17,8 @@ from typing import Any
 
 from benchmarks.common import Table, deep_size, environment, fmt_bytes
 from benchmarks.machines import TiB, build_machine, sample_pages
+from devmem_tui.engine.iomem.tree import F, Resource, ResourceTree, flags_words
 from devmem_tui.engine.machine import Machine
-from devmem_tui.engine.resources import F, Resource, ResourceTree, flags_words
 
 
 def _t(fn: Callable[[], object]) -> float:
@@ -32,8 +32,12 @@ def _t(fn: Callable[[], object]) -> float:
         gc.enable()
 
 
-def ab(set_old: Callable[[], None], set_new: Callable[[], None], fn: Callable[[], object],
-       rounds: int = 5) -> tuple[float, float]:
+def ab(
+    set_old: Callable[[], None],
+    set_new: Callable[[], None],
+    fn: Callable[[], object],
+    rounds: int = 5,
+) -> tuple[float, float]:
     """Median seconds of fn with the old and with the new code, interleaved."""
     old, new = [], []
     try:
@@ -61,13 +65,18 @@ def chain_at_key() -> list[str]:
 
     o, n = ab(setter(old), setter(new), lambda: [m.tree.chain_at(a) for a in pages])
     per = len(pages) / 1e6
-    return ["`Resource.child_index_at` (resources.py)", "chain_at, 1k map",
-            f"{o / per:.2f} us", f"{n / per:.2f} us"]
+    return [
+        "`Resource.child_index_at` (resources.py)",
+        "chain_at, 1k map",
+        f"{o / per:.2f} us",
+        f"{n / per:.2f} us",
+    ]
 
 
 def version_cache() -> list[str]:
     """config.parse_version: lru_cache (KernelConfig.version parsed the string every time)."""
-    from devmem_tui.engine import config, vmem_driver
+    from devmem_tui.engine import config
+    from devmem_tui.engine.virtio_mem import driver as vmem_driver
 
     m0, info = build_machine(1_000)
     cached = config.parse_version
@@ -77,15 +86,23 @@ def version_cache() -> list[str]:
         vm = vmem_driver.add_device(m, "vmem0", info.vmem_base, TiB, 2 << 20, 0)
         vm.resize(TiB)
 
-    o, n = ab(lambda: setattr(config, "parse_version", cached.__wrapped__),
-              lambda: setattr(config, "parse_version", cached), plug_all, rounds=3)
-    return ["`parse_version` (config.py)", "1 TiB plug-all (vmem resize)",
-            f"{o:.3f} s", f"{n:.3f} s"]
+    o, n = ab(
+        lambda: setattr(config, "parse_version", cached.__wrapped__),
+        lambda: setattr(config, "parse_version", cached),
+        plug_all,
+        rounds=3,
+    )
+    return [
+        "`parse_version` (config.py)",
+        "1 TiB plug-all (vmem resize)",
+        f"{o:.3f} s",
+        f"{n:.3f} s",
+    ]
 
 
 def annotation_cache() -> list[str]:
     """iomem_text.annotation: cached per (flags, desc) instead of IntFlag arithmetic per line."""
-    from devmem_tui.engine import iomem_text as it
+    from devmem_tui.engine.iomem import text as it
 
     m, _ = build_machine(10_000)
     new = it.annotation
@@ -100,17 +117,26 @@ def annotation_cache() -> list[str]:
         return "[" + (" ".join(words) if words else "mem") + "]"
 
     ref = it.render(m.tree, flags=True)
-    o, n = ab(lambda: setattr(it, "annotation", old), lambda: setattr(it, "annotation", new),
-              lambda: it.render(m.tree, flags=True), rounds=3)
+    o, n = ab(
+        lambda: setattr(it, "annotation", old),
+        lambda: setattr(it, "annotation", new),
+        lambda: it.render(m.tree, flags=True),
+        rounds=3,
+    )
     assert it.render(m.tree, flags=True) == ref
-    return ["`iomem_text.annotation`", "render(flags=True), 10k map",
-            f"{o * 1e3:.0f} ms", f"{n * 1e3:.0f} ms"]
+    return [
+        "`iomem_text.annotation`",
+        "render(flags=True), 10k map",
+        f"{o * 1e3:.0f} ms",
+        f"{n * 1e3:.0f} ms",
+    ]
 
 
 def file_args() -> list[str]:
     """complete.file_arg_indexes: skip the usage matcher for commands that take no file."""
-    from devmem_tui import complete, player
     from devmem_tui.commands.session import Session
+    from devmem_tui.frontends import complete
+    from devmem_tui.scenario import player
 
     preset = "qemu-x86-virtio-mem"
     pages = sample_pages(Machine.from_preset(preset).tree, 2_000, seed=5)
@@ -120,15 +146,23 @@ def file_args() -> list[str]:
     def play() -> None:
         player.play_scenario(sc, Session(Machine.from_preset(preset)), io.StringIO())
 
-    o, n = ab(lambda: setattr(complete, "_takes_file", lambda usages: True),
-              lambda: setattr(complete, "_takes_file", new), play, rounds=3)
-    return ["`complete.file_arg_indexes`", "play 2,000 `read` lines (in process)",
-            f"{len(pages) / o:,.0f} lines/s", f"{len(pages) / n:,.0f} lines/s"]
+    o, n = ab(
+        lambda: setattr(complete, "_takes_file", lambda usages: True),
+        lambda: setattr(complete, "_takes_file", new),
+        play,
+        rounds=3,
+    )
+    return [
+        "`complete.file_arg_indexes`",
+        "play 2,000 `read` lines (in process)",
+        f"{len(pages) / o:,.0f} lines/s",
+        f"{len(pages) / n:,.0f} lines/s",
+    ]
 
 
 def full_mask() -> list[str]:
     """vmem_driver: fully plugged memory blocks share one mask int (state size, not time)."""
-    from devmem_tui.engine import vmem_driver
+    from devmem_tui.engine.virtio_mem import driver as vmem_driver
 
     m0, info = build_machine(1_000)
     m = Machine(m0.tree.copy(), m0.config.copy())
@@ -138,30 +172,39 @@ def full_mask() -> list[str]:
     new = deep_size(vm, stop)
     vm.sb_masks = [int(str(x)) for x in vm.sb_masks]  # what separate int objects cost
     old = deep_size(vm, stop)
-    return ["`VirtioMem._set_mask` (vmem_driver.py)", "state of a plugged 1 TiB device",
-            fmt_bytes(old), fmt_bytes(new)]
+    return [
+        "`VirtioMem._set_mask` (vmem_driver.py)",
+        "state of a plugged 1 TiB device",
+        fmt_bytes(old),
+        fmt_bytes(new),
+    ]
 
 
 def lazy_version() -> list[str]:
     """cli: --version looked up only when asked (was importlib.metadata on every start)."""
-    code = ("import time; t = time.perf_counter()\n"
-            "from importlib.metadata import version; version('devmem-tui')\n"
-            "print(time.perf_counter() - t)")
+    code = (
+        "import time; t = time.perf_counter()\n"
+        "from importlib.metadata import version; version('devmem-tui')\n"
+        "print(time.perf_counter() - t)"
+    )
     ts = []
     for _ in range(5):
-        p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                           check=True)
+        p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
         ts.append(float(p.stdout))
-    return ["`cli --version` action", "start-up cost of every `devmem-tui` run",
-            f"+{statistics.median(ts) * 1e3:.0f} ms", "+0 ms"]
+    return [
+        "`cli --version` action",
+        "start-up cost of every `devmem-tui` run",
+        f"+{statistics.median(ts) * 1e3:.0f} ms",
+        "+0 ms",
+    ]
 
 
 def tui_gc_freeze() -> list[str]:
     """tui.app._settle_heap: freeze the heap after loading a big machine (was: full garbage
     collections walking ~900k objects during keypresses)."""
     from benchmarks.suite import _MACHINES, Settings, tui_machine
-    from devmem_tui.tui import app
-    from devmem_tui.tui.bench import bench_tui
+    from benchmarks.tui_bench import bench_tui
+    from devmem_tui.frontends.tui import app
 
     new = app._settle_heap
     worst: dict[str, list[float]] = {"old": [], "new": []}
@@ -179,25 +222,36 @@ def tui_gc_freeze() -> list[str]:
                 app._settle_heap = new
                 gc.unfreeze()
             paint[label].append(r["first_paint_s"])
-            worst[label].append(max(v["max"] for v in r.values()
-                                    if isinstance(v, dict) and "max" in v))
+            worst[label].append(
+                max(v["max"] for v in r.values() if isinstance(v, dict) and "max" in v)
+            )
     med = statistics.median
-    return ["`tui/app.py` `_settle_heap` (gc.freeze)",
-            "TUI, 100k map + 1 TiB device: first paint / slowest key",
-            f"{med(paint['old']):.2f} s / {med(worst['old']):.0f} ms",
-            f"{med(paint['new']):.2f} s / {med(worst['new']):.0f} ms"]
+    return [
+        "`tui/app.py` `_settle_heap` (gc.freeze)",
+        "TUI, 100k map + 1 TiB device: first paint / slowest key",
+        f"{med(paint['old']):.2f} s / {med(worst['old']):.0f} ms",
+        f"{med(paint['new']):.2f} s / {med(worst['new']):.0f} ms",
+    ]
 
 
 ITEMS: tuple[Callable[[], list[str]], ...] = (
-    chain_at_key, version_cache, annotation_cache, file_args, full_mask, lazy_version,
-    tui_gc_freeze)
+    chain_at_key,
+    version_cache,
+    annotation_cache,
+    file_args,
+    full_mask,
+    lazy_version,
+    tui_gc_freeze,
+)
 
 
 def main() -> int:
     env = environment()
     print(f"CPU: {env['cpu']} | Python: {env['python']} | load avg {env['load']}\n")
-    t = Table("targeted changes: before / after (medians, old and new interleaved)",
-              ["change", "measured on", "before", "after"])
+    t = Table(
+        "targeted changes: before / after (medians, old and new interleaved)",
+        ["change", "measured on", "before", "after"],
+    )
     for item in ITEMS:
         try:
             t.rows.append(item())

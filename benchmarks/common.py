@@ -83,8 +83,12 @@ class Table:
         def line(cells: list[str]) -> str:
             return "| " + " | ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)) + " |"
 
-        out = [f"### {self.title}", "", line(self.headers),
-               "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
+        out = [
+            f"### {self.title}",
+            "",
+            line(self.headers),
+            "|" + "|".join("-" * (w + 2) for w in widths) + "|",
+        ]
         out += [line(r) for r in self.rows]
         if self.notes:
             out.append("")
@@ -119,8 +123,14 @@ def deep_size(obj: object, stop: tuple[type, ...] = ()) -> int:
     seen: set[int] = set()
     total = 0
     todo = [obj]
-    skip = (type, types.ModuleType, types.FunctionType, types.BuiltinFunctionType,
-            types.MethodType, *stop)
+    skip = (
+        type,
+        types.ModuleType,
+        types.FunctionType,
+        types.BuiltinFunctionType,
+        types.MethodType,
+        *stop,
+    )
     while todo:
         o = todo.pop()
         if id(o) in seen or (o is not obj and isinstance(o, skip)):

@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 
 from intervaltree import Interval, IntervalTree
 
+from devmem_tui.engine.iomem.tree import F, Resource, ResourceTree
 from devmem_tui.engine.machine import Machine
-from devmem_tui.engine.resources import F, Resource, ResourceTree
 
 KiB = 1 << 10
 MiB = 1 << 20
@@ -85,8 +85,16 @@ class _Budget:
         self.counts: dict[str, int] = {}
         self.everything: list[Resource] = []
 
-    def add(self, parent: Resource, start: int, end: int, name: str, flags: F,
-            kind: str, desc: str = "none") -> Resource | None:
+    def add(
+        self,
+        parent: Resource,
+        start: int,
+        end: int,
+        name: str,
+        flags: F,
+        kind: str,
+        desc: str = "none",
+    ) -> Resource | None:
         if self.left <= 0:
             return None
         if not (parent.start <= start <= end <= parent.end):
@@ -108,8 +116,7 @@ class _Budget:
                         raise AssertionError(f"generator bug: {a.label()} overlaps {b.label()}")
         # In /proc/iomem (walk) order the intervals are nearly sorted, so the index's own sort
         # does O(n) Python-level Interval comparisons instead of O(n log n).
-        self.tree.index = IntervalTree(Interval(r.start, r.end + 1, r)
-                                       for _, r in self.tree.walk())
+        self.tree.index = IntervalTree(Interval(r.start, r.end + 1, r) for _, r in self.tree.walk())
 
 
 @dataclass
@@ -179,8 +186,12 @@ def build_tree(n: int, seed: int = 1) -> GenInfo:
         cur = ram_end + hole + 1
     if first_big is not None and first_big.size >= 64 * MiB:
         base = first_big.start + 16 * MiB
-        for name, size in (("Kernel code", 14 * MiB), ("Kernel rodata", 6 * MiB),
-                           ("Kernel data", 3 * MiB), ("Kernel bss", 17 * MiB)):
+        for name, size in (
+            ("Kernel code", 14 * MiB),
+            ("Kernel rodata", 6 * MiB),
+            ("Kernel data", 3 * MiB),
+            ("Kernel bss", 17 * MiB),
+        ):
             b.add(first_big, base, base + size - 1, name, SYSRAM_BUSY, "kernel")
             base += _align(size + 1, 2 * MiB)
         b.add(first_big, base, base + 16 * MiB - 1, "Crash kernel", SYSRAM_BUSY, "kernel")
@@ -193,15 +204,15 @@ def build_tree(n: int, seed: int = 1) -> GenInfo:
         if rsv is not None:
             b.add(rsv, 0xE0000000, 0xEFFFFFFF, "pnp 00:05", BUSY, "platform")
     for i in range(min(8, nodes * 2)):
-        b.add(root, 0xFEC00000 + i * 0x1000, 0xFEC003FF + i * 0x1000, f"IOAPIC {i}", BUSY,
-              "platform")
+        b.add(
+            root, 0xFEC00000 + i * 0x1000, 0xFEC003FF + i * 0x1000, f"IOAPIC {i}", BUSY, "platform"
+        )
     hpet = b.add(root, 0xFED00000, 0xFED003FF, "HPET 0", BUSY, "platform")
     if hpet is not None:
         b.add(hpet, 0xFED00000, 0xFED003FF, "PNP0103:00", BUSY, "platform")
     b.add(root, 0xFED1C000, 0xFED1FFFF, "Reserved", F.MEM, "reserved", "reserved")
     for i in range(min(4, nodes)):
-        b.add(root, 0xFED90000 + i * 0x1000, 0xFED90FFF + i * 0x1000, f"dmar{i}", BUSY,
-              "platform")
+        b.add(root, 0xFED90000 + i * 0x1000, 0xFED90FFF + i * 0x1000, f"dmar{i}", BUSY, "platform")
     b.add(root, 0xFEE00000, 0xFEE00FFF, "Local APIC", BUSY, "platform")
     b.add(root, 0xFF000000, 0xFFFFFFFF, "Reserved", BUSY, "reserved", "reserved")
 
@@ -232,18 +243,30 @@ def build_tree(n: int, seed: int = 1) -> GenInfo:
         seg, first_bus = divmod(h, bridges_per_seg)
         busno = first_bus * (256 // bridges_per_seg)
         name = f"PCI Bus {seg:04x}:{busno:02x}"
-        lo = b.add(root, 0x80000000 + h * low_win, 0x80000000 + (h + 1) * low_win - 1, name,
-                   F.MEM, "pci-window")
-        hi = b.add(root, high_base + h * HB_WIN, high_base + (h + 1) * HB_WIN - 1, name, F.MEM,
-                   "pci-window")
+        lo = b.add(
+            root,
+            0x80000000 + h * low_win,
+            0x80000000 + (h + 1) * low_win - 1,
+            name,
+            F.MEM,
+            "pci-window",
+        )
+        hi = b.add(
+            root,
+            high_base + h * HB_WIN,
+            high_base + (h + 1) * HB_WIN - 1,
+            name,
+            F.MEM,
+            "pci-window",
+        )
         if lo is None or hi is None:
             break
-        hbs.append(_HostBridge(seg, busno, busno + buses_per_bridge, lo, hi, lo.start,
-                               hi.start))
+        hbs.append(_HostBridge(seg, busno, busno + buses_per_bridge, lo, hi, lo.start, hi.start))
     for s in range(1, segs):  # ECAM of the other segments sits above the 64-bit windows
         base = high_base + n_bridges * HB_WIN + (s - 1) * 256 * MiB
-        b.add(root, base, base + 256 * MiB - 1, f"PCI MMCONFIG {s:04x} [bus 00-ff]", BUSY,
-              "platform")
+        b.add(
+            root, base, base + 256 * MiB - 1, f"PCI MMCONFIG {s:04x} [bus 00-ff]", BUSY, "platform"
+        )
 
     k = 0
     while b.left > 0 and hbs:
@@ -277,15 +300,20 @@ def build_tree(n: int, seed: int = 1) -> GenInfo:
                 bar = b.add(win32, c32, c32 + 16 * KiB - 1, dev, F.MEM, "bar")
                 c32 += 16 * KiB
                 if bar is not None and bound:
-                    b.add(bar, bar.start, bar.end, driver,
-                          BUSY | (F.EXCLUSIVE if excl else F(0)), "claim")
+                    b.add(
+                        bar,
+                        bar.start,
+                        bar.end,
+                        driver,
+                        BUSY | (F.EXCLUSIVE if excl else F(0)),
+                        "claim",
+                    )
             if win64 is not None:
                 sz = bars64[d]
                 bar = b.add(win64, c64, c64 + sz - 1, dev, F.MEM, "bar")
                 c64 += sz
                 if bar is not None and bound:
-                    b.add(bar, bar.start, bar.start + min(sz, 16 * KiB) - 1, driver, BUSY,
-                          "claim")
+                    b.add(bar, bar.start, bar.start + min(sz, 16 * KiB) - 1, driver, BUSY, "claim")
     # Anything the PCI layout could not place becomes small Reserved ranges at the very top.
     top = high_base + n_bridges * HB_WIN + segs * 256 * MiB
     while b.left > 0:

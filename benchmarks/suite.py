@@ -20,8 +20,8 @@ from typing import Any
 from benchmarks import baseline as bl
 from benchmarks.common import Table, deep_size, fmt_bytes, fmt_rate, fmt_s, median_time
 from benchmarks.machines import GenInfo, TiB, build_machine, sample_pages
+from devmem_tui.engine.iomem.tree import Resource, ResourceTree
 from devmem_tui.engine.machine import Machine
-from devmem_tui.engine.resources import Resource, ResourceTree
 
 GiB = 1 << 30
 MiB = 1 << 20
@@ -80,7 +80,7 @@ def guarded(title: str, fn: Callable[[], Table]) -> Table:
 
 # ----------------------------------------------------------------------------- (a) + (b)
 def _engine_outcomes(m: Machine, pages: list[int]) -> tuple[list[str], list[str]]:
-    from devmem_tui.engine import access
+    from devmem_tui.engine.devmem import access
 
     reads = [m.read(a, 4096).outcome.value for a in pages]
     maps = [access.mmap_mem(m, a, 4096, False, dry_run=True).outcome.value for a in pages]
@@ -96,7 +96,7 @@ def _engine_reads(m: Machine, pages: list[int]) -> None:
 
 
 def _engine_mmaps(m: Machine, pages: list[int]) -> None:
-    from devmem_tui.engine import access
+    from devmem_tui.engine.devmem import access
 
     mmap = access.mmap_mem
     for a in pages:
@@ -109,8 +109,9 @@ _ANSWER: dict[str, dict[str, Callable[..., str]]] = {
 }
 
 
-def _answers(op: str, how: str, m: Machine, pages: list[int], bc: bl.BaselineConfig,
-             c: bl.WalkCounter) -> list[str]:
+def _answers(
+    op: str, how: str, m: Machine, pages: list[int], bc: bl.BaselineConfig, c: bl.WalkCounter
+) -> list[str]:
     fn = _ANSWER[op][how]
     tree = m.tree
     if op == "read":
@@ -126,9 +127,23 @@ def verdicts(s: Settings) -> Table:
     Timing rounds are interleaved (every size and every variant once per round), so a change
     in machine load during the run hits all of them alike and the ratios stay meaningful."""
     title = "(a)+(b) single-page verdicts/s: engine vs linear-walk baseline"
-    t = Table(title, ["resources", "top-level", "op", "engine /s", "us/verdict",
-                      "6.16 walk /s", "engine / walk", "full walk /s", "engine / full",
-                      "visits/verdict (6.16, full)", "indexed no-trace /s", "agree"])
+    t = Table(
+        title,
+        [
+            "resources",
+            "top-level",
+            "op",
+            "engine /s",
+            "us/verdict",
+            "6.16 walk /s",
+            "engine / walk",
+            "full walk /s",
+            "engine / full",
+            "visits/verdict (6.16, full)",
+            "indexed no-trace /s",
+            "agree",
+        ],
+    )
     data: dict[str, Any] = {}
     jobs: dict[tuple[int, str, str], tuple[Callable[[], object], int]] = {}
     info: dict[tuple[int, str], dict[str, Any]] = {}
@@ -138,33 +153,40 @@ def verdicts(s: Settings) -> Table:
         bpages = pages[: s.baseline_samples(n)]
         bc_new = bl.BaselineConfig.from_kernel(m.config)
         bc_full = bl.BaselineConfig.from_kernel(m.config, full_walk=True)
-        eng = {"read": partial(_engine_reads, m, pages),
-               "mmap": partial(_engine_mmaps, m, pages)}
+        eng = {"read": partial(_engine_reads, m, pages), "mmap": partial(_engine_mmaps, m, pages)}
         outcomes = dict(zip(("read", "mmap"), _engine_outcomes(m, bpages), strict=True))
         for op in ("read", "mmap"):
             c_new, c_full = bl.WalkCounter(), bl.WalkCounter()
-            got = [_answers(op, "walk", m, bpages, bc_new, c_new),
-                   _answers(op, "walk", m, bpages, bc_full, c_full),
-                   _answers(op, "indexed", m, bpages, bc_new, bl.WalkCounter())]
+            got = [
+                _answers(op, "walk", m, bpages, bc_new, c_new),
+                _answers(op, "walk", m, bpages, bc_full, c_full),
+                _answers(op, "indexed", m, bpages, bc_new, bl.WalkCounter()),
+            ]
             want = outcomes[op]
             mix: dict[str, int] = {}
             for w in want:
                 mix[w] = mix.get(w, 0) + 1
             info[(n, op)] = {
                 "agree": sum(len({w, *g}) == 1 for w, *g in zip(want, *got, strict=True)),
-                "compared": len(bpages), "visits_616": c_new.visits / len(bpages),
-                "visits_full": c_full.visits / len(bpages), "mix": mix,
-                "top": len(m.tree.root.children)}
+                "compared": len(bpages),
+                "visits_616": c_new.visits / len(bpages),
+                "visits_full": c_full.visits / len(bpages),
+                "mix": mix,
+                "top": len(m.tree.root.children),
+            }
             jobs[(n, op, "engine")] = (eng[op], len(pages))
             jobs[(n, op, "indexed")] = (
                 partial(_answers, op, "indexed", m, pages, bc_new, bl.WalkCounter()),
-                len(pages))
+                len(pages),
+            )
             jobs[(n, op, "walk")] = (
                 partial(_answers, op, "walk", m, bpages, bc_new, bl.WalkCounter()),
-                len(bpages))
+                len(bpages),
+            )
             jobs[(n, op, "full")] = (
                 partial(_answers, op, "walk", m, bpages, bc_full, bl.WalkCounter()),
-                len(bpages))
+                len(bpages),
+            )
     times: dict[tuple[int, str, str], list[float]] = {k: [] for k in jobs}
     runs_b = max(1, s.runs // 2)  # the walks are slow: fewer rounds
     for r in range(s.runs):
@@ -178,40 +200,64 @@ def verdicts(s: Settings) -> Table:
             d = info[(n, op)]
             r_e, r_w, r_f, r_i = (rate[(n, op, k)] for k in ("engine", "walk", "full", "indexed"))
             per = 1 / r_e
-            t.rows.append([
-                f"{n:,}", f"{d['top']:,}", op, fmt_rate(r_e), f"{per * 1e6:.1f}", fmt_rate(r_w),
-                f"{r_e / r_w:.1f}x", fmt_rate(r_f), f"{r_e / r_f:.0f}x",
-                f"{d['visits_616']:,.0f}, {d['visits_full']:,.0f}", fmt_rate(r_i),
-                f"{d['agree']}/{d['compared']}"])
+            t.rows.append(
+                [
+                    f"{n:,}",
+                    f"{d['top']:,}",
+                    op,
+                    fmt_rate(r_e),
+                    f"{per * 1e6:.1f}",
+                    fmt_rate(r_w),
+                    f"{r_e / r_w:.1f}x",
+                    fmt_rate(r_f),
+                    f"{r_e / r_f:.0f}x",
+                    f"{d['visits_616']:,.0f}, {d['visits_full']:,.0f}",
+                    fmt_rate(r_i),
+                    f"{d['agree']}/{d['compared']}",
+                ]
+            )
             data[f"{n}/{op}"] = {
-                "engine_per_s": r_e, "engine_us": per * 1e6, "baseline_616_per_s": r_w,
-                "baseline_full_per_s": r_f, "indexed_no_trace_per_s": r_i,
-                "cost_ratio_vs_smallest": rate[(s.sizes[0], op, "engine")] / r_e, **d}
+                "engine_per_s": r_e,
+                "engine_us": per * 1e6,
+                "baseline_616_per_s": r_w,
+                "baseline_full_per_s": r_f,
+                "indexed_no_trace_per_s": r_i,
+                "cost_ratio_vs_smallest": rate[(s.sizes[0], op, "engine")] / r_e,
+                **d,
+            }
     t.notes.append(
         "engine: Machine.read(addr, 4096) and access.mmap_mem(..., dry_run=True) on random "
         "pages (90% inside a random resource, 10% anywhere below 4 GiB); median of "
-        f"{s.runs} rounds of {s.samples:,} verdicts (walks: {runs_b} rounds).")
+        f"{s.runs} rounds of {s.samples:,} verdicts (walks: {runs_b} rounds)."
+    )
     t.notes.append(
         "baseline (benchmarks/baseline.py) answers a prefix of the same pages with "
         "kernel/resource.c's walks: '6.16 walk' = region_intersects over every top-level "
         "resource (+ for_each_resource over a non-matching one's subtree, 6.12+) and "
         "iomem_is_exclusive's for_each_resource with skip_children (5.16+); 'full walk' = the "
-        "<= 5.15 iomem_is_exclusive walk that visits every resource before the page.")
+        "<= 5.15 iomem_is_exclusive walk that visits every resource before the page."
+    )
     t.notes.append(
         "indexed no-trace = the same decisions by bisect descent, with no trace strings or "
-        "Verdict objects: what the bare lookups cost, i.e. a floor for the engine.")
-    t.notes.append("agree = pages where the engine, both walks and the indexed version give the "
-                   "same outcome word.")
+        "Verdict objects: what the bare lookups cost, i.e. a floor for the engine."
+    )
+    t.notes.append(
+        "agree = pages where the engine, both walks and the indexed version give the "
+        "same outcome word."
+    )
     for n in s.sizes:
         mixes = "; ".join(
             f"{op} " + ", ".join(f"{k} {v}" for k, v in sorted(info[(n, op)]["mix"].items()))
-            for op in ("read", "mmap"))
+            for op in ("read", "mmap")
+        )
         t.notes.append(f"outcomes of the compared pages at {n:,}: {mixes}")
     for op in ("read", "mmap"):
         big = data.get(f"{s.sizes[-1]}/{op}")
         if big:
-            t.notes.append(f"{op}: cost({s.sizes[-1]:,}) / cost({s.sizes[0]:,}) = "
-                           f"{big['cost_ratio_vs_smallest']:.2f}")
+            t.notes.append(
+                f"{op}: cost({s.sizes[-1]:,}) / cost({s.sizes[0]:,}) = "
+                f"{big['cost_ratio_vs_smallest']:.2f}"
+            )
     t.data = data
     return t
 
@@ -225,11 +271,20 @@ def _vmem_state_size(vm: object) -> int:
 
 def vmem(s: Settings) -> Table:
     """(c) vmem resize 0 -> size -> 0: wall time, tracemalloc peak, device state size."""
-    from devmem_tui.engine import vmem_driver
+    from devmem_tui.engine.virtio_mem import driver as vmem_driver
 
-    t = Table("(c) virtio-mem resize (2 MiB blocks): plug-all and unplug-all",
-              ["device", "step", "wall (median)", "tracemalloc peak", "state size", "runs",
-               "iomem resources under device"])
+    t = Table(
+        "(c) virtio-mem resize (2 MiB blocks): plug-all and unplug-all",
+        [
+            "device",
+            "step",
+            "wall (median)",
+            "tracemalloc peak",
+            "state size",
+            "runs",
+            "iomem resources under device",
+        ],
+    )
     data: dict[str, Any] = {}
     m0, info = machine(s.sizes[0])
 
@@ -268,14 +323,38 @@ def vmem(s: Settings) -> Table:
         res_empty = sum(1 for _ in m.tree.walk_from(_parent(m, dev.addr))) - 1
         med_p = sorted(plug_times)[len(plug_times) // 2]
         med_u = sorted(unplug_times)[len(unplug_times) // 2]
-        t.rows.append([label, "0 -> all", fmt_s(med_p), fmt_bytes(peak_plug),
-                       fmt_bytes(full_size), str(full_runs), str(res_full)])
-        t.rows.append([label, "all -> 0", fmt_s(med_u), fmt_bytes(peak_unplug),
-                       fmt_bytes(_vmem_state_size(vm)), str(after_runs), str(res_empty)])
-        data[label] = {"plug_s": med_p, "unplug_s": med_u, "peak_plug": peak_plug,
-                       "peak_unplug": peak_unplug, "state_empty": empty_size,
-                       "state_full": full_size, "runs_full": full_runs,
-                       "plugged_all": plugged_ok}
+        t.rows.append(
+            [
+                label,
+                "0 -> all",
+                fmt_s(med_p),
+                fmt_bytes(peak_plug),
+                fmt_bytes(full_size),
+                str(full_runs),
+                str(res_full),
+            ]
+        )
+        t.rows.append(
+            [
+                label,
+                "all -> 0",
+                fmt_s(med_u),
+                fmt_bytes(peak_unplug),
+                fmt_bytes(_vmem_state_size(vm)),
+                str(after_runs),
+                str(res_empty),
+            ]
+        )
+        data[label] = {
+            "plug_s": med_p,
+            "unplug_s": med_u,
+            "peak_plug": peak_plug,
+            "peak_unplug": peak_unplug,
+            "state_empty": empty_size,
+            "state_full": full_size,
+            "runs_full": full_runs,
+            "plugged_all": plugged_ok,
+        }
         if not plugged_ok:
             t.notes.append(f"{label}: plugged only {dev.plugged_size:#x} of {size:#x}")
     # Worst allowed pattern: 999 runs (every other block of the first 1998), raw device plugs.
@@ -286,15 +365,27 @@ def vmem(s: Settings) -> Table:
     for i in range(999):
         dev.plug(dev.addr + 2 * i * dev.block_size, 1)
     pat = _vmem_state_size(vm)
-    t.rows.append([f"{size // GiB:,} GiB", "999-run pattern", "-", "-", fmt_bytes(pat),
-                   str(len(dev.blocks)), "-"])
+    t.rows.append(
+        [
+            f"{size // GiB:,} GiB",
+            "999-run pattern",
+            "-",
+            "-",
+            fmt_bytes(pat),
+            str(len(dev.blocks)),
+            "-",
+        ]
+    )
     data["pattern_999_runs"] = pat
     t.notes.append(
         "state size = deep sys.getsizeof of the VirtioMem object (device + driver state), not "
-        "following the Machine, the resource tree or its resources; target < 1 MiB.")
-    t.notes.append("tracemalloc peak is measured in a separate run (tracing slows the code); "
-                   f"wall time is the median of several fresh devices on the {s.sizes[0]:,}-"
-                   "resource map.")
+        "following the Machine, the resource tree or its resources; target < 1 MiB."
+    )
+    t.notes.append(
+        "tracemalloc peak is measured in a separate run (tracing slows the code); "
+        f"wall time is the median of several fresh devices on the {s.sizes[0]:,}-"
+        "resource map."
+    )
     t.data = data
     return t
 
@@ -307,12 +398,14 @@ def _parent(m: Machine, addr: int) -> Resource:
 # ----------------------------------------------------------------------------- (d)
 def iomem_text(s: Settings) -> Table:
     """(d) /proc/iomem render and parse of the largest map."""
-    from devmem_tui.engine import iomem_text as it
+    from devmem_tui.engine.iomem import text as it
 
     n = s.sizes[-1]
     m, _ = machine(n)
-    t = Table(f"(d) iomem_text on the {n:,}-resource map",
-              ["operation", "median", "per resource", "output"])
+    t = Table(
+        f"(d) iomem_text on the {n:,}-resource map",
+        ["operation", "median", "per resource", "output"],
+    )
     runs = max(3, s.runs - 2)
     tr, _ = median_time(lambda: it.render(m.tree), runs)
     text = it.render(m.tree)
@@ -325,11 +418,22 @@ def iomem_text(s: Settings) -> Table:
     tp2, _ = median_time(lambda: it.parse(text, "bench"), runs)
     t.rows.append(["render", fmt_s(tr), fmt_s(tr / n), f"{len(text):,} chars"])
     t.rows.append(["render(flags=True)", fmt_s(tf), fmt_s(tf / n), f"{len(text_flags):,} chars"])
-    t.rows.append(["parse (annotated)", fmt_s(tp), fmt_s(tp / n),
-                   "round trip identical" if same else f"round trip: {same}"])
+    t.rows.append(
+        [
+            "parse (annotated)",
+            fmt_s(tp),
+            fmt_s(tp / n),
+            "round trip identical" if same else f"round trip: {same}",
+        ]
+    )
     t.rows.append(["parse (plain, flags inferred)", fmt_s(tp2), fmt_s(tp2 / n), ""])
-    t.data = {"render_s": tr, "render_flags_s": tf, "parse_s": tp, "parse_plain_s": tp2,
-              "roundtrip": same}
+    t.data = {
+        "render_s": tr,
+        "render_flags_s": tf,
+        "parse_s": tp,
+        "parse_plain_s": tp2,
+        "roundtrip": same,
+    }
     return t
 
 
@@ -338,16 +442,18 @@ def _cli() -> list[str]:
     exe = os.path.join(os.path.dirname(sys.executable), "devmem-tui")
     if os.path.exists(exe):
         return [exe]
-    return [sys.executable, "-m", "devmem_tui.cli"]
+    return [sys.executable, "-m", "devmem_tui.frontends.cli"]
 
 
 def playback(s: Settings) -> Table:
     """(e) `devmem-tui play` of a generated scenario of many read lines."""
-    importlib.import_module("devmem_tui.player")
+    importlib.import_module("devmem_tui.scenario.player")
     from benchmarks.machines import sample_pages as _sp
 
-    t = Table("(e) scenario playback (`devmem-tui play`, subprocess)",
-              ["lines", "wall (median)", "lines/s (marginal)"])
+    t = Table(
+        "(e) scenario playback (`devmem-tui play`, subprocess)",
+        ["lines", "wall (median)", "lines/s (marginal)"],
+    )
     m = Machine.from_preset("qemu-x86-virtio-mem")
     pages = _sp(m.tree, s.play_lines, seed=5)
     walls = {}
@@ -358,17 +464,22 @@ def playback(s: Settings) -> Table:
                 f.write("# generated by benchmarks: many single-page reads\n")
                 for a in pages[:count]:
                     f.write(f"read {a:#x}\n")
+
             def run(path: str = path) -> None:
-                p = subprocess.run([*_cli(), "play", path], capture_output=True, text=True,
-                                   check=False)
+                p = subprocess.run(
+                    [*_cli(), "play", path], capture_output=True, text=True, check=False
+                )
                 if p.returncode not in (0, 1):
                     raise RuntimeError(f"play exited {p.returncode}: {p.stderr.strip()[-200:]}")
+
             walls[count], _ = median_time(run, max(3, s.runs - 2))
     rate = (s.play_lines - 10) / max(1e-9, walls[s.play_lines] - walls[10])
     t.rows.append(["10", fmt_s(walls[10]), "-"])
     t.rows.append([f"{s.play_lines:,}", fmt_s(walls[s.play_lines]), fmt_rate(rate)])
-    t.notes.append("marginal rate = extra lines / extra wall time over the 10-line run, so "
-                   "process start-up is not counted; the transcript goes to a pipe.")
+    t.notes.append(
+        "marginal rate = extra lines / extra wall time over the 10-line run, so "
+        "process start-up is not counted; the transcript goes to a pipe."
+    )
     t.data = {"walls": walls, "lines_per_s": rate}
     return t
 
@@ -389,9 +500,11 @@ _IMPORT_PROBE = (
 
 def startup(s: Settings) -> Table:
     """(f) process start -> first result for `devmem-tui run -c 'read 0x1000'`."""
-    importlib.import_module("devmem_tui.cli")
-    t = Table("(f) `devmem-tui run -c 'read 0x1000'` end to end (subprocess)",
-              ["what", "median", "min", "max", "output"])
+    importlib.import_module("devmem_tui.frontends.cli")
+    t = Table(
+        "(f) `devmem-tui run -c 'read 0x1000'` end to end (subprocess)",
+        ["what", "median", "min", "max", "output"],
+    )
     cmd = [*_cli(), "run", "-c", "read 0x1000"]
     out: list[str] = []
 
@@ -400,14 +513,18 @@ def startup(s: Settings) -> Table:
         out.append(p.stdout.strip().splitlines()[0] if p.stdout.strip() else p.stderr[-100:])
 
     med, times = median_time(run, s.startup_runs)
-    t.rows.append(["devmem-tui run", fmt_s(med), fmt_s(min(times)), fmt_s(max(times)),
-                   out[-1][:60]])
-    medp, timesp = median_time(lambda: subprocess.run([sys.executable, "-c", "pass"],
-                                                      check=False), s.startup_runs)
-    t.rows.append(["bare `python -c pass`", fmt_s(medp), fmt_s(min(timesp)), fmt_s(max(timesp)),
-                   ""])
-    probe = subprocess.run([sys.executable, "-c", _IMPORT_PROBE], capture_output=True,
-                           text=True, check=False)
+    t.rows.append(
+        ["devmem-tui run", fmt_s(med), fmt_s(min(times)), fmt_s(max(times)), out[-1][:60]]
+    )
+    medp, timesp = median_time(
+        lambda: subprocess.run([sys.executable, "-c", "pass"], check=False), s.startup_runs
+    )
+    t.rows.append(
+        ["bare `python -c pass`", fmt_s(medp), fmt_s(min(timesp)), fmt_s(max(timesp)), ""]
+    )
+    probe = subprocess.run(
+        [sys.executable, "-c", _IMPORT_PROBE], capture_output=True, text=True, check=False
+    )
     ui = [ln for ln in probe.stderr.splitlines() if ln.startswith("UI-MODULES:")]
     loaded = ui[0].split(":", 1)[1] if ui else f"probe failed: {probe.stderr[-200:]}"
     t.notes.append(f"UI modules imported by the run path: {loaded or 'none'} (must be none).")
@@ -419,7 +536,7 @@ def startup(s: Settings) -> Table:
 def tui_machine(s: Settings) -> Machine:
     """The largest map with a 1 TiB virtio-mem device, half plugged (so the block map shows
     both states and the tree has the device's nodes)."""
-    from devmem_tui.engine import vmem_driver
+    from devmem_tui.engine.virtio_mem import driver as vmem_driver
 
     m0, info = machine(s.sizes[-1])
     m = Machine(m0.tree.copy(), m0.config.copy(), name="tui-bench")
@@ -431,12 +548,14 @@ def tui_machine(s: Settings) -> Machine:
 
 def tui(s: Settings) -> Table:
     """(g) devmem_tui/tui/bench.py: first paint and keypress-to-repaint latencies."""
-    from devmem_tui.tui.bench import bench_tui
+    from benchmarks.tui_bench import bench_tui
 
     n = s.sizes[-1]
-    t = Table(f"(g) TUI latency on the {n:,}-resource map with a 1 TiB device "
-              "(devmem_tui/tui/bench.py, headless 120x40)",
-              ["measurement", "n", "median", "p95", "max"])
+    t = Table(
+        f"(g) TUI latency on the {n:,}-resource map with a 1 TiB device "
+        "(devmem_tui/tui/bench.py, headless 120x40)",
+        ["measurement", "n", "median", "p95", "max"],
+    )
     m = tui_machine(s)
     # The app holds one machine: drop the suite's cached maps so the collector's work (which
     # grows with every live object) is what a real session would see.
@@ -447,11 +566,19 @@ def tui(s: Settings) -> Table:
         if key == "first_paint_s":
             t.rows.append(["first paint", "1", fmt_s(val), "", ""])
         elif isinstance(val, dict) and "median" in val:
-            t.rows.append([key.removesuffix("_ms").replace("_", " "), str(val["n"]),
-                           f"{val['median']:.1f} ms", f"{val['p95']:.1f} ms",
-                           f"{val['max']:.1f} ms"])
-    t.notes.append("a repaint = from sending the key until the app processed it and rendered "
-                   "(pilot.pause()); blocks = the virtio-mem block map, tree = the iomem tree.")
+            t.rows.append(
+                [
+                    key.removesuffix("_ms").replace("_", " "),
+                    str(val["n"]),
+                    f"{val['median']:.1f} ms",
+                    f"{val['p95']:.1f} ms",
+                    f"{val['max']:.1f} ms",
+                ]
+            )
+    t.notes.append(
+        "a repaint = from sending the key until the app processed it and rendered "
+        "(pilot.pause()); blocks = the virtio-mem block map, tree = the iomem tree."
+    )
     other = {k: v for k, v in result.items() if not isinstance(v, (dict, float))}
     t.notes.append(f"other fields: {other}")
     t.data = {"result": result}
@@ -468,8 +595,9 @@ SECTIONS: dict[str, Callable[[Settings], Table]] = {
 }
 
 
-def run_all(s: Settings, only: list[str] | None = None,
-            emit: Callable[[Table], None] | None = None) -> list[Table]:
+def run_all(
+    s: Settings, only: list[str] | None = None, emit: Callable[[Table], None] | None = None
+) -> list[Table]:
     tables = []
     for name, fn in SECTIONS.items():
         if only and name not in only:

@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 from types import SimpleNamespace
 
 from devmem_tui.engine.config import KernelConfig
+from devmem_tui.engine.iomem.tree import SYSTEM_RAM, F, Resource, ResourceTree
 from devmem_tui.engine.machine import Machine
-from devmem_tui.engine.resources import SYSTEM_RAM, F, Resource, ResourceTree
 
 MEM = F.MEM
 MEM_BUSY = F.MEM | F.BUSY
@@ -19,8 +19,9 @@ DRIVER_RAM = RAM_BUSY | F.SYSRAM_DRIVER_MANAGED
 VIRTIO_MEM_RAM = DRIVER_RAM | F.SYSRAM_MERGEABLE
 
 
-def config(kernel: str = "6.1", mode: str = "S", arch: str = "x86_64",
-           **extra: str) -> KernelConfig:
+def config(
+    kernel: str = "6.1", mode: str = "S", arch: str = "x86_64", **extra: str
+) -> KernelConfig:
     """A config from the §8.1 shorthands: S, SI, SIR, SR, N (PAT on), X."""
     cfg = KernelConfig()
     cfg.set("kernel", kernel)
@@ -53,8 +54,9 @@ class FakeVmem:
 
     @property
     def device(self) -> SimpleNamespace:
-        return SimpleNamespace(name=self.name, addr=self.addr, region_size=self.size,
-                               unplugged_inaccessible=False)
+        return SimpleNamespace(
+            name=self.name, addr=self.addr, region_size=self.size, unplugged_inaccessible=False
+        )
 
     def covers(self, addr: int) -> bool:
         return self.addr <= addr < self.addr + self.size
@@ -72,8 +74,9 @@ class FakeVmem:
         return "not_added"
 
 
-def _add(tree: ResourceTree, parent: Resource | None, start: int, end: int, name: str,
-         flags: F) -> Resource:
+def _add(
+    tree: ResourceTree, parent: Resource | None, start: int, end: int, name: str, flags: F
+) -> Resource:
     return tree.add_child(parent or tree.root, Resource(start, end, name, flags))
 
 
@@ -109,14 +112,17 @@ L1_VMEM_ADDR, L1_VMEM_SIZE = 0x280000000, 0x200000000
 
 def l1_vmem() -> FakeVmem:
     return FakeVmem(
-        "vmem0", L1_VMEM_ADDR, L1_VMEM_SIZE,
+        "vmem0",
+        L1_VMEM_ADDR,
+        L1_VMEM_SIZE,
         online=[(0x280000000, 0x287FFFFFF), (0x290000000, 0x293FFFFFF)],
         page_offline=[(0x294000000, 0x297FFFFFF)],
     )
 
 
-def l1(cfg: KernelConfig | None = None, with_virtio: bool = True,
-       virtio_exclusive: bool | None = None) -> Machine:
+def l1(
+    cfg: KernelConfig | None = None, with_virtio: bool = True, virtio_exclusive: bool | None = None
+) -> Machine:
     """L1: x86-64 QEMU-like guest, high_memory 0x298000000 (raised by block C). By default
     ``virtioN`` gets EXCLUSIVE as the driver of ``cfg``'s kernel would set it."""
     cfg = cfg or config()
@@ -136,8 +142,9 @@ def l2(cfg: KernelConfig | None = None) -> Machine:
     m = l1(cfg)
     rsv = next(r for r in m.tree.root.children if r.start == 0x7FFE0000)
     m.tree.release(rsv)
-    m.tree.add_child(m.tree.root, Resource(0x7FFE0000, 0x7FFFFFFF, "ACPI Tables", MEM_BUSY,
-                                           "acpi_tables"))
+    m.tree.add_child(
+        m.tree.root, Resource(0x7FFE0000, 0x7FFFFFFF, "ACPI Tables", MEM_BUSY, "acpi_tables")
+    )
     return m
 
 
@@ -170,8 +177,12 @@ def l4(cfg: KernelConfig | None = None, virtio_exclusive: bool = True) -> Machin
     v0 = _add(t, None, L4_VMEM_ADDR, L4_VMEM_ADDR + L4_VMEM_SIZE - 1, "virtio0", vflags)
     _add(t, v0, 0x8000000000, 0x8007FFFFFF, "System RAM (virtio_mem)", VIRTIO_MEM_RAM)
     m = Machine(t, cfg, name="L4")
-    m.vmem["vmem0"] = FakeVmem("vmem0", L4_VMEM_ADDR, L4_VMEM_SIZE,  # type: ignore[assignment]
-                               online=[(0x8000000000, 0x8007FFFFFF)])
+    m.vmem["vmem0"] = FakeVmem(
+        "vmem0",
+        L4_VMEM_ADDR,
+        L4_VMEM_SIZE,  # type: ignore[assignment]
+        online=[(0x8000000000, 0x8007FFFFFF)],
+    )
     m.high_memory = 0x8008000000
     return m
 

@@ -8,8 +8,8 @@ from layouts import config, l1, l4
 
 from devmem_tui.commands.registry import Result
 from devmem_tui.commands.session import Session
-from devmem_tui.engine import access
 from devmem_tui.engine.config import ERAS
+from devmem_tui.engine.devmem import access
 from devmem_tui.engine.machine import Machine
 
 
@@ -34,7 +34,10 @@ def snapshot(m: Machine) -> tuple[object, ...]:
     return (
         [(r.start, r.end, r.name, int(r.flags)) for _, r in m.tree.walk()],
         {k: (v.start, v.length, v.private, v.sync, list(v.zapped)) for k, v in m.mappings.items()},
-        m.next_mapping, m.config.to_dict(), len(m.events), m.high_memory,
+        m.next_mapping,
+        m.config.to_dict(),
+        len(m.events),
+        m.high_memory,
     )
 
 
@@ -43,32 +46,35 @@ def s61(mode: str = "S", kernel: str = "6.1") -> Session:
 
 
 # ----------------------------------------------------------------------------- input errors
-@pytest.mark.parametrize(("line", "text"), [
-    ("read", "missing argument"),
-    ("read zz", "bad address"),
-    ("read 0x1000 4096 9", "unexpected argument"),
-    ("read -1", "negative"),
-    ("read 0x10000000000000000", "2^64"),
-    ("read 0xffffffffffffff00 0x1000", "ends past 2^64 - 1"),
-    ("write 0xfffffffffffff001 0x1000", "EOVERFLOW"),
-    ("mmap 0x0", "missing argument"),
-    ("mmap 0x0 4096 bogus", "unknown option 'bogus'"),
-    ("mmap 0x0 4096 private private", "given twice"),
-    ("mmap 0x0 0xfffffffffffff000", "ENOMEM"),
-    ("touch", "missing argument"),
-    ("touch m9", "no live mapping 'm9'"),
-    ("munmap m7", "no live mapping 'm7' (live mappings: m1)"),
-    ("kcore", "missing argument"),
-    ("claim 0x1000 x", "bad range"),
-    ("claim 0xfebd0000+4K a wrong", "unknown option 'wrong'"),
-    ("claim 0xfebd0000+4K", "missing argument"),
-    ("release nothing-here", "no resource named 'nothing-here'"),
-    ("release 0000:00:02.0", "is not busy"),
-    ("compare", "missing command"),
-    ("compare config", "is not one of read, write, mmap, kcore"),
-    ("compare read zz", "bad address"),
-    ("maps now", "unexpected argument"),
-])
+@pytest.mark.parametrize(
+    ("line", "text"),
+    [
+        ("read", "missing argument"),
+        ("read zz", "bad address"),
+        ("read 0x1000 4096 9", "unexpected argument"),
+        ("read -1", "negative"),
+        ("read 0x10000000000000000", "2^64"),
+        ("read 0xffffffffffffff00 0x1000", "ends past 2^64 - 1"),
+        ("write 0xfffffffffffff001 0x1000", "EOVERFLOW"),
+        ("mmap 0x0", "missing argument"),
+        ("mmap 0x0 4096 bogus", "unknown option 'bogus'"),
+        ("mmap 0x0 4096 private private", "given twice"),
+        ("mmap 0x0 0xfffffffffffff000", "ENOMEM"),
+        ("touch", "missing argument"),
+        ("touch m9", "no live mapping 'm9'"),
+        ("munmap m7", "no live mapping 'm7' (live mappings: m1)"),
+        ("kcore", "missing argument"),
+        ("claim 0x1000 x", "bad range"),
+        ("claim 0xfebd0000+4K a wrong", "unknown option 'wrong'"),
+        ("claim 0xfebd0000+4K", "missing argument"),
+        ("release nothing-here", "no resource named 'nothing-here'"),
+        ("release 0000:00:02.0", "is not busy"),
+        ("compare", "missing command"),
+        ("compare config", "is not one of read, write, mmap, kcore"),
+        ("compare read zz", "bad address"),
+        ("maps now", "unexpected argument"),
+    ],
+)
 def test_input_errors_leave_the_session_unchanged(line: str, text: str) -> None:
     s = s61()
     ok(s, "mmap 0xfebd0000 4096", "OK")
@@ -306,8 +312,7 @@ def test_compare_eras() -> None:
     got = {row["label"]: row["outcome"] for row in r.data["rows"]}
     # Before 4.14 xlate_dev_mem_ptr() used ioremap_cache() for a partly-RAM page (no memremap
     # "mixed range" refusal), so 4.10 reads it; see tests/test_xlate_pre_4_14.py.
-    assert (got["4.10"], got["4.14"], got["5.7"], got["6.16"]) == ("OK", "EFAULT", "ZEROS",
-                                                                  "ZEROS")
+    assert (got["4.10"], got["4.14"], got["5.7"], got["6.16"]) == ("OK", "EFAULT", "ZEROS", "ZEROS")
     ok(s, "set strict_devmem off", "DONE")
     r = ok(s, "compare mmap 0x100000 4096", "DONE")
     got = {row["label"]: row["outcome"] for row in r.data["rows"]}

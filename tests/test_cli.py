@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from devmem_tui import cli
 from devmem_tui.commands.session import Session
+from devmem_tui.frontends import cli
 
 JSON_KEYS = ["line", "command", "ok", "outcome", "message", "trace"]
 
@@ -38,14 +38,19 @@ def test_run_prints_commands_and_results(capsys: pytest.CaptureFixture[str]) -> 
     assert err == ""
 
 
-def test_run_json_lines_have_exactly_the_design_keys(capsys: pytest.CaptureFixture[str]
-                                                     ) -> None:
+def test_run_json_lines_have_exactly_the_design_keys(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = main(capsys, "run", "-c", "set kernel 5.15", "-c", "config", "--json")
     assert code == 0
     rows = jsonl(out)
     assert [list(r) for r in rows] == [JSON_KEYS, JSON_KEYS]
-    assert rows[0] == {"line": 1, "command": "set kernel 5.15", "ok": True, "outcome": "DONE",
-                       "message": "kernel = 5.15", "trace": []}
+    assert rows[0] == {
+        "line": 1,
+        "command": "set kernel 5.15",
+        "ok": True,
+        "outcome": "DONE",
+        "message": "kernel = 5.15",
+        "trace": [],
+    }
     assert rows[1]["line"] == 2 and "5.15" in rows[1]["message"]
 
 
@@ -75,8 +80,9 @@ def test_semicolons_inside_quotes_do_not_split() -> None:
     assert cli.split_commands('say "a; b"; config') == ['say "a; b"', " config"]
 
 
-def test_run_file_numbers_lines_by_the_file(tmp_path: Path,
-                                           capsys: pytest.CaptureFixture[str]) -> None:
+def test_run_file_numbers_lines_by_the_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     f = tmp_path / "cmds.txt"
     f.write_text("# setup\n\nset iomem relaxed\nfrob\n")
     code, out, _ = main(capsys, "run", str(f), "--json")
@@ -84,8 +90,9 @@ def test_run_file_numbers_lines_by_the_file(tmp_path: Path,
     assert [(r["line"], r["ok"]) for r in jsonl(out)] == [(3, True), (4, False)]
 
 
-def test_run_reads_stdin(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-                         ) -> None:
+def test_run_reads_stdin(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setattr("sys.stdin", io.StringIO("set kernel 6.1\n"))
     code, out, _ = main(capsys, "run", "--json")
     assert code == 0 and jsonl(out)[0]["message"] == "kernel = 6.1"
@@ -101,30 +108,59 @@ def test_exit_stops_a_run(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 # ----------------------------------------------------------------------------- options
-def test_config_options_before_or_after_the_subcommand(capsys: pytest.CaptureFixture[str]
-                                                       ) -> None:
-    for argv in (["--kernel", "5.15", "run", "-c", "config", "--json"],
-                 ["run", "--kernel", "5.15", "--iomem-param", "relaxed", "-c", "config",
-                  "--json"]):
+def test_config_options_before_or_after_the_subcommand(capsys: pytest.CaptureFixture[str]) -> None:
+    for argv in (
+        ["--kernel", "5.15", "run", "-c", "config", "--json"],
+        ["run", "--kernel", "5.15", "--iomem-param", "relaxed", "-c", "config", "--json"],
+    ):
         code, out, err = main(capsys, *argv)
         assert code == 0, err
         assert "kernel            5.15" in jsonl(out)[0]["message"]
-    code, out, _ = main(capsys, "run", "--strict-devmem", "off", "--io-strict-devmem", "on",
-                        "--auto-online", "offline", "--proposal", "rfc-2021", "--arch",
-                        "x86_64", "--pat", "off", "--devmem", "on", "--migration", "on",
-                        "--phys-bits", "40", "-c", "config", "--json")
+    code, out, _ = main(
+        capsys,
+        "run",
+        "--strict-devmem",
+        "off",
+        "--io-strict-devmem",
+        "on",
+        "--auto-online",
+        "offline",
+        "--proposal",
+        "rfc-2021",
+        "--arch",
+        "x86_64",
+        "--pat",
+        "off",
+        "--devmem",
+        "on",
+        "--migration",
+        "on",
+        "--phys-bits",
+        "40",
+        "-c",
+        "config",
+        "--json",
+    )
     assert code == 0
     msg = jsonl(out)[0]["message"]
-    for want in ("strict_devmem     off", "io_strict_devmem  on", "auto_online       offline",
-                 "proposal          rfc-2021", "pat               off", "phys_bits         40"):
+    for want in (
+        "strict_devmem     off",
+        "io_strict_devmem  on",
+        "auto_online       offline",
+        "proposal          rfc-2021",
+        "pat               off",
+        "phys_bits         40",
+    ):
         assert want in msg
 
 
 @pytest.mark.parametrize(
     "argv, problem",
     [
-        (["run", "--strict-devmem", "maybe", "-c", "config"],
-         "--strict-devmem: strict_devmem cannot be 'maybe'"),
+        (
+            ["run", "--strict-devmem", "maybe", "-c", "config"],
+            "--strict-devmem: strict_devmem cannot be 'maybe'",
+        ),
         (["run", "--kernel", "banana"], "--kernel: kernel version 'banana'"),
         (["run", "--frobnicate"], "unrecognized arguments: --frobnicate"),
         (["play"], "the following arguments are required: FILE"),
@@ -136,8 +172,9 @@ def test_config_options_before_or_after_the_subcommand(capsys: pytest.CaptureFix
         (["play", "--tui", "a.scenario", "b.scenario"], "exactly one FILE"),
     ],
 )
-def test_bad_options_are_one_line_and_exit_2(argv: list[str], problem: str,
-                                             capsys: pytest.CaptureFixture[str]) -> None:
+def test_bad_options_are_one_line_and_exit_2(
+    argv: list[str], problem: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     code, out, err = main(capsys, *argv)
     assert code == 2
     assert problem in err
@@ -165,8 +202,10 @@ def test_every_config_key_has_an_option() -> None:
 
 def test_iomem_file_option(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     f = tmp_path / "my map.iomem"
-    f.write_text("00000000-00000fff : Reserved\n00001000-0009ffff : System RAM\n"
-                 "00100000-3fffffff : System RAM\n")
+    f.write_text(
+        "00000000-00000fff : Reserved\n00001000-0009ffff : System RAM\n"
+        "00100000-3fffffff : System RAM\n"
+    )
     code, out, err = main(capsys, "run", "--iomem", str(f), "--json", "-c", "iomem")
     assert code == 0, err
     assert "00100000-3fffffff : System RAM" in jsonl(out)[0]["message"]
@@ -190,8 +229,9 @@ def test_play_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     assert f"{broken}:2: expect: unknown outcome 'ok'" in err
 
 
-def test_play_options_shape_each_fresh_session(tmp_path: Path,
-                                               capsys: pytest.CaptureFixture[str]) -> None:
+def test_play_options_shape_each_fresh_session(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     f = tmp_path / "k.scenario"
     f.write_text("config\nexpect output 4.14\nset kernel 6.1\n")
     code, out, _ = main(capsys, "play", "--kernel", "4.14", str(f), str(f))
@@ -209,16 +249,17 @@ def test_play_json_and_trace(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     assert "devmem_is_allowed" in out
 
 
-def test_play_tui_and_bare_tui_call_run_tui(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                            capsys: pytest.CaptureFixture[str]) -> None:
+def test_play_tui_and_bare_tui_call_run_tui(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     calls: list[tuple[Session, str | None]] = []
-    fake = types.ModuleType("devmem_tui.tui.app")
+    fake = types.ModuleType("devmem_tui.frontends.tui.app")
 
     def run_tui(session: Session, scenario: str | None = None) -> None:
         calls.append((session, scenario))
 
     fake.run_tui = run_tui  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "devmem_tui.tui.app", fake)
+    monkeypatch.setitem(sys.modules, "devmem_tui.frontends.tui.app", fake)
     f = tmp_path / "t.scenario"
     f.write_text("config\nexpect DONE\n")
     assert main(capsys, "play", "--tui", "--kernel", "5.15", str(f))[0] == 0
@@ -230,8 +271,9 @@ def test_play_tui_and_bare_tui_call_run_tui(tmp_path: Path, monkeypatch: pytest.
     assert code == 2 and "expect before any command" in err and len(calls) == 2
 
 
-def test_repl_subcommand_uses_the_options(monkeypatch: pytest.MonkeyPatch,
-                                          capsys: pytest.CaptureFixture[str]) -> None:
+def test_repl_subcommand_uses_the_options(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setattr("sys.stdin", io.StringIO("config\n"))
     code, out, _ = main(capsys, "repl", "--kernel", "5.7")
     assert code == 0
@@ -239,8 +281,9 @@ def test_repl_subcommand_uses_the_options(monkeypatch: pytest.MonkeyPatch,
 
 
 # ----------------------------------------------------------------------------- robustness
-def test_keyboard_interrupt_is_quiet(monkeypatch: pytest.MonkeyPatch,
-                                     capsys: pytest.CaptureFixture[str]) -> None:
+def test_keyboard_interrupt_is_quiet(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     def boom(*_: Any) -> int:
         raise KeyboardInterrupt
 
@@ -249,8 +292,9 @@ def test_keyboard_interrupt_is_quiet(monkeypatch: pytest.MonkeyPatch,
     assert code == 130 and "Traceback" not in err
 
 
-def test_internal_errors_are_one_line(monkeypatch: pytest.MonkeyPatch,
-                                      capsys: pytest.CaptureFixture[str]) -> None:
+def test_internal_errors_are_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     def boom(*_: Any) -> int:
         raise RuntimeError("kaput")
 
@@ -262,14 +306,15 @@ def test_internal_errors_are_one_line(monkeypatch: pytest.MonkeyPatch,
 
 def _python(code: str, **kw: Any) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
-    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          env=env, timeout=60, **kw)
+    return subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60, **kw
+    )
 
 
 def test_run_never_imports_textual_or_prompt_toolkit() -> None:
     r = _python(
         "import sys\n"
-        "from devmem_tui.cli import main\n"
+        "from devmem_tui.frontends.cli import main\n"
         "code = main(['run', '--json', '-c', 'read 0x1000; help; config'])\n"
         "bad = [m for m in sys.modules if m.split('.')[0] in ('textual', 'prompt_toolkit',"
         " 'rich')]\n"
@@ -283,7 +328,7 @@ def test_run_never_imports_textual_or_prompt_toolkit() -> None:
 def test_broken_pipe_is_quiet() -> None:
     r = _python(
         "import subprocess, sys\n"
-        "p = subprocess.Popen([sys.executable, '-m', 'devmem_tui.cli', 'run', '-c',"
+        "p = subprocess.Popen([sys.executable, '-m', 'devmem_tui.frontends.cli', 'run', '-c',"
         " '; '.join(['help'] * 300)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)\n"
         "p.stdout.readline(); p.stdout.close()\n"
         "err = p.stderr.read().decode(); p.wait()\n"

@@ -10,7 +10,9 @@ import pytest
 
 from devmem_tui.commands.registry import ALIASES, REGISTRY, Result, command, load_all, lookup
 from devmem_tui.commands.session import Session
-from devmem_tui.complete import (
+from devmem_tui.engine.iomem.tree import F, Resource, ResourceTree
+from devmem_tui.engine.machine import Machine, Mapping
+from devmem_tui.frontends.complete import (
     Suggestion,
     arg_kinds,
     complete,
@@ -18,14 +20,13 @@ from devmem_tui.complete import (
     memory_blocks,
     parse_usage,
 )
-from devmem_tui.engine.machine import Machine, Mapping
-from devmem_tui.engine.resources import F, Resource, ResourceTree
 
 
 def small_session() -> Session:
     tree = ResourceTree()
-    ram = tree.add_child(tree.root, Resource(0x1000, 0x9FFFF, "System RAM",
-                                             F.MEM | F.SYSRAM | F.BUSY))
+    ram = tree.add_child(
+        tree.root, Resource(0x1000, 0x9FFFF, "System RAM", F.MEM | F.SYSRAM | F.BUSY)
+    )
     tree.add_child(ram, Resource(0x2000, 0x2FFF, "Kernel code", F.MEM | F.BUSY))
     tree.add_child(tree.root, Resource(0xFED00000, 0xFED003FF, "HPET 0", F.MEM))
     m = Machine(tree)
@@ -41,8 +42,11 @@ def _demo(session: Session, args: list[str]) -> Result:
 # Throwaway commands with every usage shape the real commands use; registered only while a
 # test of this module runs, so no other test sees them in help or the palette.
 DEMO_COMMANDS = {
-    "zz-demo": ("zz-demo DEV ADDR SIZE [block=SIZE]", "zz-demo online memoryN [kernel|movable]",
-                "zz-demo pick MAP [--all]"),
+    "zz-demo": (
+        "zz-demo DEV ADDR SIZE [block=SIZE]",
+        "zz-demo online memoryN [kernel|movable]",
+        "zz-demo pick MAP [--all]",
+    ),
     "zz-cmp": ("zz-cmp COMMAND",),
     "zz-file": ("zz-file iomem FILE", "zz-file stop"),
     "zz-rel": ("zz-rel NAME",),
@@ -108,8 +112,11 @@ def test_literal_choices_and_prefix_tokens() -> None:
     s = small_session()
     assert "online" in texts(complete("zz-demo ", s))
     assert texts(complete("zz-demo x 0x1000 128M b", s)) == ["block="]
-    assert texts(complete("zz-demo x 0x1000 128M block=2", s)) == ["block=2K", "block=2M",
-                                                                  "block=2G"]
+    assert texts(complete("zz-demo x 0x1000 128M block=2", s)) == [
+        "block=2K",
+        "block=2M",
+        "block=2G",
+    ]
 
 
 def test_size_suffixes_after_a_bare_number() -> None:

@@ -22,8 +22,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from benchmarks import baseline as bl  # noqa: E402
 from benchmarks.machines import GenInfo, build_machine, build_tree, sample_pages  # noqa: E402
-from devmem_tui.engine.blockruns import BlockRuns  # noqa: E402
 from devmem_tui.engine.machine import Machine  # noqa: E402
+from devmem_tui.engine.virtio_mem.blockruns import BlockRuns  # noqa: E402
 
 SMALL, BIG = 1_000, 100_000
 SAMPLES = 150
@@ -70,8 +70,9 @@ class LineCounter:
         sys.settrace(self._old)
 
 
-def lines_per_call(fn: Callable[[int], object], addrs: list[int],
-                   roots: tuple[str, ...] = _ROOTS) -> float:
+def lines_per_call(
+    fn: Callable[[int], object], addrs: list[int], roots: tuple[str, ...] = _ROOTS
+) -> float:
     with LineCounter(roots) as c:
         for a in addrs:
             fn(a)
@@ -128,6 +129,7 @@ def test_counter_sees_linear_work(maps: dict[int, tuple[Machine, GenInfo, list[i
     for n in (SMALL, BIG):
         m, _, pages = maps[n]
         bc = bl.BaselineConfig.from_kernel(m.config)  # the 6.16 walk, with subtree skipping
+
         def walk(a: int, m: Machine = m, bc: bl.BaselineConfig = bc) -> object:
             return bl.answer_mmap(m.tree, a, bc, bl.WalkCounter())
 
@@ -139,24 +141,29 @@ def test_counter_sees_linear_work(maps: dict[int, tuple[Machine, GenInfo, list[i
 
 # ----------------------------------------------------------------------------- verdicts
 @pytest.mark.parametrize("op", ["read", "mmap", "read rendered"])
-def test_verdict_cost_is_logarithmic(maps: dict[int, tuple[Machine, GenInfo, list[int]]],
-                                     op: str) -> None:
+def test_verdict_cost_is_logarithmic(
+    maps: dict[int, tuple[Machine, GenInfo, list[int]]], op: str
+) -> None:
     """Deciding a page, and (``read rendered``) also formatting its lazy trace and message."""
-    from devmem_tui.engine import access
+    from devmem_tui.engine.devmem import access
 
     cost = {}
     for n in (SMALL, BIG):
         m, _, pages = maps[n]
         if op == "read":
+
             def fn(a: int, m: Machine = m) -> object:
                 return m.read(a, 4096)
         elif op == "read rendered":
+
             def fn(a: int, m: Machine = m) -> object:
                 v = m.read(a, 4096)
                 return v.message, v.trace
         else:
+
             def fn(a: int, m: Machine = m) -> object:
                 return access.mmap_mem(m, a, 4096, False, dry_run=True)
+
         fn(pages[0])  # warm any per-generation cache outside the count
         cost[n] = lines_per_call(fn, pages)
     print(op, cost)
@@ -164,17 +171,20 @@ def test_verdict_cost_is_logarithmic(maps: dict[int, tuple[Machine, GenInfo, lis
 
 
 def test_engine_agrees_with_the_kernel_walk(
-        maps: dict[int, tuple[Machine, GenInfo, list[int]]]) -> None:
+    maps: dict[int, tuple[Machine, GenInfo, list[int]]],
+) -> None:
     """The indexed engine and the linear walks give the same outcome word on the samples."""
-    from devmem_tui.engine import access
+    from devmem_tui.engine.devmem import access
 
     m, _, pages = maps[SMALL]
     bc = bl.BaselineConfig.from_kernel(m.config)
     for a in pages:
         assert m.read(a, 4096).outcome.value == bl.answer_read(
-            m.tree, m.high_memory, a, bc, bl.WalkCounter()), hex(a)
-        assert access.mmap_mem(m, a, 4096, False, dry_run=True).outcome.value == \
-            bl.answer_mmap(m.tree, a, bc, bl.WalkCounter()), hex(a)
+            m.tree, m.high_memory, a, bc, bl.WalkCounter()
+        ), hex(a)
+        assert access.mmap_mem(m, a, 4096, False, dry_run=True).outcome.value == bl.answer_mmap(
+            m.tree, a, bc, bl.WalkCounter()
+        ), hex(a)
 
 
 # ----------------------------------------------------------------------------- BlockRuns
@@ -219,8 +229,9 @@ def test_blockruns_cost_grows_with_runs_only() -> None:
 
 # ----------------------------------------------------------------------------- virtio-mem
 def test_tib_plug_all_leaves_constant_state(
-        maps: dict[int, tuple[Machine, GenInfo, list[int]]]) -> None:
-    from devmem_tui.engine import vmem_driver
+    maps: dict[int, tuple[Machine, GenInfo, list[int]]],
+) -> None:
+    from devmem_tui.engine.virtio_mem import driver as vmem_driver
 
     base, info, _ = maps[SMALL]
     m = Machine(base.tree.copy(), base.config.copy())
@@ -246,7 +257,7 @@ def test_tib_plug_all_leaves_constant_state(
 
 def _state_bytes(vm: object) -> int:
     from benchmarks.common import deep_size
-    from devmem_tui.engine.resources import Resource, ResourceTree
+    from devmem_tui.engine.iomem.tree import Resource, ResourceTree
 
     return deep_size(vm, stop=(Machine, ResourceTree, Resource))
 

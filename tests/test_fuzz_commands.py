@@ -36,20 +36,33 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 
 from devmem_tui.commands.registry import Result, all_specs
 from devmem_tui.commands.session import Session
-from devmem_tui.complete import Slot, parse_usage
-from devmem_tui.engine import iomem_text, presets, state
+from devmem_tui.engine import presets
+from devmem_tui.engine import session_json as state
 from devmem_tui.engine.config import ERAS, KEYS
+from devmem_tui.engine.devmem.verdict import Outcome
 from devmem_tui.engine.errors import DevmemError
-from devmem_tui.engine.resources import ADDR_MAX
-from devmem_tui.engine.verdict import Outcome
+from devmem_tui.engine.iomem import text as iomem_text
+from devmem_tui.engine.iomem.tree import ADDR_MAX
+from devmem_tui.frontends.complete import Slot, parse_usage
 
 TESTS = Path(__file__).resolve().parent
 PRESET_DIR = TESTS.parent / "devmem_tui" / "presets"
 CORPUS_DIR = TESTS / "corpus"
 MALFORMED = sorted((TESTS / "malformed_iomem").iterdir())
 
-REFUSED = {"ERROR", "NACK", "BUSY", "EPERM", "EFAULT", "EINVAL", "ENOSYS", "EAGAIN", "ENXIO",
-           "EBUSY", "SIGBUS"}
+REFUSED = {
+    "ERROR",
+    "NACK",
+    "BUSY",
+    "EPERM",
+    "EFAULT",
+    "EINVAL",
+    "ENOSYS",
+    "EAGAIN",
+    "ENXIO",
+    "EBUSY",
+    "SIGBUS",
+}
 # `export svg` needs the TUI; `exit` only sets a flag. Both are covered elsewhere.
 SKIP = {"exit"}
 SPECS = [s for s in all_specs() if s.name not in SKIP]
@@ -57,11 +70,46 @@ USAGES = [(s, u) for s in SPECS for u in s.usages]
 
 M = 1 << 20
 SIZES = ["0", "1", "4096", "4K", "2M", "3M", "128M", "256M", "1G", "0x200000", "0x1000"]
-GARBAGE = ["12Q", "-1", "0x", "0xg", "1.5M", "", "#", "\"", "0x10000000000000000",
-           "18446744073709551616", "99999999999999999999999", "--", "--all", "=", "block=",
-           "memory", "m", "vmem", "ÿ", "\x00", "\udcff", "☃", "0x1_000", "1e400", "nan",
-           "inf", "-0", "0b1", "16777216T", "0xffffffffffffffff", "exclusive", "private",
-           "stop", "output", "iomem", "add", "resize", "9" * 400]
+GARBAGE = [
+    "12Q",
+    "-1",
+    "0x",
+    "0xg",
+    "1.5M",
+    "",
+    "#",
+    '"',
+    "0x10000000000000000",
+    "18446744073709551616",
+    "99999999999999999999999",
+    "--",
+    "--all",
+    "=",
+    "block=",
+    "memory",
+    "m",
+    "vmem",
+    "ÿ",
+    "\x00",
+    "\udcff",
+    "☃",
+    "0x1_000",
+    "1e400",
+    "nan",
+    "inf",
+    "-0",
+    "0b1",
+    "16777216T",
+    "0xffffffffffffffff",
+    "exclusive",
+    "private",
+    "stop",
+    "output",
+    "iomem",
+    "add",
+    "resize",
+    "9" * 400,
+]
 # No "/" or "~": a garbage word used as a FILE stays inside the sandbox directory.
 WORDS = st.text(alphabet=string.ascii_letters + string.digits + "_-=.+#\"'", max_size=12)
 READ_ONLY_FILE_COMMANDS = ("open", "load")  # may name files of the checkout; others write
@@ -126,8 +174,10 @@ class CommandLanguage(RuleBasedStateMachine):
         os.chdir(self.cwd)
         shutil.rmtree(self.tmp, ignore_errors=True)
 
-    @initialize(preset=st.sampled_from(["qemu-x86-virtio-mem"] * 3 + list(presets.PRESETS)),
-                kernel=st.sampled_from(["6.16", "6.16", "6.1", "5.15", "5.4"]))
+    @initialize(
+        preset=st.sampled_from(["qemu-x86-virtio-mem"] * 3 + list(presets.PRESETS)),
+        kernel=st.sampled_from(["6.16", "6.16", "6.1", "5.15", "5.4"]),
+    )
     def setup(self, preset: str, kernel: str) -> None:
         self.do(f"set kernel {kernel}")
         self.do(f"machine {preset}")
@@ -135,19 +185,33 @@ class CommandLanguage(RuleBasedStateMachine):
     # ------------------------------------------------------------------ argument values
     def addresses(self) -> list[int]:
         m = self.session.machine
-        out = [0, 0x1000, 0x9F000, 0x100000, 0xFEBD0000, 0xFEB80000, ADDR_MAX & ~0xFFF,
-               ADDR_MAX, m.high_memory]
+        out = [
+            0,
+            0x1000,
+            0x9F000,
+            0x100000,
+            0xFEBD0000,
+            0xFEB80000,
+            ADDR_MAX & ~0xFFF,
+            ADDR_MAX,
+            m.high_memory,
+        ]
         rs = list(m.tree.root.children)
         for r in rs[:: max(1, len(rs) // 8)]:
             out += [r.start, r.end & ~0xFFF]
         for vm in m.vmem.values():
             d = vm.device
-            out += [d.addr, d.addr + d.block_size, d.addr + 128 * M, d.end - d.block_size,
-                    d.end]
+            out += [d.addr, d.addr + d.block_size, d.addr + 128 * M, d.end - d.block_size, d.end]
         return out
 
-    def value(self, data: st.DataObject, kind: str | None, prefix: str,
-              choices: tuple[str, ...], command: str) -> str:
+    def value(
+        self,
+        data: st.DataObject,
+        kind: str | None,
+        prefix: str,
+        choices: tuple[str, ...],
+        command: str,
+    ) -> str:
         m = self.session.machine
         draw = data.draw
         if choices:
@@ -173,18 +237,38 @@ class CommandLanguage(RuleBasedStateMachine):
                 return str(draw(st.sampled_from(sorted(CORPUS_DIR.iterdir()))))
             if choice == 2 and command in READ_ONLY_FILE_COMMANDS:
                 return str(draw(st.sampled_from(MALFORMED + sorted(PRESET_DIR.glob("*.iomem")))))
-            name = os.path.join(self.tmp, draw(st.sampled_from(["a.json", "b.json", "c.iomem",
-                                                                "d.scenario"])))
+            name = os.path.join(
+                self.tmp, draw(st.sampled_from(["a.json", "b.json", "c.iomem", "d.scenario"]))
+            )
             return name
         if kind == "preset":
             return draw(st.sampled_from([*presets.PRESETS, "nosuch"]))
         if kind == "config_key":
             return draw(st.sampled_from([*KEYS, "nosuch"]))
         if kind == "config_value":
-            return draw(st.sampled_from(["on", "off", "default", "strict", "relaxed", "arm64",
-                                         "x86_64", "online", "offline", "online_movable",
-                                         "rfc-2021", "busy-is-exclusive", "none", "40", "52",
-                                         *ERAS, "9.9"]))
+            return draw(
+                st.sampled_from(
+                    [
+                        "on",
+                        "off",
+                        "default",
+                        "strict",
+                        "relaxed",
+                        "arm64",
+                        "x86_64",
+                        "online",
+                        "offline",
+                        "online_movable",
+                        "rfc-2021",
+                        "busy-is-exclusive",
+                        "none",
+                        "40",
+                        "52",
+                        *ERAS,
+                        "9.9",
+                    ]
+                )
+            )
         if kind == "memblock":
             ids = [40, 41, 47, 48, 0, 9999]
             for vm in m.vmem.values():
@@ -273,31 +357,60 @@ class CommandLanguage(RuleBasedStateMachine):
         runs reach plugged, onlined, pinned, mapped, claimed and revoked states."""
         m = self.session.machine
         draw = data.draw
-        lines = ["mmap 0xfebd0000 4096", "mmap 0xfebd0000 8K private", "mmap 0x0 4096",
-                 "claim 0xfebd0000+4K drv", "claim 0xfebd0000+4K drv exclusive",
-                 "release drv", "set io_strict_devmem on", "set io_strict_devmem off",
-                 "set migration on", "set migration off", "set strict_devmem off",
-                 "set kernel 5.15", "set kernel 6.16", "set proposal rfc-2021",
-                 "set auto_online offline", "set auto_online online_movable",
-                 "wait 50s", "wait 300s", "save s.json", "open s.json", "unplug-all vmem0",
-                 "vmem add vmem1 0x600000000 1G", "vmem add vmem2 0x640000000 512M block=128M"]
+        lines = [
+            "mmap 0xfebd0000 4096",
+            "mmap 0xfebd0000 8K private",
+            "mmap 0x0 4096",
+            "claim 0xfebd0000+4K drv",
+            "claim 0xfebd0000+4K drv exclusive",
+            "release drv",
+            "set io_strict_devmem on",
+            "set io_strict_devmem off",
+            "set migration on",
+            "set migration off",
+            "set strict_devmem off",
+            "set kernel 5.15",
+            "set kernel 6.16",
+            "set proposal rfc-2021",
+            "set auto_online offline",
+            "set auto_online online_movable",
+            "wait 50s",
+            "wait 300s",
+            "save s.json",
+            "open s.json",
+            "unplug-all vmem0",
+            "vmem add vmem1 0x600000000 1G",
+            "vmem add vmem2 0x640000000 512M block=128M",
+        ]
         lines += [f"touch {mp} 0" for mp in m.mappings] + [f"munmap {mp}" for mp in m.mappings]
         for name, vm in m.vmem.items():
             d = vm.device
             bs = d.block_size
-            lines += [f"vmem resize {name} {n * bs:#x}" for n in (0, 1, 64, 128, 512)
-                      if n * bs <= d.region_size]
+            lines += [
+                f"vmem resize {name} {n * bs:#x}"
+                for n in (0, 1, 64, 128, 512)
+                if n * bs <= d.region_size
+            ]
             k = draw(st.integers(0, min(d.nb_blocks_total - 1, 1024)))
-            lines += [f"plug {name} {d.addr + k * bs:#x} {bs:#x}",
-                      f"unplug {name} {d.addr + k * bs:#x} {bs:#x}",
-                      f"state {name} {d.addr:#x} {4 * bs:#x}"]
+            lines += [
+                f"plug {name} {d.addr + k * bs:#x} {bs:#x}",
+                f"unplug {name} {d.addr + k * bs:#x} {bs:#x}",
+                f"state {name} {d.addr:#x} {4 * bs:#x}",
+            ]
             for a, b in d.blocks.runs()[:3]:
-                lines += [f"unplug {name} {d.addr + a * bs:#x} {(b - a) * bs:#x}",
-                          f"pin {d.addr + a * bs:#x}", f"mmap {d.addr + a * bs:#x} 4096",
-                          f"kcore {d.addr + a * bs:#x}"]
+                lines += [
+                    f"unplug {name} {d.addr + a * bs:#x} {(b - a) * bs:#x}",
+                    f"pin {d.addr + a * bs:#x}",
+                    f"mmap {d.addr + a * bs:#x} 4096",
+                    f"kcore {d.addr + a * bs:#x}",
+                ]
             for mb in list(vm.mm)[:4]:
-                lines += [f"offline memory{mb}", f"online memory{mb} movable",
-                          f"online memory{mb} kernel", f"online memory{mb}"]
+                lines += [
+                    f"offline memory{mb}",
+                    f"online memory{mb} movable",
+                    f"online memory{mb} kernel",
+                    f"online memory{mb}",
+                ]
         for a, b in m.pinned[:2]:
             lines.append(f"unpin {a:#x} {b - a + 1:#x}")
         self.do(draw(st.sampled_from(lines)))
@@ -319,8 +432,12 @@ class CommandLanguage(RuleBasedStateMachine):
             words[i] = words[i].upper()
         self.do(" ".join(_quote(w) for w in words))
 
-    @rule(text=st.text(max_size=40), word=st.sampled_from([s.name for s in SPECS]),
-          args=st.lists(st.sampled_from(GARBAGE) | WORDS, max_size=4), raw=st.booleans())
+    @rule(
+        text=st.text(max_size=40),
+        word=st.sampled_from([s.name for s in SPECS]),
+        args=st.lists(st.sampled_from(GARBAGE) | WORDS, max_size=4),
+        raw=st.booleans(),
+    )
     def garbage(self, text: str, word: str, args: list[str], raw: bool) -> None:
         """Random text, or a command word with random arguments."""
         self.do(text if raw else " ".join([word, *(_quote(a) for a in args)]))
@@ -354,19 +471,41 @@ def _quote(word: str) -> str:
 # 200 examples of up to 25 steps: about 25 s on one core of the CI machine (measured in
 # docs/errors.md); database=None keeps hypothesis from writing into the checkout.
 CommandLanguage.TestCase.settings = settings(
-    max_examples=200, stateful_step_count=25, deadline=None, database=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much,
-                           HealthCheck.data_too_large],
+    max_examples=200,
+    stateful_step_count=25,
+    deadline=None,
+    database=None,
+    suppress_health_check=[
+        HealthCheck.too_slow,
+        HealthCheck.filter_too_much,
+        HealthCheck.data_too_large,
+    ],
 )
 TestCommandLanguage = CommandLanguage.TestCase
 
 
 # ----------------------------------------------------------------------------- iomem parser
 @settings(max_examples=300, deadline=None, database=None)
-@given(st.lists(st.sampled_from(list("0123456789abcdefx- :\n\t[]=#\r") +
-                                ["System RAM", "Reserved", " : ", "  ", "busy", "exclusive",
-                                 "PCI Bus", "ffffffffffffffff", "\n  ", "desc=reserved"]),
-                max_size=120).map("".join))
+@given(
+    st.lists(
+        st.sampled_from(
+            list("0123456789abcdefx- :\n\t[]=#\r")
+            + [
+                "System RAM",
+                "Reserved",
+                " : ",
+                "  ",
+                "busy",
+                "exclusive",
+                "PCI Bus",
+                "ffffffffffffffff",
+                "\n  ",
+                "desc=reserved",
+            ]
+        ),
+        max_size=120,
+    ).map("".join)
+)
 def test_iomem_parse_raises_only_devmem_error_on_text(text: str) -> None:
     try:
         tree = iomem_text.parse(text)
@@ -376,8 +515,9 @@ def test_iomem_parse_raises_only_devmem_error_on_text(text: str) -> None:
         tree.check()
         # what parses renders and parses back to the same tree
         again = iomem_text.parse(iomem_text.render(tree, flags=True))
-        assert [(d, r.start, r.end, r.name, int(r.flags)) for d, r in again.walk()] == \
-            [(d, r.start, r.end, r.name, int(r.flags)) for d, r in tree.walk()]
+        assert [(d, r.start, r.end, r.name, int(r.flags)) for d, r in again.walk()] == [
+            (d, r.start, r.end, r.name, int(r.flags)) for d, r in tree.walk()
+        ]
 
 
 @settings(max_examples=200, deadline=None, database=None)
@@ -402,13 +542,26 @@ def test_iomem_parse_raises_only_devmem_error_on_any_text(text: str) -> None:
 def _base_documents() -> list[dict[str, Any]]:
     """Saved sessions with SBM and BBM devices, mappings, claims, pins and a pending timer."""
     setups = [
-        ["vmem resize vmem0 1G", "pin 0x140000000", "mmap 0xfebd0000 8K",
-         "claim 0xfebd1000+4K mydrv", "vmem resize vmem0 256M", "set io_strict_devmem on",
-         "mmap 0xfebd1000 4096"],
-        ["set kernel 5.10", "machine qemu-x86-virtio-mem", "vmem resize vmem0 512M",
-         "offline memory41"],
-        ["machine arm64-virt", "vmem add vmem1 0x800000000 1G block=128M",
-         "vmem resize vmem1 512M"],
+        [
+            "vmem resize vmem0 1G",
+            "pin 0x140000000",
+            "mmap 0xfebd0000 8K",
+            "claim 0xfebd1000+4K mydrv",
+            "vmem resize vmem0 256M",
+            "set io_strict_devmem on",
+            "mmap 0xfebd1000 4096",
+        ],
+        [
+            "set kernel 5.10",
+            "machine qemu-x86-virtio-mem",
+            "vmem resize vmem0 512M",
+            "offline memory41",
+        ],
+        [
+            "machine arm64-virt",
+            "vmem add vmem1 0x800000000 1G block=128M",
+            "vmem resize vmem1 512M",
+        ],
     ]
     docs = []
     for setup in setups:
@@ -421,12 +574,44 @@ def _base_documents() -> list[dict[str, Any]]:
 
 
 BASE_DOCS = _base_documents()
-AFTER_OPEN = ["vmem resize vmem0 512M", "vmem resize vmem1 128M", "wait 300s", "blocks --all",
-              "vmem", "iomem --flags", "whatis 0x140000000", "mmap 0x140000000 4096",
-              "touch m1", "offline memory41", "online memory41", "unplug-all vmem0",
-              "compare read 0x140000000"]
-MUTANTS: list[Any] = [0, 1, -1, 2**64, 1.5, float("nan"), True, None, "", "x", "0x0", "-0x1",
-           "0xffffffffffffffff", [], {}, [[0, 1]], 10**30, "SBM", "BBM", 7, 8]
+AFTER_OPEN = [
+    "vmem resize vmem0 512M",
+    "vmem resize vmem1 128M",
+    "wait 300s",
+    "blocks --all",
+    "vmem",
+    "iomem --flags",
+    "whatis 0x140000000",
+    "mmap 0x140000000 4096",
+    "touch m1",
+    "offline memory41",
+    "online memory41",
+    "unplug-all vmem0",
+    "compare read 0x140000000",
+]
+MUTANTS: list[Any] = [
+    0,
+    1,
+    -1,
+    2**64,
+    1.5,
+    float("nan"),
+    True,
+    None,
+    "",
+    "x",
+    "0x0",
+    "-0x1",
+    "0xffffffffffffffff",
+    [],
+    {},
+    [[0, 1]],
+    10**30,
+    "SBM",
+    "BBM",
+    7,
+    8,
+]
 
 
 def _leaf_paths(obj: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
@@ -440,8 +625,9 @@ def _leaf_paths(obj: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]
     return out
 
 
-@settings(max_examples=150, deadline=None, database=None,
-          suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=150, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow]
+)
 @given(data=st.data(), which=st.integers(0, len(BASE_DOCS) - 1))
 def test_mutated_session_documents_are_refused_or_work(data: st.DataObject, which: int) -> None:
     """A saved session with 1-3 fields changed (a number nudged, a value of another type, a

@@ -1,6 +1,6 @@
 """The engine never imports a front-end library: import each engine module in a fresh
-interpreter and fail if textual, prompt_toolkit or rich got loaded (pattern from harlequin's
-tests/unit_tests/test_import_hygiene.py, reference/ux-anchors.md §1)."""
+interpreter and fail if textual, prompt_toolkit or rich got loaded (the pattern of harlequin's
+tests/unit_tests/test_import_hygiene.py)."""
 
 from __future__ import annotations
 
@@ -13,8 +13,9 @@ import pytest
 import devmem_tui.engine as engine
 
 FORBIDDEN = ("textual", "prompt_toolkit", "rich")
-ENGINE_MODULES = sorted(f"devmem_tui.engine.{m.name}"
-                        for m in pkgutil.iter_modules(engine.__path__))
+ENGINE_MODULES = sorted(
+    m.name for m in pkgutil.walk_packages(engine.__path__, "devmem_tui.engine.") if not m.ispkg
+)
 
 # Run in a fresh interpreter: argv = modules to import, then prints the front ends loaded.
 _PROBE = (
@@ -26,15 +27,16 @@ _PROBE = (
 
 
 def _imported_front_ends(*modules: str) -> str:
-    proc = subprocess.run([sys.executable, "-c", _PROBE, *modules], capture_output=True,
-                          text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-c", _PROBE, *modules], capture_output=True, text=True, timeout=120
+    )
     assert proc.returncode == 0, proc.stderr
     return proc.stdout.strip()
 
 
 def test_engine_modules_are_found() -> None:
-    assert "devmem_tui.engine.iomem_text" in ENGINE_MODULES
-    assert "devmem_tui.engine.resources" in ENGINE_MODULES
+    assert "devmem_tui.engine.iomem.text" in ENGINE_MODULES
+    assert "devmem_tui.engine.iomem.tree" in ENGINE_MODULES
     assert len(ENGINE_MODULES) >= 8
 
 

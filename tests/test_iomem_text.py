@@ -11,10 +11,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from devmem_tui.engine import iomem_text
+from devmem_tui import files
 from devmem_tui.engine.errors import DevmemError
-from devmem_tui.engine.iomem_text import infer_flags, parse, render
-from devmem_tui.engine.resources import (
+from devmem_tui.engine.iomem import text as iomem_text
+from devmem_tui.engine.iomem.text import infer_flags, parse, render
+from devmem_tui.engine.iomem.tree import (
     ADDR_MAX,
     DESCS,
     SYSTEM_RAM,
@@ -58,14 +59,16 @@ def by_name(tree: ResourceTree, name: str) -> Resource:
 
 
 def test_render_matches_r_show_format() -> None:
-    tree = build([
-        (0, 0x0, 0xFFF, "Reserved", MEM_BUSY, "reserved"),
-        (0, 0x100000, 0x7FFDFFFF, "System RAM", RAM_BUSY, "none"),
-        (1, 0x1000000, 0x1FFFFFF, "Kernel code", RAM_BUSY, "none"),
-        (0, 0x140000000, 0x53FFFFFFF, "virtio0", SYSTEM_RAM, "none"),
-        (1, 0x140000000, 0x147FFFFFF, "System RAM (virtio_mem)", DRIVER_RAM, "none"),
-        (0, 0xFD00000000, ADDR_MAX, "top", MEM, "none"),
-    ])
+    tree = build(
+        [
+            (0, 0x0, 0xFFF, "Reserved", MEM_BUSY, "reserved"),
+            (0, 0x100000, 0x7FFDFFFF, "System RAM", RAM_BUSY, "none"),
+            (1, 0x1000000, 0x1FFFFFF, "Kernel code", RAM_BUSY, "none"),
+            (0, 0x140000000, 0x53FFFFFFF, "virtio0", SYSTEM_RAM, "none"),
+            (1, 0x140000000, 0x147FFFFFF, "System RAM (virtio_mem)", DRIVER_RAM, "none"),
+            (0, 0xFD00000000, ADDR_MAX, "top", MEM, "none"),
+        ]
+    )
     assert render(tree) == (
         "00000000-00000fff : Reserved\n"
         "00100000-7ffdffff : System RAM\n"
@@ -89,8 +92,9 @@ def test_render_caps_indentation_at_max_iores_level() -> None:
     assert indents == [0, 2, 4, 6, 8, 10, 10, 10]
     # ...and parse puts the capped lines back where they were (containment decides).
     assert shape(parse(render(tree, flags=True))) == shape(tree)
-    assert shape(parse(render(tree))) == [(d, s, e, n, int(MEM_BUSY), "none")
-                                          for d, s, e, n, _f, _x in spec]
+    assert shape(parse(render(tree))) == [
+        (d, s, e, n, int(MEM_BUSY), "none") for d, s, e, n, _f, _x in spec
+    ]
 
 
 def test_parse_resolves_capped_depth_siblings_and_returns() -> None:
@@ -107,16 +111,22 @@ def test_parse_resolves_capped_depth_siblings_and_returns() -> None:
     )
     tree = parse(text)
     depths = {r.name: d for d, r in tree.walk()}
-    assert depths == {"a": 0, "b": 1, "c": 2, "d": 3, "e": 4, "f5": 5, "g6": 6, "h6": 6,
-                      "i5": 5}
+    assert depths == {"a": 0, "b": 1, "c": 2, "d": 3, "e": 4, "f5": 5, "g6": 6, "h6": 6, "i5": 5}
     assert render(tree) == text
 
 
 def test_annotation_round_trips_every_flag_and_desc() -> None:
     rows = []
     addr = 0
-    members = [F.MEM, F.READONLY, F.SYSRAM, F.SYSRAM_DRIVER_MANAGED, F.SYSRAM_MERGEABLE,
-               F.EXCLUSIVE, F.BUSY]
+    members = [
+        F.MEM,
+        F.READONLY,
+        F.SYSRAM,
+        F.SYSRAM_DRIVER_MANAGED,
+        F.SYSRAM_MERGEABLE,
+        F.EXCLUSIVE,
+        F.BUSY,
+    ]
     for i in range(1 << len(members)):
         fl = F(0)
         for bit, m in enumerate(members):
@@ -202,8 +212,13 @@ BUSY_CLAIM = _parent("IOAPIC 0", MEM_BUSY)
         ("Reserved", 0x9FC00, None, MEM_BUSY, "reserved"),  # below 1 MiB: do_mark_busy
         ("Reserved", 0x100000, None, MEM, "reserved"),  # at 1 MiB: not busy
         ("Reserved", 0x7FFE0000, None, MEM, "reserved"),
-        ("Reserved", 0xB0000000, _parent("PCI MMCONFIG 0000 [bus 00-ff]", MEM_BUSY), MEM,
-         "reserved"),
+        (
+            "Reserved",
+            0xB0000000,
+            _parent("PCI MMCONFIG 0000 [bus 00-ff]", MEM_BUSY),
+            MEM,
+            "reserved",
+        ),
         ("Soft Reserved", 0x480000000, None, MEM, "soft_reserved"),
         ("Persistent Memory", 0x510000000, None, MEM, "persistent_memory"),
         ("Persistent Memory (legacy)", 0x510000000, None, MEM, "persistent_memory_legacy"),
@@ -234,15 +249,25 @@ BUSY_CLAIM = _parent("IOAPIC 0", MEM_BUSY)
         ("PCI MMCONFIG 0000 [bus 00-ff]", 0xB0000000, None, MEM_BUSY, "none"),
         ("virtio0", 0x140000000, None, SYSTEM_RAM, "none"),
         ("virtio12", 0x140000000, None, SYSTEM_RAM, "none"),
-        ("System RAM (virtio_mem)", 0x140000000, _parent("virtio0", SYSTEM_RAM),
-         DRIVER_RAM | F.SYSRAM_MERGEABLE, "none"),
+        (
+            "System RAM (virtio_mem)",
+            0x140000000,
+            _parent("virtio0", SYSTEM_RAM),
+            DRIVER_RAM | F.SYSRAM_MERGEABLE,
+            "none",
+        ),
         ("System RAM (kmem)", 0x490000000, _parent("dax0.0", SYSTEM_RAM), DRIVER_RAM, "none"),
         ("System RAM (foo)", 0x490000000, None, DRIVER_RAM, "none"),
         ("CXL Window 0", 0x490000000, None, MEM, "cxl"),
         ("region0", 0x490000000, _parent("CXL Window 0", MEM), MEM, "none"),
         ("dax0.0", 0x490000000, _parent("region0", MEM), SYSTEM_RAM, "none"),
-        ("namespace0.0", 0x510000000, _parent("Persistent Memory", MEM, "persistent_memory"),
-         MEM_BUSY, "persistent_memory"),
+        (
+            "namespace0.0",
+            0x510000000,
+            _parent("Persistent Memory", MEM, "persistent_memory"),
+            MEM_BUSY,
+            "persistent_memory",
+        ),
         ("GICD", 0x8000000, None, MEM_BUSY, "none"),
         ("PCI ECAM", 0x4010000000, None, MEM_BUSY, "none"),
         ("pl011@9000000", 0x9000000, None, MEM, "none"),
@@ -255,8 +280,7 @@ BUSY_CLAIM = _parent("IOAPIC 0", MEM_BUSY)
         ("mystery", 0xC0000000, WINDOW, MEM, "none"),  # a device resource in a bus window
     ],
 )
-def test_infer_flags(name: str, start: int, parent: Resource | None, flags: F,
-                     desc: str) -> None:
+def test_infer_flags(name: str, start: int, parent: Resource | None, flags: F, desc: str) -> None:
     assert infer_flags(name, start, parent) == (flags, desc)
 
 
@@ -354,8 +378,9 @@ def test_preset_files_round_trip(name: str) -> None:
     text = (PRESET_DIR / f"{name}.iomem").read_text()
     tree = parse(text, name)
     tree.check()
-    kernel_text = "".join(line + "\n" for line in text.splitlines()
-                          if line and not line.startswith("#"))
+    kernel_text = "".join(
+        line + "\n" for line in text.splitlines() if line and not line.startswith("#")
+    )
     # Plain kernel text comes back exactly (annotations and comments are not kernel text).
     if "[" not in kernel_text.replace("[bus 00-ff]", ""):
         assert render(tree) == kernel_text
@@ -369,8 +394,7 @@ def test_parsed_tree_supports_kernel_operations() -> None:
     tree.release_region(0xFEBD0000, 0x1000)
     tree.check()
     tree.index.verify()
-    assert [r.name for r in tree.overlapping(0xFED00000, 0xFED00000)] == ["HPET 0",
-                                                                         "PNP0103:00"]
+    assert [r.name for r in tree.overlapping(0xFED00000, 0xFED00000)] == ["HPET 0", "PNP0103:00"]
 
 
 _NAME_CHARS = st.sampled_from(list("abcXYZ019 :._-()@/#[]ü"))
@@ -381,8 +405,19 @@ def _names(plain: bool) -> st.SearchStrategy[str]:
     return st.text(chars, min_size=1, max_size=12).map(str.strip).filter(bool)
 
 
-_FLAGS = st.sets(st.sampled_from([F.MEM, F.READONLY, F.SYSRAM, F.SYSRAM_DRIVER_MANAGED,
-                                  F.SYSRAM_MERGEABLE, F.EXCLUSIVE, F.BUSY]))
+_FLAGS = st.sets(
+    st.sampled_from(
+        [
+            F.MEM,
+            F.READONLY,
+            F.SYSRAM,
+            F.SYSRAM_DRIVER_MANAGED,
+            F.SYSRAM_MERGEABLE,
+            F.EXCLUSIVE,
+            F.BUSY,
+        ]
+    )
+)
 
 
 @st.composite
@@ -402,8 +437,9 @@ def trees(draw: st.DrawFn, plain: bool = False) -> ResourceTree:
         if n and draw(st.integers(0, 4)) == 0:
             bounds = [lo, hi]  # one child exactly as large as its parent
         else:
-            pts = draw(st.lists(st.integers(0, span - 1), min_size=2 * n, max_size=2 * n,
-                                unique=True))
+            pts = draw(
+                st.lists(st.integers(0, span - 1), min_size=2 * n, max_size=2 * n, unique=True)
+            )
             bounds = sorted(lo + p for p in pts)
         for a, b in zip(bounds[::2], bounds[1::2], strict=True):
             if budget[0] <= 0:
@@ -451,10 +487,12 @@ def _big_text(target: int) -> str:
     parts: list[str] = []
     size, addr, i = 0, 0x100000000, 0
     while size < target:
-        chunk = (f"{addr:08x}-{addr + 0x7ffffff:08x} : virtio{i}\n"
-                 f"  {addr:08x}-{addr + 0x3ffffff:08x} : System RAM (virtio_mem)\n"
-                 f"  {addr + 0x4000000:08x}-{addr + 0x4000fff:08x} : 0000:00:{i % 32:02x}.0\n"
-                 f"    {addr + 0x4000000:08x}-{addr + 0x4000fff:08x} : virtio-pci-modern\n")
+        chunk = (
+            f"{addr:08x}-{addr + 0x7FFFFFF:08x} : virtio{i}\n"
+            f"  {addr:08x}-{addr + 0x3FFFFFF:08x} : System RAM (virtio_mem)\n"
+            f"  {addr + 0x4000000:08x}-{addr + 0x4000FFF:08x} : 0000:00:{i % 32:02x}.0\n"
+            f"    {addr + 0x4000000:08x}-{addr + 0x4000FFF:08x} : virtio-pci-modern\n"
+        )
         parts.append(chunk)
         size += len(chunk)
         addr += 0x8000000
@@ -470,7 +508,7 @@ def test_twenty_megabyte_file_parses_in_linear_time(tmp_path: Path) -> None:
     lines = text.count("\n")
     del text
     t0 = time.perf_counter()
-    tree = iomem_text.parse_file(str(path))
+    tree = files.load_iomem(str(path))
     elapsed = time.perf_counter() - t0
     assert len(tree) == lines
     # Linear parsing takes ~10 s here on a slow core; anything quadratic takes hours.
@@ -485,7 +523,7 @@ def test_files_over_64_mib_are_refused_before_reading(tmp_path: Path) -> None:
     with open(path, "wb") as fh:  # sparse: no 64 MiB written to disk
         fh.truncate(64 * 1024 * 1024 + 1)
     with pytest.raises(DevmemError, match=r"huge\.txt: file is 64 MiB, more than the 64 MiB"):
-        iomem_text.parse_file(str(path))
+        files.load_iomem(str(path))
 
 
 def test_exactly_64_mib_limit_applies_to_text_too() -> None:
@@ -499,10 +537,10 @@ def test_exactly_64_mib_limit_applies_to_text_too() -> None:
 
 def test_unreadable_file_is_one_line(tmp_path: Path) -> None:
     with pytest.raises(DevmemError, match=r"nope\.txt: cannot read: No such file"):
-        iomem_text.parse_file(str(tmp_path / "nope.txt"))
+        files.load_iomem(str(tmp_path / "nope.txt"))
     if os.geteuid() != 0:  # root reads anything
         p = tmp_path / "secret.txt"
         p.write_text("00000000-00000fff : x\n")
         p.chmod(0)
         with pytest.raises(DevmemError, match="Permission denied"):
-            iomem_text.parse_file(str(p))
+            files.load_iomem(str(p))

@@ -24,37 +24,77 @@ def poisoned(m: Machine) -> Machine:
 
 K = [
     # id, kernel, prepare, addr, outcome, trace substring, message substring
-    ("K1", "6.1", None, 0x1000, "OK", "read_kcore(0x1000): KCORE_RAM, online page -> copied",
-     "System RAM contents"),
+    (
+        "K1",
+        "6.1",
+        None,
+        0x1000,
+        "OK",
+        "read_kcore(0x1000): KCORE_RAM, online page -> copied",
+        "System RAM contents",
+    ),
     ("K1-4.10", "4.10", None, 0x1000, "OK", "kern_addr_valid() -> copied", ""),
-    ("K2", "6.1", None, 0x9F000, "ZEROS", "read_kcore(0x9f000): not in any KCORE_RAM entry",
-     "all zero-filled"),
+    (
+        "K2",
+        "6.1",
+        None,
+        0x9F000,
+        "ZEROS",
+        "read_kcore(0x9f000): not in any KCORE_RAM entry",
+        "all zero-filled",
+    ),
     ("K2-5.13", "5.13", None, 0x9F000, "ZEROS", "not in any KCORE_RAM entry", ""),
     ("K3", "6.1", None, 0xFE000000, "ZEROS", "not in any KCORE_RAM entry", ""),
-    ("K4", "6.1", None, 0x294000000, "ZEROS",
-     "read_kcore(0x294000000) [5.14+]: PageOffline", ""),
-    ("K5", "5.13", None, 0x294000000, "OK", "no state filter before 5.14",
-     "raw PageOffline memory, unplugged virtio-mem memory"),
-    ("K6", "6.1", offline_block_a, 0x280000000, "ZEROS",
-     "[5.14+]: pfn_to_online_page() NULL (memory block offline) -> zero-filled", ""),
-    ("K7", "5.13", offline_block_a, 0x280000000, "OK", "no state filter before 5.14",
-     "raw contents of an offline memory block"),
-    ("K8", "6.1", None, 0x288000000, "ZEROS", "read_kcore(0x288000000): not in any KCORE_RAM",
-     ""),
+    ("K4", "6.1", None, 0x294000000, "ZEROS", "read_kcore(0x294000000) [5.14+]: PageOffline", ""),
+    (
+        "K5",
+        "5.13",
+        None,
+        0x294000000,
+        "OK",
+        "no state filter before 5.14",
+        "raw PageOffline memory, unplugged virtio-mem memory",
+    ),
+    (
+        "K6",
+        "6.1",
+        offline_block_a,
+        0x280000000,
+        "ZEROS",
+        "[5.14+]: pfn_to_online_page() NULL (memory block offline) -> zero-filled",
+        "",
+    ),
+    (
+        "K7",
+        "5.13",
+        offline_block_a,
+        0x280000000,
+        "OK",
+        "no state filter before 5.14",
+        "raw contents of an offline memory block",
+    ),
+    ("K8", "6.1", None, 0x288000000, "ZEROS", "read_kcore(0x288000000): not in any KCORE_RAM", ""),
     ("K8-5.13", "5.13", None, 0x288000000, "ZEROS", "not in any KCORE_RAM entry", ""),
-    ("K9", "6.1", poisoned, 0x100000, "ZEROS", "[5.14+]: is_page_hwpoison() -> zero-filled",
-     ""),
-    ("K9-5.13", "5.13", poisoned, 0x100000, "OK", "no state filter before 5.14",
-     "hwpoisoned page"),
-    ("K10", "6.1", None, 0x100000, "OK", "read_kcore(0x100000): KCORE_RAM, online page",
-     "System RAM contents"),
+    ("K9", "6.1", poisoned, 0x100000, "ZEROS", "[5.14+]: is_page_hwpoison() -> zero-filled", ""),
+    ("K9-5.13", "5.13", poisoned, 0x100000, "OK", "no state filter before 5.14", "hwpoisoned page"),
+    (
+        "K10",
+        "6.1",
+        None,
+        0x100000,
+        "OK",
+        "read_kcore(0x100000): KCORE_RAM, online page",
+        "System RAM contents",
+    ),
 ]
 
 
-@pytest.mark.parametrize(("kid", "kernel", "prepare", "addr", "outcome", "trace", "text"), K,
-                         ids=[k[0] for k in K])
-def test_kcore_vector(kid: str, kernel: str, prepare: object, addr: int, outcome: str,
-                      trace: str, text: str) -> None:
+@pytest.mark.parametrize(
+    ("kid", "kernel", "prepare", "addr", "outcome", "trace", "text"), K, ids=[k[0] for k in K]
+)
+def test_kcore_vector(
+    kid: str, kernel: str, prepare: object, addr: int, outcome: str, trace: str, text: str
+) -> None:
     m = l1(config(kernel, "S"))
     if prepare is not None:
         m = prepare(m)  # type: ignore[operator]

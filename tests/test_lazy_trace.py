@@ -10,9 +10,10 @@ from functools import partial
 import pytest
 
 from devmem_tui.commands.session import Session
-from devmem_tui.engine import access, policy
+from devmem_tui.engine.devmem import access
+from devmem_tui.engine.devmem import rules as policy
+from devmem_tui.engine.devmem.verdict import Verdict, render, render_all
 from devmem_tui.engine.machine import Machine
-from devmem_tui.engine.verdict import Verdict, render, render_all
 
 PAGE = 4096
 
@@ -50,8 +51,12 @@ def probes(m: Machine) -> list[tuple[int, int]]:
 def disturb(m: Machine) -> None:
     """Change everything a trace line could have read: config, tree, memory state."""
     s = Session(m)
-    for line in ("set kernel 4.10", "set proposal none", "set strict_devmem off",
-                 "set iomem strict"):
+    for line in (
+        "set kernel 4.10",
+        "set proposal none",
+        "set strict_devmem off",
+        "set iomem strict",
+    ):
         s.execute(line)
     for _, r in list(m.tree.walk()):
         if not r.children and not r.busy and r.end - r.start >= PAGE:
@@ -61,8 +66,9 @@ def disturb(m: Machine) -> None:
 
 
 @pytest.mark.parametrize(("preset", "changes"), SETUPS)
-def test_render_after_the_machine_changed_is_what_it_was(preset: str,
-                                                       changes: dict[str, str]) -> None:
+def test_render_after_the_machine_changed_is_what_it_was(
+    preset: str, changes: dict[str, str]
+) -> None:
     m = machine(preset, changes)
     lazy: list[Verdict] = []
     eager: list[Verdict] = []
@@ -112,13 +118,16 @@ def test_verdict_setters_and_equality() -> None:
     assert v.detail == "lazy and 0x10" and "lazy and 0x10" in v.message
 
 
-@pytest.mark.parametrize(("addr", "length", "refused"), [
-    (0, 1 << 64, True),                      # a length of 2^64 from offset 0
-    (1 << 64, 0, True),                      # an offset past 2^64 - 1, even with count 0
-    ((1 << 64) - 1, 1, False),               # the very last byte
-    ((1 << 64) - 4096, 4097, True),          # one byte past the end
-    (0, (1 << 64) - 1, False),               # the whole space but one byte (VFS-capped)
-])
+@pytest.mark.parametrize(
+    ("addr", "length", "refused"),
+    [
+        (0, 1 << 64, True),  # a length of 2^64 from offset 0
+        (1 << 64, 0, True),  # an offset past 2^64 - 1, even with count 0
+        ((1 << 64) - 1, 1, False),  # the very last byte
+        ((1 << 64) - 4096, 4097, True),  # one byte past the end
+        (0, (1 << 64) - 1, False),  # the whole space but one byte (VFS-capped)
+    ],
+)
 def test_end_check_on_the_fast_path(addr: int, length: int, refused: bool) -> None:
     """read_mem's inlined guard must refuse exactly what rw_verify_area() would."""
     from devmem_tui.engine.errors import DevmemError
@@ -129,5 +138,10 @@ def test_end_check_on_the_fast_path(addr: int, length: int, refused: bool) -> No
             with pytest.raises(DevmemError, match="EOVERFLOW"):
                 call(m, addr, length)
         else:
-            assert call(m, addr, length).outcome.value in {"EFAULT", "EPERM", "OK", "ZEROS",
-                                                           "DROPPED"}
+            assert call(m, addr, length).outcome.value in {
+                "EFAULT",
+                "EPERM",
+                "OK",
+                "ZEROS",
+                "DROPPED",
+            }

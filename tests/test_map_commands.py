@@ -8,7 +8,8 @@ import pytest
 
 from devmem_tui.commands.registry import REGISTRY, Result, load_all
 from devmem_tui.commands.session import Session
-from devmem_tui.engine import iomem_text, presets
+from devmem_tui.engine import presets
+from devmem_tui.engine.iomem import text as iomem_text
 from devmem_tui.engine.machine import Machine
 
 REAL_Q35 = Path("/work/shared/reference/real-q35-guest-iomem.txt")
@@ -43,8 +44,7 @@ def session() -> Session:
 
 def test_commands_are_registered_with_usage_and_help() -> None:
     load_all()
-    for name, mutates in (("machine", True), ("load", True), ("iomem", False),
-                          ("whatis", False)):
+    for name, mutates in (("machine", True), ("load", True), ("iomem", False), ("whatis", False)):
         spec = REGISTRY[name]
         assert spec.group == "map" and spec.mutates is mutates
         assert spec.summary and spec.help
@@ -76,8 +76,7 @@ def test_machine_preset_is_fresh_but_keeps_the_config(session: Session) -> None:
     m = session.machine
     assert m is not old and m.name == "arm64-virt"
     assert m.mappings == {} and m.clock == 0.0
-    assert (m.config.kernel, m.config.io_strict_devmem, m.config.arch) == ("5.15", True,
-                                                                           "arm64")
+    assert (m.config.kernel, m.config.io_strict_devmem, m.config.arch) == ("5.15", True, "arm64")
     assert "arm64-virt" in r.message and r.data["arch"] == "arm64"
     assert r.data["devices"] == ["vmem0"]
     ok(session, "machine qemu-x86")
@@ -125,8 +124,10 @@ def test_iomem_flags_output_loads_back_identically(tmp_path: Path) -> None:
     path.write_text(annotated + "\n")
     ok(session, f"load iomem {path}")
     assert ok(session, "iomem --flags").message == annotated
-    assert session.machine.tree.find("virtio0")[0].flags == \
-        iomem_text.parse(annotated).find("virtio0")[0].flags
+    assert (
+        session.machine.tree.find("virtio0")[0].flags
+        == iomem_text.parse(annotated).find("virtio0")[0].flags
+    )
 
 
 @pytest.mark.parametrize(
@@ -171,10 +172,14 @@ def test_iomem_range_and_flags(session: Session) -> None:
     )
     assert r.data["range"] == [0xFE000000, 0xFE003FFF] and r.data["flags"] is True
     assert [(d["name"], d["depth"], d["flags"]) for d in r.data["resources"]] == [
-        ("PCI Bus 0000:00", 0, ["mem"]), ("0000:00:04.0", 1, ["mem"]),
-        ("virtio-pci-modern", 2, ["mem", "busy"])]
-    assert ok(session, "iomem --flags 0xfec00000-0xfec00fff").message == \
-        "fec00000-fec003ff : IOAPIC 0 [busy]"
+        ("PCI Bus 0000:00", 0, ["mem"]),
+        ("0000:00:04.0", 1, ["mem"]),
+        ("virtio-pci-modern", 2, ["mem", "busy"]),
+    ]
+    assert (
+        ok(session, "iomem --flags 0xfec00000-0xfec00fff").message
+        == "fec00000-fec003ff : IOAPIC 0 [busy]"
+    )
 
 
 def test_iomem_hole_and_errors(session: Session) -> None:
@@ -201,8 +206,11 @@ def test_whatis_shows_the_chain_and_three_verdicts(session: Session) -> None:
     ]
     assert lines[4].startswith("page 0xfe000000-0xfe000fff under 6.1 x86_64")
     assert r.data["page"] == 0xFE000000 and r.data["addr"] == 0xFE000123
-    assert [c["name"] for c in r.data["chain"]] == ["PCI Bus 0000:00", "0000:00:04.0",
-                                                    "virtio-pci-modern"]
+    assert [c["name"] for c in r.data["chain"]] == [
+        "PCI Bus 0000:00",
+        "0000:00:04.0",
+        "virtio-pci-modern",
+    ]
     # policy vectors 13/34 and K3: busy claim, IO_STRICT off -> read/mmap OK; kcore zeros
     assert (r.data["read"], r.data["mmap"], r.data["kcore"]) == ("OK", "OK", "ZEROS")
     assert any(t.startswith("read: ") for t in r.trace)
@@ -226,12 +234,22 @@ def test_whatis_low_ram_and_hole(session: Session) -> None:
 
 def test_whatis_creates_no_mapping_and_changes_nothing(session: Session) -> None:
     m = session.machine
-    before = (iomem_text.render(m.tree, flags=True), dict(m.mappings), m.next_mapping,
-              m.clock, m.tree.generation)
+    before = (
+        iomem_text.render(m.tree, flags=True),
+        dict(m.mappings),
+        m.next_mapping,
+        m.clock,
+        m.tree.generation,
+    )
     for addr in ("0xfebd0000", "0x1000", "0x100000", "0xfec00000"):
         ok(session, f"whatis {addr}")
-    after = (iomem_text.render(m.tree, flags=True), dict(m.mappings), m.next_mapping,
-             m.clock, m.tree.generation)
+    after = (
+        iomem_text.render(m.tree, flags=True),
+        dict(m.mappings),
+        m.next_mapping,
+        m.clock,
+        m.tree.generation,
+    )
     assert after == before
     assert "m1" in run(session, "mmap 0xfebd0000 4096").message
 

@@ -60,8 +60,8 @@ def test_size_must_be_positive() -> None:
 @pytest.mark.parametrize(
     ("text", "rng"),
     [
-        ("0x1000-0x1fff", (0x1000, 0x1fff)),
-        ("0x1000+4K", (0x1000, 0x1fff)),
+        ("0x1000-0x1fff", (0x1000, 0x1FFF)),
+        ("0x1000+4K", (0x1000, 0x1FFF)),
         ("140000000+1G", None),
         ("0x140000000+1G", (0x140000000, 0x17FFFFFFF)),
         ("0-0", (0, 0)),
@@ -89,8 +89,9 @@ def test_bad_ranges(text: str, problem: str) -> None:
     assert problem in str(e.value)
 
 
-@pytest.mark.parametrize(("text", "secs"), [("50s", 50), ("5m", 300), ("1h", 3600),
-                                            ("250ms", 0.25), ("7", 7)])
+@pytest.mark.parametrize(
+    ("text", "secs"), [("50s", 50), ("5m", 300), ("1h", 3600), ("250ms", 0.25), ("7", 7)]
+)
 def test_durations(text: str, secs: float) -> None:
     assert parse_duration(text) == secs
 
@@ -100,7 +101,9 @@ def test_bad_duration() -> None:
         parse_duration("5 parsecs")
 
 
-@pytest.mark.parametrize(("n", "text"), [(128 << 20, "128M"), (1 << 30, "1G"),
-                                         (3 << 29, "1.5G"), (100, "100"), (4096, "4K")])
+@pytest.mark.parametrize(
+    ("n", "text"),
+    [(128 << 20, "128M"), (1 << 30, "1G"), (3 << 29, "1.5G"), (100, "100"), (4096, "4K")],
+)
 def test_fmt_size(n: int, text: str) -> None:
     assert fmt_size(n) == text

@@ -10,12 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from devmem_tui import player
+from devmem_tui import files
 from devmem_tui.commands.registry import REGISTRY, Result, UsageError, command, load_all
 from devmem_tui.commands.session import Session
-from devmem_tui.engine import state
+from devmem_tui.engine import session_json as state
+from devmem_tui.engine.iomem.tree import F, Resource, ResourceTree
 from devmem_tui.engine.machine import Machine
-from devmem_tui.engine.resources import F, Resource, ResourceTree
+from devmem_tui.scenario import player
 
 
 def small_session() -> Session:
@@ -29,8 +30,12 @@ def _out(session: Session, args: list[str]) -> Result:
     if len(args) != 1 or not args[0].isupper():
         raise UsageError("zz-out: need one OUTCOME word")
     session.machine.clock += 1  # a visible state change, so record/play can be compared
-    return Result(True, args[0], f"zz: {args[0]} (clock {session.machine.clock:g})",
-                  trace=[f"zz_check({args[0]}) -> 0"])
+    return Result(
+        True,
+        args[0],
+        f"zz: {args[0]} (clock {session.machine.clock:g})",
+        trace=[f"zz_check({args[0]}) -> 0"],
+    )
 
 
 @pytest.fixture(autouse=True)
@@ -42,16 +47,22 @@ def zz_out() -> Iterator[None]:
     REGISTRY.pop("zz-out", None)
 
 
-def play(tmp_path: Path, *texts: str, trace: bool = False, as_json: bool = False,
-         names: list[str] | None = None) -> tuple[int, str, list[Path]]:
+def play(
+    tmp_path: Path,
+    *texts: str,
+    trace: bool = False,
+    as_json: bool = False,
+    names: list[str] | None = None,
+) -> tuple[int, str, list[Path]]:
     paths = []
     for i, text in enumerate(texts):
         p = tmp_path / (names[i] if names else f"s{i}.scenario")
         p.write_text(text)
         paths.append(p)
     out = io.StringIO()
-    code = player.play_files([str(p) for p in paths], small_session, out, trace=trace,
-                             as_json=as_json)
+    code = player.play_files(
+        [str(p) for p in paths], small_session, out, trace=trace, as_json=as_json
+    )
     return code, out.getvalue(), paths
 
 
@@ -101,8 +112,9 @@ def test_failed_output_expect(tmp_path: Path) -> None:
     assert f"{p}:2: expected output containing 'ZEROS'" in out
 
 
-def test_problems_are_reported_before_anything_runs(tmp_path: Path,
-                                                    capsys: pytest.CaptureFixture[str]) -> None:
+def test_problems_are_reported_before_anything_runs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     marker = tmp_path / "ran.json"
     text = f"save {marker}\nzz-out OK\nfrobnicate 1\nexpect eperm\nexpect\nexpect BOGUS\n"
     code, out, [p] = play(tmp_path, text)
@@ -116,9 +128,9 @@ def test_problems_are_reported_before_anything_runs(tmp_path: Path,
     assert f"{p}:6: expect: unknown outcome 'BOGUS'" in err
 
 
-def test_a_bad_second_file_stops_the_first_from_running(tmp_path: Path,
-                                                        capsys: pytest.CaptureFixture[str]
-                                                        ) -> None:
+def test_a_bad_second_file_stops_the_first_from_running(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     marker = tmp_path / "ran.json"
     code, out, [_, p2] = play(tmp_path, f"save {marker}\n", "say hi\nexpect OK\n")
     assert code == 2
@@ -152,22 +164,29 @@ def test_json_lines(tmp_path: Path) -> None:
     assert code == 1
     rows = [json.loads(line) for line in out.splitlines()]
     assert [r["line"] for r in rows] == [1, 2, 3]
-    assert rows[1] == {"file": str(p), "line": 2, "command": "zz-out EPERM", "ok": True,
-                       "outcome": "EPERM", "message": "zz: EPERM (clock 1)",
-                       "trace": ["zz_check(EPERM) -> 0"]}
+    assert rows[1] == {
+        "file": str(p),
+        "line": 2,
+        "command": "zz-out EPERM",
+        "ok": True,
+        "outcome": "EPERM",
+        "message": "zz: EPERM (clock 1)",
+        "trace": ["zz_check(EPERM) -> 0"],
+    }
     assert rows[2]["ok"] is False and rows[2]["message"].startswith("expected OK, got EPERM")
 
 
-def test_relative_paths_are_read_from_the_scenario_directory(tmp_path: Path,
-                                                             monkeypatch: pytest.MonkeyPatch
-                                                             ) -> None:
+def test_relative_paths_are_read_from_the_scenario_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     lesson_dir = tmp_path / "lessons"
     lesson_dir.mkdir()
     snap = small_session()
     snap.machine.clock = 42
-    state.save(snap.machine, str(lesson_dir / "start.json"))
-    (lesson_dir / "l.scenario").write_text("open start.json\nexpect DONE\nzz-out OK\n"
-                                           "expect output clock 43\n")
+    files.save_session(snap.machine, str(lesson_dir / "start.json"))
+    (lesson_dir / "l.scenario").write_text(
+        "open start.json\nexpect DONE\nzz-out OK\nexpect output clock 43\n"
+    )
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     monkeypatch.chdir(elsewhere)
@@ -179,8 +198,12 @@ def test_relative_paths_are_read_from_the_scenario_directory(tmp_path: Path,
 
 def test_parse_scenario_steps_and_aliases() -> None:
     sc = player.parse_scenario("# c\n\n? set\nzz-out OK\n  expect OK  # fine\nquit\n", "x")
-    assert [(s.line, s.name) for s in sc.steps] == [(3, "help"), (4, "zz-out"), (5, "expect"),
-                                                    (6, "exit")]
+    assert [(s.line, s.name) for s in sc.steps] == [
+        (3, "help"),
+        (4, "zz-out"),
+        (5, "expect"),
+        (6, "exit"),
+    ]
     assert sc.steps[2].text == "expect OK  # fine"
 
 
@@ -197,9 +220,18 @@ def test_record_then_play_back_green(tmp_path: Path, monkeypatch: pytest.MonkeyP
     session.execute("zz-out OK")  # not fresh when recording starts: a snapshot is written
     scen = tmp_path / "rec" / "r.scenario"
     scen.parent.mkdir()
-    lines = [f"record {scen}", "say recorded lesson", "zz-out EPERM", "zz-out nope",
-             "set iomem strict", "expect DONE", "expect EPERM", "save snap.json",
-             "record stop", "zz-out OK"]
+    lines = [
+        f"record {scen}",
+        "say recorded lesson",
+        "zz-out EPERM",
+        "zz-out nope",
+        "set iomem strict",
+        "expect DONE",
+        "expect EPERM",
+        "save snap.json",
+        "record stop",
+        "zz-out OK",
+    ]
     results = [session.execute(line) for line in lines]
     assert all(r is not None for r in results)
     assert results[-2] is not None and "recording stopped" in results[-2].message
@@ -264,8 +296,15 @@ def _record(session: Session, scen: Path, *lines: str) -> str:
 def test_record_on_a_fresh_default_session_needs_no_preamble(tmp_path: Path) -> None:
     session = Session.new()
     scen = tmp_path / "fresh.scenario"
-    text = _record(session, scen, "read 0x100000", "vmem resize vmem0 1G", "frob",
-                   "mmap 0xfebd0000 4096", "touch m1")
+    text = _record(
+        session,
+        scen,
+        "read 0x100000",
+        "vmem resize vmem0 1G",
+        "frob",
+        "mmap 0xfebd0000 4096",
+        "touch m1",
+    )
     body = [ln for ln in text.splitlines() if not ln.startswith("#")]
     assert body[:4] == ["read 0x100000", "expect EPERM", "vmem resize vmem0 1G", "expect DONE"]
     assert not (tmp_path / "fresh.start.json").exists()

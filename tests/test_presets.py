@@ -8,11 +8,12 @@ from typing import Any
 
 import pytest
 
-from devmem_tui.engine import iomem_text, presets
+from devmem_tui.engine import presets
 from devmem_tui.engine.config import KernelConfig
 from devmem_tui.engine.errors import DevmemError
+from devmem_tui.engine.iomem import text as iomem_text
+from devmem_tui.engine.iomem.tree import SYSTEM_RAM, F, Resource, ResourceTree
 from devmem_tui.engine.machine import Machine
-from devmem_tui.engine.resources import SYSTEM_RAM, F, Resource, ResourceTree
 
 PRESET_DIR = Path(presets.__file__).resolve().parent.parent / "presets"
 NAMES = ["qemu-x86-virtio-mem", "arm64-virt", "qemu-x86", "server-cxl"]
@@ -54,8 +55,7 @@ def test_json_metadata_is_complete(name: str) -> None:
     assert meta["description"] == presets.PRESETS[name]
     assert meta["source"]
     for dev in meta["devices"]:
-        assert set(dev) == {"name", "addr", "region_size", "block_size", "requested_size",
-                            "index"}
+        assert set(dev) == {"name", "addr", "region_size", "block_size", "requested_size", "index"}
     info = presets.info(name)
     assert len(info.devices) == len(meta["devices"])
 
@@ -107,8 +107,9 @@ def test_qemu_x86_virtio_mem_layout() -> None:
     hole64 = one(t, "PCI Bus 0000:00", 0x540000000)
     assert hole64.end == 0x5BFFFFFFF  # right after the 16 GiB device region
     dev = presets.info("qemu-x86-virtio-mem").devices
-    assert [(d.name, d.addr, d.region_size, d.block_size, d.requested_size, d.index)
-            for d in dev] == [("vmem0", 0x140000000, 0x400000000, 0x200000, 0, 0)]
+    assert [
+        (d.name, d.addr, d.region_size, d.block_size, d.requested_size, d.index) for d in dev
+    ] == [("vmem0", 0x140000000, 0x400000000, 0x200000, 0, 0)]
 
 
 def test_qemu_x86_is_the_same_machine_without_virtio_mem() -> None:
@@ -157,8 +158,9 @@ def test_server_cxl_layout() -> None:
     assert (pmem.flags, pmem.desc) == (MEM, "persistent_memory")
     ns = one(t, "namespace0.0")
     assert (ns.flags, ns.desc) == (MEM_BUSY, "persistent_memory")
-    numa = [(r.start, r.end) for r in t.root.children
-            if r.name == "System RAM" and r.start >= 1 << 32]
+    numa = [
+        (r.start, r.end) for r in t.root.children if r.name == "System RAM" and r.start >= 1 << 32
+    ]
     assert numa == [(0x100000000, 0x27FFFFFFF), (0x280000000, 0x47FFFFFFF)]
     for drv in ("nvme", "igb", "i40e"):
         for claim in t.find(drv):
@@ -188,8 +190,7 @@ def test_build_sets_arch_and_keeps_the_rest_of_a_copied_config() -> None:
     cfg.set("iomem", "relaxed")
     m = presets.build("arm64-virt", cfg)
     assert m.config.arch == "arm64"
-    assert (m.config.kernel, m.config.io_strict_devmem, m.config.iomem) == ("5.15", True,
-                                                                            "relaxed")
+    assert (m.config.kernel, m.config.io_strict_devmem, m.config.iomem) == ("5.15", True, "relaxed")
     assert cfg.arch == "x86_64" and m.config is not cfg  # the caller's config is untouched
     assert Machine.from_preset("qemu-x86", cfg).config.kernel == "5.15"
 
@@ -203,7 +204,7 @@ def test_unknown_preset_lists_the_presets() -> None:
 
 
 def test_build_adds_each_device_with_the_json_values(monkeypatch: pytest.MonkeyPatch) -> None:
-    from devmem_tui.engine import vmem_driver
+    from devmem_tui.engine.virtio_mem import driver as vmem_driver
 
     calls: list[dict[str, Any]] = []
 
@@ -213,8 +214,16 @@ def test_build_adds_each_device_with_the_json_values(monkeypatch: pytest.MonkeyP
 
     monkeypatch.setattr(vmem_driver, "add_device", fake_add_device)
     presets.build("arm64-virt")
-    assert calls == [{"name": "vmem0", "addr": 0x140000000, "region_size": 0x400000000,
-                      "block_size": 0x200000, "requested_size": 0, "index": 0}]
+    assert calls == [
+        {
+            "name": "vmem0",
+            "addr": 0x140000000,
+            "region_size": 0x400000000,
+            "block_size": 0x200000,
+            "requested_size": 0,
+            "index": 0,
+        }
+    ]
 
 
 def test_default_preset_probes_its_device() -> None:

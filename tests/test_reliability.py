@@ -24,11 +24,12 @@ from typing import Any
 
 import pytest
 
-from devmem_tui import cli, player, repl
 from devmem_tui.commands.registry import REGISTRY, Result
 from devmem_tui.commands.session import Session
-from devmem_tui.engine import state
+from devmem_tui.engine import session_json as state
 from devmem_tui.engine.machine import MAX_CLOCK
+from devmem_tui.frontends import cli, repl
+from devmem_tui.scenario import player
 
 TESTS = Path(__file__).resolve().parent
 CORPUS_DIR = TESTS / "corpus"
@@ -41,33 +42,53 @@ BAD: list[tuple[str, str]] = [
     ("frobnicate", "error: unknown command 'frobnicate'; type 'help' for the list"),
     ("read", "error: read: missing argument; usage: read ADDR [LEN]"),
     ("read 0x1000 1 2", "error: read: unexpected argument '2'; usage: read ADDR [LEN]"),
-    ("read 12Q", "error: bad address '12Q': expected hex (0x1000), decimal (4096) or a size "
-                 "like 128M"),
+    (
+        "read 12Q",
+        "error: bad address '12Q': expected hex (0x1000), decimal (4096) or a size like 128M",
+    ),
     ("read -1", "error: bad address '-1': negative values are not allowed"),
-    ("read 0x", "error: bad address '0x': expected hex (0x1000), decimal (4096) or a size "
-                "like 128M"),
+    (
+        "read 0x",
+        "error: bad address '0x': expected hex (0x1000), decimal (4096) or a size like 128M",
+    ),
     ("read 0x10000000000000000", "error: bad address '0x10000000000000000': past 2^64 - 1"),
     ("read 18446744073709551616", "error: bad address '18446744073709551616': past 2^64 - 1"),
-    ("read 0xffffffffffffffff 0x1000", "error: read 0xffffffffffffffff: the range ends past "
-     "2^64 - 1 (rw_verify_area() refuses it with EOVERFLOW)"),
-    ("plug vmem9 0x140000000 2M",
-     "error: unknown virtio-mem device 'vmem9' (devices: vmem0)"),
+    (
+        "read 0xffffffffffffffff 0x1000",
+        "error: read 0xffffffffffffffff: the range ends past "
+        "2^64 - 1 (rw_verify_area() refuses it with EOVERFLOW)",
+    ),
+    ("plug vmem9 0x140000000 2M", "error: unknown virtio-mem device 'vmem9' (devices: vmem0)"),
     ("touch m9", "error: no live mapping 'm9' (live mappings: none)"),
     ("online memoryX", "error: bad memory block 'memoryX': expected memoryN, e.g. memory40"),
     ("release nosuch", "error: no resource named 'nosuch'"),
-    ("set nosuch on", "error: unknown config key 'nosuch'; valid keys: kernel, arch, pat, "
-     "devmem, strict_devmem, io_strict_devmem, iomem, auto_online, proposal, migration, "
-     "phys_bits"),
-    ("set iomem sideways", "error: iomem cannot be 'sideways'; valid values: default, strict, "
-     "relaxed"),
+    (
+        "set nosuch on",
+        "error: unknown config key 'nosuch'; valid keys: kernel, arch, pat, "
+        "devmem, strict_devmem, io_strict_devmem, iomem, auto_online, proposal, migration, "
+        "phys_bits",
+    ),
+    (
+        "set iomem sideways",
+        "error: iomem cannot be 'sideways'; valid values: default, strict, relaxed",
+    ),
     ("set kernel 9.9", "error: kernel version '9.9' is outside 3.0 .. 7.x"),
-    ("machine nosuch", "error: unknown machine preset 'nosuch'; presets: qemu-x86-virtio-mem, "
-     "arm64-virt, qemu-x86, server-cxl"),
-    ("vmem add vmem1 0x100000000 1G", "error: vmem1: region 0x100000000-0x13fffffff overlaps "
-     "100000000-13fffffff : System RAM: device memory needs a free part of the physical "
-     "address space"),
-    ("claim 0xfeb80000+4K mydrv", "error: request feb80000-feb80fff : mydrv conflicts with "
-     "busy feb80000-feb9ffff : e1000e -> -EBUSY"),
+    (
+        "machine nosuch",
+        "error: unknown machine preset 'nosuch'; presets: qemu-x86-virtio-mem, "
+        "arm64-virt, qemu-x86, server-cxl",
+    ),
+    (
+        "vmem add vmem1 0x100000000 1G",
+        "error: vmem1: region 0x100000000-0x13fffffff overlaps "
+        "100000000-13fffffff : System RAM: device memory needs a free part of the physical "
+        "address space",
+    ),
+    (
+        "claim 0xfeb80000+4K mydrv",
+        "error: request feb80000-feb80fff : mydrv conflicts with "
+        "busy feb80000-feb9ffff : e1000e -> -EBUSY",
+    ),
     ("wait 5x", "error: bad duration '5x': expected e.g. 50s, 5m, 1h"),
 ]
 
@@ -80,8 +101,7 @@ def run(session: Session, line: str) -> Result:
 
 # ----------------------------------------------------------------------------- commands
 @pytest.mark.parametrize(("line", "message"), BAD, ids=[b[0] for b in BAD])
-def test_bad_command_is_one_exact_line_in_execute_and_the_repl(line: str, message: str
-                                                               ) -> None:
+def test_bad_command_is_one_exact_line_in_execute_and_the_repl(line: str, message: str) -> None:
     s = Session.new()
     before = state.to_dict(s.machine)
     r = run(s, line)
@@ -103,13 +123,14 @@ def test_bad_commands_through_run_and_run_json(capsys: pytest.CaptureFixture[str
     out, err = capsys.readouterr()
     assert code == 2 and err == ""
     rows = [json.loads(x) for x in out.splitlines()]
-    assert [(r["command"], r["ok"], r["outcome"], r["message"]) for r in rows] == \
-        [(line, False, None, msg) for line, msg in BAD]
+    assert [(r["command"], r["ok"], r["outcome"], r["message"]) for r in rows] == [
+        (line, False, None, msg) for line, msg in BAD
+    ]
 
 
-def test_bad_commands_in_a_scenario_are_file_line_errors(tmp_path: Path,
-                                                         capsys: pytest.CaptureFixture[str]
-                                                         ) -> None:
+def test_bad_commands_in_a_scenario_are_file_line_errors(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """Known command words with bad arguments pass the up-front check and fail when they
     run: file:line and the one error line, exit 2."""
     path = tmp_path / "bad-args.scenario"
@@ -127,8 +148,10 @@ def test_unaligned_device_request_is_the_devices_error_not_a_usage_error() -> No
     s = Session.new()
     r = run(s, "plug vmem0 0x140000000 3M")
     assert (r.ok, r.outcome) == (True, "ERROR")
-    assert r.message.startswith("PLUG(0x140000000, 3M) -> ERROR (size 0x300000 is not a "
-                                "multiple of the device block size 0x200000")
+    assert r.message.startswith(
+        "PLUG(0x140000000, 3M) -> ERROR (size 0x300000 is not a "
+        "multiple of the device block size 0x200000"
+    )
 
 
 def test_set_lists_valid_keys_and_values_for_every_key() -> None:
@@ -151,27 +174,31 @@ def test_huge_waits_are_refused_before_the_clock_moves() -> None:
         assert run(s, line).ok
     before = state.to_dict(s.machine)
     r = run(s, "wait " + "9" * 400 + "s")
-    assert r.message.startswith("error: bad duration '999") and r.message.endswith(
-        "': too large")
+    assert r.message.startswith("error: bad duration '999") and r.message.endswith("': too large")
     r = run(s, "wait 100000000000000000000s")
-    assert r.message == ("error: cannot wait 1e+20s: the simulated clock would pass 1e+12s "
-                         "(about 31,700 years)")
+    assert r.message == (
+        "error: cannot wait 1e+20s: the simulated clock would pass 1e+12s (about 31,700 years)"
+    )
     assert state.to_dict(s.machine) == before
     r = run(s, "wait 300s")  # the timer still runs normally
     assert r.ok and "retry timer fired" in r.message
 
 
-@pytest.mark.parametrize(("field", "value", "problem"), [
-    ("clock", float("nan"), "clock must be a number of seconds from 0 to 1e+12"),
-    ("clock", float("inf"), "clock must be a number of seconds from 0 to 1e+12"),
-    ("clock", MAX_CLOCK * 2, "clock must be a number of seconds from 0 to 1e+12"),
-    ("retry_timer_s", 0, "retry_timer_s 0 is outside 50..300"),
-    ("retry_timer_s", float("nan"), "retry_timer_s nan is outside 50..300"),
-    ("timer_deadline", -1e300, "timer_deadline -1e+300 is outside the clock's range"),
-    ("timer_deadline", 1e20, "timer_deadline 1e+20 is outside the clock's range"),
-])
-def test_session_files_that_would_hang_wait_are_refused(field: str, value: float,
-                                                        problem: str) -> None:
+@pytest.mark.parametrize(
+    ("field", "value", "problem"),
+    [
+        ("clock", float("nan"), "clock must be a number of seconds from 0 to 1e+12"),
+        ("clock", float("inf"), "clock must be a number of seconds from 0 to 1e+12"),
+        ("clock", MAX_CLOCK * 2, "clock must be a number of seconds from 0 to 1e+12"),
+        ("retry_timer_s", 0, "retry_timer_s 0 is outside 50..300"),
+        ("retry_timer_s", float("nan"), "retry_timer_s nan is outside 50..300"),
+        ("timer_deadline", -1e300, "timer_deadline -1e+300 is outside the clock's range"),
+        ("timer_deadline", 1e20, "timer_deadline 1e+20 is outside the clock's range"),
+    ],
+)
+def test_session_files_that_would_hang_wait_are_refused(
+    field: str, value: float, problem: str
+) -> None:
     s = Session.new()
     for line in ("vmem resize vmem0 1G", "pin 0x140000000", "vmem resize vmem0 0"):
         assert run(s, line).ok
@@ -188,8 +215,13 @@ def test_session_files_that_would_hang_wait_are_refused(field: str, value: float
 
 def test_nul_bytes_in_file_names_are_one_line_errors(tmp_path: Path) -> None:
     s = Session.new()
-    for line in ("open a\x00b", f"save {tmp_path}/a\x00b", "load iomem a\x00b",
-                 f"record {tmp_path}/x\x00y", f"export iomem {tmp_path}/\x00"):
+    for line in (
+        "open a\x00b",
+        f"save {tmp_path}/a\x00b",
+        "load iomem a\x00b",
+        f"record {tmp_path}/x\x00y",
+        f"export iomem {tmp_path}/\x00",
+    ):
         r = run(s, line)
         assert not r.ok and "contains a NUL byte" in r.message and "\n" not in r.message
     assert list(tmp_path.iterdir()) == []
@@ -226,8 +258,9 @@ def test_a_failing_listener_is_dropped_not_fatal() -> None:
     assert run(s, "read 0x1000").ok and calls == ["read 0x1000"]
 
 
-def test_internal_errors_are_one_line_and_undo_their_changes(monkeypatch: pytest.MonkeyPatch
-                                                             ) -> None:
+def test_internal_errors_are_one_line_and_undo_their_changes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     s = Session.new()
     before = state.to_dict(s.machine)
     spec = REGISTRY["vmem"]
@@ -239,28 +272,35 @@ def test_internal_errors_are_one_line_and_undo_their_changes(monkeypatch: pytest
 
     monkeypatch.setattr(spec, "handler", buggy)
     r = run(s, "vmem resize vmem0 1G")
-    assert r.message == "internal error: RuntimeError: a multi-line problem; its changes " \
-                        "were undone"
+    assert (
+        r.message == "internal error: RuntimeError: a multi-line problem; its changes were undone"
+    )
     assert state.to_dict(s.machine) == before
 
 
 # ----------------------------------------------------------------------------- scenario files
 def test_scenario_syntax_errors_are_file_line_before_anything_runs(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     marker = tmp_path / "ran.json"
     first = tmp_path / "good.scenario"
     first.write_text(f"save {marker}\nexpect DONE\n")
     path = tmp_path / "broken.scenario"
-    path.write_text("\n".join([
-        "expect OK",                      # 1: before any command
-        f"save {marker}",                 # 2: would run first if anything ran
-        "frobnicate 0x1000",              # 3: unknown command
-        "expect ok",                      # 4: unknown outcome (with a hint)
-        "expect EPERM extra",             # 5: extra word
-        "read 0x1000   # fine",           # 6
-        "expect output",                  # 7: missing TEXT
-        "reed 0x1000",                    # 8: suggestion
-    ]) + "\n")
+    path.write_text(
+        "\n".join(
+            [
+                "expect OK",  # 1: before any command
+                f"save {marker}",  # 2: would run first if anything ran
+                "frobnicate 0x1000",  # 3: unknown command
+                "expect ok",  # 4: unknown outcome (with a hint)
+                "expect EPERM extra",  # 5: extra word
+                "read 0x1000   # fine",  # 6
+                "expect output",  # 7: missing TEXT
+                "reed 0x1000",  # 8: suggestion
+            ]
+        )
+        + "\n"
+    )
     code = cli.main(["play", str(first), str(path)])
     out, err = capsys.readouterr()
     assert code == 2 and out == ""
@@ -278,12 +318,16 @@ def test_scenario_syntax_errors_are_file_line_before_anything_runs(
     assert not marker.exists()  # nothing ran, not even the good first file
 
 
-@pytest.mark.parametrize(("content", "problem"), [
-    (b"say caf\xe9\n", "not a text file (not UTF-8)"),
-    (None, "is a directory"),
-])
-def test_unreadable_scenarios_are_one_line(tmp_path: Path, content: bytes | None, problem: str,
-                                           capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [
+        (b"say caf\xe9\n", "not a text file (not UTF-8)"),
+        (None, "is a directory"),
+    ],
+)
+def test_unreadable_scenarios_are_one_line(
+    tmp_path: Path, content: bytes | None, problem: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     path = tmp_path / "x.scenario"
     if content is None:
         path.mkdir()
@@ -298,29 +342,41 @@ def test_unreadable_scenarios_are_one_line(tmp_path: Path, content: bytes | None
 
 # ----------------------------------------------------------------------------- session files
 OPEN_ERRORS = [
-    ("not-json.txt", "not a devmem-tui session file (bad JSON at line 1 column 1: Expecting "
-                     "value; truncated?)"),
+    (
+        "not-json.txt",
+        "not a devmem-tui session file (bad JSON at line 1 column 1: Expecting value; truncated?)",
+    ),
     ("empty.json", "session file is empty"),
-    ("truncated.json", "not a devmem-tui session file (bad JSON at line 169 column 15: "
-                       "Unterminated string starting at; truncated?)"),
-    ("newer-version.json", "session file format version 99 is newer than this devmem-tui "
-                           "reads (1); upgrade devmem-tui"),
+    (
+        "truncated.json",
+        "not a devmem-tui session file (bad JSON at line 169 column 15: "
+        "Unterminated string starting at; truncated?)",
+    ),
+    (
+        "newer-version.json",
+        "session file format version 99 is newer than this devmem-tui "
+        "reads (1); upgrade devmem-tui",
+    ),
     ("version-zero.json", "session file format version 0 is not supported"),
     ("no-version.json", "session file has no format version"),
     ("other-tool.json", 'not a devmem-tui session file (no "format": "devmem-tui-session")'),
     ("array.json", 'not a devmem-tui session file (no "format": "devmem-tui-session")'),
     ("nested-deep.json", "not a devmem-tui session file (JSON nested too deeply)"),
-    ("overlapping-resources.json", "resource tree is inconsistent: 00000800-00001fff : "
-     "overlap overlaps its sibling 00000000-00000fff : Reserved"),
+    (
+        "overlapping-resources.json",
+        "resource tree is inconsistent: 00000800-00001fff : "
+        "overlap overlaps its sibling 00000000-00000fff : Reserved",
+    ),
     ("bad-flag.json", "resources/0: unknown flag 'sparkly'"),
     ("bad-config.json", "corrupt session file: kernel version '9.9' is outside 3.0 .. 7.x"),
-    ("bad-vmem.json", "corrupt session file: virtio-mem device: plugged_size 0x12345000 does "
-                      "not match the plugged blocks (0x10000000)"),
+    (
+        "bad-vmem.json",
+        "corrupt session file: virtio-mem device: plugged_size 0x12345000 does "
+        "not match the plugged blocks (0x10000000)",
+    ),
     ("duplicate-mapping.json", "corrupt session file: mappings/1 is empty or a duplicate"),
-    ("nan-clock.json", "corrupt session file: clock must be a number of seconds from 0 to "
-                       "1e+12"),
-    ("huge-clock.json", "corrupt session file: clock must be a number of seconds from 0 to "
-                        "1e+12"),
+    ("nan-clock.json", "corrupt session file: clock must be a number of seconds from 0 to 1e+12"),
+    ("huge-clock.json", "corrupt session file: clock must be a number of seconds from 0 to 1e+12"),
 ]
 
 
@@ -338,10 +394,14 @@ def test_bad_session_files_are_refused_in_one_line(name: str, problem: str) -> N
 
 def test_not_utf8_and_missing_session_files(tmp_path: Path) -> None:
     s = Session.new()
-    assert run(s, f"open {CORPUS_DIR / 'latin1.json'}").message == \
-        f"error: {CORPUS_DIR / 'latin1.json'} is not a text session file (not UTF-8)"
-    assert run(s, f"open {tmp_path / 'nope.json'}").message == \
-        f"error: cannot open {tmp_path / 'nope.json'}: no such file"
+    assert (
+        run(s, f"open {CORPUS_DIR / 'latin1.json'}").message
+        == f"error: {CORPUS_DIR / 'latin1.json'} is not a text session file (not UTF-8)"
+    )
+    assert (
+        run(s, f"open {tmp_path / 'nope.json'}").message
+        == f"error: cannot open {tmp_path / 'nope.json'}: no such file"
+    )
     assert run(s, f"open {tmp_path}").message == f"error: cannot open {tmp_path}: is a directory"
 
 
@@ -362,8 +422,9 @@ def _old_file(tmp_path: Path) -> tuple[Path, bytes]:
 
 
 @pytest.mark.parametrize("fail", ["replace", "fsync", "write", "chmod"])
-def test_save_is_atomic_when_the_last_steps_fail(tmp_path: Path, fail: str,
-                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+def test_save_is_atomic_when_the_last_steps_fail(
+    tmp_path: Path, fail: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     target, old = _old_file(tmp_path)
     s = Session.new()
     assert run(s, "vmem resize vmem0 1G").ok  # a different state to save
@@ -389,8 +450,10 @@ def test_save_is_atomic_when_the_last_steps_fail(tmp_path: Path, fail: str,
         monkeypatch.setattr(os, fail, boom)
     for line in (f"save {target}", f"export json {target}", f"export iomem {target}"):
         r = run(s, line)
-        assert (r.ok, r.message) == (False, f"error: cannot write {target}: No space left on "
-                                            "device"), line
+        assert (r.ok, r.message) == (
+            False,
+            f"error: cannot write {target}: No space left on device",
+        ), line
         assert target.read_bytes() == old  # the old file is intact
         assert sorted(p.name for p in tmp_path.iterdir()) == ["session.json"]  # no temp file
 
@@ -420,15 +483,18 @@ def test_save_over_a_fifo_or_device_is_refused(tmp_path: Path) -> None:
 def _cli(*args: str, stdin: bytes = b"") -> subprocess.CompletedProcess[bytes]:
     env = {**os.environ, "NO_COLOR": "1", "DEVMEM_TUI_NO_PAGER": "1"}
     env.pop("DEVMEM_TUI_DEBUG", None)
-    return subprocess.run([str(DEVMEM_TUI), *args], input=stdin, capture_output=True,
-                          timeout=60, env=env, check=False)
+    return subprocess.run(
+        [str(DEVMEM_TUI), *args], input=stdin, capture_output=True, timeout=60, env=env, check=False
+    )
 
 
 def test_devmem_tui_run_bad_number_subprocess() -> None:
     p = _cli("run", "-c", "read 12Q")
     assert p.returncode == 2
-    assert p.stdout.decode() == ("> read 12Q\nerror: bad address '12Q': expected hex (0x1000), "
-                                 "decimal (4096) or a size like 128M\n")
+    assert p.stdout.decode() == (
+        "> read 12Q\nerror: bad address '12Q': expected hex (0x1000), "
+        "decimal (4096) or a size like 128M\n"
+    )
     assert p.stderr == b""
 
 
@@ -466,20 +532,29 @@ def test_run_with_undecodable_bytes_subprocess() -> None:
 def test_play_and_run_of_a_kernel_interface_subprocess() -> None:
     p = _cli("run", "/proc/kcore")
     assert p.returncode == 2 and p.stdout == b""
-    assert p.stderr.decode() == ("devmem-tui: error: refusing to open /proc/kcore: devmem-tui "
-                                 "simulates the kernel's memory interfaces and never touches "
-                                 "the real ones\n")
+    assert p.stderr.decode() == (
+        "devmem-tui: error: refusing to open /proc/kcore: devmem-tui "
+        "simulates the kernel's memory interfaces and never touches "
+        "the real ones\n"
+    )
 
 
 async def test_tui_command_bar_shows_one_error_line_per_bad_command(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     os.environ.setdefault("TEXTUAL_ANIMATIONS", "none")
-    from devmem_tui.tui.app import DevmemApp
-    from devmem_tui.tui.widgets.command_bar import CommandBar
+    from devmem_tui.frontends.tui.app import DevmemApp
+    from devmem_tui.frontends.tui.widgets.command_bar import CommandBar
 
     app = DevmemApp(Session.new(), keymap={})
-    typed = ["read 12Q", "frobnicate", "set iomem sideways", "plug vmem9 0x140000000 2M",
-             "wait 1e400", "vmem resize vmem0 3M"]
+    typed = [
+        "read 12Q",
+        "frobnicate",
+        "set iomem sideways",
+        "plug vmem9 0x140000000 2M",
+        "wait 1e400",
+        "vmem resize vmem0 3M",
+    ]
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.pause()
         before = state.to_dict(app.session.machine)
@@ -513,9 +588,8 @@ async def test_tui_command_bar_shows_one_error_line_per_bad_command(
         await pilot.pause()
         t = app.transcript
         start = len(t) - 1 - t[::-1].index("> claim 0xfebd0000+4K x")
-        assert t[start + 1] == "✗ internal error: ZeroDivisionError: oops; its changes were " \
-                               "undone"
-        assert all(line.startswith("  ⇒ ") for line in t[start + 2:])  # views redraw
+        assert t[start + 1] == "✗ internal error: ZeroDivisionError: oops; its changes were undone"
+        assert all(line.startswith("  ⇒ ") for line in t[start + 2 :])  # views redraw
         assert all("Traceback" not in line for line in app.transcript)
         assert state.to_dict(app.session.machine) == before
         assert app.is_running

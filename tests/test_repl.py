@@ -15,11 +15,11 @@ from prompt_toolkit.input import create_pipe_input
 from prompt_toolkit.input.base import PipeInput
 from prompt_toolkit.output import DummyOutput
 
-from devmem_tui import repl as repl_mod
 from devmem_tui.commands.session import Session
+from devmem_tui.engine.iomem.tree import F, Resource, ResourceTree
 from devmem_tui.engine.machine import Machine, Mapping
-from devmem_tui.engine.resources import F, Resource, ResourceTree
-from devmem_tui.repl import Repl, history_path, lex_line, run_repl, toolbar_fragments
+from devmem_tui.frontends import repl as repl_mod
+from devmem_tui.frontends.repl import Repl, history_path, lex_line, run_repl, toolbar_fragments
 
 TIMEOUT = 5.0
 
@@ -63,19 +63,26 @@ class Driver:
         """Type, wait for the completion menu, press Tab: the first completion is taken."""
         self.send(typed)
         buf = self.repl.prompt_session.default_buffer
-        self.wait(f"completions for {typed!r}",
-                  lambda: buf.complete_state is not None and buf.complete_state.completions)
+        self.wait(
+            f"completions for {typed!r}",
+            lambda: buf.complete_state is not None and buf.complete_state.completions,
+        )
         self.send("\t")
         self.wait(f"{expect!r} in the buffer", lambda: self.buffer_text == expect)
 
 
-def drive(session: Session, script: Callable[[Driver], None], history: History | None = None
-          ) -> tuple[str, Driver, int]:
+def drive(
+    session: Session, script: Callable[[Driver], None], history: History | None = None
+) -> tuple[str, Driver, int]:
     out = io.StringIO()
     with create_pipe_input() as inp:
-        repl = Repl(session, input=inp, output=DummyOutput(),
-                    history=history if history is not None else InMemoryHistory(),
-                    out=out)
+        repl = Repl(
+            session,
+            input=inp,
+            output=DummyOutput(),
+            history=history if history is not None else InMemoryHistory(),
+            out=out,
+        )
         driver = Driver(inp, repl, out)
 
         def run_script() -> None:
@@ -184,8 +191,9 @@ def test_history_path_defaults(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) 
     assert history_path() == str(tmp_path / ".local" / "state" / "devmem-tui" / "history")
 
 
-def test_unusable_history_falls_back_to_memory(monkeypatch: pytest.MonkeyPatch,
-                                               tmp_path: Path) -> None:
+def test_unusable_history_falls_back_to_memory(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     (tmp_path / "file").write_text("")
     monkeypatch.setenv("DEVMEM_TUI_HISTORY", str(tmp_path / "file" / "hist"))
     assert isinstance(repl_mod.make_history(), InMemoryHistory)
@@ -258,7 +266,7 @@ def _no_pager(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 def test_history_refuses_a_kernel_interface(monkeypatch: pytest.MonkeyPatch) -> None:
     from prompt_toolkit.history import InMemoryHistory
 
-    from devmem_tui.repl import make_history
+    from devmem_tui.frontends.repl import make_history
 
     monkeypatch.setenv("DEVMEM_TUI_HISTORY", "/dev/mem")
     assert isinstance(make_history(), InMemoryHistory)

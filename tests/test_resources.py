@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from intervaltree import Interval, IntervalTree
 
 from devmem_tui.engine.errors import DevmemError
-from devmem_tui.engine.resources import (
+from devmem_tui.engine.iomem.tree import (
     ADDR_MAX,
     SYSTEM_RAM,
     F,
@@ -127,8 +127,12 @@ def test_request_region_exclusive_and_extra_flags() -> None:
     t = guest()
     res = t.request_region(0xFEBD0000, 0x1000, "exdrv", exclusive=True)
     assert res.flags == MEM_BUSY | F.EXCLUSIVE
-    ram = t.request_region(0x300000000, 0x8000000, "System RAM (virtio_mem)",
-                           flags=SYSTEM_RAM | F.SYSRAM_DRIVER_MANAGED)
+    ram = t.request_region(
+        0x300000000,
+        0x8000000,
+        "System RAM (virtio_mem)",
+        flags=SYSTEM_RAM | F.SYSRAM_DRIVER_MANAGED,
+    )
     assert ram.flags == VMEM_RAM
 
 
@@ -153,8 +157,7 @@ def test_request_region_inherits_the_desc_of_the_parent_it_lands_under() -> None
         (0xFEC00000, 0x400, "busy"),  # IOAPIC
     ],
 )
-def test_request_region_refuses_busy_and_partial_conflicts(start: int, size: int,
-                                                           why: str) -> None:
+def test_request_region_refuses_busy_and_partial_conflicts(start: int, size: int, why: str) -> None:
     t = guest()
     before, gen = shape(t), t.generation
     with pytest.raises(ResourceConflict, match=f"{why}.*-EBUSY"):
@@ -179,8 +182,12 @@ def test_request_region_argument_errors() -> None:
 def test_insert_resource_nests_as_deep_as_it_fits() -> None:
     t = guest()
     res = t.insert_resource(Resource(0xFE001000, 0xFE001FFF, "deep", MEM))
-    assert [r.name for r in res.chain()] == ["PCI Bus 0000:00", "0000:00:03.0",
-                                             "virtio-pci-modern", "deep"]
+    assert [r.name for r in res.chain()] == [
+        "PCI Bus 0000:00",
+        "0000:00:03.0",
+        "virtio-pci-modern",
+        "deep",
+    ]
     assert_consistent(t)
 
 
@@ -277,8 +284,12 @@ def test_release_takes_the_subtree_and_remove_resource_keeps_children() -> None:
 def vmem_tree() -> tuple[ResourceTree, Resource]:
     t = ResourceTree()
     parent = t.add_child(t.root, Resource(0x140000000, 0x53FFFFFFF, "virtio0", SYSTEM_RAM))
-    t.request_region(0x140000000, 0x40000000, "System RAM (virtio_mem)",
-                     flags=SYSTEM_RAM | F.SYSRAM_DRIVER_MANAGED)
+    t.request_region(
+        0x140000000,
+        0x40000000,
+        "System RAM (virtio_mem)",
+        flags=SYSTEM_RAM | F.SYSRAM_DRIVER_MANAGED,
+    )
     return t, parent
 
 
@@ -287,15 +298,18 @@ def test_release_mem_region_adjustable_frees_trims_and_splits() -> None:
     # split: remove a block in the middle
     t.release_mem_region_adjustable(0x160000000, 0x8000000)
     assert [(c.start, c.end) for c in parent.children] == [
-        (0x140000000, 0x15FFFFFFF), (0x168000000, 0x17FFFFFFF)]
-    assert all(c.flags == VMEM_RAM and c.name == "System RAM (virtio_mem)"
-               for c in parent.children)
+        (0x140000000, 0x15FFFFFFF),
+        (0x168000000, 0x17FFFFFFF),
+    ]
+    assert all(c.flags == VMEM_RAM and c.name == "System RAM (virtio_mem)" for c in parent.children)
     assert_consistent(t)
     # trim the start of the upper part, then its end
     t.release_mem_region_adjustable(0x168000000, 0x8000000)
     t.release_mem_region_adjustable(0x178000000, 0x8000000)
     assert [(c.start, c.end) for c in parent.children] == [
-        (0x140000000, 0x15FFFFFFF), (0x170000000, 0x177FFFFFF)]
+        (0x140000000, 0x15FFFFFFF),
+        (0x170000000, 0x177FFFFFF),
+    ]
     # free a whole entry
     t.release_mem_region_adjustable(0x170000000, 0x8000000)
     assert [(c.start, c.end) for c in parent.children] == [(0x140000000, 0x15FFFFFFF)]
@@ -387,19 +401,28 @@ def test_merge_needs_identical_adjacent_childless_siblings(differ: str) -> None:
 
 def test_queries() -> None:
     t = guest()
-    assert [r.name for r in t.chain_at(0xFE000123)] == ["PCI Bus 0000:00", "0000:00:03.0",
-                                                        "virtio-pci-modern"]
+    assert [r.name for r in t.chain_at(0xFE000123)] == [
+        "PCI Bus 0000:00",
+        "0000:00:03.0",
+        "virtio-pci-modern",
+    ]
     assert t.chain_at(0x9FC00) == []  # a hole between System RAM and the next range
     assert t.chain_at(ADDR_MAX) == []
     assert [r.name for r in t.overlapping(0xFE003000, 0xFEBD0000)] == [
-        "PCI Bus 0000:00", "0000:00:03.0", "virtio-pci-modern", "0000:00:02.0"]
+        "PCI Bus 0000:00",
+        "0000:00:03.0",
+        "virtio-pci-modern",
+        "0000:00:02.0",
+    ]
     assert [r.name for r in t.top_level_overlapping(0x0, 0x100000)] == [
-        "Reserved", "System RAM", "System RAM"]
+        "Reserved",
+        "System RAM",
+        "System RAM",
+    ]
     assert len(t.find("System RAM")) == 3
     assert len(t) == 11
     kernel = t.find("Kernel code")[0]
-    assert kernel.depth == 1 and [r.name for r in kernel.chain()] == ["System RAM",
-                                                                       "Kernel code"]
+    assert kernel.depth == 1 and [r.name for r in kernel.chain()] == ["System RAM", "Kernel code"]
     assert kernel.size == 0x1000000 and kernel.is_system_ram() and kernel.busy
     assert kernel.label() == "01000000-01ffffff : Kernel code"
 
@@ -437,9 +460,15 @@ def test_random_request_release_sequences_keep_the_tree_consistent(data: st.Data
     # Some structure to nest into: a non-busy window and busy RAM.
     t.add_child(t.root, Resource(0x4000, 0x7FFF, "window", MEM))
     t.add_child(t.root, Resource(0xA000, 0xBFFF, "System RAM", RAM_BUSY))
-    ops = data.draw(st.lists(st.sampled_from(
-        ["request", "request", "insert", "release", "release", "adjust", "remove", "merge"]),
-        min_size=5, max_size=30))
+    ops = data.draw(
+        st.lists(
+            st.sampled_from(
+                ["request", "request", "insert", "release", "release", "adjust", "remove", "merge"]
+            ),
+            min_size=5,
+            max_size=30,
+        )
+    )
     addr = st.integers(0, ADDR_SPACE)
     for i, op in enumerate(ops):
         before = shape(t)
@@ -448,15 +477,17 @@ def test_random_request_release_sequences_keep_the_tree_consistent(data: st.Data
                 start = data.draw(addr)
                 size = data.draw(st.integers(1, ADDR_SPACE + 1 - start))
                 flags = data.draw(st.sampled_from([MEM, SYSTEM_RAM]))
-                res = t.request_region(start, size, f"r{i}", flags=flags,
-                                       exclusive=data.draw(st.booleans()))
+                res = t.request_region(
+                    start, size, f"r{i}", flags=flags, exclusive=data.draw(st.booleans())
+                )
                 assert res.busy and res.parent is not None
                 assert res.parent is t.root or not res.parent.busy
             elif op == "insert":
                 start = data.draw(addr)
                 end = data.draw(st.integers(start, ADDR_SPACE))
-                t.insert_resource(Resource(start, end, f"i{i}", data.draw(
-                    st.sampled_from([MEM, MEM_BUSY]))))
+                t.insert_resource(
+                    Resource(start, end, f"i{i}", data.draw(st.sampled_from([MEM, MEM_BUSY])))
+                )
             elif op in ("release", "adjust", "remove", "merge"):
                 every = [r for _, r in t.walk()]
                 if not every:

@@ -12,9 +12,9 @@ import pytest
 from layouts import FakeVmem, config, l1
 
 from devmem_tui.commands.session import Session
-from devmem_tui.engine import access
+from devmem_tui.engine.devmem import access
+from devmem_tui.engine.iomem.tree import SYSTEM_RAM, F, Resource
 from devmem_tui.engine.machine import Machine
-from devmem_tui.engine.resources import SYSTEM_RAM, F, Resource
 
 
 def run(s: Session, line: str, outcome: str, text: str = "") -> None:
@@ -28,15 +28,20 @@ def session(kernel: str, mode: str, **kw: bool) -> Session:
     return Session(l1(config(kernel, mode), **kw))
 
 
-@pytest.mark.parametrize(("kernel", "mode", "touch", "read_after", "mmap_after"), [
-    ("6.1", "SI", "SIGBUS", "EPERM", "EPERM"),  # R1
-    ("6.1", "S", "OK", "OK", "OK"),  # R2: revoke_iomem is an empty stub without IO_STRICT
-    ("6.1", "SIR", "OK", "OK", "OK"),  # R3: both end pages still allowed (strict checks off)
-    ("5.7", "SI", "OK", "EPERM", "EPERM"),  # R4: no revocation before 5.8
-    ("5.8", "SI", "SIGBUS", "EPERM", "EPERM"),  # 3234ac664a87
-], ids=["R1", "R2", "R3", "R4", "R1-5.8"])
-def test_claim_of_a_mapped_bar(kernel: str, mode: str, touch: str, read_after: str,
-                               mmap_after: str) -> None:
+@pytest.mark.parametrize(
+    ("kernel", "mode", "touch", "read_after", "mmap_after"),
+    [
+        ("6.1", "SI", "SIGBUS", "EPERM", "EPERM"),  # R1
+        ("6.1", "S", "OK", "OK", "OK"),  # R2: revoke_iomem is an empty stub without IO_STRICT
+        ("6.1", "SIR", "OK", "OK", "OK"),  # R3: both end pages still allowed (strict checks off)
+        ("5.7", "SI", "OK", "EPERM", "EPERM"),  # R4: no revocation before 5.8
+        ("5.8", "SI", "SIGBUS", "EPERM", "EPERM"),  # 3234ac664a87
+    ],
+    ids=["R1", "R2", "R3", "R4", "R1-5.8"],
+)
+def test_claim_of_a_mapped_bar(
+    kernel: str, mode: str, touch: str, read_after: str, mmap_after: str
+) -> None:
     s = session(kernel, mode)
     run(s, "mmap 0xfebd0000 4096", "OK", "m1")
     run(s, "touch m1", "OK", "device/bus data")
@@ -51,8 +56,9 @@ def test_r1_trace_and_event() -> None:
     access.mmap_mem(m, 0xFEBD0000, 4096)
     m.drain_events()
     _, trace = access.claim(m, 0xFEBD0000, 0xFEBD0FFF, "newdrv")
-    assert any("unmap_mapping_range(iomem, 0xfebd0000, 0x1000, 1): zapped m1" in t
-               for t in trace), trace
+    assert any(
+        "unmap_mapping_range(iomem, 0xfebd0000, 0x1000, 1): zapped m1" in t for t in trace
+    ), trace
     assert m.mappings["m1"].zapped == [(0xFEBD0000, 0xFEBD0FFF)]
     assert [e.kind for e in m.drain_events()].count("mapping-revoked") == 1
 
@@ -78,18 +84,23 @@ def test_r5_first_mib_claim_is_not_revoked() -> None:
 def probe_virtio_mem(m: Machine) -> Resource:
     """What virtio_mem_create_resource() does: request the device region busy with
     IORESOURCE_SYSTEM_RAM (revoke_iomem runs while it is busy), then clear BUSY."""
-    res = m.tree.request_region(0x280000000, 0x200000000, "virtio0", SYSTEM_RAM,
-                                exclusive=m.config.exclusive_system_ram)
+    res = m.tree.request_region(
+        0x280000000, 0x200000000, "virtio0", SYSTEM_RAM, exclusive=m.config.exclusive_system_ram
+    )
     access.revoke_iomem(m, res.start, res.end)
     res.flags &= ~F.BUSY
     m.vmem["vmem0"] = FakeVmem("vmem0", 0x280000000, 0x200000000)  # type: ignore[assignment]
     return res
 
 
-@pytest.mark.parametrize(("mode", "touch", "text"), [
-    ("SI", "SIGBUS", ""),  # R6
-    ("S", "OK", "unplugged virtio-mem memory"),  # R7: the caveat of the invariant
-], ids=["R6", "R7"])
+@pytest.mark.parametrize(
+    ("mode", "touch", "text"),
+    [
+        ("SI", "SIGBUS", ""),  # R6
+        ("S", "OK", "unplugged virtio-mem memory"),  # R7: the caveat of the invariant
+    ],
+    ids=["R6", "R7"],
+)
 def test_virtio_mem_probe_after_mapping(mode: str, touch: str, text: str) -> None:
     m = l1(config("6.1", mode), with_virtio=False)  # before the driver probes: a hole
     s = Session(m)
@@ -199,10 +210,14 @@ def test_failed_claim_changes_nothing() -> None:
     assert m.mappings["m1"].zapped == []
 
 
-@pytest.mark.parametrize(("io_strict", "touch", "text"), [
-    ("on", "SIGBUS", "revoked"),  # R6
-    ("off", "OK", "unplugged virtio-mem memory"),  # R7
-], ids=["R6-driver", "R7-driver"])
+@pytest.mark.parametrize(
+    ("io_strict", "touch", "text"),
+    [
+        ("on", "SIGBUS", "revoked"),  # R6
+        ("off", "OK", "unplugged virtio-mem memory"),  # R7
+    ],
+    ids=["R6-driver", "R7-driver"],
+)
 def test_virtio_mem_probe_through_the_driver(io_strict: str, touch: str, text: str) -> None:
     """R6/R7 with the real virtio-mem driver model: ``vmem add`` probes, requests the device
     region and calls revoke_iomem()."""

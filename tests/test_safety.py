@@ -5,7 +5,7 @@ A tripwire patches ``builtins.open``, ``io.open``, ``os.open``, ``os.replace``/`
 BaseException, so no ``except Exception`` in the code under test can swallow it) on /dev/mem,
 /dev/kmem, /dev/port and /proc/kcore, by name or through a symlink. Under it: every lesson in
 scenarios/, the whole failing-command corpus, and commands and CLI options that name those
-files (refused by ``state.check_path``). A source scan checks that no open-like call in
+files (refused by ``files.check_path``). A source scan checks that no open-like call in
 devmem_tui/ names them.
 """
 
@@ -23,9 +23,11 @@ from typing import Any
 import pytest
 from test_transactions import BASES, LINES, base_session, fill
 
-from devmem_tui import cli, player
+from devmem_tui import files
 from devmem_tui.commands.session import Session
-from devmem_tui.engine import state
+from devmem_tui.engine import session_json as state
+from devmem_tui.frontends import cli
+from devmem_tui.scenario import player
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIOS = sorted((ROOT / "scenarios").glob("*.scenario"))
@@ -121,13 +123,13 @@ def test_the_tripwire_fires(tripwire: list[str], tmp_path: Path) -> None:
     tripwire.clear()
 
 
-def test_without_the_path_check_load_would_open_dev_mem(tripwire: list[str],
-                                                        monkeypatch: pytest.MonkeyPatch
-                                                        ) -> None:
-    """Control: the refusals below come from state.check_path; without it `open
+def test_without_the_path_check_load_would_open_dev_mem(
+    tripwire: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Control: the refusals below come from files.check_path; without it `open
     /proc/kcore` reaches open() (and the tripwire). (Only a read: a `save` there would
     create a temp file in /dev.)"""
-    monkeypatch.setattr(state, "check_path", lambda path, writing=False: None)
+    monkeypatch.setattr(files, "check_path", lambda path, writing=False: None)
     with pytest.raises(KernelInterfaceTouched):
         Session.new().execute("open /proc/kcore")
     assert tripwire == ["/proc/kcore"]
@@ -143,8 +145,7 @@ def test_scenarios_never_open_kernel_interfaces(tripwire: list[str], path: Path)
     assert ran == len(scenario.steps) and failed == 0 and errors == 0, out.getvalue()[-2000:]
 
 
-def test_command_corpus_never_opens_kernel_interfaces(tripwire: list[str],
-                                                      tmp_path: Path) -> None:
+def test_command_corpus_never_opens_kernel_interfaces(tripwire: list[str], tmp_path: Path) -> None:
     for base in ("fresh", "rich", "arm64"):
         assert base in BASES
         for line in LINES:
@@ -169,10 +170,14 @@ REFUSED_LINES = [
 ]
 
 
-def test_commands_that_name_kernel_interfaces_are_refused(tripwire: list[str],
-                                                          tmp_path: Path) -> None:
-    for name, target in (("link-to-mem", "/dev/mem"), ("link-to-kcore", "/proc/kcore"),
-                         ("link-to-port", "/dev/port")):
+def test_commands_that_name_kernel_interfaces_are_refused(
+    tripwire: list[str], tmp_path: Path
+) -> None:
+    for name, target in (
+        ("link-to-mem", "/dev/mem"),
+        ("link-to-kcore", "/proc/kcore"),
+        ("link-to-port", "/dev/port"),
+    ):
         (tmp_path / name).symlink_to(target)
     session = base_session("rich")
     before = state.to_dict(session.machine)
@@ -191,26 +196,36 @@ def test_commands_that_name_kernel_interfaces_are_refused(tripwire: list[str],
 def test_device_nodes_are_refused_too(tripwire: list[str]) -> None:
     """Any character device: `save /dev/null` would replace the node with a file (as root)."""
     session = Session.new()
-    for line, word in (("save /dev/null", "write"), ("export iomem /dev/null", "write"),
-                       ("load iomem /dev/zero", "open"), ("open /dev/null", "open"),
-                       ("record /dev/null", "write")):
+    for line, word in (
+        ("save /dev/null", "write"),
+        ("export iomem /dev/null", "write"),
+        ("load iomem /dev/zero", "open"),
+        ("open /dev/null", "open"),
+        ("record /dev/null", "write"),
+    ):
         r = session.execute(line)
         assert r is not None and not r.ok
-        assert r.message == f"error: refusing to {word} /dev/{line.rsplit('/', 1)[1]}: " \
-                            "a device node, not a file", r.message
+        assert (
+            r.message == f"error: refusing to {word} /dev/{line.rsplit('/', 1)[1]}: "
+            "a device node, not a file"
+        ), r.message
     assert os.path.exists("/dev/null") and not os.path.isfile("/dev/null")
 
 
-@pytest.mark.parametrize("argv", [
-    ["run", "/dev/port"],
-    ["run", "-c", "load iomem /dev/mem"],
-    ["play", "/proc/kcore"],
-    ["play", "--tui", "/dev/mem"],
-    ["--iomem", "/dev/mem", "run", "-c", "iomem"],
-    ["repl", "--iomem", "/proc/kcore"],
-])
-def test_cli_never_opens_kernel_interfaces(tripwire: list[str], argv: list[str],
-                                           capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["run", "/dev/port"],
+        ["run", "-c", "load iomem /dev/mem"],
+        ["play", "/proc/kcore"],
+        ["play", "--tui", "/dev/mem"],
+        ["--iomem", "/dev/mem", "run", "-c", "iomem"],
+        ["repl", "--iomem", "/proc/kcore"],
+    ],
+)
+def test_cli_never_opens_kernel_interfaces(
+    tripwire: list[str], argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
     code = cli.main(argv)
     out, err = capsys.readouterr()
     assert code == 2, (argv, out, err)
@@ -220,8 +235,21 @@ def test_cli_never_opens_kernel_interfaces(tripwire: list[str], argv: list[str],
 
 
 # ----------------------------------------------------------------------------- source scan
-OPENERS = {"open", "fdopen", "read_bytes", "read_text", "write_bytes", "write_text",
-           "mmap", "Path", "PurePath", "FileIO", "openpty", "load", "loads"}
+OPENERS = {
+    "open",
+    "fdopen",
+    "read_bytes",
+    "read_text",
+    "write_bytes",
+    "write_text",
+    "mmap",
+    "Path",
+    "PurePath",
+    "FileIO",
+    "openpty",
+    "load",
+    "loads",
+}
 
 
 def _strings(node: ast.AST) -> Iterator[str]:
@@ -241,7 +269,7 @@ def _func_name(call: ast.Call) -> str:
 
 def test_no_source_file_opens_kernel_interfaces() -> None:
     """No open-like call in devmem_tui/ has an argument naming the real interfaces; the only
-    code that lists them is the refusal in state.check_path."""
+    code that lists them is the refusal in files.check_path."""
     sources = sorted((ROOT / "devmem_tui").rglob("*.py"))
     assert len(sources) > 20
     offenders = []
@@ -260,5 +288,5 @@ def test_no_source_file_opens_kernel_interfaces() -> None:
                 if any(i in FORBIDDEN for i in items):
                     listed_in.add(str(src.relative_to(ROOT)))
     assert offenders == []
-    assert listed_in == {"devmem_tui/engine/state.py"}
-    assert state.KERNEL_INTERFACES == FORBIDDEN
+    assert listed_in == {"devmem_tui/files.py"}
+    assert files.KERNEL_INTERFACES == FORBIDDEN

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from devmem_tui import cli
+from devmem_tui.frontends import cli
 
 SCENARIO_DIR = Path(__file__).resolve().parent.parent / "scenarios"
 SCENARIOS = sorted(SCENARIO_DIR.glob("*.scenario"))
@@ -58,8 +58,10 @@ def test_lesson_plays_green(path: Path) -> None:
 def test_a_wrong_expectation_fails(tmp_path: Path) -> None:
     """The player (and so the tests above) can fail: a lesson with a false expect exits 1."""
     bad = tmp_path / "99-wrong.scenario"
-    bad.write_text("say System RAM above 1 MiB is never readable with STRICT_DEVMEM\n"
-                   "read 0x100000\nexpect OK\n")
+    bad.write_text(
+        "say System RAM above 1 MiB is never readable with STRICT_DEVMEM\n"
+        "read 0x100000\nexpect OK\n"
+    )
     code, transcript = play(str(bad))
     assert code == 1, transcript
     assert "99-wrong.scenario:3" in transcript

@@ -10,13 +10,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from devmem_tui import files
 from devmem_tui.commands.registry import Result
 from devmem_tui.commands.session import Session
-from devmem_tui.engine import state
+from devmem_tui.engine import session_json as state
 from devmem_tui.engine.config import KernelConfig
 from devmem_tui.engine.errors import DevmemError
+from devmem_tui.engine.iomem.tree import F, Resource, ResourceTree
 from devmem_tui.engine.machine import Machine, Mapping
-from devmem_tui.engine.resources import F, Resource, ResourceTree
 
 
 def run(session: Session, line: str) -> Result:
@@ -28,21 +29,28 @@ def run(session: Session, line: str) -> Result:
 def small_machine() -> Machine:
     tree = ResourceTree()
     tree.add_child(tree.root, Resource(0x0, 0xFFF, "Reserved", F.MEM | F.BUSY, "reserved"))
-    ram = tree.add_child(tree.root, Resource(0x1000, 0x9FFFF, "System RAM",
-                                             F.MEM | F.SYSRAM | F.BUSY))
+    ram = tree.add_child(
+        tree.root, Resource(0x1000, 0x9FFFF, "System RAM", F.MEM | F.SYSRAM | F.BUSY)
+    )
     tree.add_child(ram, Resource(0x2000, 0x2FFF, "Kernel code", F.MEM | F.BUSY))
     pci = tree.add_child(tree.root, Resource(0xC0000000, 0xFEBFFFFF, "PCI Bus 0000:00", F.MEM))
-    tree.add_child(pci, Resource(0xFE000000, 0xFE003FFF, "0000:00:02.0",
-                                 F.MEM | F.BUSY | F.EXCLUSIVE))
-    tree.add_child(tree.root, Resource(0x100000000, 0x17FFFFFFF, "System RAM",
-                                       F.MEM | F.SYSRAM | F.BUSY | F.SYSRAM_MERGEABLE))
+    tree.add_child(
+        pci, Resource(0xFE000000, 0xFE003FFF, "0000:00:02.0", F.MEM | F.BUSY | F.EXCLUSIVE)
+    )
+    tree.add_child(
+        tree.root,
+        Resource(
+            0x100000000, 0x17FFFFFFF, "System RAM", F.MEM | F.SYSRAM | F.BUSY | F.SYSRAM_MERGEABLE
+        ),
+    )
     cfg = KernelConfig()
     cfg.set("kernel", "5.15")
     cfg.set("iomem", "relaxed")
     m = Machine(tree, cfg, "tiny")
     m.mappings["m1"] = Mapping("m1", 0x1000, 0x2000)
-    m.mappings["m3"] = Mapping("m3", 0xFE000000, 0x4000, private=True,
-                               zapped=[(0xFE001000, 0xFE001FFF)])
+    m.mappings["m3"] = Mapping(
+        "m3", 0xFE000000, 0x4000, private=True, zapped=[(0xFE001000, 0xFE001FFF)]
+    )
     m.next_mapping = 4
     m.clock = 125.5
     m.pinned = [(0x100000000, 0x1001FFFFF)]
@@ -102,7 +110,7 @@ def test_save_is_atomic_and_keeps_mode(tmp_path: Path) -> None:
     path = tmp_path / "s.json"
     path.write_text("old")
     os.chmod(path, 0o640)
-    state.save(small_machine(), str(path))
+    files.save_session(small_machine(), str(path))
     assert json.loads(path.read_text())["name"] == "tiny"
     assert (path.stat().st_mode & 0o777) == 0o640
     assert sorted(p.name for p in tmp_path.iterdir()) == ["s.json"]  # no temp file left
@@ -110,7 +118,7 @@ def test_save_is_atomic_and_keeps_mode(tmp_path: Path) -> None:
 
 def test_save_into_missing_directory_fails_cleanly(tmp_path: Path) -> None:
     with pytest.raises(DevmemError, match="cannot write"):
-        state.save(small_machine(), str(tmp_path / "no" / "s.json"))
+        files.save_session(small_machine(), str(tmp_path / "no" / "s.json"))
 
 
 def good_text() -> str:
@@ -149,13 +157,13 @@ def test_bad_files_are_refused_in_one_line(text: str, problem: str) -> None:
 
 def test_load_names_the_file(tmp_path: Path) -> None:
     with pytest.raises(DevmemError, match="no such file"):
-        state.load(str(tmp_path / "missing.json"))
+        files.load_session(str(tmp_path / "missing.json"))
     bad = tmp_path / "bad.json"
     bad.write_bytes(b"\xff\xfe\x00")
     with pytest.raises(DevmemError, match="not UTF-8"):
-        state.load(str(bad))
+        files.load_session(str(bad))
     with pytest.raises(DevmemError, match="is a directory"):
-        state.load(str(tmp_path))
+        files.load_session(str(tmp_path))
 
 
 def test_open_command_refuses_and_leaves_session_untouched(tmp_path: Path) -> None:
@@ -185,7 +193,7 @@ def test_save_then_open_through_commands(tmp_path: Path) -> None:
 
 
 def test_export_json_and_iomem(tmp_path: Path) -> None:
-    from devmem_tui.engine import iomem_text
+    from devmem_tui.engine.iomem import text as iomem_text
 
     session = Session(small_machine())
     r = run(session, f"export json {tmp_path / 'e.json'}")
@@ -198,7 +206,8 @@ def test_export_json_and_iomem(tmp_path: Path) -> None:
     # the annotated map loads back to the same tree
     back = iomem_text.parse(text)
     assert [(r.start, r.end, r.name, r.flags, r.desc) for r in back.resources()] == [
-        (r.start, r.end, r.name, r.flags, r.desc) for r in session.machine.tree.resources()]
+        (r.start, r.end, r.name, r.flags, r.desc) for r in session.machine.tree.resources()
+    ]
 
 
 def test_export_svg_needs_the_tui(tmp_path: Path) -> None:
@@ -213,8 +222,14 @@ def test_export_svg_needs_the_tui(tmp_path: Path) -> None:
 
 def test_round_trip_of_the_default_preset_after_activity() -> None:
     session = Session.new()
-    for line in ("vmem resize vmem0 1G", "mmap 0xfebd0000 4096", "set io_strict_devmem on",
-                 "claim 0xfebd0000+4K newdrv", "pin 0x140000000 2M", "wait 50s"):
+    for line in (
+        "vmem resize vmem0 1G",
+        "mmap 0xfebd0000 4096",
+        "set io_strict_devmem on",
+        "claim 0xfebd0000+4K newdrv",
+        "pin 0x140000000 2M",
+        "wait 50s",
+    ):
         assert run(session, line).ok, line
     d = state.to_dict(session.machine)
     assert d["vmem"] and d["vmem"][0]["name"] == "vmem0"
@@ -242,19 +257,21 @@ def test_mapping_fields_are_saved_generically() -> None:
         state.from_dict(d)
 
 
-COMMANDS = st.sampled_from([
-    "vmem resize vmem0 {size}",
-    "mmap {addr} 4096",
-    "mmap {addr} 8192 private",
-    "claim {addr}+4K drv{n}",
-    "release drv{n}",
-    "set io_strict_devmem {onoff}",
-    "pin 0x{pin:x} 2M",
-    "wait {n}s",
-    "offline memory{mb}",
-    "online memory{mb} kernel",
-    "munmap m{n}",
-])
+COMMANDS = st.sampled_from(
+    [
+        "vmem resize vmem0 {size}",
+        "mmap {addr} 4096",
+        "mmap {addr} 8192 private",
+        "claim {addr}+4K drv{n}",
+        "release drv{n}",
+        "set io_strict_devmem {onoff}",
+        "pin 0x{pin:x} 2M",
+        "wait {n}s",
+        "offline memory{mb}",
+        "online memory{mb} kernel",
+        "munmap m{n}",
+    ]
+)
 
 
 @settings(max_examples=25, deadline=None)
@@ -262,9 +279,14 @@ COMMANDS = st.sampled_from([
 def test_round_trip_after_random_commands(steps: list[tuple[str, int]]) -> None:
     session = Session.new()
     for template, n in steps:
-        line = template.format(size=f"{n * 128}M", addr=f"0x{0xFEBD0000 + n * 0x1000:x}", n=n,
-                               onoff="on" if n % 2 else "off", pin=0x140000000 + n * 0x200000,
-                               mb=40 + n)
+        line = template.format(
+            size=f"{n * 128}M",
+            addr=f"0x{0xFEBD0000 + n * 0x1000:x}",
+            n=n,
+            onoff="on" if n % 2 else "off",
+            pin=0x140000000 + n * 0x200000,
+            mb=40 + n,
+        )
         session.execute(line)  # failures are fine: the state must round-trip either way
     d = state.to_dict(session.machine)
     assert state.to_dict(state.from_dict(json.loads(state.dumps(session.machine)))) == d

@@ -22,13 +22,14 @@ from pathlib import Path
 
 import pytest
 
+from devmem_tui import files
 from devmem_tui.commands import session as session_mod
 from devmem_tui.commands.registry import REGISTRY, Result, all_specs, lookup
 from devmem_tui.commands.session import Session
-from devmem_tui.engine import state
+from devmem_tui.engine import session_json as state
+from devmem_tui.engine.devmem.verdict import Outcome
 from devmem_tui.engine.errors import DevmemError
 from devmem_tui.engine.machine import Machine
-from devmem_tui.engine.verdict import Outcome
 
 TESTS = Path(__file__).resolve().parent
 CORPUS = TESTS / "command_corpus.txt"
@@ -36,8 +37,19 @@ CORPUS_DIR = TESTS / "corpus"
 MALFORMED = TESTS / "malformed_iomem"
 
 # Outcomes that mean "refused": the call failed, so nothing may have changed.
-REFUSED = {"ERROR", "NACK", "BUSY", "EPERM", "EFAULT", "EINVAL", "ENOSYS", "EAGAIN", "ENXIO",
-           "EBUSY", "SIGBUS"}
+REFUSED = {
+    "ERROR",
+    "NACK",
+    "BUSY",
+    "EPERM",
+    "EFAULT",
+    "EINVAL",
+    "ENOSYS",
+    "EAGAIN",
+    "ENXIO",
+    "EBUSY",
+    "SIGBUS",
+}
 assert REFUSED <= {o.value for o in Outcome}
 
 # Base sessions: name -> setup lines (each must succeed). "rich" is the primary base: a line's
@@ -134,8 +146,9 @@ def check_fails_unchanged(session: Session, line: Line, base: str, tmp: Path) ->
     before = state.to_dict(machine)
     machine.drain_events()
     result = run(session, text)
-    where = f"corpus line {line.no} on base {base!r}: {text!r} -> {result.outcome} " \
-            f"{result.message!r}"
+    where = (
+        f"corpus line {line.no} on base {base!r}: {text!r} -> {result.outcome} {result.message!r}"
+    )
     if result.ok:
         assert line.want is not None, f"{where}: succeeded; expected a usage error"
         assert result.outcome in line.want | REFUSED, f"{where}: did not fail"
@@ -186,8 +199,15 @@ def test_corpus_is_broad() -> None:
     missing = {s.name for s in all_specs()} - words - {"say"}  # say TEXT cannot fail
     assert not missing, f"no failing corpus line for {sorted(missing)}"
     texts = " ".join(line.text for line in LINES)
-    for needle in ("open {corpus}/", "vmem add", "claim 0xfeb80000", "release nosuch",
-                   "machine nosuch", "plug vmem0 0x140000000 3M", "set nosuch"):
+    for needle in (
+        "open {corpus}/",
+        "vmem add",
+        "claim 0xfeb80000",
+        "release nosuch",
+        "machine nosuch",
+        "plug vmem0 0x140000000 3M",
+        "set nosuch",
+    ):
         assert needle in texts
 
 
@@ -213,8 +233,7 @@ def test_failed_open_keeps_the_same_machine_object() -> None:
 
 def test_usage_errors_name_the_problem_and_suggest() -> None:
     s = Session.new()
-    assert run(s, "reed 0x1000").message == \
-        "error: unknown command 'reed'; did you mean 'read'?"
+    assert run(s, "reed 0x1000").message == "error: unknown command 'reed'; did you mean 'read'?"
     assert "did you mean 'plug'" in run(s, "plgu vmem0 0 2M").message
     msg = run(s, "set iomem sideways").message
     assert "valid values: default, strict, relaxed" in msg
@@ -224,8 +243,10 @@ def test_usage_errors_name_the_problem_and_suggest() -> None:
     assert "unexpected argument '2'" in run(s, "read 0x1000 1 2").message
     assert "past 2^64 - 1" in run(s, "read 0x10000000000000000").message
     assert "negative" in run(s, "read -1").message
-    assert "unknown virtio-mem device 'vmem9' (devices: vmem0)" in \
-        run(s, "plug vmem9 0x140000000 2M").message
+    assert (
+        "unknown virtio-mem device 'vmem9' (devices: vmem0)"
+        in run(s, "plug vmem9 0x140000000 2M").message
+    )
 
 
 def test_unaligned_device_request_is_a_device_error_not_usage() -> None:
@@ -236,8 +257,7 @@ def test_unaligned_device_request_is_a_device_error_not_usage() -> None:
 
 
 # ----------------------------------------------------------------------------- safety net
-def test_safety_net_restores_a_machine_a_handler_broke(monkeypatch: pytest.MonkeyPatch
-                                                        ) -> None:
+def test_safety_net_restores_a_machine_a_handler_broke(monkeypatch: pytest.MonkeyPatch) -> None:
     """A handler that raises after mutating: Session.execute puts the machine back."""
     s = base_session("rich")
     before = state.to_dict(s.machine)
@@ -254,8 +274,9 @@ def test_safety_net_restores_a_machine_a_handler_broke(monkeypatch: pytest.Monke
     r = run(s, "claim 0xfebd0000+4K tmpdrv")
     assert changed == [True]
     assert not r.ok and r.outcome is None
-    assert r.message == ("internal error: RuntimeError: boom after mutating; "
-                         "its changes were undone")
+    assert r.message == (
+        "internal error: RuntimeError: boom after mutating; its changes were undone"
+    )
     assert state.to_dict(s.machine) == before
     assert not list(s.machine.tree.find("tmpdrv"))
     s.machine.tree.check()
@@ -267,8 +288,7 @@ def test_safety_net_restores_a_machine_a_handler_broke(monkeypatch: pytest.Monke
     assert run(s, "claim 0xfebd0000+4K tmpdrv").ok
 
 
-def test_safety_net_restores_after_a_devmem_error_midway(monkeypatch: pytest.MonkeyPatch
-                                                         ) -> None:
+def test_safety_net_restores_after_a_devmem_error_midway(monkeypatch: pytest.MonkeyPatch) -> None:
     """Same for a DevmemError raised after a change (a handler validating too late)."""
     s = base_session("rich")
     before = state.to_dict(s.machine)
@@ -286,8 +306,7 @@ def test_safety_net_restores_after_a_devmem_error_midway(monkeypatch: pytest.Mon
     assert s.config.kernel == "6.16"
 
 
-def test_safety_net_is_not_taken_for_read_only_commands(monkeypatch: pytest.MonkeyPatch
-                                                        ) -> None:
+def test_safety_net_is_not_taken_for_read_only_commands(monkeypatch: pytest.MonkeyPatch) -> None:
     """Commands marked mutates=False are not snapshotted (reads stay cheap)."""
     calls: list[int] = []
     real = session_mod.take_snapshot
@@ -298,8 +317,17 @@ def test_safety_net_is_not_taken_for_read_only_commands(monkeypatch: pytest.Monk
 
     monkeypatch.setattr(session_mod, "take_snapshot", counting)
     s = Session.new()
-    for line in ("read 0x1000", "iomem", "whatis 0x1000", "blocks", "config",
-                 "maps", "kcore 0x1000", "help", "read 12Q"):
+    for line in (
+        "read 0x1000",
+        "iomem",
+        "whatis 0x1000",
+        "blocks",
+        "config",
+        "maps",
+        "kcore 0x1000",
+        "help",
+        "read 12Q",
+    ):
         run(s, line)
     assert calls == []
     run(s, "set kernel 6.1")
@@ -329,7 +357,7 @@ def test_corpus_session_files_are_what_their_names_say() -> None:
         if f.suffix not in (".json", ".txt"):
             continue
         try:
-            state.load(str(f))
+            files.load_session(str(f))
         except DevmemError as e:
             assert f.name != "valid.json", e
             assert "\n" not in str(e)

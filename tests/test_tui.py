@@ -18,17 +18,17 @@ from textual.widgets import Input, Select, Static, Switch  # noqa: E402
 
 from devmem_tui.commands.registry import all_specs  # noqa: E402
 from devmem_tui.commands.session import Session  # noqa: E402
-from devmem_tui.engine.blockruns import BlockRuns  # noqa: E402
 from devmem_tui.engine.config import KEYS  # noqa: E402
-from devmem_tui.tui import model  # noqa: E402
-from devmem_tui.tui.app import DevmemApp  # noqa: E402
-from devmem_tui.tui.keymap import load_keymap  # noqa: E402
-from devmem_tui.tui.provider import palette_entries  # noqa: E402
-from devmem_tui.tui.screens.help import HelpScreen  # noqa: E402
-from devmem_tui.tui.widgets.block_map import BlockMap  # noqa: E402
-from devmem_tui.tui.widgets.command_bar import CommandBar  # noqa: E402
-from devmem_tui.tui.widgets.config_panel import ConfigPanel  # noqa: E402
-from devmem_tui.tui.widgets.iomem_tree import IomemTree  # noqa: E402
+from devmem_tui.engine.virtio_mem.blockruns import BlockRuns  # noqa: E402
+from devmem_tui.frontends.tui import model  # noqa: E402
+from devmem_tui.frontends.tui.app import DevmemApp  # noqa: E402
+from devmem_tui.frontends.tui.keymap import load_keymap  # noqa: E402
+from devmem_tui.frontends.tui.provider import palette_entries  # noqa: E402
+from devmem_tui.frontends.tui.screens.help import HelpScreen  # noqa: E402
+from devmem_tui.frontends.tui.widgets.block_map import BlockMap  # noqa: E402
+from devmem_tui.frontends.tui.widgets.command_bar import CommandBar  # noqa: E402
+from devmem_tui.frontends.tui.widgets.config_panel import ConfigPanel  # noqa: E402
+from devmem_tui.frontends.tui.widgets.iomem_tree import IomemTree  # noqa: E402
 
 VMEM = 0x140000000
 E1000E = 0xFEB80000  # [busy exclusive] BAR in the default preset
@@ -491,8 +491,11 @@ async def test_export_svg_record_and_exit_from_the_bar(tmp_path: Path) -> None:
         await type_command(pilot, "read 0x1000")
         await type_command(pilot, "record stop")
         # a claim under IO_STRICT_DEVMEM revokes a live mapping: the log and details say so
-        for line in ("set io_strict_devmem on", "mmap 0xfebd0000 4K",
-                     "claim 0xfebd0000-0xfebd0fff vga"):
+        for line in (
+            "set io_strict_devmem on",
+            "mmap 0xfebd0000 4K",
+            "claim 0xfebd0000-0xfebd0fff vga",
+        ):
             app.run_command(line)
         assert "  ⇒ revoked m1 0xfebd0000-0xfebd0fff" in app.transcript
         assert (0xFEBD0000, "vga") in app.query_one(IomemTree).highlight
@@ -581,8 +584,12 @@ def test_big_device_rows_come_from_runs_only() -> None:
     assert r is not None and r.ok, r.message if r else ""
     dev = session.machine.vmem["big"]
     dev.device.blocks.set_range(1000, 300_000)  # straight into the bitmap: a view test only
-    geo = model.make_geometry(dev.device.region_size // dev.device.block_size,
-                              dev.device.block_size, session.machine.memory_block_size, 70)
+    geo = model.make_geometry(
+        dev.device.region_size // dev.device.block_size,
+        dev.device.block_size,
+        session.machine.memory_block_size,
+        70,
+    )
     assert geo.nblocks == 524_288 and geo.per_row == 64
     t = time.perf_counter()
     for row in (0, 15, 16, 4000, geo.rows - 1):
@@ -607,12 +614,15 @@ def test_model_geometry_and_diff() -> None:
 
 
 def test_group_steps() -> None:
-    from devmem_tui.player import parse_scenario
+    from devmem_tui.scenario.player import parse_scenario
 
     steps = model.group_steps(parse_scenario(SCENARIO, "x").steps)
     assert [s.command.text if s.command else None for s in steps] == [
-        "read 0x1000", "vmem resize vmem0 128M", "iomem 0x140000000-0x53fffffff",
-        "read 0x100000"]
+        "read 0x1000",
+        "vmem resize vmem0 128M",
+        "iomem 0x140000000-0x53fffffff",
+        "read 0x100000",
+    ]
     assert [s.stop for s in steps] == [False, False, False, True]
     assert [len(s.expects) for s in steps] == [1, 1, 1, 1]
 

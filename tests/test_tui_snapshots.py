@@ -14,8 +14,8 @@ from typing import Any
 os.environ["TEXTUAL_ANIMATIONS"] = "none"
 
 from devmem_tui.commands.session import Session  # noqa: E402
-from devmem_tui.tui.app import DevmemApp  # noqa: E402
-from devmem_tui.tui.widgets.command_bar import CommandBar  # noqa: E402
+from devmem_tui.frontends.tui.app import DevmemApp  # noqa: E402
+from devmem_tui.frontends.tui.widgets.command_bar import CommandBar  # noqa: E402
 
 SIZE = (120, 40)
 

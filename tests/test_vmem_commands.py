@@ -34,8 +34,12 @@ def iomem(s: Session) -> str:
 
 
 def snapshot(s: Session) -> tuple[str, str, str, float]:
-    return (run(s, "iomem").message, run(s, "vmem").message, run(s, "blocks --all").message,
-            s.machine.clock)
+    return (
+        run(s, "iomem").message,
+        run(s, "vmem").message,
+        run(s, "blocks --all").message,
+        s.machine.clock,
+    )
 
 
 @pytest.fixture
@@ -57,8 +61,7 @@ def test_iomem_d_split_and_e_full(s: Session) -> None:
     ok(s, "offline memory44")
     r = ok(s, "vmem resize vmem0 896M")
     assert "UNPLUG(0x160000000, 64) -> ACK" in r.message and "removed: memory44" in r.message
-    assert iomem(s) == (f"{A}\n  140000000-15fffffff : {RAM}\n"
-                        f"  168000000-17fffffff : {RAM}")  # (d)
+    assert iomem(s) == (f"{A}\n  140000000-15fffffff : {RAM}\n  168000000-17fffffff : {RAM}")  # (d)
     r = ok(s, "vmem resize vmem0 16G")
     assert "settled" in r.message
     assert iomem(s) == f"{A}\n  140000000-53fffffff : {RAM}"  # (e)
@@ -77,26 +80,37 @@ def test_iomem_f_bbm() -> None:
 def test_vmem_lists_info_memory_devices(s: Session) -> None:
     ok(s, "vmem resize vmem0 1G")
     msg = ok(s, "vmem").message
-    for line in ('Memory device [virtio-mem]: "vmem0"', "memaddr: 0x140000000", "node: 0",
-                 "requested-size: 1073741824", "size: 1073741824", "max-size: 17179869184",
-                 "block-size: 2097152", "memdev: /objects/mem0",
-                 "usable-region-size: 1342177280", "mode SBM", "driver ready"):
+    for line in (
+        'Memory device [virtio-mem]: "vmem0"',
+        "memaddr: 0x140000000",
+        "node: 0",
+        "requested-size: 1073741824",
+        "size: 1073741824",
+        "max-size: 17179869184",
+        "block-size: 2097152",
+        "memdev: /objects/mem0",
+        "usable-region-size: 1342177280",
+        "mode SBM",
+        "driver ready",
+    ):
         assert line in msg
 
 
 def test_vmem_add_errors_change_nothing(s: Session) -> None:
     before = snapshot(s)
-    for line in ("vmem add vmem0 0x600000000 1G",  # duplicate name
-                 "vmem add vmem1 0x500000000 2G",  # overlaps vmem0
-                 "vmem add vmem1 0x100000000 512M",  # overlaps boot RAM
-                 "vmem add vmem1 0x600100000 1G",  # not block aligned
-                 "vmem add vmem1 0x600000000 1G block=3M",  # not a power of two
-                 "vmem add vmem1 0x600000000 1G colour=red",
-                 "vmem add vmem1 0x600000000",
-                 "vmem resize vmem0 3M",  # T20: not a multiple of the block size
-                 "vmem resize vmem0 17G",  # T20: beyond the memory backend
-                 "vmem resize nosuch 1G",
-                 "vmem frobnicate"):
+    for line in (
+        "vmem add vmem0 0x600000000 1G",  # duplicate name
+        "vmem add vmem1 0x500000000 2G",  # overlaps vmem0
+        "vmem add vmem1 0x100000000 512M",  # overlaps boot RAM
+        "vmem add vmem1 0x600100000 1G",  # not block aligned
+        "vmem add vmem1 0x600000000 1G block=3M",  # not a power of two
+        "vmem add vmem1 0x600000000 1G colour=red",
+        "vmem add vmem1 0x600000000",
+        "vmem resize vmem0 3M",  # T20: not a multiple of the block size
+        "vmem resize vmem0 17G",  # T20: beyond the memory backend
+        "vmem resize nosuch 1G",
+        "vmem frobnicate",
+    ):
         r = run(s, line)
         assert not r.ok and r.outcome is None and r.message.startswith("error:"), line
     assert snapshot(s) == before
@@ -168,8 +182,14 @@ def test_online_offline_outcomes(s: Session) -> None:
     ok(s, "pin 0x148000000")
     r = ok(s, "offline memory41", "EBUSY")
     assert "pinned" in r.message
-    for bad in ("online memory48", "online memory2", "offline memoryX", "online memory40 dma",
-                "online", "offline memory40 now"):
+    for bad in (
+        "online memory48",
+        "online memory2",
+        "offline memoryX",
+        "online memory40 dma",
+        "online",
+        "offline memory40 now",
+    ):
         assert not run(s, bad).ok, bad
 
 
@@ -188,10 +208,12 @@ def test_auto_online_offline_threshold_and_user_onlining(s: Session) -> None:
 # ----------------------------------------------------------------------------- pins, wait
 def test_pin_rules(s: Session) -> None:
     ok(s, "vmem resize vmem0 1G")
-    for bad in ("pin 0x180000000",  # not added
-                "pin 0xfe000000",  # MMIO
-                "pin 0x140000000 0",
-                "unpin 0x150000000"):  # nothing pinned there
+    for bad in (
+        "pin 0x180000000",  # not added
+        "pin 0xfe000000",  # MMIO
+        "pin 0x140000000 0",
+        "unpin 0x150000000",
+    ):  # nothing pinned there
         r = run(s, bad)
         assert not r.ok, bad
     ok(s, "vmem resize vmem0 1022M")
@@ -237,12 +259,25 @@ def test_blocks_table(s: Session) -> None:
     ok(s, "vmem resize vmem0 1088M")
     msg = ok(s, "blocks vmem0").message
     lines = msg.splitlines()
-    assert lines[0].split() == ["RANGE", "SIZE", "STATE", "BLOCK", "ZONES", "VIRTIO-MEM",
-                                "PLUGGED"]
-    assert lines[1].split() == ["0x0000000140000000-0x000000017fffffff", "1G", "online",
-                                "40-47", "Movable", "MOVABLE", "64/64"]
-    assert lines[2].split() == ["0x0000000180000000-0x0000000187ffffff", "128M", "online", "48",
-                                "Movable", "MOVABLE_PARTIAL", "32/64"]
+    assert lines[0].split() == ["RANGE", "SIZE", "STATE", "BLOCK", "ZONES", "VIRTIO-MEM", "PLUGGED"]
+    assert lines[1].split() == [
+        "0x0000000140000000-0x000000017fffffff",
+        "1G",
+        "online",
+        "40-47",
+        "Movable",
+        "MOVABLE",
+        "64/64",
+    ]
+    assert lines[2].split() == [
+        "0x0000000180000000-0x0000000187ffffff",
+        "128M",
+        "online",
+        "48",
+        "Movable",
+        "MOVABLE_PARTIAL",
+        "32/64",
+    ]
     assert "memory48    " + "#" * 32 + "." * 32 in msg
     assert "Memory block size:     128M" in msg and "Total online memory:   1.125G" in msg
     full = ok(s, "blocks --all").message

@@ -12,8 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from devmem_tui.engine.blockruns import BlockRuns
-from devmem_tui.engine.vmem_device import (
+from devmem_tui.engine.virtio_mem.blockruns import BlockRuns
+from devmem_tui.engine.virtio_mem.device import (
     BlockState,
     DeviceAnswer,
     GiB,

@@ -13,14 +13,15 @@ from pathlib import Path
 
 import pytest
 
-from devmem_tui.engine import access, iomem_text
-from devmem_tui.engine import vmem_driver as vd
 from devmem_tui.engine.config import KernelConfig
+from devmem_tui.engine.devmem import access
 from devmem_tui.engine.errors import DevmemError
+from devmem_tui.engine.iomem import text as iomem_text
+from devmem_tui.engine.iomem.tree import F
 from devmem_tui.engine.machine import Machine
-from devmem_tui.engine.memory_blocks import sysfs_offline, sysfs_online, valid_zones
-from devmem_tui.engine.resources import F
-from devmem_tui.engine.vmem_driver import BbmState, SbmState, VirtioMem
+from devmem_tui.engine.mm.memory_blocks import sysfs_offline, sysfs_online, valid_zones
+from devmem_tui.engine.virtio_mem import driver as vd
+from devmem_tui.engine.virtio_mem.driver import BbmState, SbmState, VirtioMem
 
 PRESET = Path(__file__).resolve().parent.parent / "devmem_tui" / "presets"
 ADDR, REGION = 0x140000000, 0x400000000
@@ -74,8 +75,10 @@ def st(vm: VirtioMem, mb: int) -> str:
 IOMEM_A = "140000000-53fffffff : virtio0\n"
 IOMEM_B = IOMEM_A + "  140000000-17fffffff : System RAM (virtio_mem)\n"
 IOMEM_C = IOMEM_A + "  140000000-187ffffff : System RAM (virtio_mem)\n"
-IOMEM_D = (IOMEM_A + "  140000000-15fffffff : System RAM (virtio_mem)\n"
-           "  168000000-17fffffff : System RAM (virtio_mem)\n")
+IOMEM_D = (
+    IOMEM_A + "  140000000-15fffffff : System RAM (virtio_mem)\n"
+    "  168000000-17fffffff : System RAM (virtio_mem)\n"
+)
 
 
 @pytest.fixture
@@ -94,9 +97,15 @@ def test_probe_creates_exclusive_parent_and_dmesg() -> None:
     parent = vm.machine.tree.find("virtio0")[0]
     assert parent.flags & F.EXCLUSIVE and not parent.flags & F.BUSY
     trace = "\n".join(vm.last_probe.trace)  # type: ignore[union-attr]
-    for line in ("start address: 0x140000000", "region size: 0x400000000",
-                 "device block size: 0x200000", "memory block size: 0x8000000",
-                 "subblock size: 0x200000", "plugged size: 0x0", "requested size: 0x0"):
+    for line in (
+        "start address: 0x140000000",
+        "region size: 0x400000000",
+        "device block size: 0x200000",
+        "memory block size: 0x8000000",
+        "subblock size: 0x200000",
+        "plugged size: 0x0",
+        "requested size: 0x0",
+    ):
         assert f"virtio_mem virtio0: {line}" in trace
 
 
@@ -272,7 +281,8 @@ def test_online_movable_and_kernel_and_einval() -> None:
 
 
 def _pin_every_sub_block(vm: VirtioMem, mbs: range) -> None:
-    from devmem_tui.engine.memory_blocks import add_pin
+    from devmem_tui.engine.mm.memory_blocks import add_pin
+
     for mb in mbs:
         for sb in range(vm.sbs_per_mb):
             a = mb * MB + sb * vm.sb_size
@@ -304,13 +314,15 @@ def test_t34_kernel_zone_busy_then_timer_50_100_200_300() -> None:
 def test_t34_partial_progress_then_unpin_and_wait() -> None:
     vm = ref("auto_online=online")
     vm.resize(1 * G)
-    from devmem_tui.engine.memory_blocks import add_pin, remove_pin
+    from devmem_tui.engine.mm.memory_blocks import add_pin, remove_pin
+
     for mb in range(40, 48):  # slab in sub-blocks 0..39 of every block
         add_pin(vm.machine, mb * MB, mb * MB + 40 * vm.sb_size - 1)
     r = vm.resize(1 * G - 8 * 32 * M)  # 128 sub-blocks to free
     # mb 47 then 46...: whole-block attempts fail, singles 63..40 succeed (24 per block)
     assert [q.addr for q in r.requests[:24]] == [
-        47 * MB + sb * 0x200000 for sb in range(63, 39, -1)]
+        47 * MB + sb * 0x200000 for sb in range(63, 39, -1)
+    ]
     assert len(r.requests) == 128 and vm.device.plugged_size == 1 * G - 256 * M
     assert r.settled
     assert st(vm, 47) == "KERNEL_PARTIAL" and iomem(vm) == IOMEM_B
@@ -328,8 +340,10 @@ def test_pinned_movable_block_gets_five_attempts(t24: VirtioMem) -> None:
     _pin_every_sub_block(vm, range(47, 48))
     r = vm.resize(1 * G - 64 * M)
     trace = "\n".join(r.trace)
-    assert "virtio_mem_sbm_unplug_any_sb_online(memory47): fake-offline of 64 sub-block(s) " \
-           "63-0 -> -EBUSY (pinned pages, 5 attempts each in ZONE_MOVABLE): skipped" in trace
+    assert (
+        "virtio_mem_sbm_unplug_any_sb_online(memory47): fake-offline of 64 sub-block(s) "
+        "63-0 -> -EBUSY (pinned pages, 5 attempts each in ZONE_MOVABLE): skipped" in trace
+    )
     # mb 47 is busy everywhere; the driver moves on to mb 46 (MOVABLE, descending)
     assert calls(r)[0] == f"UNPLUG({46 * MB + 63 * 0x200000:#x}, 1)"
     assert vm.device.plugged_size == 1 * G - 64 * M and r.settled
@@ -414,8 +428,10 @@ def test_t39_kdump_pfn_is_ram(t24: VirtioMem) -> None:
 def test_t39_kdump_nothing_plugged_and_old_kernels() -> None:
     vm = ref()
     vm.kexec(kdump=True)
-    assert vm.vmcore_pfn_is_ram(0x140000) == (False, "virtio_mem_vmcore_pfn_is_ram(0x140000): "
-                                              "plugged_size 0 -> false")
+    assert vm.vmcore_pfn_is_ram(0x140000) == (
+        False,
+        "virtio_mem_vmcore_pfn_is_ram(0x140000): plugged_size 0 -> false",
+    )
     old = ref("kernel=5.15")
     old.kexec(kdump=True)
     assert not old.probed and "kdump" in old.probe_error
@@ -485,7 +501,7 @@ def test_unplug_all_raw_warns_about_online_memory(t24: VirtioMem) -> None:
 
 def test_claim_inside_region_makes_add_fail_and_device_broken() -> None:
     vm = ref()
-    access.claim(vm.machine, 0x140000000, 0x140000fff, "intruder")
+    access.claim(vm.machine, 0x140000000, 0x140000FFF, "intruder")
     r = vm.resize(256 * M)
     # mb 40 add fails (-EEXIST): unplugged again, rc -EEXIST -> broken
     assert calls(r) == ["PLUG(0x140000000, 64)", "UNPLUG(0x140000000, 64)"]
@@ -502,9 +518,11 @@ def l1(*sets: str) -> VirtioMem:
     assert sysfs_offline(m, 81).outcome == "DONE"
     vm.resize(192 * M)
     assert set(vm.mm) == {80, 82} and st(vm, 82) == "MOVABLE_PARTIAL"
-    assert iomem(vm) == ("280000000-47fffffff : virtio0\n"
-                         "  280000000-287ffffff : System RAM (virtio_mem)\n"
-                         "  290000000-297ffffff : System RAM (virtio_mem)\n")
+    assert iomem(vm) == (
+        "280000000-47fffffff : virtio0\n"
+        "  280000000-287ffffff : System RAM (virtio_mem)\n"
+        "  290000000-297ffffff : System RAM (virtio_mem)\n"
+    )
     assert m.high_memory == 0x298000000
     return vm
 
@@ -557,7 +575,8 @@ def test_round_trip_through_json(t24: VirtioMem) -> None:
 
 
 def test_round_trip_through_state_module() -> None:
-    from devmem_tui.engine import state
+    from devmem_tui.engine import session_json as state
+
     vm = ref("auto_online=online")
     vm.resize(1 * G)
     _pin_every_sub_block(vm, range(47, 48))
@@ -602,7 +621,14 @@ def test_one_tib_device_plug_all_and_back_has_no_per_block_objects() -> None:
 
 
 def test_sbm_state_enum_values() -> None:
-    assert [s.name for s in SbmState] == ["UNUSED", "PLUGGED", "OFFLINE", "OFFLINE_PARTIAL",
-                                          "KERNEL", "KERNEL_PARTIAL", "MOVABLE",
-                                          "MOVABLE_PARTIAL"]
+    assert [s.name for s in SbmState] == [
+        "UNUSED",
+        "PLUGGED",
+        "OFFLINE",
+        "OFFLINE_PARTIAL",
+        "KERNEL",
+        "KERNEL_PARTIAL",
+        "MOVABLE",
+        "MOVABLE_PARTIAL",
+    ]
     assert [s.value for s in BbmState] == [0, 1, 2, 3]

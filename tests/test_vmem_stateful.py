@@ -12,13 +12,14 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
-from devmem_tui.engine import access, iomem_text
-from devmem_tui.engine import memory_blocks as mbk
-from devmem_tui.engine import vmem_driver as vd
 from devmem_tui.engine.config import KernelConfig
+from devmem_tui.engine.devmem import access
+from devmem_tui.engine.devmem.verdict import Outcome
 from devmem_tui.engine.errors import DevmemError
+from devmem_tui.engine.iomem import text as iomem_text
 from devmem_tui.engine.machine import Machine
-from devmem_tui.engine.verdict import Outcome
+from devmem_tui.engine.mm import memory_blocks as mbk
+from devmem_tui.engine.virtio_mem import driver as vd
 
 PRESET = Path(__file__).resolve().parent.parent / "devmem_tui" / "presets"
 BOOT = (PRESET / "qemu-x86-virtio-mem.iomem").read_text()
@@ -56,8 +57,12 @@ class VirtioMemMachine(RuleBasedStateMachine):
         size = n * 2 * M // self.block * self.block
         self.vm.resize(size)
 
-    @rule(kind=st.sampled_from(["PLUG", "UNPLUG", "STATE", "UNPLUG_ALL"]),
-          first=st.integers(0, 1 << 20), count=st.integers(0, 70), odd=st.booleans())
+    @rule(
+        kind=st.sampled_from(["PLUG", "UNPLUG", "STATE", "UNPLUG_ALL"]),
+        first=st.integers(0, 1 << 20),
+        count=st.integers(0, 70),
+        odd=st.booleans(),
+    )
     def raw(self, kind: str, first: int, count: int, odd: bool) -> None:
         bs = self.vm.device.block_size
         addr = ADDR + first % (REGION // bs) * bs
@@ -83,8 +88,11 @@ class VirtioMemMachine(RuleBasedStateMachine):
         if mb in self.vm.mm:
             res = mbk.sysfs_online(self.m, mb, how)
             assert res.outcome in ("DONE", "EINVAL")
-            assert (res.outcome == "EINVAL") or self.vm.mm.get(mb, "offline") != "offline" \
+            assert (
+                (res.outcome == "EINVAL")
+                or self.vm.mm.get(mb, "offline") != "offline"
                 or mb not in self.vm.mm
+            )
         else:
             try:
                 mbk.sysfs_online(self.m, mb, how)
@@ -156,8 +164,7 @@ class VirtioMemMachine(RuleBasedStateMachine):
         assert got == want
         for mb, zone in vm.mm.items():
             state = self.m.memory_state(mb * MBS)
-            assert state == "offline" if zone == "offline" else state in ("online",
-                                                                          "page_offline")
+            assert state == "offline" if zone == "offline" else state in ("online", "page_offline")
         # without raw requests the driver's tracking is the device's bitmap
         if not self.raw_used:
             assert vm.plugged_size == dev.plugged_size

@@ -10,9 +10,17 @@ import pytest
 from devmem_tui.commands.session import Session
 
 
-@pytest.mark.parametrize(("kernel", "outcome"), [("4.10", "OK"), ("4.11", "OK"), ("4.13", "OK"),
-                                                 ("4.14", "EFAULT"), ("4.17", "EFAULT"),
-                                                 ("4.18", "ZEROS")])
+@pytest.mark.parametrize(
+    ("kernel", "outcome"),
+    [
+        ("4.10", "OK"),
+        ("4.11", "OK"),
+        ("4.13", "OK"),
+        ("4.14", "EFAULT"),
+        ("4.17", "EFAULT"),
+        ("4.18", "ZEROS"),
+    ],
+)
 def test_partial_ram_page_by_era(kernel: str, outcome: str) -> None:
     s = Session.new("qemu-x86")
     s.execute(f"set kernel {kernel}")

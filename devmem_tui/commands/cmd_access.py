@@ -16,10 +16,10 @@ from devmem_tui.commands.registry import (
     usage_error,
 )
 from devmem_tui.commands.session import Session
-from devmem_tui.engine import access, kcore
 from devmem_tui.engine.config import ERAS, PROPOSALS, KernelConfig
+from devmem_tui.engine.devmem import access, kcore
+from devmem_tui.engine.devmem.verdict import Verdict, fmt_ranges
 from devmem_tui.engine.machine import Machine
-from devmem_tui.engine.verdict import Verdict, fmt_ranges
 
 ACCESS_HELP = (
     "The outcome word is OK (real data moved), ZEROS (every byte zero-filled by the kernel),\n"
@@ -59,7 +59,8 @@ def _addr_len(name: str, args: list[str]) -> tuple[int, int]:
     summary="read() /dev/mem at a physical address (LEN defaults to 4096)",
     help="read_mem(): valid_phys_addr_range() first (EFAULT), then devmem_is_allowed() page\n"
     "by page when STRICT_DEVMEM is on: 0 fails the whole call (EPERM), 2 zero-fills.\n"
-    + ACCESS_HELP + "\nExample: read 0x1000    read 0x0 1M",
+    + ACCESS_HELP
+    + "\nExample: read 0x1000    read 0x0 1M",
     group="access",
     mutates=False,
 )
@@ -154,8 +155,10 @@ def maps_text(machine: Machine) -> str:
     for m in machine.mappings.values():
         kind = ("private" if m.private else "shared") + (" UC-" if m.sync else " WB")
         zapped = fmt_ranges(m.zapped) if m.zapped else "-"
-        lines.append(f"{m.id:<5} {f'{m.start:#x}-{m.end:#x}':<35} {fmt_size(m.length):>6}  "
-                     f"{kind:<12} {zapped}")
+        lines.append(
+            f"{m.id:<5} {f'{m.start:#x}-{m.end:#x}':<35} {fmt_size(m.length):>6}  "
+            f"{kind:<12} {zapped}"
+        )
     return "\n".join(lines)
 
 
@@ -169,10 +172,19 @@ def maps_text(machine: Machine) -> str:
 def cmd_maps(session: Session, args: list[str]) -> Result:
     expect_args(REGISTRY["maps"], args, 0)
     m = session.machine
-    data = {"mappings": [{"id": mp.id, "start": mp.start, "length": mp.length,
-                          "private": mp.private, "sync": mp.sync,
-                          "zapped": [list(z) for z in mp.zapped]}
-                         for mp in m.mappings.values()]}
+    data = {
+        "mappings": [
+            {
+                "id": mp.id,
+                "start": mp.start,
+                "length": mp.length,
+                "private": mp.private,
+                "sync": mp.sync,
+                "zapped": [list(z) for z in mp.zapped],
+            }
+            for mp in m.mappings.values()
+        ]
+    }
     return Result(True, "DONE", maps_text(m), data=data)
 
 
@@ -234,7 +246,8 @@ def scratch_machine(machine: Machine, config: KernelConfig) -> Machine:
     "compare COMMAND",
     summary="run one read/write/mmap/kcore under every kernel era and proposal, as a table",
     help="The same machine, map and config, with only the kernel version changed (eras "
-    + ", ".join(ERAS) + "),\nthen the session's kernel under each proposal (counterfactual). "
+    + ", ".join(ERAS)
+    + "),\nthen the session's kernel under each proposal (counterfactual). "
     "The session is not changed.\nExample: compare read 0x1000",
     group="access",
     mutates=False,
@@ -263,16 +276,29 @@ def cmd_compare(session: Session, args: list[str]) -> Result:
         label = kernel if proposal == "none" else f"{kernel} {proposal} (counterfactual)"
         if probed and not cfg.virtio_mem_buildable and proposal == "none":
             unbuildable.append(kernel)
-        rows.append({"kernel": kernel, "proposal": proposal, "label": label,
-                     "outcome": r.outcome, "nbytes": r.data.get("nbytes", 0),
-                     "decider": r.data.get("decider", "")})
+        rows.append(
+            {
+                "kernel": kernel,
+                "proposal": proposal,
+                "label": label,
+                "outcome": r.outcome,
+                "nbytes": r.data.get("nbytes", 0),
+                "decider": r.data.get("decider", ""),
+            }
+        )
     width = max(len(str(row["label"])) for row in rows)
-    out = [f"compare {line}   ({base.short()}, kernel and proposal varied)",
-           f"{'kernel / proposal':<{width}}  {'outcome':<7}  {'bytes':>10}  deciding check"]
+    out = [
+        f"compare {line}   ({base.short()}, kernel and proposal varied)",
+        f"{'kernel / proposal':<{width}}  {'outcome':<7}  {'bytes':>10}  deciding check",
+    ]
     for row in rows:
-        out.append(f"{row['label']!s:<{width}}  {row['outcome']!s:<7}  {row['nbytes']!s:>10}  "
-                   f"{row['decider']}")
+        out.append(
+            f"{row['label']!s:<{width}}  {row['outcome']!s:<7}  {row['nbytes']!s:>10}  "
+            f"{row['decider']}"
+        )
     if unbuildable:
-        out.append(f"note: no {', '.join(unbuildable)} kernel could run the virtio-mem driver "
-                   "this map shows; the map is kept as it is")
+        out.append(
+            f"note: no {', '.join(unbuildable)} kernel could run the virtio-mem driver "
+            "this map shows; the map is kept as it is"
+        )
     return Result(True, "DONE", "\n".join(out), data={"rows": rows})

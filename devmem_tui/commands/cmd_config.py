@@ -26,8 +26,10 @@ def config_text(session: Session) -> str:
     lines.append("derived:")
     lines.append(f"  STRICT_DEVMEM effective   {'y' if cfg.eff_strict_devmem else 'n'}")
     lines.append(f"  IO_STRICT_DEVMEM effective {'y' if cfg.eff_io_strict_devmem else 'n'}")
-    lines.append(f"  strict_iomem_checks       {int(cfg.strict_iomem_checks)}"
-                 "   (strict_iomem(): default follows STRICT_DEVMEM)")
+    lines.append(
+        f"  strict_iomem_checks       {int(cfg.strict_iomem_checks)}"
+        "   (strict_iomem(): default follows STRICT_DEVMEM)"
+    )
     lines.append(f"  high_memory               {m.high_memory:#x}")
     built = "built" if cfg.virtio_mem_buildable else "not built"
     lines.append(f"  virtio-mem driver         {built}")

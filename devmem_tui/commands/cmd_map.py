@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from devmem_tui import files
 from devmem_tui.commands.numbers import parse_number, parse_range
 from devmem_tui.commands.registry import (
     REGISTRY,
@@ -15,9 +16,10 @@ from devmem_tui.commands.registry import (
     usage_error,
 )
 from devmem_tui.commands.session import Session
-from devmem_tui.engine import iomem_text, presets
-from devmem_tui.engine.resources import ADDR_MAX, PAGE_SIZE, F, Resource, flags_words
-from devmem_tui.engine.verdict import Verdict
+from devmem_tui.engine import presets
+from devmem_tui.engine.devmem.verdict import Verdict
+from devmem_tui.engine.iomem import text as iomem_text
+from devmem_tui.engine.iomem.tree import ADDR_MAX, PAGE_SIZE, F, Resource, flags_words
 
 
 def _resource_data(res: Resource, depth: int) -> dict[str, Any]:
@@ -33,11 +35,14 @@ def _resource_data(res: Resource, depth: int) -> dict[str, Any]:
 
 def _machine_summary(session: Session) -> str:
     m = session.machine
-    devices = ", ".join(
-        f"{name} at {vm.device.addr:#x}" for name, vm in m.vmem.items()
-    ) or "no virtio-mem devices"
-    return (f"{len(m.tree)} resources, arch {m.config.arch}, {devices}; "
-            f"config otherwise unchanged ({m.config.short()})")
+    devices = (
+        ", ".join(f"{name} at {vm.device.addr:#x}" for name, vm in m.vmem.items())
+        or "no virtio-mem devices"
+    )
+    return (
+        f"{len(m.tree)} resources, arch {m.config.arch}, {devices}; "
+        f"config otherwise unchanged ({m.config.short()})"
+    )
 
 
 @command(
@@ -54,18 +59,32 @@ def cmd_machine(session: Session, args: list[str]) -> Result:
     expect_args(REGISTRY["machine"], args, 0, 1)
     if not args:
         width = max(len(n) for n in presets.PRESETS)
-        lines = [f"{'*' if n == session.machine.name else ' '} {n:<{width}}  {d}"
-                 for n, d in presets.PRESETS.items()]
+        lines = [
+            f"{'*' if n == session.machine.name else ' '} {n:<{width}}  {d}"
+            for n, d in presets.PRESETS.items()
+        ]
         lines.append(f"(* = current machine: {session.machine.name}; 'machine PRESET' loads one)")
-        return Result(True, "DONE", "\n".join(lines),
-                      data={"presets": dict(presets.PRESETS), "current": session.machine.name})
+        return Result(
+            True,
+            "DONE",
+            "\n".join(lines),
+            data={"presets": dict(presets.PRESETS), "current": session.machine.name},
+        )
     name = args[0]
     machine = presets.build(name, session.config)  # raises before anything changes
     session.replace_machine(machine)
     msg = f"machine {name}: {presets.PRESETS[name]}\n{_machine_summary(session)}"
-    return Result(True, "DONE", msg, data={"machine": name, "arch": machine.config.arch,
-                                           "resources": len(machine.tree),
-                                           "devices": list(machine.vmem)})
+    return Result(
+        True,
+        "DONE",
+        msg,
+        data={
+            "machine": name,
+            "arch": machine.config.arch,
+            "resources": len(machine.tree),
+            "devices": list(machine.vmem),
+        },
+    )
 
 
 def _find_file(session: Session, path: str) -> str:
@@ -99,7 +118,7 @@ def cmd_load(session: Session, args: list[str]) -> Result:
     if args[0] != "iomem":
         raise usage_error(spec, f"load: cannot load {args[0]!r}")
     path = _find_file(session, args[1])
-    text = iomem_text.read_file(path)
+    text = files.read_iomem(path)
     machine = presets.from_iomem(text, path, session.config)  # raises before any change
     old_arch = session.config.arch
     session.replace_machine(machine)
@@ -110,10 +129,16 @@ def cmd_load(session: Session, args: list[str]) -> Result:
         arch_note = f"arch set to {arch} (the map has {why!r})"
     else:
         arch_note = f"arch {arch}"
-    msg = (f"loaded {path}: {len(machine.tree)} resources, flags inferred or annotated; "
-           f"{arch_note}; the rest of the config unchanged")
-    return Result(True, "DONE", msg, data={"file": path, "resources": len(machine.tree),
-                                           "arch": machine.config.arch})
+    msg = (
+        f"loaded {path}: {len(machine.tree)} resources, flags inferred or annotated; "
+        f"{arch_note}; the rest of the config unchanged"
+    )
+    return Result(
+        True,
+        "DONE",
+        msg,
+        data={"file": path, "resources": len(machine.tree), "arch": machine.config.arch},
+    )
 
 
 @command(
@@ -144,10 +169,16 @@ def cmd_iomem(session: Session, args: list[str]) -> Result:
     shown = _shown(tree, start, end)
     if not text:
         text = f"no resource overlaps {start:#x}-{end:#x} (a hole)"
-    return Result(True, "DONE", text, data={
-        "range": [start, end], "flags": flags,
-        "resources": [_resource_data(r, d) for d, r in shown],
-    })
+    return Result(
+        True,
+        "DONE",
+        text,
+        data={
+            "range": [start, end],
+            "flags": flags,
+            "resources": [_resource_data(r, d) for d, r in shown],
+        },
+    )
 
 
 def _shown(tree: Any, start: int, end: int) -> list[tuple[int, Resource]]:
@@ -187,7 +218,7 @@ def cmd_whatis(session: Session, args: list[str]) -> Result:
     chain = m.tree.chain_at(addr)
     lines = [f"{addr:#x}:"]
     if chain:
-        from devmem_tui.engine import policy
+        from devmem_tui.engine.devmem import rules as policy
 
         for depth, r in enumerate(chain):
             line = "  " + iomem_text.render_line(r, depth, flags=True)
@@ -197,22 +228,29 @@ def cmd_whatis(session: Session, args: list[str]) -> Result:
             if eff != int(r.flags):
                 gained = F(eff & ~int(r.flags))
                 lost = F(int(r.flags) & ~eff)
-                note = " ".join([*(f"+{w}" for w in flags_words(gained)),
-                                 *(f"-{w}" for w in flags_words(lost))])
+                note = " ".join(
+                    [*(f"+{w}" for w in flags_words(gained)), *(f"-{w}" for w in flags_words(lost))]
+                )
                 line += f"  (as this kernel sets it: {note})"
             lines.append(line)
     else:
         lines.append("  in no resource (a hole in /proc/iomem)")
-    from devmem_tui.engine import access  # the policy modules load on first use
+    from devmem_tui.engine.devmem import access  # the policy modules load on first use
 
     read_v = m.read(page, PAGE_SIZE)
     mmap_v = access.mmap_mem(m, page, PAGE_SIZE, False, dry_run=True)
     kcore_v = m.kcore(page, PAGE_SIZE)
     lines.append(f"page {page:#x}-{page + PAGE_SIZE - 1:#x} under {m.config.short()}:")
-    lines += [_verdict_line("read", read_v), _verdict_line("mmap", mmap_v),
-              _verdict_line("kcore", kcore_v)]
-    trace = ([f"read: {t}" for t in read_v.trace] + [f"mmap: {t}" for t in mmap_v.trace]
-             + [f"kcore: {t}" for t in kcore_v.trace])
+    lines += [
+        _verdict_line("read", read_v),
+        _verdict_line("mmap", mmap_v),
+        _verdict_line("kcore", kcore_v),
+    ]
+    trace = (
+        [f"read: {t}" for t in read_v.trace]
+        + [f"mmap: {t}" for t in mmap_v.trace]
+        + [f"kcore: {t}" for t in kcore_v.trace]
+    )
     data = {
         "addr": addr,
         "page": page,

@@ -11,6 +11,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
+from devmem_tui import files
 from devmem_tui.commands.registry import (
     REGISTRY,
     Result,
@@ -21,10 +22,10 @@ from devmem_tui.commands.registry import (
     split_line,
 )
 from devmem_tui.commands.session import DEFAULT_PRESET, Session
-from devmem_tui.engine import state
+from devmem_tui.engine import session_json as state
 from devmem_tui.engine.config import KEYS, KernelConfig
+from devmem_tui.engine.devmem.verdict import Outcome
 from devmem_tui.engine.errors import DevmemError
-from devmem_tui.engine.verdict import Outcome
 
 OUTCOME_WORDS: tuple[str, ...] = tuple(o.value for o in Outcome)
 # Commands the recorder never writes: they steer the recording or the front end itself.
@@ -46,11 +47,15 @@ SCENARIO_ONLY = frozenset({"say", "expect", "pause"})
 def cmd_save(session: Session, args: list[str]) -> Result:
     expect_args(REGISTRY["save"], args, 1)
     path = os.path.expanduser(args[0])
-    state.save(session.machine, path)
+    files.save_session(session.machine, path)
     m = session.machine
-    return Result(True, "DONE", f"saved {args[0]} (machine {m.name}, {len(m.tree)} resources, "
-                  f"{len(m.vmem)} virtio-mem devices, {len(m.mappings)} mappings)",
-                  data={"path": path})
+    return Result(
+        True,
+        "DONE",
+        f"saved {args[0]} (machine {m.name}, {len(m.tree)} resources, "
+        f"{len(m.vmem)} virtio-mem devices, {len(m.mappings)} mappings)",
+        data={"path": path},
+    )
 
 
 @command(
@@ -58,23 +63,28 @@ def cmd_save(session: Session, args: list[str]) -> Result:
     "open FILE",
     summary="restore a session saved with 'save' (replaces the machine and its config)",
     help="A file that is not a session, is truncated or was written by a newer devmem-tui\n"
-         "is refused with one line; the current session then stays as it was.",
+    "is refused with one line; the current session then stays as it was.",
     group="session",
 )
 def cmd_open(session: Session, args: list[str]) -> Result:
     expect_args(REGISTRY["open"], args, 1)
-    machine = state.load(os.path.expanduser(args[0]))  # builds a new machine or raises
+    machine = files.load_session(os.path.expanduser(args[0]))  # builds a new machine or raises
     session.replace_machine(machine)
-    return Result(True, "DONE", f"opened {args[0]} (machine {machine.name}, kernel "
-                  f"{machine.config.short()}, {len(machine.vmem)} virtio-mem devices, "
-                  f"{len(machine.mappings)} mappings)", data={"path": args[0]})
+    return Result(
+        True,
+        "DONE",
+        f"opened {args[0]} (machine {machine.name}, kernel "
+        f"{machine.config.short()}, {len(machine.vmem)} virtio-mem devices, "
+        f"{len(machine.mappings)} mappings)",
+        data={"path": args[0]},
+    )
 
 
 # ----------------------------------------------------------------------------- export
 def render_iomem_annotated(session: Session) -> str:
     """The map in /proc/iomem format with flag annotations (what 'iomem --flags' prints),
     so 'load iomem FILE' reads it back unchanged."""
-    from devmem_tui.engine import iomem_text
+    from devmem_tui.engine.iomem import text as iomem_text
 
     return iomem_text.render(session.machine.tree, flags=True)
 
@@ -83,10 +93,10 @@ def render_iomem_annotated(session: Session) -> str:
     "export",
     "export svg|iomem|json FILE",
     summary="write a screenshot (TUI only), the map as annotated /proc/iomem text, or the "
-            "session as JSON",
+    "session as JSON",
     help="export iomem FILE   the map with [flags] annotations; 'load iomem FILE' reads it\n"
-         "export json FILE    the same JSON document as 'save'\n"
-         "export svg FILE     a screenshot of the TUI (only inside the TUI)",
+    "export json FILE    the same JSON document as 'save'\n"
+    "export svg FILE     a screenshot of the TUI (only inside the TUI)",
     group="session",
     mutates=False,
 )
@@ -98,24 +108,27 @@ def cmd_export(session: Session, args: list[str]) -> Result:
         exporter = getattr(session, "export_svg", None)  # set by the TUI while it runs
         if not callable(exporter):
             raise UsageError("export svg needs the TUI (start devmem-tui without a subcommand)")
-        state.check_path(path, writing=True)
+        files.check_path(path, writing=True)
         exporter(path)
         return Result(True, "DONE", f"exported screenshot to {args[1]}", data={"path": path})
     if what == "json":
-        state.save(session.machine, path)
+        files.save_session(session.machine, path)
         return Result(True, "DONE", f"exported session JSON to {args[1]}", data={"path": path})
     if what == "iomem":
         text = render_iomem_annotated(session)
-        state.write_atomic(path, text)
-        return Result(True, "DONE", f"exported the map ({len(session.machine.tree)} resources) "
-                      f"to {args[1]}", data={"path": path})
+        files.write_atomic(path, text)
+        return Result(
+            True,
+            "DONE",
+            f"exported the map ({len(session.machine.tree)} resources) to {args[1]}",
+            data={"path": path},
+        )
     raise UsageError(f"export: unknown format {args[0]!r}; usage: {spec.usages[0]}")
 
 
 # ----------------------------------------------------------------------------- record
 def _quote(word: str) -> str:
-    if word and not any(c.isspace() for c in word) and '"' not in word \
-            and not word.startswith("#"):
+    if word and not any(c.isspace() for c in word) and '"' not in word and not word.startswith("#"):
         return word
     return f'"{word}"'
 
@@ -123,7 +136,7 @@ def _quote(word: str) -> str:
 def relocate_paths(text: str, from_dir: str, to_dir: str) -> str:
     """Rewrite the relative file arguments of one command line so that, read from to_dir,
     they name the same files they named from from_dir. Other words are kept."""
-    from devmem_tui.complete import file_arg_indexes
+    from devmem_tui.frontends.complete import file_arg_indexes
 
     words = split_line(text)
     if len(words) < 2:
@@ -215,17 +228,21 @@ def _preamble(session: Session, path: str) -> list[str]:
         if current == state.to_dict(Machine.from_preset(DEFAULT_PRESET)):
             return []
         if current == state.to_dict(Machine.from_preset(m.name, m.config.copy())):
-            lines = [f"set {k} {m.config.get(k)}" for k in KEYS
-                     if m.config.get(k) != defaults.get(k)]
+            lines = [
+                f"set {k} {m.config.get(k)}" for k in KEYS if m.config.get(k) != defaults.get(k)
+            ]
             return [*lines, f"machine {m.name}"]
     except Exception:  # not a preset machine (or one that fails to build): snapshot it
         pass
     root, _ = os.path.splitext(path)
     snap = root + ".start.json"
-    state.save(m, snap)
+    files.save_session(m, snap)
     rel = os.path.relpath(snap, os.path.dirname(os.path.abspath(path)))
-    return ["# the session as it was when recording started (saved by 'record')",
-            f"open {_quote(rel)}", "expect DONE"]
+    return [
+        "# the session as it was when recording started (saved by 'record')",
+        f"open {_quote(rel)}",
+        "expect DONE",
+    ]
 
 
 @command(
@@ -234,9 +251,9 @@ def _preamble(session: Session, path: str) -> list[str]:
     "record stop",
     summary="write every following command and its outcome to FILE as a scenario",
     help="Each command is written with an 'expect OUTCOME' line after it; usage errors\n"
-         "become comments. 'record stop' ends it. Play the file with 'devmem-tui play FILE'.\n"
-         "If the session is not fresh when recording starts, the file first restores it\n"
-         "(set/machine lines, or 'open' of a FILE.start.json snapshot saved beside it).",
+    "become comments. 'record stop' ends it. Play the file with 'devmem-tui play FILE'.\n"
+    "If the session is not fresh when recording starts, the file first restores it\n"
+    "(set/machine lines, or 'open' of a FILE.start.json snapshot saved beside it).",
     group="session",
     mutates=False,
 )
@@ -250,7 +267,7 @@ def cmd_record(session: Session, args: list[str]) -> Result:
     if session.recorder is not None:
         raise UsageError(f"already recording to {session.recorder.path}; 'record stop' first")
     path = os.path.expanduser(args[0])
-    state.check_path(path, writing=True)  # never /dev/mem, a device node or a FIFO
+    files.check_path(path, writing=True)  # never /dev/mem, a device node or a FIFO
     if os.path.isdir(path):
         raise UsageError(f"record: {args[0]} is a directory")
     rec = Recorder(path, session)
@@ -268,8 +285,9 @@ def cmd_record(session: Session, args: list[str]) -> Result:
         raise DevmemError(f"cannot write {args[0]}: {e.strerror or e}") from None
     session.recorder = rec
     session.listeners.append(rec)
-    return Result(True, "DONE", f"recording to {args[0]}; 'record stop' ends it",
-                  data={"path": path})
+    return Result(
+        True, "DONE", f"recording to {args[0]}; 'record stop' ends it", data={"path": path}
+    )
 
 
 # ----------------------------------------------------------------------------- scenario
@@ -286,8 +304,9 @@ def parse_expect(args: list[str]) -> tuple[str, str]:
     word = args[0]
     if word not in OUTCOME_WORDS:
         hint = f"; did you mean {word.upper()}?" if word.upper() in OUTCOME_WORDS else ""
-        raise UsageError(f"expect: unknown outcome {word!r}{hint} "
-                         f"(outcomes: {', '.join(OUTCOME_WORDS)})")
+        raise UsageError(
+            f"expect: unknown outcome {word!r}{hint} (outcomes: {', '.join(OUTCOME_WORDS)})"
+        )
     if len(args) > 1:
         raise UsageError(f"expect: unexpected argument {args[1]!r}")
     return "outcome", word
@@ -299,7 +318,7 @@ def parse_expect(args: list[str]) -> tuple[str, str]:
     "expect output TEXT",
     summary="scenario check: the previous command's outcome, or that its output contains TEXT",
     help="A failed expect is reported as file:line: expected EPERM, got OK (read 0x100000)\n"
-         "and makes 'devmem-tui play' exit 1.",
+    "and makes 'devmem-tui play' exit 1.",
     group="scenario",
     mutates=False,
 )
@@ -312,13 +331,18 @@ def cmd_expect(session: Session, args: list[str]) -> Result:
     if kind == "outcome":
         if last.outcome == want:
             return Result(True, "DONE", f"expect {want}: ok")
-        return Result(False, None, f"expected {want}, got {got} ({last.command})",
-                      expect_failed=True)
+        return Result(
+            False, None, f"expected {want}, got {got} ({last.command})", expect_failed=True
+        )
     if want in last.message:
         return Result(True, "DONE", f"expect output {want!r}: ok")
     first = last.message.splitlines()[0] if last.message else ""
-    return Result(False, None, f"expected output containing {want!r}, got {first!r} "
-                  f"({last.command})", expect_failed=True)
+    return Result(
+        False,
+        None,
+        f"expected output containing {want!r}, got {first!r} ({last.command})",
+        expect_failed=True,
+    )
 
 
 @command(

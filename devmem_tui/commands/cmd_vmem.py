@@ -21,17 +21,23 @@ from devmem_tui.commands.registry import (
     usage_error,
 )
 from devmem_tui.commands.session import Session
-from devmem_tui.engine import memory_blocks as mbk
-from devmem_tui.engine import vmem_driver as vd
 from devmem_tui.engine.errors import DevmemError
+from devmem_tui.engine.mm import memory_blocks as mbk
+from devmem_tui.engine.virtio_mem import driver as vd
 
 
 def _report_data(report: vd.VmemReport) -> dict[str, Any]:
     return {
         "device": report.device,
         "requests": [
-            {"request": r.kind, "addr": r.addr, "nb_blocks": r.nb_blocks,
-             "response": r.response, "rc": r.rc, **({"state": r.state} if r.state else {})}
+            {
+                "request": r.kind,
+                "addr": r.addr,
+                "nb_blocks": r.nb_blocks,
+                "response": r.response,
+                "rc": r.rc,
+                **({"state": r.state} if r.state else {}),
+            }
             for r in report.requests
         ],
         "added": list(report.added),
@@ -68,8 +74,7 @@ def cmd_vmem(session: Session, args: list[str]) -> Result:
         if not m.vmem:
             return Result(True, "DONE", "no virtio-mem devices", data={"devices": []})
         text = "\n".join(vd.info_text(vm) for vm in m.vmem.values())
-        return Result(True, "DONE", text,
-                      data={"devices": [vm.info() for vm in m.vmem.values()]})
+        return Result(True, "DONE", text, data={"devices": [vm.info() for vm in m.vmem.values()]})
     sub = args[0]
     if sub == "add":
         if len(args) < 4:
@@ -78,10 +83,10 @@ def cmd_vmem(session: Session, args: list[str]) -> Result:
         addr = parse_number(args[2], "address")
         size = parse_size(args[3], "size")
         opts = _options(spec, args[4:], ("block", "requested", "unplugged-inaccessible"))
-        block = parse_size(opts["block"], "block size") if "block" in opts else \
-            vd.DEFAULT_BLOCK_SIZE
-        requested = parse_number(opts["requested"], "requested size") \
-            if "requested" in opts else 0
+        block = (
+            parse_size(opts["block"], "block size") if "block" in opts else vd.DEFAULT_BLOCK_SIZE
+        )
+        requested = parse_number(opts["requested"], "requested size") if "requested" in opts else 0
         inacc: bool | None = None
         if "unplugged-inaccessible" in opts:
             word = opts["unplugged-inaccessible"].lower()
@@ -90,24 +95,31 @@ def cmd_vmem(session: Session, args: list[str]) -> Result:
             inacc = word == "on"
         vm = vd.add_device(m, name, addr, size, block, requested, unplugged_inaccessible=inacc)
         report = vm.last_probe
-        lines = [f"{name}: virtio-mem-pci at {addr:#x}, {vd.fmt_size(size)}, block size "
-                 f"{vd.fmt_size(block)}"]
+        lines = [
+            f"{name}: virtio-mem-pci at {addr:#x}, {vd.fmt_size(size)}, block size "
+            f"{vd.fmt_size(block)}"
+        ]
         if vm.probed:
             lines.append(f"driver probed: {vm.res_name}, {vm.mode}")
         else:
             lines.append(f"no driver: {vm.probe_error}; the region is a hole")
         if report is not None and (report.requests or report.warnings):
             lines.append(report.text())
-        return Result(True, "DONE", "\n".join(lines),
-                      trace=report.full_trace() if report else [],
-                      data=_report_data(report) if report else {})
+        return Result(
+            True,
+            "DONE",
+            "\n".join(lines),
+            trace=report.full_trace() if report else [],
+            data=_report_data(report) if report else {},
+        )
     if sub == "resize":
         expect_args(spec, args, 3)
         vm = vd.vmem_of(m, args[1])
         size = parse_number(args[2], "size")
         report = vm.resize(size)
-        return Result(True, "DONE", report.text(), trace=report.full_trace(),
-                      data=_report_data(report))
+        return Result(
+            True, "DONE", report.text(), trace=report.full_trace(), data=_report_data(report)
+        )
     raise usage_error(spec, f"vmem: unknown subcommand {sub!r}")
 
 
@@ -117,8 +129,9 @@ def _options(spec: Any, words: list[str], allowed: tuple[str, ...]) -> dict[str,
         key, eq, value = w.partition("=")
         key = key.lower()
         if not eq or key not in allowed or not value:
-            raise usage_error(spec, f"unexpected argument {w!r} (options: "
-                              f"{', '.join(a + '=' for a in allowed)})")
+            raise usage_error(
+                spec, f"unexpected argument {w!r} (options: {', '.join(a + '=' for a in allowed)})"
+            )
         out[key] = value
     return out
 
@@ -171,8 +184,13 @@ def _raw(session: Session, name: str, args: list[str], kind: str) -> Result:
         size = parse_number(args[2], "size")
         ans = vm.raw_request(kind, addr, size)
     msg = "\n".join([ans.message, *(f"warning: {w}" for w in ans.warnings)])
-    return Result(True, ans.outcome, msg, trace=ans.trace,
-                  data={"device": vm.name, "request": kind, "outcome": ans.outcome})
+    return Result(
+        True,
+        ans.outcome,
+        msg,
+        trace=ans.trace,
+        data={"device": vm.name, "request": kind, "outcome": ans.outcome},
+    )
 
 
 _RAW_HELP = (
@@ -184,27 +202,46 @@ _RAW_HELP = (
 )
 
 
-@command("plug", "plug DEV ADDR SIZE", summary="raw PLUG request to a virtio-mem device",
-         help=_RAW_HELP, group="vmem")
+@command(
+    "plug",
+    "plug DEV ADDR SIZE",
+    summary="raw PLUG request to a virtio-mem device",
+    help=_RAW_HELP,
+    group="vmem",
+)
 def cmd_plug(session: Session, args: list[str]) -> Result:
     return _raw(session, "plug", args, "PLUG")
 
 
-@command("unplug", "unplug DEV ADDR SIZE", summary="raw UNPLUG request to a virtio-mem device",
-         help=_RAW_HELP, group="vmem")
+@command(
+    "unplug",
+    "unplug DEV ADDR SIZE",
+    summary="raw UNPLUG request to a virtio-mem device",
+    help=_RAW_HELP,
+    group="vmem",
+)
 def cmd_unplug(session: Session, args: list[str]) -> Result:
     return _raw(session, "unplug", args, "UNPLUG")
 
 
-@command("unplug-all", "unplug-all DEV", summary="raw UNPLUG_ALL request (ACK or BUSY)",
-         help=_RAW_HELP, group="vmem")
+@command(
+    "unplug-all",
+    "unplug-all DEV",
+    summary="raw UNPLUG_ALL request (ACK or BUSY)",
+    help=_RAW_HELP,
+    group="vmem",
+)
 def cmd_unplug_all(session: Session, args: list[str]) -> Result:
     return _raw(session, "unplug-all", args, "UNPLUG_ALL")
 
 
-@command("state", "state DEV ADDR SIZE",
-         summary="STATE request: PLUGGED, UNPLUGGED or MIXED (ERROR outside the usable region)",
-         group="vmem", mutates=False)
+@command(
+    "state",
+    "state DEV ADDR SIZE",
+    summary="STATE request: PLUGGED, UNPLUGGED or MIXED (ERROR outside the usable region)",
+    group="vmem",
+    mutates=False,
+)
 def cmd_state(session: Session, args: list[str]) -> Result:
     return _raw(session, "state", args, "STATE")
 
@@ -244,7 +281,7 @@ def cmd_online(session: Session, args: list[str]) -> Result:
     "offline memoryN",
     summary="offline a memory block, as 'echo offline > memoryN/state' does",
     help="Fails with EBUSY when pinned (unmovable) pages are in its plugged memory, EINVAL\n"
-         "when already offline.",
+    "when already offline.",
     group="vmem",
 )
 def cmd_offline(session: Session, args: list[str]) -> Result:
@@ -267,9 +304,9 @@ def _pin_range(args: list[str]) -> tuple[int, int]:
     "pin",
     "pin ADDR [SIZE]",
     summary="mark pages unmovable (slab, page tables, long-term pins): offlining and "
-            "virtio-mem unplug fail there",
+    "virtio-mem unplug fail there",
     help="Only pages in the page allocator can be pinned: System RAM that is online and, in a\n"
-         "virtio-mem device, plugged. SIZE defaults to 4096; 'unpin' releases.",
+    "virtio-mem device, plugged. SIZE defaults to 4096; 'unpin' releases.",
     group="vmem",
 )
 def cmd_pin(session: Session, args: list[str]) -> Result:
@@ -280,8 +317,12 @@ def cmd_pin(session: Session, args: list[str]) -> Result:
         raise DevmemError(f"cannot pin {start:#x}-{end:#x}: {problem}")
     mbk.add_pin(session.machine, start, end)
     session.machine.emit("blocks", "pin", start=start, end=end)
-    return Result(True, "DONE", f"pinned {start & ~0xFFF:#x}-{end | 0xFFF:#x} (unmovable)",
-                  data={"pinned": [list(p) for p in session.machine.pinned]})
+    return Result(
+        True,
+        "DONE",
+        f"pinned {start & ~0xFFF:#x}-{end | 0xFFF:#x} (unmovable)",
+        data={"pinned": [list(p) for p in session.machine.pinned]},
+    )
 
 
 @command("unpin", "unpin ADDR [SIZE]", summary="release pins made with 'pin'", group="vmem")
@@ -292,8 +333,12 @@ def cmd_unpin(session: Session, args: list[str]) -> Result:
     if not freed:
         raise DevmemError(f"nothing is pinned in {start:#x}-{end:#x}")
     session.machine.emit("blocks", "unpin", start=start, end=end)
-    return Result(True, "DONE", f"unpinned {vd.fmt_size(freed)} in {start & ~0xFFF:#x}-"
-                  f"{end | 0xFFF:#x}", data={"pinned": [list(p) for p in session.machine.pinned]})
+    return Result(
+        True,
+        "DONE",
+        f"unpinned {vd.fmt_size(freed)} in {start & ~0xFFF:#x}-{end | 0xFFF:#x}",
+        data={"pinned": [list(p) for p in session.machine.pinned]},
+    )
 
 
 # ----------------------------------------------------------------------------- wait
@@ -302,7 +347,7 @@ def cmd_unpin(session: Session, args: list[str]) -> Result:
     "wait DURATION",
     summary="advance the simulated clock (50s, 5m); the driver's retry timer fires on it",
     help="The virtio-mem retry timer starts at 50 s and doubles up to 300 s while the\n"
-         "driver keeps failing (-EBUSY, -ETXTBSY); a successful run resets it to 50 s.",
+    "driver keeps failing (-EBUSY, -ETXTBSY); a successful run resets it to 50 s.",
     group="vmem",
 )
 def cmd_wait(session: Session, args: list[str]) -> Result:

@@ -97,8 +97,11 @@ class CommandSpec:
         if len(self.usages) > 1:
             text += "usage:\n" + self.usage_text() + "\n"
         if self.help:
-            text += "\n" + "\n".join(f"  {line}" if line else "" for line in
-                                     self.help.strip().splitlines()) + "\n"
+            text += (
+                "\n"
+                + "\n".join(f"  {line}" if line else "" for line in self.help.strip().splitlines())
+                + "\n"
+            )
         return text.rstrip("\n")
 
 
@@ -119,8 +122,9 @@ def command(
     """Register a command handler."""
 
     def deco(fn: Handler) -> Handler:
-        REGISTRY[name] = CommandSpec(name, list(usages) or [name], summary, help, fn, group,
-                                     mutates, aliases)
+        REGISTRY[name] = CommandSpec(
+            name, list(usages) or [name], summary, help, fn, group, mutates, aliases
+        )
         for a in aliases:
             ALIASES[a] = name
         return fn

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from devmem_tui.commands.registry import Result, UsageError, lookup, split_line
-from devmem_tui.engine import state
+from devmem_tui.engine import session_json as state
 from devmem_tui.engine.config import KernelConfig
 from devmem_tui.engine.errors import DevmemError
 from devmem_tui.engine.machine import Machine
@@ -86,8 +86,9 @@ class Session:
             self._undo(snap)
         except Exception as e:  # a bug must not kill a front end: report it on one line
             detail = " ".join(str(e).split())[:200]
-            result = Result(False, None, f"internal error: {type(e).__name__}: {detail}"
-                            + self._undo(snap))
+            result = Result(
+                False, None, f"internal error: {type(e).__name__}: {detail}" + self._undo(snap)
+            )
         result.command = text
         if spec_name(words[0]) not in ("expect", "say", "pause"):  # scenario-only words
             self.last_result = result
@@ -99,8 +100,10 @@ class Session:
                     self.listeners.remove(listener)
                 if listener is self.recorder:
                     self.recorder = None
-                result.message += (f"\nwarning: {getattr(listener, '__name__', 'a listener')} "
-                                   f"stopped: {type(e).__name__}: {e}")
+                result.message += (
+                    f"\nwarning: {getattr(listener, '__name__', 'a listener')} "
+                    f"stopped: {type(e).__name__}: {e}"
+                )
         return result
 
     def _undo(self, snap: Snapshot | None) -> str:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from devmem_tui.engine.errors import DevmemError
 
 if TYPE_CHECKING:
-    from devmem_tui.engine.policy import Switches
+    from devmem_tui.engine.devmem.rules import Switches
 
 ON_OFF = ("on", "off")
 

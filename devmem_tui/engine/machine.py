@@ -12,13 +12,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from devmem_tui.engine import access, kcore
 from devmem_tui.engine.config import KernelConfig
-from devmem_tui.engine.resources import F, Resource, ResourceTree
+from devmem_tui.engine.devmem import access, kcore
+from devmem_tui.engine.iomem.tree import F, Resource, ResourceTree
 
 if TYPE_CHECKING:
-    from devmem_tui.engine.verdict import Verdict
-    from devmem_tui.engine.vmem_driver import VirtioMem
+    from devmem_tui.engine.devmem.verdict import Verdict
+    from devmem_tui.engine.virtio_mem.driver import VirtioMem
 
 MEMORY_BLOCK_SIZE = 0x8000000  # 128 MiB: x86-64 probe_memory_block_size() below 64 GiB, arm64 4K
 # The simulated clock's ceiling (about 31,700 years): far below where a float loses the
@@ -56,8 +56,9 @@ class Mapping:
 class Machine:
     """One simulated machine. Construct with ``from_preset`` or ``from_iomem_text``."""
 
-    def __init__(self, tree: ResourceTree, config: KernelConfig | None = None,
-                 name: str = "custom") -> None:
+    def __init__(
+        self, tree: ResourceTree, config: KernelConfig | None = None, name: str = "custom"
+    ) -> None:
         self.tree = tree
         self.config = config or KernelConfig()
         self.name = name
@@ -74,8 +75,9 @@ class Machine:
 
     # ------------------------------------------------------------------ events
     def _on_tree(self, what: str, res: Resource) -> None:
-        self.events.append(Event(f"resource-{what}d" if what != "add" else "resource-added",
-                                 res.label()))
+        self.events.append(
+            Event(f"resource-{what}d" if what != "add" else "resource-added", res.label())
+        )
 
     def emit(self, kind: str, what: str, **data: Any) -> None:
         self.events.append(Event(kind, what, dict(data)))

@@ -15,11 +15,11 @@ from functools import cache
 from importlib import resources as importlib_resources
 from typing import Any
 
-from devmem_tui.engine import iomem_text
 from devmem_tui.engine.config import KernelConfig
 from devmem_tui.engine.errors import DevmemError
+from devmem_tui.engine.iomem import text as iomem_text
+from devmem_tui.engine.iomem.tree import ResourceTree
 from devmem_tui.engine.machine import Machine
-from devmem_tui.engine.resources import ResourceTree
 
 DEFAULT = "qemu-x86-virtio-mem"
 ARCHES = ("x86_64", "arm64")
@@ -54,8 +54,11 @@ def _preset_dir() -> str:
 def _names() -> list[str]:
     """Preset names (a NAME.json with its NAME.iomem), the default first."""
     d = _preset_dir()
-    names = [f[: -len(".json")] for f in os.listdir(d)
-             if f.endswith(".json") and os.path.exists(os.path.join(d, f[:-5] + ".iomem"))]
+    names = [
+        f[: -len(".json")]
+        for f in os.listdir(d)
+        if f.endswith(".json") and os.path.exists(os.path.join(d, f[:-5] + ".iomem"))
+    ]
     return sorted(names, key=lambda n: (n != DEFAULT, n))
 
 
@@ -84,16 +87,19 @@ def info(name: str) -> PresetInfo:
         missing = [k for k in _DEVICE_KEYS if k not in d]
         if missing:
             raise DevmemError(f"{path}: device {i} lacks {', '.join(missing)}")
-        devices.append(DeviceSpec(
-            name=str(d["name"]),
-            addr=_number(d["addr"], f"{path}: device {i} addr"),
-            region_size=_number(d["region_size"], f"{path}: device {i} region_size"),
-            block_size=_number(d["block_size"], f"{path}: device {i} block_size"),
-            requested_size=_number(d["requested_size"], f"{path}: device {i} requested_size"),
-            index=_number(d["index"], f"{path}: device {i} index"),
-        ))
-    return PresetInfo(name, arch, str(meta.get("description", "")), str(meta.get("source", "")),
-                      tuple(devices))
+        devices.append(
+            DeviceSpec(
+                name=str(d["name"]),
+                addr=_number(d["addr"], f"{path}: device {i} addr"),
+                region_size=_number(d["region_size"], f"{path}: device {i} region_size"),
+                block_size=_number(d["block_size"], f"{path}: device {i} block_size"),
+                requested_size=_number(d["requested_size"], f"{path}: device {i} requested_size"),
+                index=_number(d["index"], f"{path}: device {i} index"),
+            )
+        )
+    return PresetInfo(
+        name, arch, str(meta.get("description", "")), str(meta.get("source", "")), tuple(devices)
+    )
 
 
 def _load_descriptions() -> dict[str, str]:
@@ -127,7 +133,7 @@ def build(name: str, config: KernelConfig | None = None) -> Machine:
     if meta.devices:
         # Imported here: the driver model imports the machine, and presets without devices
         # must not need it.
-        from devmem_tui.engine import vmem_driver
+        from devmem_tui.engine.virtio_mem import driver as vmem_driver
 
         for d in meta.devices:
             vmem_driver.add_device(

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from devmem_tui.commands.session import Session
-from devmem_tui.engine import state
+from devmem_tui.engine import session_json as state
 
 HERE = Path(__file__).resolve().parent
 
@@ -47,15 +47,20 @@ def main() -> None:
     damaged("no-version.json", lambda x: x.pop("version"))
     write("other-tool.json", {"name": "left-pad", "version": "1.3.0", "dependencies": {}})
     (HERE / "array.json").write_text("[1, 2, 3]\n")
-    damaged("overlapping-resources.json", lambda x: x["resources"].insert(
-        1, {"start": "0x800", "end": "0x1fff", "name": "overlap", "flags": ["mem", "busy"]}))
+    damaged(
+        "overlapping-resources.json",
+        lambda x: x["resources"].insert(
+            1, {"start": "0x800", "end": "0x1fff", "name": "overlap", "flags": ["mem", "busy"]}
+        ),
+    )
     damaged("bad-flag.json", lambda x: x["resources"][0].update(flags=["mem", "sparkly"]))
     damaged("bad-config.json", lambda x: x["config"].update(kernel="9.9"))
     damaged("bad-vmem.json", lambda x: x["vmem"][0]["device"].update(plugged_size=0x12345000))
     damaged("duplicate-mapping.json", lambda x: x["mappings"].append(dict(x["mappings"][0])))
     (HERE / "nested-deep.json").write_text("[" * 3000 + "]" * 3000 + "\n")
     (HERE / "latin1.json").write_bytes(
-        text.replace('"qemu-x86-virtio-mem"', '"caf\xe9"', 1).encode("latin-1"))
+        text.replace('"qemu-x86-virtio-mem"', '"caf\xe9"', 1).encode("latin-1")
+    )
     nan = copy.deepcopy(d)
     nan["clock"] = float("nan")  # json writes NaN, which json (and so `open`) reads back
     (HERE / "nan-clock.json").write_text(json.dumps(nan, indent=1) + "\n")

@@ -1,0 +1,117 @@
+"""``/proc/kcore`` reads of a physical range through its direct-map offset (devmem-policy.md §6).
+
+kcore never applies the ``/dev/mem`` rules (no ``devmem_is_allowed()``, no STRICT_DEVMEM): it
+exposes the KCORE_RAM list - busy System RAM at any depth, whole pages only
+(``walk_system_ram_range``) - and zero-fills everything else. Since 5.14 (0daa322b8ff9) it also
+zero-fills offline sections, ``PageOffline`` pages (e.g. virtio-mem-unplugged sub-blocks) and
+hwpoisoned pages; before, those were read raw.
+
+Simplifications: the KCORE_RAM list is taken as current (the kernel rebuilds it lazily at open
+after MEM_ONLINE/MEM_OFFLINE); read faults (zeros from 6.2) and unaccepted memory are not
+modelled; CAP_SYS_RAWIO and lockdown are assumed to allow the open.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from devmem_tui.engine.devmem import rules as policy
+from devmem_tui.engine.devmem.access import UNPLUGGED, _check_end, _finish, _new, _op, _trimmed
+from devmem_tui.engine.devmem.rules import PAGE_SHIFT, PAGE_SIZE, where_pfns
+from devmem_tui.engine.devmem.verdict import Line, Outcome, Verdict, add_range, fmt_ranges
+
+if TYPE_CHECKING:
+    from devmem_tui.engine.machine import Machine
+
+_RAW = {
+    "online": "System RAM contents",
+    "offline": "raw contents of an offline memory block (stale or unplugged memory)",
+    "page_offline": f"raw PageOffline memory, {UNPLUGGED}",
+    "hwpoison": "a hwpoisoned page (the read may machine-check; not modelled)",
+}
+_FILTER = {
+    "offline": "pfn_to_online_page() NULL (memory block offline)",
+    "page_offline": "PageOffline (logically offline, e.g. virtio-mem unplugged)",
+    "hwpoison": "is_page_hwpoison()",
+    "not_added": "memory not added (no online section)",
+}
+
+
+def kcore_page(
+    machine: Machine, pfn: int, state: str, sw: policy.Switches | None = None
+) -> tuple[str | None, list[str]]:
+    """``read_kcore()`` / ``read_kcore_iter()`` (fs/proc/kcore.c) for one page through its
+    KCORE_RAM direct-map entry: None = zero-filled, else what real data the copy reads.
+
+    Any version: a page not wholly inside busy System RAM has no entry -> zeros. 5.14+
+    (``kcore_state_filter``): offline sections, PageOffline and hwpoisoned pages -> zeros.
+    Before 5.14 only ``kern_addr_valid()`` was asked, so such pages were read raw."""
+    sw = sw or policy.switches(machine.config)
+    name = f"read_kcore({hex(pfn << PAGE_SHIFT)})"
+    ram, trace = policy.page_is_ram(machine, pfn, sw)
+    if not ram:
+        return None, [*trace, f"{name}: not in any KCORE_RAM entry -> zero-filled"]
+    if sw.kcore_filter:
+        if state in _FILTER:
+            return None, [*trace, f"{name} [5.14+]: {_FILTER[state]} -> zero-filled"]
+        return _RAW["online"], [*trace, f"{name}: KCORE_RAM, online page -> copied"]
+    kind = _RAW.get(state, _RAW["online"])
+    note = "" if state == "online" else " (no state filter before 5.14)"
+    return kind, [*trace, f"{name}: KCORE_RAM, kern_addr_valid() -> copied{note}"]
+
+
+def _state_runs(machine: Machine, first: int, last: int) -> list[tuple[int, int]]:
+    """Split a run at hwpoisoned pfns, whose memory state differs from their neighbours'."""
+    poisoned = sorted(p for p in machine.hwpoison if first <= p <= last)
+    out: list[tuple[int, int]] = []
+    pos = first
+    for p in poisoned:
+        if p > pos:
+            out.append((pos, p - 1))
+        out.append((p, p))
+        pos = p + 1
+    if pos <= last:
+        out.append((pos, last))
+    return out
+
+
+def read_kcore(machine: Machine, addr: int, length: int = PAGE_SIZE) -> Verdict:
+    """Read [addr, addr + length) of physical memory through ``/proc/kcore``: ZEROS when every
+    byte was zero-filled, OK when some real data was read (the message lists the zero-filled
+    page ranges). ``devmem``, STRICT_DEVMEM and ``iomem=`` do not matter here."""
+    op = _op("kcore", addr, length)
+    _check_end(op, addr, length)
+    v = _new(machine, op)  # labelled under a proposal too, although both only touch /dev/mem
+    if length == 0:
+        line = "read_kcore(): count 0 -> returns 0"
+        v.trace.append(line)
+        return _finish(v, Outcome.OK, "returns 0: nothing to do", line)
+    end = addr + length - 1
+    sw = policy.switches(machine.config)
+    groups: list[list[Line]] = []  # trace lines per page run
+    kinds: list[str] = []
+    decider = ""
+    for first, last in policy.page_runs(machine, addr >> PAGE_SHIFT, end >> PAGE_SHIFT):
+        for a, b in _state_runs(machine, first, last):
+            state = machine.memory_state(a << PAGE_SHIFT)
+            kind, t = kcore_page(machine, a, state, sw)
+            groups.append([*t[:-1], f"{t[-1]} ({where_pfns(a, b)})"])
+            decider = t[-1]
+            span = (a << PAGE_SHIFT, (b << PAGE_SHIFT) + PAGE_SIZE - 1)
+            if kind is None:
+                add_range(v.zero_pages, *span)
+            else:
+                add_range(v.data_pages, *span)
+                if kind not in kinds:
+                    kinds.append(kind)
+    v.trace += _trimmed("read_kcore", groups)
+    if not v.data_pages:
+        return _finish(
+            v, Outcome.ZEROS, f"returns {length} bytes, all zero-filled by kcore", decider, length
+        )
+    text = f"returns {length} bytes: {'; '.join(kinds)}"
+    if v.zero_pages:
+        text += f"; zero-filled: {fmt_ranges(v.zero_pages)}"
+        v.notes.append(f"real data: {fmt_ranges(v.data_pages)}")
+        v.notes.append(f"zero-filled: {fmt_ranges(v.zero_pages)}")
+    return _finish(v, Outcome.OK, text, decider, length)

@@ -1,0 +1,967 @@
+"""The kernel's ``/dev/mem`` rules, one function per kernel function (devmem-policy.md §2, §3).
+
+Every rule returns ``(value, trace)``: ``trace`` lists what the kernel function looked at and
+what it returned, e.g. ``devmem_is_allowed(0x100): page overlaps System RAM ... -> 0``. The
+version switches are ``KernelConfig`` properties (§1.1).
+
+Per-page questions descend the resource tree by bisection (``ResourceTree.chain_at`` /
+``children_overlapping``), never by scanning every resource, and multi-page calls are decided
+in *runs*: pages that overlap exactly the same resources get the same answer from every rule
+here, so ``page_runs`` hands out the longest such runs (``next_boundary``).
+
+Counterfactual proposals (§7, DESIGN ``proposal``) hook in where their patches would have:
+``page_is_allowed`` / ``range_is_allowed`` (drivers/char/mem.c) and, for virtio-mem's parent
+resource, ``virtio_parent_exclusive``. See docs/kernel-rules.md for the choices made there.
+"""
+
+from __future__ import annotations
+
+import re
+from bisect import bisect_right
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from enum import StrEnum
+from functools import wraps
+from operator import attrgetter
+from typing import TYPE_CHECKING, ParamSpec, TypeVar
+
+from devmem_tui.engine.config import KernelConfig
+from devmem_tui.engine.devmem.verdict import Line, render_all
+from devmem_tui.engine.iomem.tree import ADDR_MAX, F, Resource, ResourceTree
+
+if TYPE_CHECKING:
+    from devmem_tui.engine.machine import Machine
+
+PAGE_SIZE = 4096
+PAGE_SHIFT = 12
+LOW_PFNS = 256  # the first MiB, in pages
+SECTION_SIZE = 1 << 27  # x86-64 / arm64-4K SECTION_SIZE_BITS 27: memmap exists per 128 MiB
+MAX_RW_COUNT = 0x7FFFF000  # INT_MAX & PAGE_MASK: the VFS caps every read()/write() count
+ARM64_PHYS_MASK_SHIFT = 48  # CONFIG_ARM64_PA_BITS=48 (the default)
+
+RFC_2021 = "rfc-2021"
+BUSY_IS_EXCLUSIVE = "busy-is-exclusive"
+COUNTERFACTUAL = {
+    RFC_2021: "rfc-2021 = v1/v2 of David Hildenbrand's 2021 /dev/mem series, never merged",
+    BUSY_IS_EXCLUSIVE: "busy-is-exclusive = Dan Williams' counter-proposal in the 2021 "
+    "thread, never merged",
+}
+
+# Plain ints: IntFlag arithmetic is slow on the per-page hot path.
+_MEM = int(F.MEM)
+_SYSRAM = int(F.SYSRAM)
+_SYSTEM_RAM = _MEM | _SYSRAM
+_BUSY = int(F.BUSY)
+_EXCLUSIVE = int(F.EXCLUSIVE)
+_DRIVER_MANAGED = int(F.SYSRAM_DRIVER_MANAGED)
+_SYSTEM_RAM_BUSY = _SYSTEM_RAM | _BUSY
+_EXCLUSIVE_SYSTEM_RAM = _SYSTEM_RAM | _EXCLUSIVE
+_MEM_BUSY = _MEM | _BUSY
+_START = attrgetter("start")
+_VIRTIO_PARENT = re.compile(r"virtio\d+")
+
+Traced = tuple[bool, list[str]]
+Lazy = tuple[bool, list[Line]]  # a rule's answer with lazy trace lines (verdict.Line)
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+class Region(StrEnum):
+    """``REGION_DISJOINT`` / ``REGION_INTERSECTS`` / ``REGION_MIXED`` (include/linux/mm.h)."""
+
+    DISJOINT = "DISJOINT"
+    INTERSECTS = "INTERSECTS"
+    MIXED = "MIXED"
+
+
+class Xlate(StrEnum):
+    """How ``xlate_dev_mem_ptr()`` reached a page: the direct map, ``ioremap_cache()``, or not
+    at all (NULL)."""
+
+    DIRECT = "direct map"
+    IOREMAP = "ioremap_cache"
+    FAILED = "NULL"
+
+
+# Enum members as module constants: on CPython 3.11 reading a member through its class costs
+# ~0.2 us, which the per-page hot path pays several times per verdict.
+_DISJOINT, _INTERSECTS, _MIXED = Region.DISJOINT, Region.INTERSECTS, Region.MIXED
+_DIRECT, _IOREMAP, _FAILED = Xlate.DIRECT, Xlate.IOREMAP, Xlate.FAILED
+
+
+def label(res: Resource) -> str:
+    return _lab(res.name, res.start, res.end)
+
+
+def _lab(name: str, start: int, end: int) -> str:
+    return f"{name!r} {hex(start)}-{hex(end)}"
+
+
+def _cap(res: Resource) -> tuple[str, int, int]:
+    """What a lazy trace line keeps of a resource: its label's values as they are now."""
+    return res.name, res.start, res.end
+
+
+def traced(rule: Callable[P, tuple[T, list[Line]]]) -> Callable[P, tuple[T, list[str]]]:
+    """The public form of a rule: the same answer with its trace rendered to strings. The
+    rules return lazy lines so that the per-page hot path only formats what someone reads."""
+
+    @wraps(rule)
+    def public(*args: P.args, **kwargs: P.kwargs) -> tuple[T, list[str]]:
+        value, lines = rule(*args, **kwargs)
+        return value, render_all(lines)
+
+    return public
+
+
+# ------------------------------------------------------------------------------ switches
+@dataclass(frozen=True, slots=True)
+class Switches:
+    """The configuration as the rules ask for it, computed once per config state (the
+    ``KernelConfig`` properties re-parse the version on every access)."""
+
+    x86: bool
+    arm64: bool
+    devmem: bool
+    strict: bool  # effective CONFIG_STRICT_DEVMEM
+    io_strict: bool  # effective CONFIG_IO_STRICT_DEVMEM
+    strict_iomem: bool  # strict_iomem_checks
+    iomem: str
+    rule1: bool  # 5.16+ SYSTEM_RAM|EXCLUSIVE rule in iomem_is_exclusive
+    descend: bool  # 6.12+ region_intersects
+    zero_fill: bool  # 4.11+ value 2 and per-page page_is_allowed
+    ri_test: bool  # 4.18+ region_intersects RAM test
+    virtio_excl: bool
+    proposal: str
+    pat: bool
+    pat_recheck: bool
+    ioremap_nested: bool  # 5.13+ walk_mem_res at any depth
+    xlate_memremap: bool  # 4.14+ xlate_dev_mem_ptr() uses memremap() (SME series)
+    kcore_filter: bool
+    revoke: bool  # 5.8+ and IO_STRICT_DEVMEM
+    v5_8: bool
+    phys_bits: int
+    arch: str
+
+
+def switches(cfg: KernelConfig) -> Switches:
+    """The ``Switches`` of ``cfg``, kept on the config until one of its fields changes
+    (``KernelConfig.__setattr__`` drops it)."""
+    got = cfg._switches
+    if got is not None:
+        return got
+    sw = Switches(
+        x86=cfg.x86,
+        arm64=cfg.arch == "arm64",
+        devmem=cfg.devmem,
+        strict=cfg.eff_strict_devmem,
+        io_strict=cfg.eff_io_strict_devmem,
+        strict_iomem=cfg.strict_iomem_checks,
+        iomem=cfg.iomem,
+        rule1=cfg.exclusive_system_ram,
+        descend=cfg.region_intersects_descends,
+        zero_fill=cfg.lowmem_ram_zero_fill,
+        ri_test=cfg.ram_test_region_intersects,
+        virtio_excl=virtio_parent_exclusive(cfg),
+        proposal=cfg.proposal,
+        pat=cfg.pat,
+        pat_recheck=cfg.pat_recheck_without_strict,
+        ioremap_nested=cfg.at_least(5, 13),
+        xlate_memremap=cfg.at_least(4, 14),
+        kcore_filter=cfg.kcore_state_filter,
+        revoke=cfg.revoke_on_request,
+        v5_8=cfg.at_least(5, 8),
+        phys_bits=cfg.phys_bits,
+        arch=cfg.arch,
+    )
+    object.__setattr__(cfg, "_switches", sw)
+    return sw
+
+
+# ------------------------------------------------------------------------------ flags
+def virtio_parent_exclusive(cfg: KernelConfig) -> bool:
+    """Whether the virtio-mem parent resource ``virtioN`` carries ``IORESOURCE_EXCLUSIVE``.
+
+    ``virtio_mem_create_resource()`` (drivers/virtio/virtio_mem.c) requests it with
+    ``IORESOURCE_SYSTEM_RAM | IORESOURCE_EXCLUSIVE`` from 5.16 (2128f4e21aa2), plain
+    ``IORESOURCE_SYSTEM_RAM`` on 5.8-5.15. Decided here, from the config, rather than from the
+    flags stored when the device probed, so that ``set kernel`` later changes the answer.
+    rfc-2021 carried the EXCLUSIVE parent in every version; busy-is-exclusive replaces the
+    series, so the parent stays plain SYSTEM_RAM (only the busy added blocks are fenced)."""
+    if cfg.proposal == RFC_2021:
+        return True
+    if cfg.proposal == BUSY_IS_EXCLUSIVE:
+        return False
+    return cfg.exclusive_system_ram
+
+
+def eff_flags(res: Resource, sw: Switches) -> int:
+    """The resource's flags as the configured kernel would have set them (only the
+    ``virtioN`` EXCLUSIVE bit depends on the version, see ``virtio_parent_exclusive``)."""
+    fl = res.flags.real  # a plain int, 2x cheaper than int() of the IntFlag
+    if fl & _SYSRAM and res.name.startswith("virtio") and _VIRTIO_PARENT.fullmatch(res.name):
+        if sw.virtio_excl:
+            fl |= _EXCLUSIVE
+        else:
+            fl &= ~_EXCLUSIVE
+    return fl
+
+
+# ------------------------------------------------------------------------------ tree walks
+def overlapping_dfs(
+    tree: ResourceTree, parent: Resource, start: int, end: int
+) -> Iterator[Resource]:
+    """Descendants of ``parent`` that overlap inclusive [start, end], depth-first pre-order
+    (the order of ``for_each_resource(parent, p, false)``). Subtrees that miss the range are
+    pruned: they hold nothing the kernel's walks would act on."""
+    stack = tree.children_overlapping(parent, start, end)
+    stack.reverse()
+    while stack:
+        r = stack.pop()
+        yield r
+        if r.children:
+            more = tree.children_overlapping(r, start, end)
+            more.reverse()
+            stack.extend(more)
+
+
+_MEMO: list[object] = [None, -1, -1, -1, []]
+
+
+def overlaps(tree: ResourceTree, start: int, end: int) -> list[Resource]:
+    """Every resource overlapping [start, end] at any depth, in ``for_each_resource`` order.
+    All the per-page rules read this one list; the last answer is kept (one read asks it
+    several times for the same page) until the tree changes."""
+    m = _MEMO
+    gen = tree.generation
+    if m[0] is tree and m[1] == gen and m[2] == start and m[3] == end:
+        return m[4]  # type: ignore[return-value]
+    out: list[Resource] = []
+    _collect(tree.root, start, end, (id(tree), gen), out)
+    _MEMO[:] = [tree, gen, start, end, out]
+    return out
+
+
+def _collect(
+    node: Resource, start: int, end: int, stamp: tuple[int, int], out: list[Resource]
+) -> None:
+    """``overlapping_dfs`` without the generator: bisect into each level's cached child starts
+    (``ResourceTree.child_starts``, inlined with the same generation stamp) and recurse only
+    into children that overlap. The per-page hot path."""
+    kids = node.children
+    got = node._starts
+    if got is None or got[0] != stamp:
+        got = node._starts = (stamp, list(map(_START, kids)))
+    i = bisect_right(got[1], start) - 1
+    if i < 0:
+        i = 0
+    n = len(kids)
+    while i < n:
+        c = kids[i]
+        if c.start > end:
+            break
+        if c.end >= start:
+            out.append(c)
+            if c.children:
+                _collect(c, start, end, stamp, out)
+        i += 1
+
+
+def next_boundary(tree: ResourceTree, addr: int) -> int:
+    """The lowest address above ``addr`` where the set of resources containing the byte
+    changes (a resource starts or ends): bisect down the chain holding ``addr``."""
+    node = tree.root
+    best = ADDR_MAX + 1
+    while node.children:
+        kids = node.children
+        i = bisect_right(tree.child_starts(node), addr) - 1
+        if i >= 0 and kids[i].end >= addr:
+            c = kids[i]
+            if c.end + 1 < best:
+                best = c.end + 1
+            node = c
+            continue
+        if i + 1 < len(kids) and kids[i + 1].start < best:
+            best = kids[i + 1].start
+        break
+    return best
+
+
+def _vmem_spans(machine: Machine) -> list[tuple[int, int]]:
+    """Device regions of the virtio-mem devices (inclusive), where memory state varies."""
+    spans = []
+    for dev in machine.vmem.values():
+        d = getattr(dev, "device", None)
+        if d is not None:
+            spans.append((d.addr, d.addr + d.region_size - 1))
+    return spans
+
+
+STATE_GRAIN = 1 << 21  # memory state is uniform per 2 MiB (the smallest virtio-mem sub-block)
+
+
+def run_end(machine: Machine, pfn: int, last_pfn: int) -> int:
+    """Last pfn (<= last_pfn) of the run starting at ``pfn`` whose pages all overlap exactly
+    the same resources, lie on the same side of the first-MiB line, and (inside a virtio-mem
+    region) share one memory-state grain, so every rule here answers them alike."""
+    if pfn >= last_pfn:
+        return last_pfn
+    a = pfn << PAGE_SHIFT
+    nb = next_boundary(machine.tree, a)
+    if nb < a + PAGE_SIZE:
+        return pfn  # a resource starts or ends inside this page
+    e = min(last_pfn, (nb >> PAGE_SHIFT) - 1)
+    if pfn < LOW_PFNS:
+        e = min(e, LOW_PFNS - 1)
+    for vs, ve in _vmem_spans(machine):
+        if vs <= a <= ve:
+            e = min(e, ((a | (STATE_GRAIN - 1)) >> PAGE_SHIFT), ve >> PAGE_SHIFT)
+        elif a < vs:
+            e = min(e, (vs >> PAGE_SHIFT) - 1)
+    return max(e, pfn)
+
+
+def where_pfns(first: int, last: int) -> str:
+    """``pfn 0x..`` or ``pfns 0x..-0x..``: how trace lines name a page run."""
+    return f"pfn {hex(first)}" if first == last else f"pfns {hex(first)}-{hex(last)}"
+
+
+def page_runs(machine: Machine, first_pfn: int, last_pfn: int) -> Iterator[tuple[int, int]]:
+    """Runs ``(first, last)`` covering [first_pfn, last_pfn] (see ``run_end``)."""
+    pfn = first_pfn
+    while pfn <= last_pfn:
+        e = run_end(machine, pfn, last_pfn)
+        yield pfn, e
+        pfn = e + 1
+
+
+# ------------------------------------------------------------------------------ §2.2
+def _ri_line(
+    start: int,
+    size: int,
+    how: str,
+    first_type: tuple[str, int, int] | None,
+    first_other: tuple[str, int, int] | None,
+    result: Region,
+) -> str:
+    if first_type is None:
+        seen = "no System RAM" if first_other is None else f"only {_lab(*first_other)}"
+    else:
+        seen = f"System RAM {_lab(*first_type)}"
+        if first_other is not None:
+            seen += f" and {_lab(*first_other)}"
+    return (
+        f"region_intersects({hex(start)}, {hex(size)}, SYSTEM_RAM) [{how}]: {seen} "
+        f"-> {result.value}"
+    )
+
+
+def region_intersects_lazy(
+    machine: Machine, start: int, size: int, flags: int = _SYSTEM_RAM, sw: Switches | None = None
+) -> tuple[Region, list[Line]]:
+    """``region_intersects(start, size, flags, IORES_DESC_NONE)`` (kernel/resource.c).
+
+    All versions: each top-level resource overlapping the range counts as "type" when its flags
+    contain every requested bit (BUSY is not asked for, so the non-busy ``virtioN`` parent
+    counts as System RAM), else "other"; none of type -> DISJOINT, no other -> INTERSECTS
+    (holes don't count), else MIXED. Up to 6.11 only top-level resources are seen. From 6.12
+    (b4afe4183ec7, CVE-2024-49878; stable 5.4.y+) a non-matching top-level resource is searched
+    for matching descendants and is not "other" when they cover its whole overlap."""
+    sw = sw or switches(machine.config)
+    tree = machine.tree
+    key = (tree, tree.generation, start, size, flags, sw)
+    memo = _RI_MEMO
+    if memo[0] == key:
+        return memo[1], [memo[2]]  # type: ignore[return-value, list-item]
+    root = tree.root
+    end = start + size - 1
+    found = overlaps(tree, start, end)
+    n_type = n_other = 0
+    first_type: Resource | None = None
+    first_other: Resource | None = None
+    i, n = 0, len(found)
+    while i < n:
+        p = found[i]  # a top-level resource; its overlapping descendants follow it
+        j = i + 1
+        while j < n and found[j].parent is not root:
+            j += 1
+        fl = p.flags.real
+        if fl & _SYSRAM:
+            fl = eff_flags(p, sw)
+        if fl & flags == flags:
+            n_type += 1
+            first_type = first_type or p
+            i = j
+            continue
+        covered = False
+        if sw.descend:
+            ostart, oend = max(start, p.start), min(end, p.end)
+            for dp in found[i + 1 : j]:
+                fl = dp.flags.real
+                if fl & _SYSRAM:
+                    fl = eff_flags(dp, sw)
+                if fl & flags == flags:
+                    n_type += 1
+                    first_type = first_type or dp
+                    if dp.start > ostart:
+                        break
+                    if dp.end >= oend:
+                        covered = True
+                        break
+                    ostart = max(ostart, dp.end + 1)
+        if not covered:
+            n_other += 1
+            first_other = first_other or p
+        i = j
+    if n_type == 0:
+        result = _DISJOINT
+    elif n_other == 0:
+        result = _INTERSECTS
+    else:
+        result = _MIXED
+    line = (
+        _ri_line,
+        start,
+        size,
+        "incl. descendants" if sw.descend else "top level",
+        first_type and _cap(first_type),
+        first_other and _cap(first_other),
+        result,
+    )
+    _RI_MEMO[:] = [key, result, line]
+    return result, [line]
+
+
+# memremap() asks region_intersects() about the page devmem_is_allowed() just asked about: the
+# last answer is kept, keyed by the tree's generation (bumped by every change) and the config.
+_RI_MEMO: list[object] = [None, _DISJOINT, ""]
+
+
+# ------------------------------------------------------------------------------ §2.3
+_PIR_COVERS = "page_is_ram({:#x}): busy {!r} {:#x}-{:#x} covers the page -> 1".format
+_PIR_PART = "page_is_ram({:#x}): busy {!r} {:#x}-{:#x} covers only part of the page -> 0".format
+_PIR_NONE = "page_is_ram({:#x}): no busy System RAM here -> 0".format
+
+
+def page_is_ram_lazy(machine: Machine, pfn: int, sw: Switches | None = None) -> Lazy:
+    """``page_is_ram(pfn)`` = ``walk_system_ram_range(pfn, 1)`` (kernel/resource.c).
+
+    True iff one resource with SYSTEM_RAM|BUSY, at any depth, covers the whole page (the walk
+    rounds each match inward to whole pages), so page 0x9f is not RAM when RAM ends at 0x9fbff
+    and the non-busy ``virtioN`` parent never counts. Modelled the same in every version (see
+    docs/kernel-rules.md: the 4.x walk looked at top-level resources only)."""
+    start = pfn << PAGE_SHIFT
+    last = start + PAGE_SIZE - 1
+    partial: Resource | None = None
+    for r in overlaps(machine.tree, start, last):
+        if r.flags.real & _SYSTEM_RAM_BUSY == _SYSTEM_RAM_BUSY:
+            if r.start <= start and r.end >= last:
+                return True, [(_PIR_COVERS, pfn, r.name, r.start, r.end)]
+            partial = partial or r
+    if partial is not None:
+        return False, [(_PIR_PART, pfn, partial.name, partial.start, partial.end)]
+    return False, [(_PIR_NONE, pfn)]
+
+
+# ------------------------------------------------------------------------------ §2.4
+_IIE_OFF = (
+    "iomem_is_exclusive({:#x}): strict_iomem_checks=0 (iomem={}, STRICT_DEVMEM={}) -> false"
+).format
+_IIE_RULE1 = (
+    "iomem_is_exclusive({:#x}): {!r} {:#x}-{:#x} is SYSTEM_RAM|EXCLUSIVE (5.16+: busy "
+    "or not, any iomem=) -> true"
+).format
+_IIE_IO_STRICT = (
+    "iomem_is_exclusive({:#x}): busy {!r} {:#x}-{:#x}, IO_STRICT_DEVMEM=y -> true"
+).format
+_IIE_EXCL = (
+    "iomem_is_exclusive({:#x}): busy {!r} {:#x}-{:#x} has IORESOURCE_EXCLUSIVE -> true"
+).format
+_IIE_FALSE_OFF = (
+    "iomem_is_exclusive({:#x}): no SYSTEM_RAM|EXCLUSIVE resource; "
+    "strict_iomem_checks=0 (iomem={}) -> false"
+).format
+_IIE_FALSE_IO = "iomem_is_exclusive({:#x}): nothing busy here -> false".format
+_IIE_FALSE = (
+    "iomem_is_exclusive({:#x}): no busy IORESOURCE_EXCLUSIVE resource here "
+    "(IO_STRICT_DEVMEM=n) -> false"
+).format
+
+
+def iomem_is_exclusive_lazy(machine: Machine, addr: int, sw: Switches | None = None) -> Lazy:
+    """``iomem_is_exclusive(addr)`` (kernel/resource.c; ``resource_is_exclusive()`` from 6.2).
+
+    The page of ``addr`` against every resource overlapping it, at any depth.
+    Up to 5.15: false when ``strict_iomem_checks`` is 0; else true for a BUSY resource when
+    CONFIG_IO_STRICT_DEVMEM=y or it has IORESOURCE_EXCLUSIVE.
+    5.16+ (b78dfa059fdd, a9e7b8d4f663): first, any resource with SYSTEM_RAM|EXCLUSIVE makes it
+    true, busy or not and whatever ``iomem=`` say; then the old test.
+    ``strict_iomem_checks`` defaults from STRICT_DEVMEM, not IO_STRICT_DEVMEM (§10.1)."""
+    sw = sw or switches(machine.config)
+    page = addr & ~(PAGE_SIZE - 1)
+    strict, io_strict, rule1 = sw.strict_iomem, sw.io_strict, sw.rule1
+    if not rule1 and not strict:
+        return False, [(_IIE_OFF, page, sw.iomem, "y" if sw.strict else "n")]
+    for r in overlaps(machine.tree, page, page + PAGE_SIZE - 1):
+        fl = r.flags.real
+        if fl & _SYSRAM:
+            fl = eff_flags(r, sw)
+        if rule1 and fl & _EXCLUSIVE_SYSTEM_RAM == _EXCLUSIVE_SYSTEM_RAM:
+            return True, [(_IIE_RULE1, page, r.name, r.start, r.end)]
+        if not strict or not fl & _BUSY:
+            continue
+        if io_strict:
+            return True, [(_IIE_IO_STRICT, page, r.name, r.start, r.end)]
+        if fl & _EXCLUSIVE:
+            return True, [(_IIE_EXCL, page, r.name, r.start, r.end)]
+    if not strict:
+        return False, [(_IIE_FALSE_OFF, page, sw.iomem)]
+    return False, [(_IIE_FALSE_IO if io_strict else _IIE_FALSE, page)]
+
+
+# ------------------------------------------------------------------------------ §2.5
+_DIA_OLD = "devmem_is_allowed({:#x}) {}: {}".format
+_DIA = "devmem_is_allowed({:#x}): {}".format
+_DIA_RAM_LOW = "devmem_is_allowed({:#x}): System RAM ({}() {}) below 1 MiB -> 2".format
+_DIA_RAM = "devmem_is_allowed({:#x}): System RAM ({}() {}) -> 0".format
+_DIA_EXCL = "devmem_is_allowed({:#x}): not RAM ({}() {}), exclusive -> 0".format
+_DIA_OK = "devmem_is_allowed({:#x}): not RAM ({}() {}), not exclusive -> 1".format
+
+
+def devmem_is_allowed_lazy(
+    machine: Machine, pfn: int, sw: Switches | None = None
+) -> tuple[int, list[Line]]:
+    """``devmem_is_allowed(pfn)``: 0 deny, 1 allow, 2 allow but read zeros / drop writes.
+
+    x86 (arch/x86/mm/init.c): 4.18+ System RAM test ``region_intersects() != DISJOINT`` ->
+    2 below 1 MiB else 0; then ``iomem_is_exclusive()`` -> 1 below 1 MiB else 0; else 1.
+    4.11-4.17 (a4866aa81251): the same with ``page_is_ram()`` as the RAM test. Up to 4.10:
+    pfn < 256 -> 1; exclusive -> 0; ``page_is_ram()`` -> 0; else 1.
+    Generic (lib/devmem_is_allowed.c; arm64's own identical copy before): exclusive -> 0;
+    ``page_is_ram()`` -> 0; else 1 (no first-MiB rule, never 2)."""
+    sw = sw or switches(machine.config)
+    addr = pfn << PAGE_SHIFT
+    low = pfn < LOW_PFNS
+    trace: list[Line]
+    if not sw.x86 or not sw.zero_fill:
+        tag = "[generic]" if not sw.x86 else "[x86 <= 4.10]"
+        if sw.x86 and low:
+            return 1, [(_DIA_OLD, pfn, tag, "pfn < 256 is always allowed -> 1")]
+        ex, trace = iomem_is_exclusive_lazy(machine, addr, sw)
+        if ex:
+            return 0, [*trace, (_DIA_OLD, pfn, tag, "exclusive -> 0")]
+        ram, t = page_is_ram_lazy(machine, pfn, sw)
+        trace += t
+        if ram:
+            return 0, [*trace, (_DIA_OLD, pfn, tag, "page_is_ram() -> 0")]
+        return 1, [*trace, (_DIA_OLD, pfn, tag, "not exclusive, not RAM -> 1")]
+    test: str
+    answer: object
+    if sw.ri_test:
+        ri, trace = region_intersects_lazy(machine, addr, PAGE_SIZE, _SYSTEM_RAM, sw)
+        is_ram = ri is not _DISJOINT
+        test, answer = "region_intersects", ri
+    else:
+        is_ram, trace = page_is_ram_lazy(machine, pfn, sw)
+        test, answer = "page_is_ram", int(is_ram)
+    if is_ram:
+        if low:
+            return 2, [*trace, (_DIA_RAM_LOW, pfn, test, answer)]
+        return 0, [*trace, (_DIA_RAM, pfn, test, answer)]
+    ex, t = iomem_is_exclusive_lazy(machine, addr, sw)
+    trace += t
+    if ex:
+        if low:
+            return 1, [
+                *trace,
+                (_DIA, pfn, "exclusive, but the low 1 MiB bypasses iomem restrictions -> 1"),
+            ]
+        return 0, [*trace, (_DIA_EXCL, pfn, test, answer)]
+    return 1, [*trace, (_DIA_OK, pfn, test, answer)]
+
+
+# ------------------------------------------------------------------------------ proposals
+_RFC_NAME = "iomem_range_contains_excluded_devmem({:#x}-{:#x}) [rfc-2021]: "
+_RFC_HIT = (_RFC_NAME + "{!r} {:#x}-{:#x} is SYSTEM_RAM|EXCLUSIVE -> 1").format
+_RFC_NONE = (_RFC_NAME + "no SYSTEM_RAM|EXCLUSIVE resource -> 0").format
+
+
+def rfc2021_excluded_lazy(
+    machine: Machine, start: int, end: int, sw: Switches | None = None
+) -> Lazy:
+    """``iomem_range_contains_excluded_devmem()`` of the 2021 series v1/v2 (counterfactual,
+    never merged): does [start, end] overlap a resource flagged SYSTEM_RAM|EXCLUSIVE, at any
+    depth? drivers/char/mem.c denied such pages whatever STRICT_DEVMEM and ``iomem=`` say."""
+    sw = sw or switches(machine.config)
+    for r in overlaps(machine.tree, start, end):
+        if eff_flags(r, sw) & _EXCLUSIVE_SYSTEM_RAM == _EXCLUSIVE_SYSTEM_RAM:
+            return True, [(_RFC_HIT, start, end, r.name, r.start, r.end)]
+    return False, [(_RFC_NONE, start, end)]
+
+
+_BIE = "devmem_is_excluded({:#x}) [busy-is-exclusive]: {}".format
+_BIE_HIT = (
+    "devmem_is_excluded({:#x}) [busy-is-exclusive]: busy {!r} {:#x}-{:#x} is in use by "
+    "the kernel -> 1"
+).format
+
+
+def busy_excluded_lazy(machine: Machine, pfn: int, sw: Switches | None = None) -> Lazy:
+    """busy-is-exclusive (counterfactual, Dan Williams' answer in the 2021 thread): every
+    busy region - the kernel is using it - is a mandatory exclusion, checked in
+    drivers/char/mem.c before STRICT_DEVMEM, IO_STRICT_DEVMEM and ``iomem=`` are consulted.
+    It is IO_STRICT_DEVMEM made mandatory, so on x86 it keeps that option's "low 1 MiB
+    bypasses iomem restrictions" rule (pfn < 256 is never excluded here)."""
+    sw = sw or switches(machine.config)
+    if sw.x86 and pfn < LOW_PFNS:
+        return False, [(_BIE, pfn, "the low 1 MiB bypasses iomem restrictions -> 0")]
+    start = pfn << PAGE_SHIFT
+    for r in overlaps(machine.tree, start, start + PAGE_SIZE - 1):
+        if r.flags.real & _BUSY:
+            return True, [(_BIE_HIT, pfn, r.name, r.start, r.end)]
+    return False, [(_BIE, pfn, "nothing busy here -> 0")]
+
+
+# ------------------------------------------------------------------------------ mem.c
+_PIA = "page_is_allowed({:#x}){}".format
+
+
+def page_is_allowed_lazy(
+    machine: Machine, pfn: int, sw: Switches | None = None
+) -> tuple[int, list[Line]]:
+    """``page_is_allowed(pfn)`` (drivers/char/mem.c, 4.11+; read/write per page):
+    ``devmem_is_allowed()`` with CONFIG_STRICT_DEVMEM=y, else 1. Up to 4.10 read/write used
+    ``range_is_allowed()`` over the remaining count instead (same page answers, see access).
+
+    rfc-2021: first deny pages overlapping SYSTEM_RAM|EXCLUSIVE regardless of STRICT_DEVMEM;
+    then with STRICT_DEVMEM, any non-zero ``devmem_is_allowed()`` becomes 1, so value 2 is
+    lost (§7, [derived]). busy-is-exclusive: first deny busy pages (``busy_excluded``)."""
+    sw = sw or switches(machine.config)
+    trace: list[Line] = []
+    if sw.proposal == RFC_2021:
+        start = pfn << PAGE_SHIFT
+        ex, trace = rfc2021_excluded_lazy(machine, start, start + PAGE_SIZE - 1, sw)
+        if ex:
+            return 0, [*trace, (_PIA, pfn, " [rfc-2021]: excluded -> 0")]
+    elif sw.proposal == BUSY_IS_EXCLUSIVE:
+        ex, trace = busy_excluded_lazy(machine, pfn, sw)
+        if ex:
+            return 0, [*trace, (_PIA, pfn, " [busy-is-exclusive]: excluded -> 0")]
+    if not sw.strict:
+        return 1, [*trace, (_PIA, pfn, ": CONFIG_STRICT_DEVMEM=n -> 1")]
+    value, t = devmem_is_allowed_lazy(machine, pfn, sw)
+    trace += t
+    if sw.proposal == RFC_2021 and value == 2:
+        return 1, [
+            *trace,
+            (
+                _PIA,
+                pfn,
+                " [rfc-2021]: devmem_is_allowed() != 0 -> 1 (value 2 is "
+                "lost: real data, not zeros)",
+            ),
+        ]
+    return value, trace
+
+
+_RIA = "range_is_allowed({:#x}, {:#x}): {}".format
+
+
+def _ria_denied(pfn: int, size: int, first: int, last: int) -> str:
+    return f"range_is_allowed({hex(pfn)}, {hex(size)}): {where_pfns(first, last)} -> 0"
+
+
+def range_is_allowed_lazy(
+    machine: Machine, pfn: int, size: int, sw: Switches | None = None
+) -> Lazy:
+    """``range_is_allowed(pfn, size)`` (drivers/char/mem.c, mmap; also read/write up to
+    4.10): every page must have ``page_is_allowed() != 0`` - value 2 counts as allowed, so
+    low-MiB RAM is mapped for real (§10.2). 1 without STRICT_DEVMEM (and no proposal).
+    The trace is that of the deciding page run (the denied one, else the last); its last line
+    but one is the deciding check."""
+    sw = sw or switches(machine.config)
+    if not sw.strict and sw.proposal == "none":
+        return True, [(_RIA, pfn, size, "CONFIG_STRICT_DEVMEM=n -> 1")]
+    last = ((pfn << PAGE_SHIFT) + size - 1) >> PAGE_SHIFT if size else pfn
+    trace: list[Line] = []
+    for first, run_last in page_runs(machine, pfn, last):
+        value, trace = page_is_allowed_lazy(machine, first, sw)
+        if value == 0:
+            return False, [*trace, (_ria_denied, pfn, size, first, run_last)]
+    return True, [*trace, (_RIA, pfn, size, "every page != 0 -> 1")]
+
+
+# ------------------------------------------------------------------------------ §2.6
+def memblock_region(machine: Machine, addr: int) -> tuple[int, int] | None:
+    """The memblock *memory* region holding ``addr`` (arm64 ``ARCH_KEEP_MEMBLOCK``): a run of
+    adjacent busy System RAM resources of one kind (boot RAM, or driver-managed RAM that
+    ``add_memory_resource()`` added with MEMBLOCK_DRIVER_MANAGED; memblock never merges the
+    two). None if ``addr`` is not memory."""
+    top: Resource | None = None
+    for r in machine.tree.chain_at(addr):
+        if r.flags.real & _SYSTEM_RAM_BUSY == _SYSTEM_RAM_BUSY:
+            top = r
+            break
+    if top is None or top.parent is None:
+        return None
+    kind = int(top.flags) & _DRIVER_MANAGED
+    sibs = top.parent.children
+    i = sibs.index(top)
+    lo, hi = i, i
+
+    def same(r: Resource) -> bool:
+        fl = r.flags.real
+        return fl & _SYSTEM_RAM_BUSY == _SYSTEM_RAM_BUSY and fl & _DRIVER_MANAGED == kind
+
+    while lo > 0 and sibs[lo - 1].end + 1 == sibs[lo].start and same(sibs[lo - 1]):
+        lo -= 1
+    while hi + 1 < len(sibs) and sibs[hi].end + 1 == sibs[hi + 1].start and same(sibs[hi + 1]):
+        hi += 1
+    return sibs[lo].start, sibs[hi].end
+
+
+_VPA_X86 = (
+    "valid_phys_addr_range({:#x}, {:#x}) [x86]: last byte {:#x} {} __pa(high_memory - 1) "
+    "= {:#x}{} -> {:d}"
+).format
+_VPA_ARM_NONE = (
+    "valid_phys_addr_range({:#x}, {:#x}) [arm64]: {:#x} is not in memblock memory -> 0"
+).format
+_VPA_ARM = (
+    "valid_phys_addr_range({:#x}, {:#x}) [arm64]: memblock memory {:#x}-{:#x} {} the range -> {:d}"
+).format
+_VPA_GEN = (
+    "valid_phys_addr_range({:#x}, {:#x}) [generic]: end {:#x} {} __pa(high_memory) {:#x} -> {:d}"
+).format
+
+
+def valid_phys_addr_range_lazy(
+    machine: Machine, addr: int, count: int, sw: Switches | None = None
+) -> Lazy:
+    """``valid_phys_addr_range(addr, count)`` for read()/write(), checked before any policy.
+
+    x86-64 (arch/x86/mm/mmap.c): ``addr + count - 1 <= __pa(high_memory - 1)`` in 64-bit
+    arithmetic, so count 0 at offset 0 wraps and fails; ``high_memory`` (``machine.high_memory``)
+    rises when memory is hot-added above it. arm64 (arch/arm64/mm/mmap.c): the range must lie
+    inside one memblock memory region that is not NOMAP, so MMIO is refused. Generic
+    (drivers/char/mem.c): ``addr + count <= __pa(high_memory)``."""
+    sw = sw or switches(machine.config)
+    hm = machine.high_memory
+    if sw.x86:
+        last = (addr + count - 1) & ADDR_MAX
+        ok = last <= hm - 1
+        note = " (count 0 at offset 0 wraps)" if count == 0 and addr == 0 else ""
+        return ok, [(_VPA_X86, addr, count, last, "<=" if ok else ">", hm - 1, note, ok)]
+    if sw.arm64:
+        region = memblock_region(machine, addr)
+        if region is None:
+            return False, [(_VPA_ARM_NONE, addr, count, addr)]
+        ok = addr + count - 1 <= region[1] if count else True
+        return ok, [
+            (_VPA_ARM, addr, count, region[0], region[1], "holds" if ok else "does not hold", ok)
+        ]
+    ok = addr + count <= hm
+    return ok, [(_VPA_GEN, addr, count, addr + count, "<=" if ok else ">", hm, ok)]
+
+
+_VMPA = "valid_mmap_phys_addr_range({:#x}, {:#x}) {}".format
+_VMPA_X86 = (
+    "valid_mmap_phys_addr_range({:#x}, {:#x}) [x86]: last byte {:#x} {} {} physical "
+    "address bits -> {:d}"
+).format
+_VMPA_ARM = (
+    "valid_mmap_phys_addr_range({:#x}, {:#x}) [arm64]: end {:#x} {} PHYS_MASK ({} bits) -> {:d}"
+).format
+
+
+def valid_mmap_phys_addr_range_lazy(
+    machine: Machine, pfn: int, size: int, sw: Switches | None = None
+) -> Lazy:
+    """``valid_mmap_phys_addr_range(pfn, size)``.
+
+    x86-64 (arch/x86/mm/mmap.c): ``phys_addr_valid(addr + size - 1)``, i.e. below 2^phys_bits
+    (``config.phys_bits``). arm64: ``(addr + size) & ~PHYS_MASK`` must be 0 (48-bit PA).
+    Generic (drivers/char/mem.c): always 1."""
+    sw = sw or switches(machine.config)
+    addr = pfn << PAGE_SHIFT
+    if sw.x86:
+        last = addr + size - 1
+        ok = (last >> sw.phys_bits) == 0
+        return ok, [(_VMPA_X86, pfn, size, last, "fits" if ok else "is beyond", sw.phys_bits, ok)]
+    if sw.arm64:
+        ok = ((addr + size) >> ARM64_PHYS_MASK_SHIFT) == 0
+        return ok, [
+            (
+                _VMPA_ARM,
+                pfn,
+                size,
+                addr + size,
+                "within" if ok else "outside",
+                ARM64_PHYS_MASK_SHIFT,
+                ok,
+            )
+        ]
+    return True, [(_VMPA, pfn, size, "[generic]: -> 1")]
+
+
+# ------------------------------------------------------------------------------ §2.7
+def pfn_valid(machine: Machine, pfn: int) -> bool:
+    """``pfn_valid(pfn)`` (SPARSEMEM): a memmap exists for the page's 128 MiB section, i.e.
+    some busy System RAM (boot RAM or added memory) lies in that section."""
+    tree = machine.tree
+    addr = pfn << PAGE_SHIFT
+    for r in tree.chain_at(addr):
+        if r.flags.real & _SYSTEM_RAM_BUSY == _SYSTEM_RAM_BUSY:
+            return True
+    start = addr & ~(SECTION_SIZE - 1)
+    for r in overlapping_dfs(tree, tree.root, start, start + SECTION_SIZE - 1):
+        if r.flags.real & _SYSTEM_RAM_BUSY == _SYSTEM_RAM_BUSY:
+            return True
+    return False
+
+
+def ioremap_refuses_ram(
+    machine: Machine, start: int, end: int, sw: Switches | None = None
+) -> Resource | None:
+    """x86 ``__ioremap_caller()`` -> ``__ioremap_check_mem()``: ``walk_mem_res()`` visits busy
+    MEM resources overlapping the range (lowest first, then on past its end; at any depth from
+    5.13 - 3c9c79753436, 97523a4edb7b - top level only before) and refuses ("ioremap on RAM")
+    when one is System RAM covering a whole page (which has a memmap). Returns that resource."""
+    sw = sw or switches(machine.config)
+    root = machine.tree.root
+    pos = start
+    for r in overlaps(machine.tree, start, end):
+        fl = r.flags.real
+        if r.end < pos or fl & _MEM_BUSY != _MEM_BUSY:
+            continue
+        if not sw.ioremap_nested and r.parent is not root:
+            continue
+        lo, hi = max(pos, r.start), min(end, r.end)
+        if (
+            fl & _SYSTEM_RAM == _SYSTEM_RAM
+            and (hi + 1) >> PAGE_SHIFT > (lo + PAGE_SIZE - 1) >> PAGE_SHIFT
+        ):
+            return r
+        pos = r.end + 1  # find_next_iomem_res() goes on after the clipped match
+    return None
+
+
+_MEMREMAP = "memremap({:#x}, PAGE_SIZE, MEMREMAP_WB): {}".format
+_IOREMAP_RAM = (
+    "ioremap_cache({:#x}) [walk_mem_res, {}]: busy {!r} {:#x}-{:#x} is RAM -> NULL "
+    "('ioremap on RAM')"
+).format
+_IOREMAP_OK = "ioremap_cache({:#x}) [walk_mem_res, {}]: no busy System RAM -> mapped".format
+_XLATE_VA = "xlate_dev_mem_ptr({:#x}) [{}]: __va() -> direct map".format
+
+
+def xlate_dev_mem_ptr_lazy(
+    machine: Machine, addr: int, sw: Switches | None = None
+) -> tuple[Xlate, list[Line]]:
+    """``xlate_dev_mem_ptr(addr)``: how read_mem()/write_mem() reach one page.
+
+    x86 (arch/x86/mm/ioremap.c) maps the page with ``memremap(page, PAGE_SIZE, MEMREMAP_WB)``
+    (kernel/iomem.c): ``region_intersects()`` MIXED -> NULL ("memremap attempted on mixed
+    range"); INTERSECTS with a memmap -> the direct map (``try_ram_remap``); otherwise
+    ``ioremap_cache()``, which refuses busy System RAM (NULL). arm64 and generic: ``__va()``,
+    the direct map (valid_phys_addr_range already limited read/write to memory)."""
+    sw = sw or switches(machine.config)
+    page = addr & ~(PAGE_SIZE - 1)
+    if not sw.x86:
+        return _DIRECT, [(_XLATE_VA, page, sw.arch)]
+    if not sw.xlate_memremap:
+        return _xlate_before_4_14(machine, page, sw)
+    ri, trace = region_intersects_lazy(machine, page, PAGE_SIZE, _SYSTEM_RAM, sw)
+    if ri is _MIXED:
+        return _FAILED, [
+            *trace,
+            (_MEMREMAP, page, "mixed range -> NULL (WARN), xlate_dev_mem_ptr() fails"),
+        ]
+    if ri is _INTERSECTS:
+        if pfn_valid(machine, page >> PAGE_SHIFT):
+            return _DIRECT, [*trace, (_MEMREMAP, page, "RAM with a memmap -> direct map")]
+        trace.append((_MEMREMAP, page, "RAM without a memmap (pfn_valid() 0) -> ioremap_cache()"))
+    how = "any depth" if sw.ioremap_nested else "top level"
+    ram = ioremap_refuses_ram(machine, page, page + PAGE_SIZE - 1, sw)
+    if ram is not None:
+        return _FAILED, [*trace, (_IOREMAP_RAM, page, how, ram.name, ram.start, ram.end)]
+    return _IOREMAP, [*trace, (_IOREMAP_OK, page, how)]
+
+
+_OLD_XLATE = "xlate_dev_mem_ptr({:#x}) [x86, < 4.14]: {}".format
+_OLD_XLATE_RAM = (
+    "xlate_dev_mem_ptr({:#x}) [x86, < 4.14]: ioremap_cache() refuses busy {!r} "
+    "{:#x}-{:#x} (RAM) -> NULL"
+).format
+
+
+def _xlate_before_4_14(machine: Machine, page: int, sw: Switches) -> tuple[Xlate, list[Line]]:
+    """x86 ``xlate_dev_mem_ptr()`` before 4.14: ``page_is_ram() ? __va() : ioremap_cache()``.
+
+    The SME series ("x86/mm: Use proper encryption attributes with /dev/mem", 4.14) replaced
+    this with ``memremap()``; read in the pre-4.14 arch/x86/mm/ioremap.c and the patch. So a
+    page only partly RAM (0x9f000) is not ``page_is_ram()``, goes to ``ioremap_cache()``, which
+    refuses only whole RAM pages, and is mapped: no "mixed range" EFAULT before 4.14."""
+    is_ram, trace = page_is_ram_lazy(machine, page >> PAGE_SHIFT, sw)
+    if is_ram:
+        return _DIRECT, [*trace, (_OLD_XLATE, page, "page_is_ram() -> __va(), direct map")]
+    ram = ioremap_refuses_ram(machine, page, page + PAGE_SIZE - 1, sw)
+    if ram is not None:
+        return _FAILED, [*trace, (_OLD_XLATE_RAM, page, ram.name, ram.start, ram.end)]
+    return _IOREMAP, [*trace, (_OLD_XLATE, page, "not page_is_ram() -> ioremap_cache() -> mapped")]
+
+
+# ------------------------------------------------------------------------------ §2.8
+_PMAPA = "phys_mem_access_prot_allowed({:#x}, {:#x}) {}".format
+_PMAPA_DENY = (
+    "phys_mem_access_prot_allowed({:#x}, {:#x}) [x86 PAT, STRICT_DEVMEM=n, <= 6.15]: "
+    "devmem_is_allowed({:#x}) == 0 -> 0"
+).format
+
+
+def phys_mem_access_prot_allowed_lazy(
+    machine: Machine, pfn: int, size: int, sw: Switches | None = None
+) -> Lazy:
+    """``phys_mem_access_prot_allowed()`` on mmap.
+
+    x86 (arch/x86/mm/pat/memtype.c): with STRICT_DEVMEM=y its private ``range_is_allowed()``
+    is a stub (mem.c already checked); with STRICT_DEVMEM=n and PAT enabled, up to 6.15, it
+    re-runs ``devmem_is_allowed()`` on every page and refuses on any 0 (value 2 passes) ->
+    mmap EINVAL; removed in 6.16 (1b3f2bd04d90 + follow-up). Other arches: the weak default
+    in drivers/char/mem.c, always 1."""
+    sw = sw or switches(machine.config)
+    if not sw.x86:
+        return True, [(_PMAPA, pfn, size, "[generic]: -> 1")]
+    if sw.strict:
+        return True, [
+            (_PMAPA, pfn, size, "[x86 PAT]: range_is_allowed() stub with STRICT_DEVMEM=y -> 1")
+        ]
+    if not sw.pat_recheck:
+        why = "PAT disabled" if not sw.pat else "6.16+: no devmem re-check"
+        return True, [(_PMAPA, pfn, size, f"[x86 PAT]: {why} -> 1")]
+    last = ((pfn << PAGE_SHIFT) + size - 1) >> PAGE_SHIFT
+    trace: list[Line] = []
+    for first, _ in page_runs(machine, pfn, last):
+        value, trace = devmem_is_allowed_lazy(machine, first, sw)
+        if value == 0:
+            return False, [*trace, (_PMAPA_DENY, pfn, size, first)]
+    return True, [
+        *trace,
+        (_PMAPA, pfn, size, "[x86 PAT, STRICT_DEVMEM=n, <= 6.15]: every page != 0 -> 1"),
+    ]
+
+
+# ------------------------------------------------------------------------------ rendered
+# The rules above as the rest of the program calls them: the same answers, traces as strings.
+region_intersects = traced(region_intersects_lazy)
+page_is_ram = traced(page_is_ram_lazy)
+iomem_is_exclusive = traced(iomem_is_exclusive_lazy)
+devmem_is_allowed = traced(devmem_is_allowed_lazy)
+rfc2021_excluded = traced(rfc2021_excluded_lazy)
+busy_excluded = traced(busy_excluded_lazy)
+page_is_allowed = traced(page_is_allowed_lazy)
+range_is_allowed = traced(range_is_allowed_lazy)
+valid_phys_addr_range = traced(valid_phys_addr_range_lazy)
+valid_mmap_phys_addr_range = traced(valid_mmap_phys_addr_range_lazy)
+xlate_dev_mem_ptr = traced(xlate_dev_mem_ptr_lazy)
+phys_mem_access_prot_allowed = traced(phys_mem_access_prot_allowed_lazy)

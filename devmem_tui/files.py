@@ -1,0 +1,153 @@
+"""Every file devmem-tui reads or writes goes through here: the path guard that keeps the real
+kernel memory interfaces out of reach, bounded text reads with one-line errors, and atomic writes.
+
+The engine never touches files (it parses and renders text); commands and front ends call these.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import tempfile
+
+from devmem_tui.engine import session_json
+from devmem_tui.engine.errors import DevmemError
+from devmem_tui.engine.iomem import text as iomem_text
+from devmem_tui.engine.iomem.tree import ResourceTree
+from devmem_tui.engine.machine import Machine
+
+
+class FileError(DevmemError):
+    """A file that cannot be read or written; str() is one line naming it."""
+
+
+# The real kernel interfaces this simulator models and must never open, whatever path a user
+# types (symlinks resolved): reading /dev/port has side effects on hardware, writing /dev/mem
+# corrupts memory, and `save` would replace a device node with a regular file.
+KERNEL_INTERFACES = ("/dev/mem", "/dev/kmem", "/dev/port", "/proc/kcore")
+
+
+def check_path(path: str, writing: bool = False) -> None:
+    """Refuse, with a one-line FileError, a user-given path that devmem-tui must not open: one
+    with a NUL byte, a real kernel memory interface (or a link to one), any device node, and,
+    for writing, any existing file that is not a regular file or a directory."""
+    if "\0" in path:
+        raise FileError(f"bad file name {path!r}: it contains a NUL byte")
+    real = os.path.realpath(path)
+    if real in KERNEL_INTERFACES:
+        raise FileError(
+            f"refusing to open {path}"
+            + (f" ({real})" if real != path else "")
+            + ": devmem-tui simulates the kernel's memory interfaces and never "
+            "touches the real ones"
+        )
+    try:
+        mode = os.stat(real).st_mode
+    except (OSError, ValueError):
+        return  # missing or unreadable: opening it reports that
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        raise FileError(
+            f"refusing to {'write' if writing else 'open'} {path}: a device node, not a file"
+        )
+    if writing and not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+        raise FileError(f"cannot write {path}: not a regular file")
+
+
+def read_text(path: str, what: str = "file") -> str:
+    """Read a text file, turning OS and encoding errors into one-line DevmemErrors."""
+    check_path(path)
+    try:
+        with open(path, encoding="utf-8") as f:
+            return f.read()
+    except FileNotFoundError:
+        raise FileError(f"cannot open {path}: no such file") from None
+    except IsADirectoryError:
+        raise FileError(f"cannot open {path}: is a directory") from None
+    except UnicodeDecodeError:
+        raise FileError(f"{path} is not a text {what} (not UTF-8)") from None
+    except OSError as e:
+        raise FileError(f"cannot open {path}: {e.strerror or e}") from None
+
+
+def load_session(path: str) -> Machine:
+    """``open FILE``: a new Machine from a saved session, errors naming the path."""
+    text = read_text(path, "session file")
+    try:
+        return session_json.loads(text)
+    except session_json.StateError as e:
+        raise session_json.StateError(f"{path}: {e}") from None
+
+
+def write_atomic(path: str, text: str) -> None:
+    """Write text to path through a temp file in the same directory and os.replace, so a
+    crash or a full disk never leaves a half-written file behind."""
+    check_path(path, writing=True)
+    directory = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        raise FileError(f"cannot write {path}: is a directory")
+    fd = -1
+    tmp = ""
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".devmem-tui-", suffix=".tmp", dir=directory)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            fd = -1
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, _file_mode(path))
+        os.replace(tmp, path)
+        tmp = ""
+    except OSError as e:
+        raise FileError(f"cannot write {path}: {e.strerror or e}") from None
+    finally:
+        if fd >= 0:
+            os.close(fd)
+        if tmp:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+
+
+def _file_mode(path: str) -> int:
+    """mkstemp makes 0600 files; keep an existing file's mode, else follow the umask."""
+    try:
+        return os.stat(path).st_mode & 0o777
+    except OSError:
+        mask = os.umask(0)
+        os.umask(mask)
+        return 0o666 & ~mask
+
+
+def save_session(machine: Machine, path: str) -> None:
+    """``save FILE``: the whole session as JSON, written atomically."""
+    write_atomic(path, session_json.dumps(machine))
+
+
+ONE_MIB = 1 << 20
+
+
+def read_iomem(path: str) -> str:
+    """The text of a saved /proc/iomem, refusing files over ``iomem_text.MAX_INPUT_BYTES``
+    before reading them."""
+    check_path(path)
+    limit = iomem_text.MAX_INPUT_BYTES
+    try:
+        size = os.stat(path).st_size
+        if size > limit:
+            raise FileError(
+                f"{path}: file is {size // ONE_MIB} MiB, more than the "
+                f"{limit // ONE_MIB} MiB limit (a real /proc/iomem is a few KiB)"
+            )
+        with open(path, "rb") as fh:
+            data = fh.read(limit + 1)
+    except OSError as e:
+        raise FileError(f"{path}: cannot read: {e.strerror or e}") from None
+    if len(data) > limit:  # grew while we looked, or a pipe/device
+        raise FileError(f"{path}: more than the {limit // ONE_MIB} MiB limit")
+    return iomem_text.decode(data, path)
+
+
+def load_iomem(path: str) -> ResourceTree:
+    """``read_iomem`` + ``iomem_text.parse``, errors naming the path."""
+    return iomem_text.parse(read_iomem(path), source=path)

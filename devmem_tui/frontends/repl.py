@@ -1,0 +1,325 @@
+"""``devmem-tui repl``: a prompt_toolkit REPL on a Session.
+
+Completion comes from ``devmem_tui.frontends.complete`` (the same source as the TUI's command bar),
+help from the command registry. History persists in ``$DEVMEM_TUI_HISTORY`` or
+``$XDG_STATE_HOME/devmem-tui/history`` (default ``~/.local/state/devmem-tui/history``).
+Ctrl-C cancels the line, Ctrl-D (or ``exit``/``quit``) leaves. With stdin not a terminal
+it reads plain lines, so ``devmem-tui repl < file`` works without prompt_toolkit's warning.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import sys
+from collections.abc import Callable, Iterable
+from typing import IO
+
+from prompt_toolkit import PromptSession
+from prompt_toolkit.auto_suggest import AutoSuggestFromHistory
+from prompt_toolkit.completion import CompleteEvent, Completer, Completion
+from prompt_toolkit.document import Document
+from prompt_toolkit.formatted_text import StyleAndTextTuples
+from prompt_toolkit.history import FileHistory, History, InMemoryHistory
+from prompt_toolkit.input import Input
+from prompt_toolkit.lexers import Lexer
+from prompt_toolkit.output import Output
+from prompt_toolkit.styles import Style
+
+from devmem_tui.commands.registry import ALIASES, REGISTRY, Result, load_all
+from devmem_tui.commands.session import Session
+from devmem_tui.engine.devmem.verdict import Outcome
+from devmem_tui.frontends.cli import format_result, want_color
+from devmem_tui.frontends.complete import complete, parse_usage
+
+PROMPT = "devmem> "
+
+STYLE = Style.from_dict(
+    {
+        "command": "bold ansicyan",
+        "unknown": "ansired",
+        "number": "ansimagenta",
+        "keyword": "ansiyellow",
+        "outcome": "bold ansigreen",
+        "string": "ansigreen",
+        "comment": "italic ansibrightblack",
+        "bottom-toolbar": "noreverse bg:#303030 #d0d0d0",
+        "bottom-toolbar.on": "bold #87d787",
+        "bottom-toolbar.off": "#d78787",
+        "bottom-toolbar.rec": "bold #ff5f5f",
+    }
+)
+
+
+# ----------------------------------------------------------------------------- history
+def history_path() -> str:
+    """$DEVMEM_TUI_HISTORY, else $XDG_STATE_HOME/devmem-tui/history (XDG default
+    ~/.local/state)."""
+    explicit = os.environ.get("DEVMEM_TUI_HISTORY")
+    if explicit:
+        return os.path.expanduser(explicit)
+    state = os.environ.get("XDG_STATE_HOME") or os.path.join(
+        os.path.expanduser("~"), ".local", "state"
+    )
+    return os.path.join(state, "devmem-tui", "history")
+
+
+def make_history() -> History:
+    """A FileHistory at history_path(); in-memory if the file cannot be used."""
+    path = history_path()
+    try:
+        # DEVMEM_TUI_HISTORY is user-given: never a device node or a kernel memory interface.
+        from devmem_tui.files import FileError, check_path
+
+        check_path(path, writing=True)
+    except FileError:
+        return InMemoryHistory()
+    try:
+        os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+        with open(path, "a", encoding="utf-8"):
+            pass
+    except OSError:
+        return InMemoryHistory()
+    return FileHistory(path)
+
+
+# ----------------------------------------------------------------------------- completion
+class ReplCompleter(Completer):
+    """prompt_toolkit adapter over the pure ``complete()``."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def get_completions(
+        self, document: Document, complete_event: CompleteEvent
+    ) -> Iterable[Completion]:
+        for s in complete(document.text_before_cursor, self.session):
+            yield Completion(
+                s.text, start_position=s.start, display=s.display or s.text, display_meta=s.meta
+            )
+
+
+# ----------------------------------------------------------------------------- lexer
+_WORD = re.compile(r'"[^"]*"?|\S+|\s+')
+_NUMBER = re.compile(
+    r"^(0x[0-9a-fA-F_]+|[0-9][0-9_]*)([kKmMgGtT](i?[bB])?)?"
+    r"([-+](0x[0-9a-fA-F_]+|[0-9][0-9_]*)([kKmMgGtT](i?[bB])?)?)?$"
+)
+_DURATION = re.compile(r"^[0-9]+(\.[0-9]+)?(ms|s|m|h)$")
+_OUTCOMES = frozenset(o.value for o in Outcome)
+
+
+def keywords() -> frozenset[str]:
+    """Literal words of every usage string (iomem, private, exclusive, --flags, ...)."""
+    load_all()
+    words: set[str] = set()
+    for spec in REGISTRY.values():
+        for usage in spec.usages:
+            for slot in parse_usage(usage):
+                for alt in slot.alts:
+                    if alt.literal is not None:
+                        words.add(alt.literal)
+                    elif alt.prefix:
+                        words.add(alt.prefix)
+    return frozenset(words)
+
+
+def lex_line(line: str, known: frozenset[str] | None = None) -> StyleAndTextTuples:
+    """Style one command line: command word, numbers, keywords, outcomes, comments."""
+    load_all()
+    kw = keywords() if known is None else known
+    out: StyleAndTextTuples = []
+    first = True
+    for m in _WORD.finditer(line):
+        tok = m.group(0)
+        if tok.isspace():
+            out.append(("", tok))
+            continue
+        if tok.startswith("#"):
+            out.append(("class:comment", line[m.start() :]))
+            break
+        if first:
+            if tok in REGISTRY or tok in ALIASES:
+                style = "class:command"
+            elif any(name.startswith(tok) for name in (*REGISTRY, *ALIASES)):
+                style = ""  # still being typed
+            else:
+                style = "class:unknown"
+            out.append((style, tok))
+            first = False
+        elif tok.startswith('"'):
+            out.append(("class:string", tok))
+        elif _NUMBER.match(tok) or _DURATION.match(tok):
+            out.append(("class:number", tok))
+        elif tok in _OUTCOMES:
+            out.append(("class:outcome", tok))
+        elif tok in kw or tok.split("=", 1)[0] + "=" in kw:
+            out.append(("class:keyword", tok))
+        else:
+            out.append(("", tok))
+    return out
+
+
+class ReplLexer(Lexer):
+    """A tiny lexer for the command language (no pygments needed)."""
+
+    def __init__(self) -> None:
+        self._kw = keywords()
+
+    def lex_document(self, document: Document) -> Callable[[int], StyleAndTextTuples]:
+        lines = document.lines
+
+        def get_line(i: int) -> StyleAndTextTuples:
+            return lex_line(lines[i], self._kw) if i < len(lines) else []
+
+        return get_line
+
+
+# ----------------------------------------------------------------------------- toolbar
+def toolbar_fragments(session: Session) -> StyleAndTextTuples:
+    cfg = session.config
+    m = session.machine
+
+    def flag(name: str, on: bool) -> tuple[str, str]:
+        return (
+            "class:bottom-toolbar.on" if on else "class:bottom-toolbar.off",
+            f"{name}={'y' if on else 'n'}",
+        )
+
+    frags: StyleAndTextTuples = [
+        ("", f" kernel {cfg.kernel} {cfg.arch}  "),
+        flag("STRICT", cfg.eff_strict_devmem),
+        ("", " "),
+        flag("IO_STRICT", cfg.eff_io_strict_devmem),
+        ("", f"  iomem={cfg.iomem}  high_memory={m.high_memory:#x}  maps={len(m.mappings)}"),
+    ]
+    if cfg.proposal != "none":
+        frags.append(("class:bottom-toolbar.rec", f"  proposal={cfg.proposal}"))
+    rec = getattr(session.recorder, "path", None)
+    if rec:
+        frags.append(("class:bottom-toolbar.rec", f"  REC {os.path.basename(rec)}"))
+    return frags
+
+
+# ----------------------------------------------------------------------------- output
+def _page(text: str, out: IO[str]) -> bool:
+    """Page text when it is taller than the terminal (only on a real terminal)."""
+    if os.environ.get("DEVMEM_TUI_NO_PAGER") or not want_color(out):
+        return False
+    rows = shutil.get_terminal_size((80, 24)).lines
+    if text.count("\n") + 1 < rows - 1:
+        return False
+    import pydoc
+
+    pydoc.pager(text)
+    return True
+
+
+def show_result(result: Result, out: IO[str], interactive: bool = False) -> None:
+    if result.data.get("exit") or result.data.get("pause"):
+        return
+    color = want_color(out)
+    if interactive and _page(format_result(result, trace=True, color=False), out):
+        return
+    text = format_result(result, trace=True, color=color)
+    if text:
+        out.write(text + "\n")
+        out.flush()
+
+
+def handle_line(session: Session, line: str, out: IO[str], interactive: bool = False) -> bool:
+    """Run one line and show its result; False when the REPL should stop."""
+    result = session.execute(line)
+    if result is None:
+        return True
+    show_result(result, out, interactive)
+    return not result.data.get("exit")
+
+
+# ----------------------------------------------------------------------------- loops
+def plain_loop(session: Session, lines: Iterable[str], out: IO[str]) -> int:
+    """Non-terminal stdin: echo each line after the prompt and print its result."""
+    for raw in lines:
+        line = raw.rstrip("\n")
+        if not line.strip():
+            continue
+        out.write(f"{PROMPT}{line}\n")
+        if not handle_line(session, line, out):
+            break
+    return 0
+
+
+def make_prompt_session(
+    session: Session,
+    *,
+    input: Input | None = None,
+    output: Output | None = None,
+    history: History | None = None,
+) -> PromptSession[str]:
+    return PromptSession(
+        message=PROMPT,
+        completer=ReplCompleter(session),
+        complete_while_typing=True,
+        lexer=ReplLexer(),
+        history=history if history is not None else make_history(),
+        auto_suggest=AutoSuggestFromHistory(),
+        bottom_toolbar=lambda: toolbar_fragments(session),
+        style=STYLE,
+        include_default_pygments_style=False,
+        input=input,
+        output=output,
+    )
+
+
+class Repl:
+    """One REPL: a PromptSession over a Session. ``run()`` loops until Ctrl-D or ``exit``."""
+
+    def __init__(
+        self,
+        session: Session,
+        *,
+        input: Input | None = None,
+        output: Output | None = None,
+        history: History | None = None,
+        out: IO[str] | None = None,
+    ) -> None:
+        self.session = session
+        self.out = out or sys.stdout
+        self.real_terminal = input is None
+        self.prompt_session = make_prompt_session(
+            session, input=input, output=output, history=history
+        )
+
+    def run(self) -> int:
+        if self.real_terminal:
+            self.out.write("devmem-tui REPL: 'help' lists commands, Tab completes, Ctrl-D quits.\n")
+        while True:
+            try:
+                line = self.prompt_session.prompt()
+            except KeyboardInterrupt:
+                continue  # Ctrl-C cancels the line
+            except EOFError:
+                break  # Ctrl-D
+            try:
+                if not handle_line(self.session, line, self.out, interactive=self.real_terminal):
+                    break
+            except KeyboardInterrupt:  # Ctrl-C while a command or the pager runs
+                self.out.write("interrupted\n")
+        return 0
+
+
+def run_repl(
+    session: Session,
+    *,
+    input: Input | None = None,
+    output: Output | None = None,
+    history: History | None = None,
+    out: IO[str] | None = None,
+    interactive: bool | None = None,
+) -> int:
+    """The REPL; with stdin not a terminal (and no test ``input``), a plain line loop."""
+    out = out or sys.stdout
+    if input is None and not (interactive if interactive is not None else sys.stdin.isatty()):
+        return plain_loop(session, sys.stdin, out)
+    return Repl(session, input=input, output=output, history=history, out=out).run()

@@ -1,0 +1,154 @@
+"""The config panel: a Switch or Select for every key of engine/config.KEYS.
+
+The panel never changes the config itself: a user's change is posted as ``SetRequested``
+and the app runs ``set KEY VALUE`` through the session, like any other command. After every
+command the app calls ``sync`` so the controls show the real config (a rejected change
+snaps back). A Switch's position is color only, so each one has an on/off word beside it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Horizontal, VerticalScroll
+from textual.message import Message
+from textual.widgets import Input, Label, Select, Static, Switch
+
+from devmem_tui.engine.config import ERAS, KEYS, ON_OFF
+
+if TYPE_CHECKING:
+    from devmem_tui.engine.machine import Machine
+
+
+def config_warnings(machine: Machine) -> list[str]:
+    """config.warnings() plus the one `config` adds for a driver running under a config
+    that cannot build it (commands/cmd_config.config_text)."""
+    cfg = machine.config
+    out = list(cfg.warnings())
+    running = [d for d in machine.vmem.values() if getattr(d, "probed", False)]
+    if running and not cfg.virtio_mem_buildable:
+        out.append(
+            "virtio-mem driver is running although this config cannot build it: "
+            "no such kernel could be running it"
+        )
+    return out
+
+
+class ConfigPanel(VerticalScroll, can_focus=False):
+    """One row per config key; Kconfig warnings below. Not focusable itself: Tab goes
+    straight to its controls."""
+
+    class SetRequested(Message):
+        def __init__(self, key: str, value: str) -> None:
+            super().__init__()
+            self.key = key
+            self.value = value
+
+    def __init__(self, machine: Callable[[], Machine], **kw: Any) -> None:
+        super().__init__(**kw)
+        self._machine = machine
+
+    @property
+    def machine(self) -> Machine:
+        return self._machine()
+
+    def compose(self) -> ComposeResult:
+        cfg = self.machine.config
+        for key, (allowed, help_text) in KEYS.items():
+            with Horizontal(classes="cfg-row"):
+                yield Label(Text(key), classes="cfg-key")
+                current = cfg.get(key)
+                if allowed == ON_OFF:
+                    sw = Switch(value=current == "on", id=f"cfg-{key}", animate=False)
+                    sw.tooltip = help_text
+                    yield sw
+                    yield Label(Text(current), id=f"cfgword-{key}", classes="cfg-word")
+                elif allowed is not None:
+                    sel: Select[str] = Select(
+                        [(v, v) for v in allowed],
+                        value=current,
+                        allow_blank=False,
+                        compact=True,
+                        id=f"cfg-{key}",
+                    )
+                    sel.tooltip = help_text
+                    yield sel
+                elif key == "kernel":
+                    values = list(dict.fromkeys([*ERAS, current]))
+                    ksel: Select[str] = Select(
+                        [(v, v) for v in values],
+                        value=current,
+                        allow_blank=False,
+                        compact=True,
+                        id=f"cfg-{key}",
+                    )
+                    ksel.tooltip = help_text + " (any other: set kernel X.Y)"
+                    yield ksel
+                else:
+                    inp = Input(current, id=f"cfg-{key}", compact=True, type="integer")
+                    inp.tooltip = help_text + " (enter to apply)"
+                    yield inp
+        yield Static(id="cfg-warnings")
+
+    def on_mount(self) -> None:
+        self.sync()
+
+    # ------------------------------------------------------------------ user changes
+    def _request(self, key: str, value: str) -> None:
+        if value != self.machine.config.get(key):
+            self.post_message(self.SetRequested(key, value))
+
+    def on_switch_changed(self, event: Switch.Changed) -> None:
+        event.stop()
+        key = (event.switch.id or "")[4:]
+        self._request(key, "on" if event.value else "off")
+
+    def on_select_changed(self, event: Select.Changed) -> None:
+        event.stop()
+        if event.value is Select.NULL:
+            return
+        key = (event.select.id or "")[4:]
+        self._request(key, str(event.value))
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        key = (event.input.id or "")[4:]
+        self._request(key, event.value.strip())
+
+    # ------------------------------------------------------------------ redraw
+    def sync(self) -> None:
+        """Show the machine's real config and its Kconfig warnings."""
+        cfg = self.machine.config
+        for key in KEYS:
+            current = cfg.get(key)
+            try:
+                widget = self.query_one(f"#cfg-{key}")
+            except Exception:
+                continue
+            # prevent(): a programmatic change must not come back as a user's `set`
+            # (it would arrive after later commands and undo them)
+            if isinstance(widget, Switch):
+                if widget.value != (current == "on"):
+                    with widget.prevent(Switch.Changed):
+                        widget.value = current == "on"
+                self.query_one(f"#cfgword-{key}", Label).update(Text(current))
+            elif isinstance(widget, Select):
+                with widget.prevent(Select.Changed):
+                    if key == "kernel" and current not in ERAS:
+                        widget.set_options([(v, v) for v in dict.fromkeys([*ERAS, current])])
+                    if widget.value != current:
+                        widget.value = current
+            elif isinstance(widget, Input) and not widget.has_focus:
+                with widget.prevent(Input.Changed):
+                    widget.value = current
+        warnings = config_warnings(self.machine)
+        text = Text()
+        for w in warnings:
+            text.append("⚠ ", style="bold yellow")
+            text.append(w + "\n", style="yellow")
+        if not warnings:
+            text.append("✓ no Kconfig conflicts", style="dim")
+        self.query_one("#cfg-warnings", Static).update(text)

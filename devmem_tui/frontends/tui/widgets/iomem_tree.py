@@ -1,0 +1,229 @@
+"""The iomem tree: lazy (children are built when a node is expanded), holes between
+top-level resources as synthetic nodes, kind by glyph and color, and expansion plus cursor
+kept across reloads (harlequin's ``_reload`` pattern)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from rich.cells import cell_len
+from rich.text import Text
+from textual.binding import Binding
+from textual.widgets import Tree
+from textual.widgets.tree import TreeNode
+
+from devmem_tui.frontends.tui import model
+
+if TYPE_CHECKING:
+    from devmem_tui.engine.machine import Machine
+
+Node = TreeNode[model.Entry]
+
+
+def entry_label(entry: model.Entry, changed: bool = False) -> Text:
+    """Glyph + range + name + size. Names come from a user's /proc/iomem, so this is a
+    rich Text, never markup (ux-anchors §3: str labels are parsed as markup)."""
+    glyph, style, _ = model.KINDS[entry.kind]
+    t = Text()
+    t.append(glyph, style=style)
+    t.append(" ")
+    t.append(model.fmt_range(entry.start, entry.end), style="dim" if entry.kind == "hole" else "")
+    t.append(" : ")
+    t.append(entry.name, style=style if entry.kind != "hole" else "dim italic")
+    t.append(f"  {model.human_size(entry.end - entry.start + 1)}", style="dim")
+    if changed:
+        t.append(" ✚", style="bold")
+        t.stylize("bold underline")
+    return t
+
+
+class IomemTree(Tree[model.Entry]):
+    """Tree of ``model.Entry``; ``highlight`` holds (start, name) of changed resources."""
+
+    BINDINGS = [
+        Binding("j", "cursor_down", "Down", show=False, id="tree.vim_down"),
+        Binding("K", "cursor_up", "Up", show=False, id="tree.vim_up"),
+        Binding("l", "expand_cursor", "Expand", show=False, id="tree.vim_expand"),
+        Binding("h", "collapse_or_parent", "Collapse", show=False, id="tree.vim_collapse"),
+        Binding("right", "expand_cursor", "Expand", show=False, id="tree.expand"),
+        Binding("left", "collapse_or_parent", "Collapse", show=False, id="tree.collapse"),
+    ]
+
+    def __init__(self, machine: Callable[[], Machine], **kw: Any) -> None:
+        super().__init__("iomem", **kw)
+        self._machine = machine
+        self.show_root = False
+        self.guide_depth = 2
+        self.highlight: set[model.ResId] = set()
+
+    @property
+    def machine(self) -> Machine:
+        return self._machine()
+
+    def get_label_width(self, node: Node) -> int:
+        """Width of a node's label without rendering it. Tree._build() asks this for every
+        visible node on each expand/collapse; the default renders every label (Text.assemble),
+        ~70 ms per expand on a 100k map. Our labels are plain Text, so the width is the label's
+        cell length plus the expand icon (Textual's docs invite this override)."""
+        icon = ""
+        if node.allow_expand:
+            icon = self.ICON_NODE_EXPANDED if node.is_expanded else self.ICON_NODE
+        label = node.label
+        width = label.cell_len if isinstance(label, Text) else cell_len(label)
+        return width + cell_len(icon)
+
+    # ------------------------------------------------------------------ building
+    def _add(self, parent: Node, entry: model.Entry) -> Node:
+        label = entry_label(
+            entry, (entry.start, entry.name) in self.highlight and entry.resource is not None
+        )
+        if entry.has_children:
+            node = parent.add(label, data=entry, allow_expand=True)
+        else:
+            node = parent.add_leaf(label, data=entry)
+        return node
+
+    def ensure_children(self, node: Node) -> None:
+        """Build a node's children the first time it is expanded (lazy)."""
+        entry = node.data
+        if entry is None or entry.resource is None or node.children:
+            return
+        for e in model.child_entries(entry.resource, self.machine.config):
+            self._add(node, e)
+
+    def on_tree_node_expanded(self, event: Tree.NodeExpanded[model.Entry]) -> None:
+        self.ensure_children(event.node)
+
+    def expand_node(self, node: Node) -> None:
+        self.ensure_children(node)
+        node.expand()
+
+    def reload(self, highlight: set[model.ResId] | None = None) -> None:
+        """Rebuild from the machine, keeping expanded nodes and the cursor (by key; else
+        the deepest node that contains the old cursor's address). Changed resources are
+        highlighted and their ancestors expanded so the change is in view."""
+        if highlight is not None:
+            self.highlight = highlight
+        expanded: set[model.ResKey] = set()
+        stack = list(self.root.children)
+        while stack:
+            n = stack.pop()
+            if n.is_expanded and n.data is not None:
+                expanded.add(n.data.key)
+                stack.extend(n.children)
+        cur = self.cursor_node
+        cur_key = cur.data.key if cur is not None and cur.data is not None else None
+        cur_addr = cur.data.start if cur is not None and cur.data is not None else None
+        self.clear()
+        for e in model.top_entries(self.machine):
+            self._add(self.root, e)
+        for start, name in self.highlight:
+            chain = self.machine.tree.chain_at(start)
+            for i, res in enumerate(chain):
+                if res.start == start and res.name == name:
+                    expanded.update(model.res_key(r) for r in chain[:i])
+                    break
+        self._reexpand(self.root, expanded)
+        first_changed = next(
+            (
+                n
+                for n in self._walk_built()
+                if n.data is not None and (n.data.start, n.data.name) in self.highlight
+            ),
+            None,
+        )
+        target = self.find_key(cur_key) if cur_key else None
+        if target is None and cur_addr is not None:
+            target = self.node_at(cur_addr, reveal=False)
+        if target is None and self.root.children:
+            target = self.root.children[0]
+        if target is not None:
+            _ = self.last_line  # lines are built lazily; node.line needs them
+            self.move_cursor(target)
+        if first_changed is not None:  # bring what changed into view; the cursor stays
+            self.call_after_refresh(self.scroll_to_node, first_changed, animate=False)
+
+    def _walk_built(self) -> list[Node]:
+        """Nodes built so far, in display order."""
+        out: list[Node] = []
+        stack = list(reversed(self.root.children))
+        while stack:
+            n = stack.pop()
+            out.append(n)
+            stack.extend(reversed(n.children))
+        return out
+
+    def _reexpand(self, node: Node, expanded: set[model.ResKey]) -> None:
+        for child in node.children:
+            if child.data is not None and child.data.key in expanded:
+                self.expand_node(child)
+                self._reexpand(child, expanded)
+
+    def find_key(self, key: model.ResKey) -> Node | None:
+        node: Node = self.root
+        for depth in range(1, len(key) + 1):
+            nxt = next(
+                (c for c in node.children if c.data is not None and c.data.key == key[:depth]), None
+            )
+            if nxt is None:
+                return None
+            node = nxt
+        return node
+
+    def node_at(self, addr: int, reveal: bool = True) -> Node | None:
+        """The deepest node containing addr; with ``reveal`` expand its ancestors (building
+        children as needed) and move the cursor there."""
+        node: Node = self.root
+        found: Node | None = None
+        while True:
+            if node is not self.root and reveal:
+                self.ensure_children(node)
+            nxt = next(
+                (
+                    c
+                    for c in node.children
+                    if c.data is not None and c.data.start <= addr <= c.data.end
+                ),
+                None,
+            )
+            if nxt is None:
+                break
+            found = nxt
+            if not nxt.allow_expand or (not reveal and not nxt.is_expanded):
+                break
+            if reveal:
+                self.expand_node(nxt)
+            node = nxt
+        if reveal and found is not None:
+            _ = self.last_line
+            self.move_cursor(found)
+        return found
+
+    def find_name(self, text: str) -> list[model.Entry]:
+        """Resources whose name contains text (case-insensitive), in iomem order."""
+        needle = text.lower()
+        return [
+            model.entry_for(r, self.machine.config)
+            for _, r in self.machine.tree.walk()
+            if needle in r.name.lower()
+        ]
+
+    # ------------------------------------------------------------------ actions
+    def action_expand_cursor(self) -> None:
+        node = self.cursor_node
+        if node is None:
+            return
+        if node.allow_expand and not node.is_expanded:
+            self.expand_node(node)
+        elif node.children:
+            self.move_cursor(node.children[0])
+
+    def action_collapse_or_parent(self) -> None:
+        node = self.cursor_node
+        if node is None:
+            return
+        if node.is_expanded:
+            node.collapse()
+        elif node.parent is not None and node.parent is not self.root:
+            self.move_cursor(node.parent)
