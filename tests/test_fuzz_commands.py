@@ -42,7 +42,7 @@ from devmem_tui.engine.config import ERAS, KEYS
 from devmem_tui.engine.devmem.verdict import Outcome
 from devmem_tui.engine.errors import DevmemError
 from devmem_tui.engine.iomem import text as iomem_text
-from devmem_tui.engine.iomem.tree import ADDR_MAX
+from devmem_tui.engine.units import ADDR_MAX
 from devmem_tui.frontends.complete import Slot, parse_usage
 
 TESTS = Path(__file__).resolve().parent

@@ -16,13 +16,13 @@ from devmem_tui.engine.errors import DevmemError
 from devmem_tui.engine.iomem import text as iomem_text
 from devmem_tui.engine.iomem.text import infer_flags, parse, render
 from devmem_tui.engine.iomem.tree import (
-    ADDR_MAX,
     DESCS,
     SYSTEM_RAM,
     F,
     Resource,
     ResourceTree,
 )
+from devmem_tui.engine.units import ADDR_MAX
 
 REAL_Q35 = Path("/work/shared/reference/real-q35-guest-iomem.txt")
 PRESET_DIR = Path(iomem_text.__file__).resolve().parent.parent / "presets"

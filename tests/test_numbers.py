@@ -3,13 +3,13 @@
 import pytest
 
 from devmem_tui.commands.numbers import (
-    fmt_size,
     parse_duration,
     parse_number,
     parse_range,
     parse_size,
 )
 from devmem_tui.engine.errors import DevmemError
+from devmem_tui.engine.units import fmt_size
 
 
 @pytest.mark.parametrize(
@@ -103,7 +103,16 @@ def test_bad_duration() -> None:
 
 @pytest.mark.parametrize(
     ("n", "text"),
-    [(128 << 20, "128M"), (1 << 30, "1G"), (3 << 29, "1.5G"), (100, "100"), (4096, "4K")],
+    [
+        (0, "0"),
+        (128 << 20, "128M"),
+        (1 << 30, "1G"),
+        (3 << 29, "1.5G"),
+        (59 << 28, "14.75G"),
+        (100, "100"),
+        (4096, "4K"),
+        (4097, "0x1001"),  # exact or hex, never rounded
+    ],
 )
 def test_fmt_size(n: int, text: str) -> None:
     assert fmt_size(n) == text

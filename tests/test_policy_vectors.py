@@ -13,9 +13,10 @@ from layouts import LAYOUTS, config, l1, l2, l4
 from devmem_tui.commands.session import Session
 from devmem_tui.engine.devmem import access
 from devmem_tui.engine.devmem import rules as policy
-from devmem_tui.engine.devmem.rules import PAGE_SHIFT, PAGE_SIZE, Xlate
+from devmem_tui.engine.devmem.rules import Xlate
 from devmem_tui.engine.iomem.tree import SYSTEM_RAM, F, Resource, ResourceTree
 from devmem_tui.engine.machine import Machine
+from devmem_tui.engine.units import PAGE_SHIFT, PAGE_SIZE
 
 
 @dataclass(frozen=True)

@@ -12,13 +12,13 @@ from intervaltree import Interval, IntervalTree
 
 from devmem_tui.engine.errors import DevmemError
 from devmem_tui.engine.iomem.tree import (
-    ADDR_MAX,
     SYSTEM_RAM,
     F,
     Resource,
     ResourceConflict,
     ResourceTree,
 )
+from devmem_tui.engine.units import ADDR_MAX
 
 MEM = F.MEM
 MEM_BUSY = F.MEM | F.BUSY

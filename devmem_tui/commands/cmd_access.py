@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import copy
 
-from devmem_tui.commands.numbers import fmt_size, parse_number, parse_range
+from devmem_tui.commands.numbers import parse_number, parse_range
 from devmem_tui.commands.registry import (
     REGISTRY,
     Result,
@@ -20,6 +20,7 @@ from devmem_tui.engine.config import ERAS, PROPOSALS, KernelConfig
 from devmem_tui.engine.devmem import access, kcore
 from devmem_tui.engine.devmem.verdict import Verdict, fmt_ranges
 from devmem_tui.engine.machine import Machine
+from devmem_tui.engine.units import fmt_size
 
 ACCESS_HELP = (
     "The outcome word is OK (real data moved), ZEROS (every byte zero-filled by the kernel),\n"

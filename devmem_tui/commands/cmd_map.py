@@ -19,7 +19,8 @@ from devmem_tui.commands.session import Session
 from devmem_tui.engine import presets
 from devmem_tui.engine.devmem.verdict import Verdict
 from devmem_tui.engine.iomem import text as iomem_text
-from devmem_tui.engine.iomem.tree import ADDR_MAX, PAGE_SIZE, F, Resource, flags_words
+from devmem_tui.engine.iomem.tree import F, Resource, flags_words
+from devmem_tui.engine.units import ADDR_MAX, PAGE_SIZE
 
 
 def _resource_data(res: Resource, depth: int) -> dict[str, Any]:

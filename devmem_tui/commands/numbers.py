@@ -76,21 +76,6 @@ def parse_duration(text: str) -> float:
     return seconds
 
 
-def fmt_size(n: int) -> str:
-    """Human size with binary units, exact when possible: 128M, 1G, 1.5G, 4K, 100."""
-    for unit, scale in (("T", 1 << 40), ("G", 1 << 30), ("M", 1 << 20), ("K", 1 << 10)):
-        if n >= scale:
-            if n % scale == 0:
-                return f"{n // scale}{unit}"
-            if n * 10 % scale == 0:
-                return f"{n / scale:.1f}{unit}"
-    if n >= 1 << 10:
-        for unit, scale in (("T", 1 << 40), ("G", 1 << 30), ("M", 1 << 20), ("K", 1 << 10)):
-            if n >= scale:
-                return f"{n / scale:.2f}{unit}"
-    return str(n)
-
-
 def fmt_duration(seconds: float) -> str:
     if seconds == int(seconds):
         return f"{int(seconds)}s"

@@ -19,8 +19,9 @@ from typing import Any
 
 from devmem_tui.engine.config import KernelConfig
 from devmem_tui.engine.errors import DevmemError
-from devmem_tui.engine.iomem.tree import ADDR_MAX, DESCS, FLAG_WORDS, F, Resource, ResourceTree
+from devmem_tui.engine.iomem.tree import DESCS, FLAG_WORDS, F, Resource, ResourceTree
 from devmem_tui.engine.machine import MAX_CLOCK, Machine, Mapping
+from devmem_tui.engine.units import ADDR_MAX
 
 FORMAT = "devmem-tui-session"
 VERSION = 1

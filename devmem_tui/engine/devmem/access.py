@@ -18,8 +18,6 @@ from devmem_tui.engine.devmem.rules import (
     COUNTERFACTUAL,
     LOW_PFNS,
     MAX_RW_COUNT,
-    PAGE_SHIFT,
-    PAGE_SIZE,
     Switches,
     Xlate,
     where_pfns,
@@ -33,7 +31,8 @@ from devmem_tui.engine.devmem.verdict import (
     render,
 )
 from devmem_tui.engine.errors import DevmemError
-from devmem_tui.engine.iomem.tree import ADDR_MAX, F, Resource
+from devmem_tui.engine.iomem.tree import F, Resource
+from devmem_tui.engine.units import ADDR_MAX, PAGE_SHIFT, PAGE_SIZE, merge_ranges
 
 if TYPE_CHECKING:
     from devmem_tui.engine.machine import Machine, Mapping
@@ -715,14 +714,7 @@ def munmap(machine: Machine, mapping_id: str) -> Mapping:
 
 
 def _add_zapped(m: Mapping, a: int, b: int) -> None:
-    spans = sorted([*m.zapped, (a, b)])
-    merged: list[tuple[int, int]] = []
-    for s, e in spans:
-        if merged and s <= merged[-1][1] + 1:
-            merged[-1] = (merged[-1][0], max(merged[-1][1], e))
-        else:
-            merged.append((s, e))
-    m.zapped = merged
+    m.zapped = merge_ranges([*m.zapped, (a, b)])
 
 
 def _revoke_page_allowed(machine: Machine, sw: Switches, pfn: int) -> tuple[int, list[str]]:

@@ -17,8 +17,9 @@ from typing import TYPE_CHECKING
 
 from devmem_tui.engine.devmem import rules as policy
 from devmem_tui.engine.devmem.access import UNPLUGGED, _check_end, _finish, _new, _op, _trimmed
-from devmem_tui.engine.devmem.rules import PAGE_SHIFT, PAGE_SIZE, where_pfns
+from devmem_tui.engine.devmem.rules import where_pfns
 from devmem_tui.engine.devmem.verdict import Line, Outcome, Verdict, add_range, fmt_ranges
+from devmem_tui.engine.units import PAGE_SHIFT, PAGE_SIZE
 
 if TYPE_CHECKING:
     from devmem_tui.engine.machine import Machine

@@ -27,13 +27,12 @@ from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
 from devmem_tui.engine.config import KernelConfig
 from devmem_tui.engine.devmem.verdict import Line, render_all
-from devmem_tui.engine.iomem.tree import ADDR_MAX, F, Resource, ResourceTree
+from devmem_tui.engine.iomem.tree import F, Resource, ResourceTree
+from devmem_tui.engine.units import ADDR_MAX, PAGE_SHIFT, PAGE_SIZE
 
 if TYPE_CHECKING:
     from devmem_tui.engine.machine import Machine
 
-PAGE_SIZE = 4096
-PAGE_SHIFT = 12
 LOW_PFNS = 256  # the first MiB, in pages
 SECTION_SIZE = 1 << 27  # x86-64 / arm64-4K SECTION_SIZE_BITS 27: memmap exists per 128 MiB
 MAX_RW_COUNT = 0x7FFFF000  # INT_MAX & PAGE_MASK: the VFS caps every read()/write() count

@@ -5,6 +5,10 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any
 
+from devmem_tui.engine.units import add_range, fmt_ranges
+
+__all__ = ["add_range", "fmt_ranges"]  # re-exported: callers build verdict ranges with them
+
 
 class Outcome(StrEnum):
     """The exact outcome words of DESIGN §4."""
@@ -201,15 +205,3 @@ class Verdict:
         if self.counterfactual:
             text += f" [counterfactual: {self.counterfactual}]"
         return text
-
-
-def add_range(ranges: list[tuple[int, int]], start: int, end: int) -> None:
-    """Append inclusive [start, end] to a sorted range list, merging with the last one."""
-    if ranges and ranges[-1][1] + 1 == start:
-        ranges[-1] = (ranges[-1][0], end)
-    else:
-        ranges.append((start, end))
-
-
-def fmt_ranges(ranges: list[tuple[int, int]]) -> str:
-    return ", ".join(f"{a:#x}-{b:#x}" for a, b in ranges)

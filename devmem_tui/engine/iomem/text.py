@@ -29,7 +29,6 @@ from sortedcontainers import SortedDict
 
 from devmem_tui.engine.errors import DevmemError
 from devmem_tui.engine.iomem.tree import (
-    ADDR_MAX,
     DESCS,
     FLAG_WORDS,
     SYSTEM_RAM,
@@ -38,6 +37,7 @@ from devmem_tui.engine.iomem.tree import (
     ResourceTree,
     flags_words,
 )
+from devmem_tui.engine.units import ADDR_MAX
 
 #: ``MAX_IORES_LEVEL`` in kernel/resource.c: r_show never indents deeper than this.
 MAX_IORES_LEVEL = 5

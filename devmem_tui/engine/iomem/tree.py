@@ -17,11 +17,7 @@ from enum import IntFlag
 from intervaltree import Interval, IntervalTree
 
 from devmem_tui.engine.errors import DevmemError
-
-ADDR_MAX = (1 << 64) - 1
-PAGE_SIZE = 4096
-PAGE_SHIFT = 12
-
+from devmem_tui.engine.units import ADDR_MAX
 
 _START = operator.attrgetter("start")  # bisect key: a resource's start address
 

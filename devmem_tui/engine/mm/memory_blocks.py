@@ -16,6 +16,7 @@ from weakref import WeakKeyDictionary
 
 from devmem_tui.engine.errors import DevmemError
 from devmem_tui.engine.iomem.tree import SYSTEM_RAM, F
+from devmem_tui.engine.units import merge_ranges
 
 if TYPE_CHECKING:
     from devmem_tui.engine.machine import Machine
@@ -228,14 +229,7 @@ def add_pin(machine: Machine, start: int, end: int) -> None:
     """Record [start, end] (page-rounded) as pinned, merging with touching pins."""
     start &= ~0xFFF
     end |= 0xFFF
-    ranges = sorted([*machine.pinned, (start, end)])
-    merged: list[tuple[int, int]] = []
-    for a, b in ranges:
-        if merged and a <= merged[-1][1] + 1:
-            merged[-1] = (merged[-1][0], max(merged[-1][1], b))
-        else:
-            merged.append((a, b))
-    machine.pinned[:] = merged
+    machine.pinned[:] = merge_ranges([*machine.pinned, (start, end)])
 
 
 def remove_pin(machine: Machine, start: int, end: int) -> int:

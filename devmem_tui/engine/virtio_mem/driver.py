@@ -38,6 +38,20 @@ from devmem_tui.engine.iomem.tree import SYSTEM_RAM, F, Resource, ResourceConfli
 from devmem_tui.engine.machine import MAX_CLOCK
 from devmem_tui.engine.mm import memory_blocks as mbk
 from devmem_tui.engine.mm.memory_blocks import MOVABLE, OFFLINE, SysfsResult
+from devmem_tui.engine.units import (
+    EAGAIN,
+    EBUSY,
+    EEXIST,
+    EINVAL,
+    ENOMEM,
+    ENOSPC,
+    EPERM,
+    ETXTBSY,
+    PAGE_SIZE,
+    GiB,
+    errno_name,
+    fmt_size,
+)
 from devmem_tui.engine.virtio_mem.device import (
     DEFAULT_BLOCK_SIZE,
     MAX_NB_BLOCKS,
@@ -49,23 +63,6 @@ from devmem_tui.engine.virtio_mem.device import (
 if TYPE_CHECKING:
     from devmem_tui.engine.machine import Machine
 
-GiB = 1 << 30
-PAGE = 4096
-
-# errno values (include/uapi/asm-generic/errno-base.h, errno.h)
-EPERM, ENOENT, EAGAIN, ENOMEM, EBUSY = 1, 2, 11, 12, 16
-EEXIST, EINVAL, ETXTBSY, ENOSPC = 17, 22, 26, 28
-_ERRNO_NAMES = {
-    EPERM: "EPERM",
-    ENOENT: "ENOENT",
-    EAGAIN: "EAGAIN",
-    ENOMEM: "ENOMEM",
-    EBUSY: "EBUSY",
-    EEXIST: "EEXIST",
-    EINVAL: "EINVAL",
-    ETXTBSY: "ETXTBSY",
-    ENOSPC: "ENOSPC",
-}
 
 RETRY_TIMER_MIN = 50.0  # VIRTIO_MEM_RETRY_TIMER_MIN_MS / 1000
 RETRY_TIMER_MAX = 300.0  # VIRTIO_MEM_RETRY_TIMER_MAX_MS / 1000
@@ -73,28 +70,6 @@ DEFAULT_OFFLINE_THRESHOLD = 1 * GiB  # VIRTIO_MEM_DEFAULT_OFFLINE_THRESHOLD
 RESOURCE_NAME = "System RAM (virtio_mem)"
 TRACE_LIMIT = 400  # trace lines kept per report; the rest are counted
 MAX_RUNS = 1000  # safety bound on work-item re-queues inside one operation
-
-
-def errno_name(rc: int) -> str:
-    """0 -> '0', -16 -> '-EBUSY'."""
-    if rc == 0:
-        return "0"
-    name = _ERRNO_NAMES.get(-rc)
-    return f"-{name}" if name else str(rc)
-
-
-def fmt_size(n: int) -> str:
-    """Exact binary size: 128M, 1G, 1.5G, 3M, 0x...; falls back to hex."""
-    if n == 0:
-        return "0"
-    for unit, scale in (("T", 1 << 40), ("G", 1 << 30), ("M", 1 << 20), ("K", 1 << 10)):
-        if n >= scale:
-            if n % scale == 0:
-                return f"{n // scale}{unit}"
-            for digits in (1, 2, 3):
-                if (n * 10**digits) % scale == 0:
-                    return f"{n / scale:.{digits}f}{unit}"
-    return f"{n:#x}"
 
 
 class SbmState(IntEnum):
@@ -1817,7 +1792,7 @@ class VirtioMem:
         addr = pfn << 12
         dev = self.device
         fn = f"virtio_mem_vmcore_pfn_is_ram({pfn:#x})"
-        if not (dev.addr <= addr and addr + PAGE <= dev.end):
+        if not (dev.addr <= addr and addr + PAGE_SIZE <= dev.end):
             return True, f"{fn}: outside the device -> true"
         if not self.plugged_size:
             return False, f"{fn}: plugged_size 0 -> false"

@@ -23,9 +23,10 @@ from textual.containers import Horizontal, Vertical
 from textual.timer import Timer
 from textual.widgets import Footer, Header, Static, Tree
 
-from devmem_tui.commands.numbers import fmt_size, parse_number
+from devmem_tui.commands.numbers import parse_number
 from devmem_tui.commands.registry import Result, load_all
 from devmem_tui.engine.errors import DevmemError
+from devmem_tui.engine.units import fmt_size
 from devmem_tui.frontends.tui import model
 from devmem_tui.frontends.tui.keymap import keymap_path, load_keymap
 from devmem_tui.frontends.tui.provider import DevmemCommands

@@ -346,10 +346,6 @@ def predictions(machine: Machine, addr: int, length: int = 4096) -> list[Predict
     return out
 
 
-def fmt_pages(ranges: list[tuple[int, int]]) -> str:
-    return ", ".join(f"{a:#x}-{b:#x}" for a, b in ranges)
-
-
 def flags_text(res: Resource, cfg: KernelConfig | None = None) -> str:
     words = flags_words(eff_flags(res, cfg))
     if res.desc != "none":

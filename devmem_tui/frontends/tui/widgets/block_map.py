@@ -21,7 +21,7 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from devmem_tui.commands.numbers import fmt_size
+from devmem_tui.engine.units import fmt_size
 from devmem_tui.frontends.tui import model
 
 if TYPE_CHECKING:

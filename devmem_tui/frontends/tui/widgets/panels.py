@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from rich.text import Text
 from textual.widgets import RichLog, Static
 
+from devmem_tui.engine.units import fmt_ranges
 from devmem_tui.frontends.tui import model
 from devmem_tui.frontends.tui.widgets.text_pane import TextPane
 
@@ -69,7 +70,7 @@ def details_text(machine: Machine, addr: int, entry: model.Entry | None = None) 
         )
     for mp in machine.mappings.values():
         if mp.start <= addr <= mp.end:
-            zapped = f", revoked {model.fmt_pages(mp.zapped)}" if mp.zapped else ""
+            zapped = f", revoked {fmt_ranges(mp.zapped)}" if mp.zapped else ""
             t.append(
                 f"  mapping {mp.id} {mp.start:#x}-{mp.end:#x}{zapped}\n",
                 style="red" if mp.zapped else "",
