@@ -10,8 +10,9 @@ import pytest
 
 from devmem_tui.commands.registry import ALIASES, REGISTRY, Result, command, load_all, lookup
 from devmem_tui.commands.session import Session
+from devmem_tui.engine.devmem.mapping import Mapping
 from devmem_tui.engine.iomem.tree import F, Resource, ResourceTree
-from devmem_tui.engine.machine import Machine, Mapping
+from devmem_tui.engine.machine import Machine
 from devmem_tui.frontends.complete import (
     Suggestion,
     arg_kinds,

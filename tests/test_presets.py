@@ -117,7 +117,7 @@ def test_qemu_x86_is_the_same_machine_without_virtio_mem() -> None:
     without = iomem_text.render(boot_tree("qemu-x86"), flags=True)
     assert with_vmem == without
     assert presets.info("qemu-x86").devices == ()
-    m = presets.build("qemu-x86")
+    m = Machine.from_preset("qemu-x86")
     assert m.vmem == {} and m.tree.chain_at(0x140000000) == []
 
 
@@ -165,7 +165,7 @@ def test_server_cxl_layout() -> None:
     for drv in ("nvme", "igb", "i40e"):
         for claim in t.find(drv):
             assert claim.busy and claim.parent is not None and not claim.parent.busy
-    m = presets.build("server-cxl")
+    m = Machine.from_preset("server-cxl")
     assert m.high_memory == 0x510000000  # the kmem RAM is busy System RAM
 
 
@@ -174,7 +174,7 @@ def test_server_cxl_layout() -> None:
 
 @pytest.mark.parametrize("name", NAMES)
 def test_build_gives_a_consistent_fresh_machine(name: str) -> None:
-    m = presets.build(name)
+    m = Machine.from_preset(name)
     m.tree.check()
     assert m.name == name
     assert m.config.arch == presets.info(name).arch
@@ -188,7 +188,7 @@ def test_build_sets_arch_and_keeps_the_rest_of_a_copied_config() -> None:
     cfg.set("kernel", "5.15")
     cfg.set("io_strict_devmem", "on")
     cfg.set("iomem", "relaxed")
-    m = presets.build("arm64-virt", cfg)
+    m = Machine.from_preset("arm64-virt", cfg)
     assert m.config.arch == "arm64"
     assert (m.config.kernel, m.config.io_strict_devmem, m.config.iomem) == ("5.15", True, "relaxed")
     assert cfg.arch == "x86_64" and m.config is not cfg  # the caller's config is untouched
@@ -197,7 +197,7 @@ def test_build_sets_arch_and_keeps_the_rest_of_a_copied_config() -> None:
 
 def test_unknown_preset_lists_the_presets() -> None:
     with pytest.raises(DevmemError) as info:
-        presets.build("qemu-arm")
+        Machine.from_preset("qemu-arm")
     msg = str(info.value)
     assert "unknown machine preset 'qemu-arm'" in msg
     assert all(n in msg for n in NAMES) and "\n" not in msg
@@ -213,7 +213,7 @@ def test_build_adds_each_device_with_the_json_values(monkeypatch: pytest.MonkeyP
         calls.append(kw)
 
     monkeypatch.setattr(vmem_driver, "add_device", fake_add_device)
-    presets.build("arm64-virt")
+    Machine.from_preset("arm64-virt")
     assert calls == [
         {
             "name": "vmem0",
@@ -227,7 +227,7 @@ def test_build_adds_each_device_with_the_json_values(monkeypatch: pytest.MonkeyP
 
 
 def test_default_preset_probes_its_device() -> None:
-    m = presets.build("qemu-x86-virtio-mem")
+    m = Machine.from_preset("qemu-x86-virtio-mem")
     virtio0 = one(m.tree, "virtio0")
     assert (virtio0.start, virtio0.end) == (0x140000000, 0x53FFFFFFF)
     assert virtio0.flags & SYSTEM_RAM == SYSTEM_RAM and not virtio0.busy
@@ -242,12 +242,12 @@ def test_from_iomem_keeps_config_and_guesses_arch() -> None:
     cfg.set("arch", "arm64")
     cfg.set("kernel", "6.1")
     x86_text = Path("/work/shared/reference/real-q35-guest-iomem.txt").read_text()
-    m = presets.from_iomem(x86_text, "/tmp/saved/iomem.txt", cfg)
+    m = Machine.from_iomem_text(x86_text, "/tmp/saved/iomem.txt", cfg)
     assert m.config.arch == "x86_64" and m.config.kernel == "6.1" and m.name == "iomem.txt"
     assert cfg.arch == "arm64"
-    arm = presets.from_iomem(presets.iomem_text_of("arm64-virt"), "a.txt")
+    arm = Machine.from_iomem_text(presets.iomem_text_of("arm64-virt"), "a.txt")
     assert arm.config.arch == "arm64"
-    neutral = presets.from_iomem("00001000-00001fff : System RAM\n", "n.txt", cfg)
+    neutral = Machine.from_iomem_text("00001000-00001fff : System RAM\n", "n.txt", cfg)
     assert neutral.config.arch == "arm64"  # nothing says otherwise: kept
     assert neutral.vmem == {}
 

@@ -27,7 +27,7 @@ import pytest
 from devmem_tui.commands.registry import REGISTRY, Result
 from devmem_tui.commands.session import Session
 from devmem_tui.engine import session_json as state
-from devmem_tui.engine.machine import MAX_CLOCK
+from devmem_tui.engine.interfaces import MAX_CLOCK
 from devmem_tui.frontends import cli, repl
 from devmem_tui.scenario import player
 

@@ -16,8 +16,9 @@ from prompt_toolkit.input.base import PipeInput
 from prompt_toolkit.output import DummyOutput
 
 from devmem_tui.commands.session import Session
+from devmem_tui.engine.devmem.mapping import Mapping
 from devmem_tui.engine.iomem.tree import F, Resource, ResourceTree
-from devmem_tui.engine.machine import Machine, Mapping
+from devmem_tui.engine.machine import Machine
 from devmem_tui.frontends import repl as repl_mod
 from devmem_tui.frontends.repl import Repl, history_path, lex_line, run_repl, toolbar_fragments
 

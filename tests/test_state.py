@@ -15,9 +15,10 @@ from devmem_tui.commands.registry import Result
 from devmem_tui.commands.session import Session
 from devmem_tui.engine import session_json as state
 from devmem_tui.engine.config import KernelConfig
+from devmem_tui.engine.devmem.mapping import Mapping
 from devmem_tui.engine.errors import DevmemError
 from devmem_tui.engine.iomem.tree import F, Resource, ResourceTree
-from devmem_tui.engine.machine import Machine, Mapping
+from devmem_tui.engine.machine import Machine
 
 
 def run(session: Session, line: str) -> Result:

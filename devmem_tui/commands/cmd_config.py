@@ -12,6 +12,7 @@ from devmem_tui.commands.registry import (
 )
 from devmem_tui.commands.session import Session
 from devmem_tui.engine.config import KEYS
+from devmem_tui.engine.interfaces import EventKind
 
 
 def config_text(session: Session) -> str:
@@ -71,7 +72,7 @@ def cmd_set(session: Session, args: list[str]) -> Result:
     if key == "migration":
         for dev in session.machine.vmem.values():
             dev.device.migration = session.config.migration
-    session.machine.emit("config", key.lower(), value=session.config.get(key.lower()))
+    session.machine.emit(EventKind.CONFIG, key.lower(), value=session.config.get(key.lower()))
     msg = f"{key.lower()} = {session.config.get(key.lower())}"
     warnings = session.config.warnings()
     if warnings:

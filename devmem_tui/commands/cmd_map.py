@@ -20,6 +20,7 @@ from devmem_tui.engine import presets
 from devmem_tui.engine.devmem.verdict import Verdict
 from devmem_tui.engine.iomem import text as iomem_text
 from devmem_tui.engine.iomem.tree import F, Resource, flags_words
+from devmem_tui.engine.machine import Machine
 from devmem_tui.engine.units import ADDR_MAX, PAGE_SIZE
 
 
@@ -72,7 +73,7 @@ def cmd_machine(session: Session, args: list[str]) -> Result:
             data={"presets": dict(presets.PRESETS), "current": session.machine.name},
         )
     name = args[0]
-    machine = presets.build(name, session.config)  # raises before anything changes
+    machine = Machine.from_preset(name, session.config)  # raises before anything changes
     session.replace_machine(machine)
     msg = f"machine {name}: {presets.PRESETS[name]}\n{_machine_summary(session)}"
     return Result(
@@ -120,7 +121,7 @@ def cmd_load(session: Session, args: list[str]) -> Result:
         raise usage_error(spec, f"load: cannot load {args[0]!r}")
     path = _find_file(session, args[1])
     text = files.read_iomem(path)
-    machine = presets.from_iomem(text, path, session.config)  # raises before any change
+    machine = Machine.from_iomem_text(text, path, session.config)  # raises before any change
     old_arch = session.config.arch
     session.replace_machine(machine)
     arch, why = presets.guess_arch(machine.tree)

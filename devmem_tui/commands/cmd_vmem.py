@@ -22,6 +22,7 @@ from devmem_tui.commands.registry import (
 )
 from devmem_tui.commands.session import Session
 from devmem_tui.engine.errors import DevmemError
+from devmem_tui.engine.interfaces import EventKind
 from devmem_tui.engine.mm import memory_blocks as mbk
 from devmem_tui.engine.virtio_mem import driver as vd
 
@@ -316,7 +317,7 @@ def cmd_pin(session: Session, args: list[str]) -> Result:
     if problem:
         raise DevmemError(f"cannot pin {start:#x}-{end:#x}: {problem}")
     mbk.add_pin(session.machine, start, end)
-    session.machine.emit("blocks", "pin", start=start, end=end)
+    session.machine.emit(EventKind.BLOCKS, "pin", start=start, end=end)
     return Result(
         True,
         "DONE",
@@ -332,7 +333,7 @@ def cmd_unpin(session: Session, args: list[str]) -> Result:
     freed = mbk.remove_pin(session.machine, start, end)
     if not freed:
         raise DevmemError(f"nothing is pinned in {start:#x}-{end:#x}")
-    session.machine.emit("blocks", "unpin", start=start, end=end)
+    session.machine.emit(EventKind.BLOCKS, "unpin", start=start, end=end)
     return Result(
         True,
         "DONE",

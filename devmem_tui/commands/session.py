@@ -13,6 +13,7 @@ from devmem_tui.commands.registry import Result, UsageError, lookup, split_line
 from devmem_tui.engine import session_json as state
 from devmem_tui.engine.config import KernelConfig
 from devmem_tui.engine.errors import DevmemError
+from devmem_tui.engine.interfaces import EventKind
 from devmem_tui.engine.machine import Machine
 
 DEFAULT_PRESET = "qemu-x86-virtio-mem"
@@ -63,7 +64,7 @@ class Session:
 
     def replace_machine(self, machine: Machine) -> None:
         self.machine = machine
-        machine.emit("machine", machine.name)
+        machine.emit(EventKind.MACHINE, machine.name)
 
     def execute(self, line: str) -> Result | None:
         """Run one line; None for a blank or comment line. Never raises for user input."""
@@ -129,7 +130,7 @@ class Session:
                 return f"; the machine could not be restored ({type(e).__name__})"
         self.machine = restored
         restored.drain_events()
-        restored.emit("machine", restored.name)  # views redraw everything
+        restored.emit(EventKind.MACHINE, restored.name)  # views redraw everything
         return "; its changes were undone"
 
 

@@ -4,53 +4,37 @@
 
     Machine.from_preset("qemu-x86-virtio-mem").read(0x1000, 4096)   # -> Verdict
 
-State changes append ``Event``s to ``machine.events`` so front ends redraw only what changed.
+It holds the state and delegates every kernel behaviour to the module that models it: the
+/dev/mem rules (devmem/), /proc/kcore (devmem/kcore.py) and the virtio-mem driver
+(virtio_mem/). Those modules see the machine through ``interfaces.MachineLike``, never import
+this one. State changes append ``Event``s to ``machine.events`` so front ends redraw only what
+changed.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+import os
+from typing import Any
 
+from devmem_tui.engine import presets
 from devmem_tui.engine.config import KernelConfig
 from devmem_tui.engine.devmem import access, kcore
+from devmem_tui.engine.devmem.mapping import Mapping
+from devmem_tui.engine.devmem.verdict import Verdict
+from devmem_tui.engine.interfaces import Event, EventKind, MemoryDevice
+from devmem_tui.engine.iomem import text as iomem_text
 from devmem_tui.engine.iomem.tree import F, Resource, ResourceTree
-
-if TYPE_CHECKING:
-    from devmem_tui.engine.devmem.verdict import Verdict
-    from devmem_tui.engine.virtio_mem.driver import VirtioMem
+from devmem_tui.engine.units import PAGE_SHIFT
+from devmem_tui.engine.virtio_mem import driver as vmem_driver
+from devmem_tui.engine.virtio_mem.driver import VirtioMem
 
 MEMORY_BLOCK_SIZE = 0x8000000  # 128 MiB: x86-64 probe_memory_block_size() below 64 GiB, arm64 4K
-# The simulated clock's ceiling (about 31,700 years): far below where a float loses the
-# 50 s timer steps (~5e17), so retry deadlines always move forward (wait/open refuse more).
-MAX_CLOCK = 1e12
 
-
-@dataclass
-class Event:
-    """Something that changed, for observers: kind is one of 'resource-added',
-    'resource-removed', 'resource-changed', 'blocks', 'mapping-added', 'mapping-removed',
-    'mapping-revoked', 'config', 'clock', 'machine'."""
-
-    kind: str
-    what: str
-    data: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass
-class Mapping:
-    """A live /dev/mem mmap: [start, start+length), and the page ranges revocation zapped."""
-
-    id: str
-    start: int
-    length: int
-    private: bool = False
-    zapped: list[tuple[int, int]] = field(default_factory=list)  # inclusive byte ranges
-    sync: bool = False  # opened O_SYNC: PAT memtype UC- instead of WB (x86 PAT conflicts)
-
-    @property
-    def end(self) -> int:
-        return self.start + self.length - 1
+_TREE_EVENTS = {
+    "add": EventKind.RESOURCE_ADDED,
+    "remove": EventKind.RESOURCE_REMOVED,
+    "change": EventKind.RESOURCE_CHANGED,
+}
 
 
 class Machine:
@@ -75,16 +59,22 @@ class Machine:
 
     # ------------------------------------------------------------------ events
     def _on_tree(self, what: str, res: Resource) -> None:
-        self.events.append(
-            Event(f"resource-{what}d" if what != "add" else "resource-added", res.label())
-        )
+        self.events.append(Event(_TREE_EVENTS[what], res.label()))
 
-    def emit(self, kind: str, what: str, **data: Any) -> None:
+    def emit(self, kind: EventKind, what: str, **data: Any) -> None:
         self.events.append(Event(kind, what, dict(data)))
 
     def drain_events(self) -> list[Event]:
         out, self.events = self.events, []
         return out
+
+    # ------------------------------------------------------------------ devices
+    def add_device(self, name: str, device: MemoryDevice) -> None:
+        """Register a hot-added virtio-mem device (``virtio_mem.driver.add_device`` calls this
+        before the driver probes, so the probe sees the device in the machine)."""
+        if not isinstance(device, VirtioMem):
+            raise TypeError(f"{name}: only virtio-mem devices are modelled")
+        self.vmem[name] = device
 
     # ------------------------------------------------------------------ memory facts
     def boot_high_memory(self) -> int:
@@ -99,7 +89,7 @@ class Machine:
         """``update_end_of_memory_vars()`` (x86-64 add_pages): high_memory only ever rises."""
         if end_exclusive > self.high_memory:
             self.high_memory = end_exclusive
-            self.emit("config", "high_memory", value=end_exclusive)
+            self.emit(EventKind.CONFIG, "high_memory", value=end_exclusive)
 
     def memory_state(self, addr: int) -> str:
         """Linux MM state of the page holding addr, for /proc/kcore (5.14+ filters):
@@ -107,7 +97,7 @@ class Machine:
         offline), 'page_offline' (PG_offline: unplugged sub-block of an added block),
         'not_added' (device memory never added), 'hwpoison'. Holes and MMIO are decided by the
         resource tree, not here."""
-        if addr >> 12 in self.hwpoison:
+        if addr >> PAGE_SHIFT in self.hwpoison:
             return "hwpoison"
         for dev in self.vmem.values():
             if dev.covers(addr):
@@ -133,6 +123,38 @@ class Machine:
     # ------------------------------------------------------------------ construction
     @classmethod
     def from_preset(cls, name: str, config: KernelConfig | None = None) -> Machine:
-        from devmem_tui.engine import presets
+        """A fresh machine for a preset: its /proc/iomem at boot, then each virtio-mem device
+        added (and probed, if the config can build the driver). The preset sets
+        ``config.arch``; every other config key is kept (on a copy, so a failed build changes
+        nothing)."""
+        meta = presets.info(name)
+        cfg = config.copy() if config is not None else KernelConfig()
+        cfg.arch = meta.arch
+        tree = iomem_text.parse(presets.iomem_text_of(name), source=f"presets/{name}.iomem")
+        machine = cls(tree, cfg, name=name)
+        for d in meta.devices:
+            vmem_driver.add_device(
+                machine,
+                name=d.name,
+                addr=d.addr,
+                region_size=d.region_size,
+                block_size=d.block_size,
+                requested_size=d.requested_size,
+                index=d.index,
+            )
+        machine.drain_events()  # a fresh machine starts with no pending events
+        return machine
 
-        return presets.build(name, config)
+    @classmethod
+    def from_iomem_text(
+        cls, text: str, source: str = "<text>", config: KernelConfig | None = None
+    ) -> Machine:
+        """A fresh machine whose map is a saved /proc/iomem (``load iomem FILE``), without
+        virtio-mem devices. Like a preset, the map decides the arch when its names tell
+        (``presets.guess_arch``); every other config key is kept (on a copy)."""
+        tree = iomem_text.parse(text, source=source)
+        cfg = config.copy() if config is not None else KernelConfig()
+        arch, _why = presets.guess_arch(tree)
+        if arch is not None:
+            cfg.arch = arch
+        return cls(tree, cfg, name=os.path.basename(source) or source)

@@ -2,8 +2,7 @@
 where inference is not enough) + ``NAME.json`` (arch, description, where the layout facts come
 from, and the virtio-mem devices the driver probes at boot).
 
-``build(name, config)`` gives a fresh Machine: the preset decides the arch, everything else of
-the config is kept (copied, so a failed build changes nothing).
+This module only reads them; ``Machine.from_preset`` builds the machine.
 """
 
 from __future__ import annotations
@@ -15,11 +14,8 @@ from functools import cache
 from importlib import resources as importlib_resources
 from typing import Any
 
-from devmem_tui.engine.config import KernelConfig
 from devmem_tui.engine.errors import DevmemError
-from devmem_tui.engine.iomem import text as iomem_text
 from devmem_tui.engine.iomem.tree import ResourceTree
-from devmem_tui.engine.machine import Machine
 
 DEFAULT = "qemu-x86-virtio-mem"
 ARCHES = ("x86_64", "arm64")
@@ -121,34 +117,6 @@ def iomem_text_of(name: str) -> str:
         return fh.read()
 
 
-def build(name: str, config: KernelConfig | None = None) -> Machine:
-    """A fresh Machine for a preset: its /proc/iomem at boot, then each virtio-mem device
-    added (and probed, if the config can build the driver) by ``vmem_driver.add_device``.
-    The preset sets ``config.arch``; every other config key is kept (on a copy)."""
-    meta = info(name)
-    cfg = config.copy() if config is not None else KernelConfig()
-    cfg.arch = meta.arch
-    tree = iomem_text.parse(iomem_text_of(name), source=f"presets/{name}.iomem")
-    machine = Machine(tree, cfg, name=name)
-    if meta.devices:
-        # Imported here: the driver model imports the machine, and presets without devices
-        # must not need it.
-        from devmem_tui.engine.virtio_mem import driver as vmem_driver
-
-        for d in meta.devices:
-            vmem_driver.add_device(
-                machine,
-                name=d.name,
-                addr=d.addr,
-                region_size=d.region_size,
-                block_size=d.block_size,
-                requested_size=d.requested_size,
-                index=d.index,
-            )
-    machine.drain_events()  # a fresh machine starts with no pending events
-    return machine
-
-
 # Resource names only one architecture has: x86 (e820/ACPI/APIC/legacy ROMs), arm64 virt/DT.
 _X86_MARKERS = ("Local APIC", "IOAPIC ", "HPET ", "Video ROM", "System ROM", "PCI MMCONFIG")
 _ARM64_MARKERS = ("GICD", "GICR", "pl011@", "pl031@", "pl061@", "pcie@")
@@ -166,15 +134,3 @@ def guess_arch(tree: ResourceTree) -> tuple[str | None, str]:
     if bool(x86) == bool(arm):
         return None, ""
     return ("x86_64", x86) if x86 else ("arm64", arm)
-
-
-def from_iomem(text: str, source: str = "<text>", config: KernelConfig | None = None) -> Machine:
-    """A fresh Machine whose map is a saved /proc/iomem (``load iomem FILE``), without
-    virtio-mem devices. Like a preset, the map decides the arch when its names tell
-    (``guess_arch``); every other config key is kept (on a copy)."""
-    tree = iomem_text.parse(text, source=source)
-    cfg = config.copy() if config is not None else KernelConfig()
-    arch, _why = guess_arch(tree)
-    if arch is not None:
-        cfg.arch = arch
-    return Machine(tree, cfg, name=os.path.basename(source) or source)

@@ -18,9 +18,11 @@ from dataclasses import fields
 from typing import Any
 
 from devmem_tui.engine.config import KernelConfig
+from devmem_tui.engine.devmem.mapping import Mapping
 from devmem_tui.engine.errors import DevmemError
+from devmem_tui.engine.interfaces import MAX_CLOCK
 from devmem_tui.engine.iomem.tree import DESCS, FLAG_WORDS, F, Resource, ResourceTree
-from devmem_tui.engine.machine import MAX_CLOCK, Machine, Mapping
+from devmem_tui.engine.machine import Machine
 from devmem_tui.engine.units import ADDR_MAX
 
 FORMAT = "devmem-tui-session"

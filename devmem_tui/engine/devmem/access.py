@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from devmem_tui.engine.devmem import rules as policy
+from devmem_tui.engine.devmem.mapping import Mapping
 from devmem_tui.engine.devmem.rules import (
     BUSY_IS_EXCLUSIVE,
     COUNTERFACTUAL,
@@ -31,11 +32,12 @@ from devmem_tui.engine.devmem.verdict import (
     render,
 )
 from devmem_tui.engine.errors import DevmemError
+from devmem_tui.engine.interfaces import EventKind
 from devmem_tui.engine.iomem.tree import F, Resource
 from devmem_tui.engine.units import ADDR_MAX, PAGE_SHIFT, PAGE_SIZE, merge_ranges
 
 if TYPE_CHECKING:
-    from devmem_tui.engine.machine import Machine, Mapping
+    from devmem_tui.engine.interfaces import MachineLike
 
 UNPLUGGED = (
     "unplugged virtio-mem memory: reads zeros in QEMU legacy mode / undefined with "
@@ -70,7 +72,7 @@ def _check_end(op: Line, addr: int, length: int) -> None:
         )
 
 
-def _new(machine: Machine, op: Line) -> Verdict:
+def _new(machine: MachineLike, op: Line) -> Verdict:
     v = Verdict(op, Outcome.OK)
     v.counterfactual = COUNTERFACTUAL.get(machine.config.proposal)
     return v
@@ -84,7 +86,7 @@ def _finish(v: Verdict, outcome: Outcome, detail: Line, decider: Line, nbytes: i
     return v
 
 
-def _enxio(machine: Machine, op: Line) -> Verdict:
+def _enxio(machine: MachineLike, op: Line) -> Verdict:
     v = _new(machine, op)
     line = "memory_open(minor 1): CONFIG_DEVMEM=n, no /dev/mem in devlist -> -ENXIO"
     v.trace.append(line)
@@ -118,7 +120,7 @@ def _trimmed(fn: str, groups: list[list[Line]]) -> list[Line]:
     return out
 
 
-def data_kind(machine: Machine, addr: int, via: Xlate) -> str:
+def data_kind(machine: MachineLike, addr: int, via: Xlate) -> str:
     """What real data a page yields: RAM through the direct map, or device/bus data (or
     unplugged virtio-mem memory) through an I/O mapping. Platform data is not modelled."""
     state = machine.memory_state(addr)
@@ -148,7 +150,7 @@ def _invalid_detail(arm64: bool, addr: int, count: int, high_memory: int, verb: 
 
 
 def _old_range_precheck(
-    machine: Machine, sw: Switches, addr: int, count: int
+    machine: MachineLike, sw: Switches, addr: int, count: int
 ) -> tuple[int | None, list[Line]]:
     """Up to 4.10 read_mem()/write_mem() called ``range_is_allowed(pfn, remaining count)``
     before each chunk: the first call covers ceil(count / 4K) pages from the first pfn, the
@@ -168,7 +170,7 @@ def _old_range_precheck(
 
 
 # ------------------------------------------------------------------------------ read/write
-def read_mem(machine: Machine, addr: int, length: int) -> Verdict:
+def read_mem(machine: MachineLike, addr: int, length: int) -> Verdict:
     """``read_mem()`` (drivers/char/mem.c, §3.1). EFAULT before any policy when
     ``valid_phys_addr_range()`` fails; then page by page: ``page_is_allowed()`` 0 fails the
     whole call with EPERM (earlier pages already copied, no short count), 2 zero-fills,
@@ -178,7 +180,7 @@ def read_mem(machine: Machine, addr: int, length: int) -> Verdict:
     return _rw(machine, addr, length, write=False)
 
 
-def write_mem(machine: Machine, addr: int, length: int) -> Verdict:
+def write_mem(machine: MachineLike, addr: int, length: int) -> Verdict:
     """``write_mem()`` (drivers/char/mem.c, §3.2). Like read, but value 2 skips the page and
     still counts its bytes (DROPPED when every byte was discarded), and a mapping failure after
     progress returns the short count (SHORT); with no progress it is EFAULT. A denied page
@@ -186,7 +188,7 @@ def write_mem(machine: Machine, addr: int, length: int) -> Verdict:
     return _rw(machine, addr, length, write=True)
 
 
-def _rw(machine: Machine, addr: int, length: int, write: bool) -> Verdict:
+def _rw(machine: MachineLike, addr: int, length: int, write: bool) -> Verdict:
     # One pass, building plain data and lazy trace lines (verdict.Line); the Verdict is made
     # once at the end, so nothing is formatted unless someone reads it.
     op = (_op, "write" if write else "read", addr, length)
@@ -458,7 +460,7 @@ def _failure(
 
 
 # ------------------------------------------------------------------------------ mmap
-def _pat_is_ram(machine: Machine, sw: Switches, start: int, end: int) -> bool:
+def _pat_is_ram(machine: MachineLike, sw: Switches, start: int, end: int) -> bool:
     """``pat_pagerange_is_ram()``: any whole page of busy System RAM at or above 1 MiB (the
     legacy ISA/low range is tracked as non-RAM for /dev/mem's sake)."""
     first = max(start >> PAGE_SHIFT, LOW_PFNS)
@@ -484,7 +486,7 @@ _NO_PAT = "remap_pfn_range({:#x}-{:#x}): no PAT memtype tracking -> 0".format
 
 
 def reserve_pfn_range(
-    machine: Machine, sw: Switches, start: int, end: int, want: str
+    machine: MachineLike, sw: Switches, start: int, end: int, want: str
 ) -> tuple[str | None, list[Line]]:
     """x86 PAT ``track_pfn_remap()`` -> ``reserve_pfn_range()`` for a /dev/mem mmap
     (arch/x86/mm/pat/memtype.c): RAM keeps its own memtype and never fails; the ISA range is
@@ -555,7 +557,7 @@ def _would_map(verb: str, addr: int, end: int, kind: str, memtype: str) -> str:
 
 
 def mmap_mem(
-    machine: Machine,
+    machine: MachineLike,
     addr: int,
     length: int,
     private: bool = False,
@@ -637,12 +639,10 @@ def mmap_mem(
     kind = "private (writes become copy-on-write copies)" if private else "shared"
     if dry_run:
         return verdict(_OK, (_would_map, "would map", addr, end, kind, memtype), decider, size)
-    from devmem_tui.engine.machine import Mapping
-
     mid = f"m{machine.next_mapping}"
     machine.next_mapping += 1
     machine.mappings[mid] = Mapping(mid, addr, size, private=private, sync=sync)
-    machine.emit("mapping-added", mid, start=addr, length=size, private=private)
+    machine.emit(EventKind.MAPPING_ADDED, mid, start=addr, length=size, private=private)
     trace.append(
         f"remap_pfn_range(): {size >> PAGE_SHIFT} PTEs installed as {mid}; "
         "the VMA has no ->fault handler"
@@ -657,7 +657,7 @@ _SHARED_OK = "private_mapping_ok(MAP_SHARED): MMU kernel -> 1"
 
 
 # ------------------------------------------------------------------------------ mappings
-def get_mapping(machine: Machine, mapping_id: str) -> Mapping:
+def get_mapping(machine: MachineLike, mapping_id: str) -> Mapping:
     m = machine.mappings.get(mapping_id)
     if m is None:
         live = ", ".join(machine.mappings) or "none"
@@ -665,7 +665,7 @@ def get_mapping(machine: Machine, mapping_id: str) -> Mapping:
     return m
 
 
-def touch(machine: Machine, mapping_id: str, offset: int = 0) -> Verdict:
+def touch(machine: MachineLike, mapping_id: str, offset: int = 0) -> Verdict:
     """An access through a live mapping (§3.4): a present PTE reaches the physical page, with
     no policy re-evaluated; a PTE zapped by ``revoke_iomem()`` faults, and a VMA without
     ``->fault`` gets ``VM_FAULT_SIGBUS`` (``do_fault``, mm/memory.c) -> SIGBUS."""
@@ -705,11 +705,11 @@ def touch(machine: Machine, mapping_id: str, offset: int = 0) -> Verdict:
     return _finish(v, Outcome.OK, text, line, 1)
 
 
-def munmap(machine: Machine, mapping_id: str) -> Mapping:
+def munmap(machine: MachineLike, mapping_id: str) -> Mapping:
     """``munmap()`` of a /dev/mem mapping: the VMA and its PAT memtype entry go away."""
     m = get_mapping(machine, mapping_id)
     del machine.mappings[m.id]
-    machine.emit("mapping-removed", m.id, start=m.start, length=m.length)
+    machine.emit(EventKind.MAPPING_REMOVED, m.id, start=m.start, length=m.length)
     return m
 
 
@@ -717,7 +717,7 @@ def _add_zapped(m: Mapping, a: int, b: int) -> None:
     m.zapped = merge_ranges([*m.zapped, (a, b)])
 
 
-def _revoke_page_allowed(machine: Machine, sw: Switches, pfn: int) -> tuple[int, list[str]]:
+def _revoke_page_allowed(machine: MachineLike, sw: Switches, pfn: int) -> tuple[int, list[str]]:
     if sw.proposal == BUSY_IS_EXCLUSIVE:
         ex, t = policy.busy_excluded(machine, pfn, sw)
         if ex:
@@ -727,7 +727,7 @@ def _revoke_page_allowed(machine: Machine, sw: Switches, pfn: int) -> tuple[int,
     return policy.devmem_is_allowed(machine, pfn, sw)
 
 
-def revoke_iomem(machine: Machine, start: int, end: int) -> list[str]:
+def revoke_iomem(machine: MachineLike, start: int, end: int) -> list[str]:
     """``revoke_iomem(res)`` (kernel/resource.c from 5.12; ``revoke_devmem()`` in mem.c on
     5.8-5.11, 3234ac664a87), called after every successful ``__request_region()`` on
     iomem_resource. An empty stub without CONFIG_IO_STRICT_DEVMEM (``revoke_on_request``).
@@ -763,7 +763,7 @@ def revoke_iomem(machine: Machine, start: int, end: int) -> list[str]:
         if lo <= hi:
             _add_zapped(m, lo, hi)
             hit.append(f"{m.id} {hex(lo)}-{hex(hi)}")
-            machine.emit("mapping-revoked", m.id, start=lo, end=hi)
+            machine.emit(EventKind.MAPPING_REVOKED, m.id, start=lo, end=hi)
     what = ", ".join(hit) if hit else "no live mapping there"
     return [
         *trace,
@@ -773,7 +773,7 @@ def revoke_iomem(machine: Machine, start: int, end: int) -> list[str]:
 
 # ------------------------------------------------------------------------------ claims
 def claim(
-    machine: Machine, start: int, end: int, name: str, exclusive: bool = False
+    machine: MachineLike, start: int, end: int, name: str, exclusive: bool = False
 ) -> tuple[Resource, list[str]]:
     """A driver's ``request_mem_region()`` / ``request_mem_region_exclusive()``:
     ``__request_region()`` on iomem_resource (a busy resource, nested into the non-busy
@@ -793,7 +793,7 @@ def claim(
     return res, trace
 
 
-def release(machine: Machine, name: str) -> tuple[Resource, list[str]]:
+def release(machine: MachineLike, name: str) -> tuple[Resource, list[str]]:
     """``__release_region()`` of the one busy resource named ``name``. Nothing is re-checked:
     revoked PTEs stay revoked and live mappings keep working (§3.4). Resources that belong to
     a virtio-mem device are its driver's to release."""

@@ -22,7 +22,7 @@ from devmem_tui.engine.devmem.verdict import Line, Outcome, Verdict, add_range, 
 from devmem_tui.engine.units import PAGE_SHIFT, PAGE_SIZE
 
 if TYPE_CHECKING:
-    from devmem_tui.engine.machine import Machine
+    from devmem_tui.engine.interfaces import MachineLike
 
 _RAW = {
     "online": "System RAM contents",
@@ -39,7 +39,7 @@ _FILTER = {
 
 
 def kcore_page(
-    machine: Machine, pfn: int, state: str, sw: policy.Switches | None = None
+    machine: MachineLike, pfn: int, state: str, sw: policy.Switches | None = None
 ) -> tuple[str | None, list[str]]:
     """``read_kcore()`` / ``read_kcore_iter()`` (fs/proc/kcore.c) for one page through its
     KCORE_RAM direct-map entry: None = zero-filled, else what real data the copy reads.
@@ -61,7 +61,7 @@ def kcore_page(
     return kind, [*trace, f"{name}: KCORE_RAM, kern_addr_valid() -> copied{note}"]
 
 
-def _state_runs(machine: Machine, first: int, last: int) -> list[tuple[int, int]]:
+def _state_runs(machine: MachineLike, first: int, last: int) -> list[tuple[int, int]]:
     """Split a run at hwpoisoned pfns, whose memory state differs from their neighbours'."""
     poisoned = sorted(p for p in machine.hwpoison if first <= p <= last)
     out: list[tuple[int, int]] = []
@@ -76,7 +76,7 @@ def _state_runs(machine: Machine, first: int, last: int) -> list[tuple[int, int]
     return out
 
 
-def read_kcore(machine: Machine, addr: int, length: int = PAGE_SIZE) -> Verdict:
+def read_kcore(machine: MachineLike, addr: int, length: int = PAGE_SIZE) -> Verdict:
     """Read [addr, addr + length) of physical memory through ``/proc/kcore``: ZEROS when every
     byte was zero-filled, OK when some real data was read (the message lists the zero-filled
     page ranges). ``devmem``, STRICT_DEVMEM and ``iomem=`` do not matter here."""

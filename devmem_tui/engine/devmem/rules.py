@@ -31,7 +31,7 @@ from devmem_tui.engine.iomem.tree import F, Resource, ResourceTree
 from devmem_tui.engine.units import ADDR_MAX, PAGE_SHIFT, PAGE_SIZE
 
 if TYPE_CHECKING:
-    from devmem_tui.engine.machine import Machine
+    from devmem_tui.engine.interfaces import MachineLike
 
 LOW_PFNS = 256  # the first MiB, in pages
 SECTION_SIZE = 1 << 27  # x86-64 / arm64-4K SECTION_SIZE_BITS 27: memmap exists per 128 MiB
@@ -286,7 +286,7 @@ def next_boundary(tree: ResourceTree, addr: int) -> int:
     return best
 
 
-def _vmem_spans(machine: Machine) -> list[tuple[int, int]]:
+def _vmem_spans(machine: MachineLike) -> list[tuple[int, int]]:
     """Device regions of the virtio-mem devices (inclusive), where memory state varies."""
     spans = []
     for dev in machine.vmem.values():
@@ -299,7 +299,7 @@ def _vmem_spans(machine: Machine) -> list[tuple[int, int]]:
 STATE_GRAIN = 1 << 21  # memory state is uniform per 2 MiB (the smallest virtio-mem sub-block)
 
 
-def run_end(machine: Machine, pfn: int, last_pfn: int) -> int:
+def run_end(machine: MachineLike, pfn: int, last_pfn: int) -> int:
     """Last pfn (<= last_pfn) of the run starting at ``pfn`` whose pages all overlap exactly
     the same resources, lie on the same side of the first-MiB line, and (inside a virtio-mem
     region) share one memory-state grain, so every rule here answers them alike."""
@@ -325,7 +325,7 @@ def where_pfns(first: int, last: int) -> str:
     return f"pfn {hex(first)}" if first == last else f"pfns {hex(first)}-{hex(last)}"
 
 
-def page_runs(machine: Machine, first_pfn: int, last_pfn: int) -> Iterator[tuple[int, int]]:
+def page_runs(machine: MachineLike, first_pfn: int, last_pfn: int) -> Iterator[tuple[int, int]]:
     """Runs ``(first, last)`` covering [first_pfn, last_pfn] (see ``run_end``)."""
     pfn = first_pfn
     while pfn <= last_pfn:
@@ -356,7 +356,11 @@ def _ri_line(
 
 
 def region_intersects_lazy(
-    machine: Machine, start: int, size: int, flags: int = _SYSTEM_RAM, sw: Switches | None = None
+    machine: MachineLike,
+    start: int,
+    size: int,
+    flags: int = _SYSTEM_RAM,
+    sw: Switches | None = None,
 ) -> tuple[Region, list[Line]]:
     """``region_intersects(start, size, flags, IORES_DESC_NONE)`` (kernel/resource.c).
 
@@ -442,7 +446,7 @@ _PIR_PART = "page_is_ram({:#x}): busy {!r} {:#x}-{:#x} covers only part of the p
 _PIR_NONE = "page_is_ram({:#x}): no busy System RAM here -> 0".format
 
 
-def page_is_ram_lazy(machine: Machine, pfn: int, sw: Switches | None = None) -> Lazy:
+def page_is_ram_lazy(machine: MachineLike, pfn: int, sw: Switches | None = None) -> Lazy:
     """``page_is_ram(pfn)`` = ``walk_system_ram_range(pfn, 1)`` (kernel/resource.c).
 
     True iff one resource with SYSTEM_RAM|BUSY, at any depth, covers the whole page (the walk
@@ -487,7 +491,7 @@ _IIE_FALSE = (
 ).format
 
 
-def iomem_is_exclusive_lazy(machine: Machine, addr: int, sw: Switches | None = None) -> Lazy:
+def iomem_is_exclusive_lazy(machine: MachineLike, addr: int, sw: Switches | None = None) -> Lazy:
     """``iomem_is_exclusive(addr)`` (kernel/resource.c; ``resource_is_exclusive()`` from 6.2).
 
     The page of ``addr`` against every resource overlapping it, at any depth.
@@ -528,7 +532,7 @@ _DIA_OK = "devmem_is_allowed({:#x}): not RAM ({}() {}), not exclusive -> 1".form
 
 
 def devmem_is_allowed_lazy(
-    machine: Machine, pfn: int, sw: Switches | None = None
+    machine: MachineLike, pfn: int, sw: Switches | None = None
 ) -> tuple[int, list[Line]]:
     """``devmem_is_allowed(pfn)``: 0 deny, 1 allow, 2 allow but read zeros / drop writes.
 
@@ -586,7 +590,7 @@ _RFC_NONE = (_RFC_NAME + "no SYSTEM_RAM|EXCLUSIVE resource -> 0").format
 
 
 def rfc2021_excluded_lazy(
-    machine: Machine, start: int, end: int, sw: Switches | None = None
+    machine: MachineLike, start: int, end: int, sw: Switches | None = None
 ) -> Lazy:
     """``iomem_range_contains_excluded_devmem()`` of the 2021 series v1/v2 (counterfactual,
     never merged): does [start, end] overlap a resource flagged SYSTEM_RAM|EXCLUSIVE, at any
@@ -605,7 +609,7 @@ _BIE_HIT = (
 ).format
 
 
-def busy_excluded_lazy(machine: Machine, pfn: int, sw: Switches | None = None) -> Lazy:
+def busy_excluded_lazy(machine: MachineLike, pfn: int, sw: Switches | None = None) -> Lazy:
     """busy-is-exclusive (counterfactual, Dan Williams' answer in the 2021 thread): every
     busy region - the kernel is using it - is a mandatory exclusion, checked in
     drivers/char/mem.c before STRICT_DEVMEM, IO_STRICT_DEVMEM and ``iomem=`` are consulted.
@@ -626,7 +630,7 @@ _PIA = "page_is_allowed({:#x}){}".format
 
 
 def page_is_allowed_lazy(
-    machine: Machine, pfn: int, sw: Switches | None = None
+    machine: MachineLike, pfn: int, sw: Switches | None = None
 ) -> tuple[int, list[Line]]:
     """``page_is_allowed(pfn)`` (drivers/char/mem.c, 4.11+; read/write per page):
     ``devmem_is_allowed()`` with CONFIG_STRICT_DEVMEM=y, else 1. Up to 4.10 read/write used
@@ -671,7 +675,7 @@ def _ria_denied(pfn: int, size: int, first: int, last: int) -> str:
 
 
 def range_is_allowed_lazy(
-    machine: Machine, pfn: int, size: int, sw: Switches | None = None
+    machine: MachineLike, pfn: int, size: int, sw: Switches | None = None
 ) -> Lazy:
     """``range_is_allowed(pfn, size)`` (drivers/char/mem.c, mmap; also read/write up to
     4.10): every page must have ``page_is_allowed() != 0`` - value 2 counts as allowed, so
@@ -691,7 +695,7 @@ def range_is_allowed_lazy(
 
 
 # ------------------------------------------------------------------------------ §2.6
-def memblock_region(machine: Machine, addr: int) -> tuple[int, int] | None:
+def memblock_region(machine: MachineLike, addr: int) -> tuple[int, int] | None:
     """The memblock *memory* region holding ``addr`` (arm64 ``ARCH_KEEP_MEMBLOCK``): a run of
     adjacent busy System RAM resources of one kind (boot RAM, or driver-managed RAM that
     ``add_memory_resource()`` added with MEMBLOCK_DRIVER_MANAGED; memblock never merges the
@@ -735,7 +739,7 @@ _VPA_GEN = (
 
 
 def valid_phys_addr_range_lazy(
-    machine: Machine, addr: int, count: int, sw: Switches | None = None
+    machine: MachineLike, addr: int, count: int, sw: Switches | None = None
 ) -> Lazy:
     """``valid_phys_addr_range(addr, count)`` for read()/write(), checked before any policy.
 
@@ -774,7 +778,7 @@ _VMPA_ARM = (
 
 
 def valid_mmap_phys_addr_range_lazy(
-    machine: Machine, pfn: int, size: int, sw: Switches | None = None
+    machine: MachineLike, pfn: int, size: int, sw: Switches | None = None
 ) -> Lazy:
     """``valid_mmap_phys_addr_range(pfn, size)``.
 
@@ -804,7 +808,7 @@ def valid_mmap_phys_addr_range_lazy(
 
 
 # ------------------------------------------------------------------------------ §2.7
-def pfn_valid(machine: Machine, pfn: int) -> bool:
+def pfn_valid(machine: MachineLike, pfn: int) -> bool:
     """``pfn_valid(pfn)`` (SPARSEMEM): a memmap exists for the page's 128 MiB section, i.e.
     some busy System RAM (boot RAM or added memory) lies in that section."""
     tree = machine.tree
@@ -820,7 +824,7 @@ def pfn_valid(machine: Machine, pfn: int) -> bool:
 
 
 def ioremap_refuses_ram(
-    machine: Machine, start: int, end: int, sw: Switches | None = None
+    machine: MachineLike, start: int, end: int, sw: Switches | None = None
 ) -> Resource | None:
     """x86 ``__ioremap_caller()`` -> ``__ioremap_check_mem()``: ``walk_mem_res()`` visits busy
     MEM resources overlapping the range (lowest first, then on past its end; at any depth from
@@ -855,7 +859,7 @@ _XLATE_VA = "xlate_dev_mem_ptr({:#x}) [{}]: __va() -> direct map".format
 
 
 def xlate_dev_mem_ptr_lazy(
-    machine: Machine, addr: int, sw: Switches | None = None
+    machine: MachineLike, addr: int, sw: Switches | None = None
 ) -> tuple[Xlate, list[Line]]:
     """``xlate_dev_mem_ptr(addr)``: how read_mem()/write_mem() reach one page.
 
@@ -894,7 +898,7 @@ _OLD_XLATE_RAM = (
 ).format
 
 
-def _xlate_before_4_14(machine: Machine, page: int, sw: Switches) -> tuple[Xlate, list[Line]]:
+def _xlate_before_4_14(machine: MachineLike, page: int, sw: Switches) -> tuple[Xlate, list[Line]]:
     """x86 ``xlate_dev_mem_ptr()`` before 4.14: ``page_is_ram() ? __va() : ioremap_cache()``.
 
     The SME series ("x86/mm: Use proper encryption attributes with /dev/mem", 4.14) replaced
@@ -919,7 +923,7 @@ _PMAPA_DENY = (
 
 
 def phys_mem_access_prot_allowed_lazy(
-    machine: Machine, pfn: int, size: int, sw: Switches | None = None
+    machine: MachineLike, pfn: int, size: int, sw: Switches | None = None
 ) -> Lazy:
     """``phys_mem_access_prot_allowed()`` on mmap.
 

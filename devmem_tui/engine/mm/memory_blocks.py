@@ -11,7 +11,7 @@ the ``online`` / ``offline`` commands.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 from weakref import WeakKeyDictionary
 
 from devmem_tui.engine.errors import DevmemError
@@ -19,8 +19,14 @@ from devmem_tui.engine.iomem.tree import SYSTEM_RAM, F
 from devmem_tui.engine.units import merge_ranges
 
 if TYPE_CHECKING:
-    from devmem_tui.engine.machine import Machine
+    from devmem_tui.engine.interfaces import MachineLike
     from devmem_tui.engine.virtio_mem.driver import VirtioMem, VmemReport
+
+def _devices(machine: MachineLike) -> list[VirtioMem]:
+    # Until the MM keeps its own memory-block table, the blocks live in the virtio-mem
+    # drivers' records; every device of a machine is one.
+    return cast("list[VirtioMem]", list(machine.vmem.values()))
+
 
 OFFLINE = "offline"
 NORMAL = "Normal"
@@ -48,12 +54,12 @@ def boot_zone_of(addr: int) -> str:
     return NORMAL
 
 
-_BOOT_SPANS: WeakKeyDictionary[Machine, tuple[int, dict[str, tuple[int, int]]]] = (
+_BOOT_SPANS: WeakKeyDictionary[MachineLike, tuple[int, dict[str, tuple[int, int]]]] = (
     WeakKeyDictionary()
 )
 
 
-def boot_zone_spans(machine: Machine) -> dict[str, tuple[int, int]]:
+def boot_zone_spans(machine: MachineLike) -> dict[str, tuple[int, int]]:
     """Spans [start, end) of the boot zones, from busy System RAM that is not driver-managed
     (cached per tree generation: the plug path asks once per memory block)."""
     gen = machine.tree.generation
@@ -76,11 +82,11 @@ def boot_zone_spans(machine: Machine) -> dict[str, tuple[int, int]]:
     return spans
 
 
-def zone_spans(machine: Machine) -> dict[str, tuple[int, int]]:
+def zone_spans(machine: MachineLike) -> dict[str, tuple[int, int]]:
     """Current span [start, end) of every populated zone: boot RAM plus online hot-added
     memory of every virtio-mem device (zone spans shrink again when memory is offlined)."""
     spans = dict(boot_zone_spans(machine))
-    for vm in machine.vmem.values():
+    for vm in _devices(machine):
         for zone, (a, b) in vm.online_spans().items():
             old = spans.get(zone)
             spans[zone] = (min(a, old[0]), max(b, old[1])) if old else (a, b)
@@ -92,7 +98,7 @@ def _intersects(span: tuple[int, int] | None, start: int, end: int) -> bool:
 
 
 def default_kernel_zone(
-    machine: Machine, start: int, end: int, spans: dict[str, tuple[int, int]] | None = None
+    machine: MachineLike, start: int, end: int, spans: dict[str, tuple[int, int]] | None = None
 ) -> str:
     """``default_kernel_zone_for_pfn()`` (mm/memory_hotplug.c, 4.13+): the first of DMA/DMA32
     whose span intersects the range, else ZONE_NORMAL."""
@@ -103,7 +109,7 @@ def default_kernel_zone(
     return NORMAL
 
 
-def default_zone(machine: Machine, start: int, end: int) -> str:
+def default_zone(machine: MachineLike, start: int, end: int) -> str:
     """``default_zone_for_pfn()`` = online_policy ``contig-zones`` (the default since 5.15;
     the only policy before): inherit the zone if the range intersects exactly one of the kernel
     zone and ZONE_MOVABLE, otherwise the kernel zone (ZONE_MOVABLE only with movable_node,
@@ -117,7 +123,7 @@ def default_zone(machine: Machine, start: int, end: int) -> str:
     return kernel
 
 
-def zone_for_online_type(machine: Machine, start: int, end: int, online_type: str) -> str:
+def zone_for_online_type(machine: MachineLike, start: int, end: int, online_type: str) -> str:
     """``zone_for_pfn_range()``: online_kernel -> default kernel zone, online_movable ->
     ZONE_MOVABLE, online -> ``default_zone_for_pfn`` (contig-zones)."""
     if online_type == "online_kernel":
@@ -127,7 +133,7 @@ def zone_for_online_type(machine: Machine, start: int, end: int, online_type: st
     return default_zone(machine, start, end)
 
 
-def valid_zones(machine: Machine, vm: VirtioMem, mb: int) -> str:
+def valid_zones(machine: MachineLike, vm: VirtioMem, mb: int) -> str:
     """``valid_zones`` of memoryN (drivers/base/memory.c): the zone when online; when offline
     the default zone first, then the other zones it may be onlined to."""
     zone = vm.mm.get(mb)
@@ -157,15 +163,15 @@ class SysfsResult:
     reports: list[VmemReport] = field(default_factory=list)
 
 
-def owner_of_block(machine: Machine, mb: int) -> VirtioMem:
+def owner_of_block(machine: MachineLike, mb: int) -> VirtioMem:
     """The virtio-mem device whose added memory block ``memory<mb>`` is; DevmemError (one
     line) when no such memory block exists or it is boot memory (not modelled)."""
-    for vm in machine.vmem.values():
+    for vm in _devices(machine):
         if mb in vm.mm:
             return vm
     mbs = machine.memory_block_size
     addr = mb * mbs
-    for vm in machine.vmem.values():
+    for vm in _devices(machine):
         if vm.device.addr <= addr < vm.device.end:
             raise DevmemError(
                 f"memory{mb} does not exist: {addr:#x} belongs to {vm.device.name} but is not "
@@ -187,7 +193,7 @@ def parse_memory_block(text: str) -> int:
     return int(t)
 
 
-def sysfs_online(machine: Machine, mb: int, how: str | None = None) -> SysfsResult:
+def sysfs_online(machine: MachineLike, mb: int, how: str | None = None) -> SysfsResult:
     """``state_store()`` writing ``online`` / ``online_kernel`` / ``online_movable`` to
     memoryN/state (drivers/base/memory.c -> ``online_pages()``), all kernels with
     memory hot-add. ``how`` is None (zone by policy), 'kernel' or 'movable'."""
@@ -198,14 +204,14 @@ def sysfs_online(machine: Machine, mb: int, how: str | None = None) -> SysfsResu
     return vm.sysfs_online(mb, online_type)
 
 
-def sysfs_offline(machine: Machine, mb: int) -> SysfsResult:
+def sysfs_offline(machine: MachineLike, mb: int) -> SysfsResult:
     """``state_store()`` writing ``offline`` to memoryN/state (``offline_pages()``)."""
     vm = owner_of_block(machine, mb)
     return vm.sysfs_offline(mb)
 
 
 # ----------------------------------------------------------------------------- pins
-def pin_problem(machine: Machine, start: int, end: int) -> str | None:
+def pin_problem(machine: MachineLike, start: int, end: int) -> str | None:
     """Why [start, end] cannot be pinned, or None. Only pages in the page allocator can be
     pinned: the range must be busy System RAM and, inside a virtio-mem device, online and
     plugged (unplugged sub-blocks are PG_offline, offline blocks are not in the buddy)."""
@@ -218,21 +224,21 @@ def pin_problem(machine: Machine, start: int, end: int) -> str | None:
         pos = min(r.end for r in ram) + 1
         if pos == 0:  # wrapped past 2^64
             break
-    for vm in machine.vmem.values():
+    for vm in _devices(machine):
         problem = vm.unpinnable(start, end)
         if problem:
             return problem
     return None
 
 
-def add_pin(machine: Machine, start: int, end: int) -> None:
+def add_pin(machine: MachineLike, start: int, end: int) -> None:
     """Record [start, end] (page-rounded) as pinned, merging with touching pins."""
     start &= ~0xFFF
     end |= 0xFFF
     machine.pinned[:] = merge_ranges([*machine.pinned, (start, end)])
 
 
-def remove_pin(machine: Machine, start: int, end: int) -> int:
+def remove_pin(machine: MachineLike, start: int, end: int) -> int:
     """Unpin [start, end] (page-rounded); returns how many bytes were pinned there."""
     start &= ~0xFFF
     end |= 0xFFF
@@ -251,7 +257,7 @@ def remove_pin(machine: Machine, start: int, end: int) -> int:
     return freed
 
 
-def first_pinned(machine: Machine, start: int, end: int) -> int | None:
+def first_pinned(machine: MachineLike, start: int, end: int) -> int | None:
     """Lowest pinned address in [start, end], or None."""
     best: int | None = None
     for a, b in machine.pinned:

@@ -1,4 +1,4 @@
-"""One virtio-mem device plus its Linux driver (drivers/virtio/virtio_mem.c), on a Machine.
+"""One virtio-mem device plus its Linux driver (drivers/virtio/virtio_mem.c), on a machine.
 
 Three layers are kept apart, as reference/virtio-mem.md §4 ("Modelling notes") asks:
 
@@ -34,8 +34,8 @@ from enum import IntEnum
 from typing import TYPE_CHECKING, Any
 
 from devmem_tui.engine.errors import DevmemError
+from devmem_tui.engine.interfaces import MAX_CLOCK, EventKind
 from devmem_tui.engine.iomem.tree import SYSTEM_RAM, F, Resource, ResourceConflict
-from devmem_tui.engine.machine import MAX_CLOCK
 from devmem_tui.engine.mm import memory_blocks as mbk
 from devmem_tui.engine.mm.memory_blocks import MOVABLE, OFFLINE, SysfsResult
 from devmem_tui.engine.units import (
@@ -61,7 +61,7 @@ from devmem_tui.engine.virtio_mem.device import (
 )
 
 if TYPE_CHECKING:
-    from devmem_tui.engine.machine import Machine
+    from devmem_tui.engine.interfaces import MachineLike
 
 
 RETRY_TIMER_MIN = 50.0  # VIRTIO_MEM_RETRY_TIMER_MIN_MS / 1000
@@ -291,7 +291,7 @@ def _full_mask(sbs_per_mb: int) -> int:
 class VirtioMem:
     """One virtio-mem device (QEMU side) and the state of its Linux driver on ``machine``."""
 
-    def __init__(self, machine: Machine, device: VirtioMemDevice, index: int) -> None:
+    def __init__(self, machine: MachineLike, device: VirtioMemDevice, index: int) -> None:
         self.machine = machine
         self.device = device
         self.index = index
@@ -365,6 +365,9 @@ class VirtioMem:
 
     def covers(self, addr: int) -> bool:
         return self.device.addr <= addr < self.device.end
+
+    def region(self) -> tuple[int, int]:
+        return self.device.addr, self.device.end - 1
 
     def _state(self, id_: int) -> int:
         return self.states[id_ - self.first_id]
@@ -451,7 +454,7 @@ class VirtioMem:
         log.driver_plugged = self.plugged_size if self.probed else dev.plugged_size
         log.pending = self.pending_reasons()
         self.machine.emit(
-            "blocks", self.name, plugged=dev.plugged_size, requested=dev.requested_size
+            EventKind.BLOCKS, self.name, plugged=dev.plugged_size, requested=dev.requested_size
         )
         return log
 
@@ -1654,7 +1657,7 @@ class VirtioMem:
         else:
             msg += f" ({ans.reason.rsplit(' -> ', 1)[0]})"
         self.machine.emit(
-            "blocks", self.name, plugged=dev.plugged_size, requested=dev.requested_size
+            EventKind.BLOCKS, self.name, plugged=dev.plugged_size, requested=dev.requested_size
         )
         return RawAnswer(ans.response.name, msg, [ans.reason], warns)
 
@@ -1931,7 +1934,7 @@ class VirtioMem:
         }
 
     @classmethod
-    def from_dict(cls, machine: Machine, data: dict[str, Any]) -> VirtioMem:
+    def from_dict(cls, machine: MachineLike, data: dict[str, Any]) -> VirtioMem:
         """Inverse of ``to_dict``; the machine's resource tree must already be restored (the
         ``virtioN`` parent is looked up there). Does not register in ``machine.vmem``."""
         try:
@@ -2121,7 +2124,7 @@ def _mm_unruns(runs: Any, most: int) -> dict[int, str]:
 
 # ----------------------------------------------------------------------------- entry points
 def add_device(
-    machine: Machine,
+    machine: MachineLike,
     name: str,
     addr: int,
     region_size: int,
@@ -2139,13 +2142,14 @@ def add_device(
     driver cannot accept the feature (before 5.15), which needs a QEMU machine type <= 6.2."""
     if not name or not name.replace("-", "").replace("_", "").isalnum():
         raise DevmemError(f"bad device name {name!r}: use letters, digits, - and _")
+    others = devices(machine)
     if name in machine.vmem:
         raise DevmemError(f"a virtio-mem device named {name!r} already exists")
     cfg = machine.config
     if unplugged_inaccessible is None:
         unplugged_inaccessible = driver_accepts_unplugged_inaccessible(cfg) or not cfg.x86
     arch = "x86_64" if cfg.x86 else "arm64"
-    taken_mem = {vm.device.memdev for vm in machine.vmem.values()}
+    taken_mem = {vm.device.memdev for vm in others}
     if memdev is None:
         memdev = next(f"mem{i}" for i in range(len(taken_mem) + 1) if f"mem{i}" not in taken_mem)
     try:
@@ -2172,7 +2176,7 @@ def add_device(
             f"{name}: region ends at {end:#x}, beyond the {cfg.phys_bits}-bit "
             "physical address space"
         )
-    for vm in machine.vmem.values():
+    for vm in others:
         d = vm.device
         if d.addr <= end and addr < d.end:
             raise DevmemError(
@@ -2185,7 +2189,7 @@ def add_device(
             "device memory needs a free part of the physical address space"
         )
     names = {r.name for r in machine.tree.resources()}
-    used = {vm.index for vm in machine.vmem.values()}
+    used = {vm.index for vm in others}
     if index is None:
         index = next(
             i
@@ -2196,12 +2200,12 @@ def add_device(
         raise DevmemError(f"virtio{index} is already used by another virtio-mem device")
     vm = VirtioMem(machine, device, index)
     vm.device.migration = bool(cfg.migration)
-    machine.vmem[name] = vm
+    machine.add_device(name, vm)
     vm.last_probe = vm.probe()
     return vm
 
 
-def advance(machine: Machine, seconds: float) -> list[VmemReport]:
+def advance(machine: MachineLike, seconds: float) -> list[VmemReport]:
     """Advance ``machine.clock`` by seconds, firing every due retry timer in time order.
 
     A timer that keeps failing the same way at its maximal period (300 s) is fast-forwarded:
@@ -2217,14 +2221,14 @@ def advance(machine: Machine, seconds: float) -> list[VmemReport]:
     reports: list[VmemReport] = []
     while True:
         due = [
-            (vm.timer_deadline, name)
-            for name, vm in machine.vmem.items()
+            (vm.timer_deadline, vm.name)
+            for vm in devices(machine)
             if vm.timer_deadline is not None and vm.timer_deadline <= target
         ]
         if not due:
             break
         deadline, name = min(due)
-        vm = machine.vmem[name]
+        vm = vmem_of(machine, name)
         machine.clock = deadline
         before = (vm.device.plugged_size, len(vm.mm), vm.retry_timer_s)
         report = vm.timer_expired()
@@ -2245,13 +2249,18 @@ def advance(machine: Machine, seconds: float) -> list[VmemReport]:
             )
             report.runs += skips
     machine.clock = target
-    machine.emit("clock", f"{target:g}", seconds=target)
+    machine.emit(EventKind.CLOCK, f"{target:g}", seconds=target)
     return reports
 
 
-def vmem_of(machine: Machine, name: str) -> VirtioMem:
+def devices(machine: MachineLike) -> list[VirtioMem]:
+    """The machine's virtio-mem devices, in the order they were added."""
+    return [vm for vm in machine.vmem.values() if isinstance(vm, VirtioMem)]
+
+
+def vmem_of(machine: MachineLike, name: str) -> VirtioMem:
     vm = machine.vmem.get(name)
-    if vm is None:
+    if not isinstance(vm, VirtioMem):
         known = ", ".join(machine.vmem) or "none"
         raise DevmemError(f"unknown virtio-mem device {name!r} (devices: {known})")
     return vm

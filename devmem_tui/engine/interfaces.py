@@ -1,0 +1,93 @@
+"""What the kernel-side layers may see of a machine, and the events they report.
+
+``Machine`` (machine.py) sits on top of the engine: it holds the state and offers the facade
+(``Machine.from_preset(...).read(...)``), so it imports the rules, the memory-hotplug code and
+the virtio-mem driver. Those layers act on a machine without importing it: they are written
+against ``MachineLike`` below, which ``Machine`` satisfies. That keeps every import pointing
+down, with no cycle even for type annotations.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Protocol
+
+from devmem_tui.engine.config import KernelConfig
+from devmem_tui.engine.devmem.mapping import Mapping as DevmemMapping
+from devmem_tui.engine.iomem.tree import ResourceTree
+
+# The simulated clock's ceiling (about 31,700 years): far below where a float loses the 50 s
+# timer steps (~5e17), so retry deadlines always move forward (wait/open refuse more).
+MAX_CLOCK = 1e12
+
+
+class EventKind(StrEnum):
+    """What changed. The values are the words front ends match on."""
+
+    RESOURCE_ADDED = "resource-added"
+    RESOURCE_REMOVED = "resource-removed"
+    RESOURCE_CHANGED = "resource-changed"
+    BLOCKS = "blocks"  # a device's blocks, memory blocks or pins
+    MAPPING_ADDED = "mapping-added"
+    MAPPING_REMOVED = "mapping-removed"
+    MAPPING_REVOKED = "mapping-revoked"
+    CONFIG = "config"  # the config or a derived value such as high_memory
+    CLOCK = "clock"
+    MACHINE = "machine"  # a different machine: views redraw everything
+
+
+@dataclass
+class Event:
+    """Something that changed, for observers (the TUI redraws only what changed)."""
+
+    kind: EventKind
+    what: str
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+class MemoryDevice(Protocol):
+    """What the MM and the /dev/mem rules ask of a hot-pluggable memory device."""
+
+    @property
+    def name(self) -> str: ...
+
+    def covers(self, addr: int) -> bool:
+        """Whether addr lies in the device's memory region."""
+        ...
+
+    def region(self) -> tuple[int, int]:
+        """The device's memory region, inclusive."""
+        ...
+
+    def memory_state(self, addr: int) -> str:
+        """The Linux MM state of the page at addr (see ``Machine.memory_state``)."""
+        ...
+
+
+class MachineLike(Protocol):
+    """The machine as the rules, the memory-hotplug code and the drivers use it."""
+
+    tree: ResourceTree
+    config: KernelConfig
+    high_memory: int
+    memory_block_size: int
+    clock: float
+    mappings: dict[str, DevmemMapping]
+    next_mapping: int
+    pinned: list[tuple[int, int]]
+    hwpoison: set[int]
+
+    @property
+    def vmem(self) -> Mapping[str, MemoryDevice]: ...
+
+    def add_device(self, name: str, device: MemoryDevice) -> None:
+        """Register a hot-added device under name (before its driver probes)."""
+        ...
+
+    def emit(self, kind: EventKind, what: str, **data: Any) -> None: ...
+
+    def raise_high_memory(self, end_exclusive: int) -> None: ...
+
+    def memory_state(self, addr: int) -> str: ...
