@@ -1,6 +1,9 @@
-"""The test layouts L1-L4 of reference/devmem-policy.md §8.1 as Machines, built directly with
-``ResourceTree.add_child`` (independent of the /proc/iomem parser), plus the config shorthands
-S / SI / SIR / SR / N / X and a tiny fake virtio-mem entry for memory states."""
+"""Four test machines, built directly with ``ResourceTree.add_child`` (independent of the
+/proc/iomem parser): L1, an x86-64 QEMU-like guest with 8 GiB of boot RAM and one virtio-mem
+device (blocks A and C added, B not, a sub-block of C unplugged); L2, L1 with busy ACPI Tables
+above 1 MiB; L3, a CXL window whose capacity dax kmem added as System RAM (kmem); L4, an arm64
+virt guest. Plus the config shorthands S / SI / SIR / SR / N / X and a tiny fake virtio-mem
+entry for memory states."""
 
 from __future__ import annotations
 
@@ -22,7 +25,8 @@ VIRTIO_MEM_RAM = DRIVER_RAM | F.SYSRAM_MERGEABLE
 def config(
     kernel: str = "6.1", mode: str = "S", arch: str = "x86_64", **extra: str
 ) -> KernelConfig:
-    """A config from the §8.1 shorthands: S, SI, SIR, SR, N (PAT on), X."""
+    """A config from a shorthand: S (STRICT_DEVMEM), SI (+ IO_STRICT_DEVMEM), SIR (+ iomem=relaxed),
+    SR (S + iomem=relaxed), N (STRICT_DEVMEM off, PAT on), X (DEVMEM off)."""
     cfg = KernelConfig()
     cfg.set("kernel", kernel)
     cfg.set("arch", arch)

@@ -1,4 +1,4 @@
-"""Numbers, sizes, ranges and durations (DESIGN §2)."""
+"""Numbers, sizes, ranges and durations as every command accepts them."""
 
 import pytest
 

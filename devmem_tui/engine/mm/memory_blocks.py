@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from devmem_tui.engine.interfaces import MachineLike
     from devmem_tui.engine.virtio_mem.driver import VirtioMem, VmemReport
 
+
 def _devices(machine: MachineLike) -> list[VirtioMem]:
     # Until the MM keeps its own memory-block table, the blocks live in the virtio-mem
     # drivers' records; every device of a machine is one.
