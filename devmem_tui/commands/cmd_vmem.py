@@ -13,14 +13,8 @@ from __future__ import annotations
 from typing import Any
 
 from devmem_tui.commands.numbers import parse_duration, parse_number, parse_size
-from devmem_tui.commands.registry import (
-    REGISTRY,
-    Result,
-    command,
-    expect_args,
-    usage_error,
-)
-from devmem_tui.commands.session import Session
+from devmem_tui.commands.registry import Result, expect_args, usage_error
+from devmem_tui.commands.session import REGISTRY, Session, command
 from devmem_tui.engine.errors import DevmemError
 from devmem_tui.engine.interfaces import EventKind
 from devmem_tui.engine.mm import memory_blocks as mbk
