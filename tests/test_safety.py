@@ -27,6 +27,7 @@ from devmem_tui import files
 from devmem_tui.commands.session import Session
 from devmem_tui.engine import session_json as state
 from devmem_tui.frontends import cli
+from devmem_tui.frontends.play import play_scenario
 from devmem_tui.scenario import script
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -141,7 +142,7 @@ def test_without_the_path_check_load_would_open_dev_mem(
 def test_scenarios_never_open_kernel_interfaces(tripwire: list[str], path: Path) -> None:
     scenario = script.load_scenario(str(path))
     out = io.StringIO()
-    ran, failed, errors = cli.play_scenario(scenario, Session.new(), out)
+    ran, failed, errors = play_scenario(scenario, Session.new(), out)
     assert ran == len(scenario.steps) and failed == 0 and errors == 0, out.getvalue()[-2000:]
 
 

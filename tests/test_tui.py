@@ -1,8 +1,8 @@
-"""Pilot tests of the Textual TUI (devmem_tui/tui): every key binding, the command bar,
-config changes, plug/unplug, the palette, the keymap, scenario stepping, sizes and mouse.
+"""Pilot tests of the Textual TUI (devmem_tui/frontends/tui): every key binding, the command
+bar, config changes, plug/unplug, the palette, the keymap, scenario stepping, sizes and mouse.
 
 They assert on the app's own state (``app.transcript``, ``app.details``, widget state), not on
-what RichLog shows: RichLog holds writes back until it is sized (ux-anchors §3)."""
+what RichLog shows: RichLog holds writes back until it is sized."""
 
 from __future__ import annotations
 

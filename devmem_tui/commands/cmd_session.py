@@ -81,8 +81,8 @@ def cmd_export(session: Session, args: list[str]) -> Result:
     expect_args(spec, args, 2)
     what, path = args[0].lower(), os.path.expanduser(args[1])
     if what == "svg":
-        exporter = getattr(session, "export_svg", None)  # set by the TUI while it runs
-        if not callable(exporter):
+        exporter = session.export_svg  # set by the TUI while it runs
+        if exporter is None:
             raise UsageError("export svg needs the TUI (start devmem-tui without a subcommand)")
         files.check_path(path, writing=True)
         exporter(path)

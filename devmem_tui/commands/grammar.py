@@ -17,8 +17,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 # ----------------------------------------------------------------------------- lines
 _TOKEN = re.compile(r'"([^"]*)"|(\S+)')
@@ -60,8 +59,7 @@ def quote_word(word: str) -> str:
     return word
 
 
-@dataclass
-class Token:
+class Token(NamedTuple):
     """A word of a partial line: its text without quotes, and where it starts in the line."""
 
     text: str
@@ -121,9 +119,11 @@ ARG_KINDS: dict[str, str] = {
 # Kinds whose slot swallows the rest of the line.
 REST_KINDS = frozenset({"text", "command"})
 
+# The records below are NamedTuples, not dataclasses: `devmem-tui run` imports this module on
+# every start, and a frozen dataclass costs ten times as much to define.
 
-@dataclass(frozen=True)
-class Alt:
+
+class Alt(NamedTuple):
     """One alternative of a usage slot: a literal word, or a placeholder of some kind.
     ``prefix`` is set for ``block=SIZE``-style tokens (a literal prefix then a value)."""
 
@@ -133,8 +133,7 @@ class Alt:
     choices: tuple[str, ...] = ()  # `name=on|off`: the literal values after the prefix
 
 
-@dataclass(frozen=True)
-class Slot:
+class Slot(NamedTuple):
     alts: tuple[Alt, ...]
     optional: bool = False
     repeat: bool = False
@@ -212,8 +211,7 @@ def _alt_matches(alt: Alt, word: str) -> bool:
     return not word.startswith("--")
 
 
-@dataclass(frozen=True)
-class State:
+class State(NamedTuple):
     """Where the matcher is in a usage: the next slot, or the rest-of-line slot it is in."""
 
     pos: int

@@ -3,7 +3,7 @@ anything: ``whatis`` prints it, and the TUI's details pane shows it for the sele
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from devmem_tui.engine.devmem import access
 from devmem_tui.engine.devmem.verdict import Verdict
@@ -12,9 +12,9 @@ from devmem_tui.engine.machine import Machine
 from devmem_tui.engine.units import PAGE_SIZE
 
 
-@dataclass
-class Prediction:
-    """One access decided: its verdict, or the exception the engine raised deciding it."""
+class Prediction(NamedTuple):
+    """One access decided: its verdict, or the exception the engine raised deciding it.
+    (A NamedTuple: cheaper to define than a dataclass on every `devmem-tui run` start.)"""
 
     op: str  # "read", "mmap" or "kcore"
     verdict: Verdict | None

@@ -77,13 +77,15 @@ class CommandSpec(Generic[S]):
     mutates: bool = True
     aliases: tuple[str, ...] = ()
 
-    @property
-    def scenario_only(self) -> bool:
-        """say, expect, pause: words that steer a scenario rather than the machine. They do
-        not replace the session's last result (an ``expect`` after ``say`` checks the
-        command before it), the recorder writes them without an ``expect`` line, and the TUI
-        groups them around the command they narrate or check."""
-        return self.group == SCENARIO_GROUP
+    # say, expect, pause: words that steer a scenario rather than the machine. They do not
+    # replace the session's last result (an `expect` after `say` checks the command before
+    # it), the recorder writes them without an `expect` line, and the TUI groups them around
+    # the command they narrate or check. Set from the group; a plain attribute because the
+    # session reads it for every line.
+    scenario_only: bool = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.scenario_only = self.group == SCENARIO_GROUP
 
     @cached_property
     def usage_slots(self) -> tuple[list[Slot], ...]:
@@ -160,7 +162,8 @@ class Registry(Generic[S]):
                 importlib.import_module(f"{self.package}.{mod}")
 
     def lookup(self, word: str) -> CommandSpec[S]:
-        self.load_all()
+        if not self.loaded:  # checked here: every executed line looks its command up
+            self.load_all()
         key = self.aliases.get(word, word)
         spec = self.specs.get(key)
         if spec is None:

@@ -64,6 +64,7 @@ class Session:
     listeners: list[Callable[[str, Result], None]] = field(default_factory=list)
     source: str = "<input>"  # file name for messages (scenarios)
     line_no: int = 0
+    export_svg: Callable[[str], None] | None = None  # the TUI's screenshot, while it runs
 
     @classmethod
     def new(cls, preset: str = DEFAULT_PRESET, config: KernelConfig | None = None) -> Session:

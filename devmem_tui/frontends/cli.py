@@ -1,4 +1,5 @@
-"""The ``devmem-tui`` command line: argument parsing, ``run``, ``play`` and its transcript.
+"""The ``devmem-tui`` command line: argument parsing, ``run``, and the dispatch to ``play``
+(frontends/play.py), the REPL and the TUI.
 
     devmem-tui [OPTIONS]                       the Textual TUI
     devmem-tui repl [OPTIONS]                  the prompt_toolkit REPL
@@ -6,7 +7,8 @@
     devmem-tui run [-c COMMANDS]... [FILE|-] [--json]
 
 Front ends are imported lazily inside the functions that need them, so ``run`` and ``play``
-never import textual or prompt_toolkit (start-up stays well under half a second).
+never import textual or prompt_toolkit (start-up stays well under half a second), and ``run``
+never imports the scenario modules.
 Every user error is one line on stderr and exit status 2; never a traceback.
 """
 
@@ -16,11 +18,10 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from typing import IO, NoReturn
 
 from devmem_tui.commands.grammar import split_commands
-from devmem_tui.commands.registry import Result
 from devmem_tui.commands.session import DEFAULT_PRESET, Session
 from devmem_tui.engine.config import KEYS, KernelConfig
 from devmem_tui.engine.errors import DevmemError
@@ -33,8 +34,6 @@ from devmem_tui.frontends.output import (
     format_result,
     want_color,
 )
-from devmem_tui.scenario import player, script
-from devmem_tui.scenario.script import Scenario, Step
 
 PROG = "devmem-tui"
 
@@ -268,98 +267,6 @@ def run_commands(
     return EXIT_USAGE if failed else EXIT_OK
 
 
-# ----------------------------------------------------------------------------- play
-def _transcript(
-    out: IO[str], scenario: Scenario, step: Step, result: Result, trace: bool, color: bool
-) -> None:
-    def w(text: str, style: str = "") -> None:
-        out.write((ansi(text, style) if color and style else text) + "\n")
-
-    if step.name == "say":
-        if step is not scenario.steps[0]:
-            out.write("\n")  # narration opens a paragraph
-        w(format_result(result, trace=False, color=color))
-    elif step.name == "pause":
-        return
-    elif step.name == "expect":
-        if result.expect_failed:
-            w(f"{scenario.where(step)}: {result.message}", "bad")
-        elif not result.ok:
-            w(f"{scenario.where(step)}: {result.message}", "bad")
-        else:
-            w(f"  {step.text}: ok", "dim")
-    else:
-        w(f"> {step.text}", "bold")
-        if not result.ok:
-            w(f"{scenario.where(step)}: {result.message}", "bad")
-        else:
-            body = format_result(result, trace=trace, color=color)
-            if body:
-                out.write("\n".join("  " + ln for ln in body.splitlines()) + "\n")
-
-
-def play_scenario(
-    scenario: Scenario,
-    session: Session,
-    out: IO[str],
-    *,
-    trace: bool = False,
-    as_json: bool = False,
-    color: bool = False,
-) -> tuple[int, int, int]:
-    """Play every step, writing each result as it comes (a transcript, or JSON Lines);
-    returns (commands run, expects failed, usage errors)."""
-    tally = player.Tally()
-    for step, result in player.play_steps(scenario, session):
-        tally.count(result)
-        if as_json:
-            obj = {"file": scenario.path, **result.to_json(step.line)}
-            out.write(json.dumps(obj) + "\n")
-        else:
-            _transcript(out, scenario, step, result, trace, color)
-        out.flush()
-    return tally.ran, tally.failed, tally.errors
-
-
-def play_files(
-    paths: Sequence[str],
-    new_session: Callable[[], Session],
-    out: IO[str],
-    *,
-    trace: bool = False,
-    as_json: bool = False,
-) -> int:
-    """``devmem-tui play``: check every file first, then play each in a fresh session.
-    Exit status: 0 when every ``expect`` holds, 1 when one fails, 2 when a file cannot be
-    read or checked or a command in it is a usage error."""
-    problems = script.check_files(paths)
-    if problems:
-        for p in problems:
-            sys.stderr.write(p + "\n")
-        return EXIT_USAGE
-    color = not as_json and want_color(out)
-    total_failed = total_errors = 0
-    for path in paths:
-        scenario = script.load_scenario(path)
-        if not as_json:
-            out.write(f"== {path}\n")
-        ran, failed, errors = play_scenario(
-            scenario, new_session(), out, trace=trace, as_json=as_json, color=color
-        )
-        total_failed += failed
-        total_errors += errors
-        if not as_json:
-            verdict = (
-                "ok"
-                if not failed and not errors
-                else f"{failed} expect(s) failed, {errors} error(s)"
-            )
-            out.write(f"== {path}: {ran} steps, {verdict}\n")
-    if total_errors:
-        return EXIT_USAGE
-    return EXIT_FAIL if total_failed else EXIT_OK
-
-
 # ----------------------------------------------------------------------------- front ends
 def _run_tui(session: Session, scenario: str | None = None) -> int:
     try:
@@ -373,13 +280,17 @@ def _run_tui(session: Session, scenario: str | None = None) -> int:
 def _main(argv: list[str] | None) -> int:
     ns = build_parser().parse_args(argv)
     if ns.cmd == "play":
+        # lazy: the scenario modules load only to play, so `run` starts faster
+        from devmem_tui.frontends.play import play_files
+        from devmem_tui.scenario.script import check_files
+
         if ns.tui:
             if len(ns.files) != 1:
                 raise CliError("play --tui takes exactly one FILE")
             if ns.json:
                 raise CliError("play --tui cannot be combined with --json")
             config_from_options(ns)
-            problems = script.check_files(ns.files)
+            problems = check_files(ns.files)
             if problems:
                 for p in problems:
                     sys.stderr.write(p + "\n")

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
-from typing import IO
+from typing import IO, NamedTuple
 
 from devmem_tui.commands.registry import Result
 
@@ -20,8 +19,7 @@ GOOD = frozenset({"OK", "ACK", "PLUGGED", "DONE"})
 SOFT = frozenset({"ZEROS", "DROPPED", "SHORT", "MIXED", "UNPLUGGED", "NACK", "BUSY"})
 
 
-@dataclass(frozen=True)
-class Style:
+class Style(NamedTuple):
     glyph: str  # the verdict without colour (NO_COLOR, a pipe)
     ansi: str  # terminals: run, play, the REPL
     rich: str  # the TUI

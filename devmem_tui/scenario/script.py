@@ -21,7 +21,7 @@ from devmem_tui.engine.errors import DevmemError
 from devmem_tui.files import check_path
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Step:
     line: int  # 1-based line in the file
     text: str  # the line as written (stripped)

@@ -255,7 +255,7 @@ class DevmemApp(App[int]):
         return t
 
     def on_mount(self) -> None:
-        self.session.export_svg = self.export_svg  # type: ignore[attr-defined]
+        self.session.export_svg = self.export_svg
         self.query_one("#tree-pane").border_title = "iomem"
         self.query_one("#block-pane").border_title = "virtio-mem blocks"
         self.query_one("#config").border_title = "config (c)"
@@ -291,8 +291,8 @@ class DevmemApp(App[int]):
             self._select(node.data.start, node.data)
 
     def on_unmount(self) -> None:
-        if getattr(self.session, "export_svg", None) == self.export_svg:
-            del self.session.export_svg  # type: ignore[attr-defined]
+        if self.session.export_svg == self.export_svg:
+            self.session.export_svg = None
 
     def on_resize(self, event: Any) -> None:
         self._layout_for(event.size.width, event.size.height)
