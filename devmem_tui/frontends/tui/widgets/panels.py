@@ -63,15 +63,16 @@ def details_text(machine: Machine, addr: int, entry: model.Entry | None = None) 
                 style="red" if mp.zapped else "",
             )
     for p in predictions(machine, addr):
-        glyph, style = outcome_style(p.outcome)
+        outcome, detail, trace = p.outcome, p.detail, p.trace
+        glyph, style = outcome_style(outcome)
         op = p.op if p.op != "mmap" or addr % 4096 == 0 else f"mmap@{model.page_floor(addr):#x}"
         t.append(f"  {op:<5} ", style="bold")
-        t.append(f"{glyph} {p.outcome:<7}", style=style)
-        if p.detail:
-            t.append(f" {p.detail}")
+        t.append(f"{glyph} {outcome:<7}", style=style)
+        if detail:
+            t.append(f" {detail}")
         t.append("\n")
-        if p.trace:
-            t.append(f"        {p.trace[-1]}\n", style="dim")
+        if trace:
+            t.append(f"        {trace[-1]}\n", style="dim")
     return t
 
 
