@@ -133,27 +133,29 @@ def annotation_cache() -> list[str]:
 
 
 def file_args() -> list[str]:
-    """complete.file_arg_indexes: skip the usage matcher for commands that take no file."""
+    """CommandSpec.takes_file: skip the usage matcher for commands that take no file."""
+    from devmem_tui.commands.registry import CommandSpec
     from devmem_tui.commands.session import Session
-    from devmem_tui.frontends import complete
-    from devmem_tui.scenario import player
+    from devmem_tui.frontends.play import play_scenario
+    from devmem_tui.scenario import script
 
     preset = "qemu-x86-virtio-mem"
     pages = sample_pages(Machine.from_preset(preset).tree, 2_000, seed=5)
-    sc = player.parse_scenario("".join(f"read {a:#x}\n" for a in pages), "generated")
-    new = complete._takes_file
+    sc = script.parse_scenario("".join(f"read {a:#x}\n" for a in pages), "generated")
+    new = CommandSpec.__dict__["takes_file"]
 
     def play() -> None:
-        player.play_scenario(sc, Session(Machine.from_preset(preset)), io.StringIO())
+        play_scenario(sc, Session(Machine.from_preset(preset)), io.StringIO())
 
+    # A property outranks the value cached_property left in each spec's __dict__.
     o, n = ab(
-        lambda: setattr(complete, "_takes_file", lambda usages: True),
-        lambda: setattr(complete, "_takes_file", new),
+        lambda: setattr(CommandSpec, "takes_file", property(lambda self: True)),
+        lambda: setattr(CommandSpec, "takes_file", new),
         play,
         rounds=3,
     )
     return [
-        "`complete.file_arg_indexes`",
+        "`grammar.file_arg_indexes`",
         "play 2,000 `read` lines (in process)",
         f"{len(pages) / o:,.0f} lines/s",
         f"{len(pages) / n:,.0f} lines/s",
@@ -200,7 +202,7 @@ def lazy_version() -> list[str]:
 
 
 def tui_gc_freeze() -> list[str]:
-    """tui.app._settle_heap: freeze the heap after loading a big machine (was: full garbage
+    """tui/app._settle_heap: freeze the heap after loading a big machine (was: full garbage
     collections walking ~900k objects during keypresses)."""
     from benchmarks.suite import _MACHINES, Settings, tui_machine
     from benchmarks.tui_bench import bench_tui

@@ -487,7 +487,7 @@ def playback(s: Settings) -> Table:
 _IMPORT_PROBE = (
     "import sys, time\n"
     "t0 = time.perf_counter()\n"
-    "from devmem_tui import cli\n"
+    "from devmem_tui.frontends import cli\n"
     "sys.argv = ['devmem-tui', 'run', '-c', 'read 0x1000']\n"
     "try:\n"
     "    cli.main()\n"
@@ -547,13 +547,13 @@ def tui_machine(s: Settings) -> Machine:
 
 
 def tui(s: Settings) -> Table:
-    """(g) devmem_tui/tui/bench.py: first paint and keypress-to-repaint latencies."""
+    """(g) benchmarks/tui_bench.py: first paint and keypress-to-repaint latencies."""
     from benchmarks.tui_bench import bench_tui
 
     n = s.sizes[-1]
     t = Table(
         f"(g) TUI latency on the {n:,}-resource map with a 1 TiB device "
-        "(devmem_tui/tui/bench.py, headless 120x40)",
+        "(benchmarks/tui_bench.py, headless 120x40)",
         ["measurement", "n", "median", "p95", "max"],
     )
     m = tui_machine(s)

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from devmem_tui.commands.grammar import split_commands
 from devmem_tui.commands.session import Session
 from devmem_tui.frontends import cli
 
@@ -77,7 +78,7 @@ def test_run_an_access(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_semicolons_inside_quotes_do_not_split() -> None:
-    assert cli.split_commands('say "a; b"; config') == ['say "a; b"', " config"]
+    assert split_commands('say "a; b"; config') == ['say "a; b"', " config"]
 
 
 def test_run_file_numbers_lines_by_the_file(

@@ -8,19 +8,13 @@ from typing import Any, cast
 
 import pytest
 
-from devmem_tui.commands.registry import ALIASES, REGISTRY, Result, command, load_all, lookup
-from devmem_tui.commands.session import Session
+from devmem_tui.commands.grammar import arg_kinds, file_arg_indexes, parse_usage
+from devmem_tui.commands.registry import Result
+from devmem_tui.commands.session import ALIASES, REGISTRY, Session, command, load_all, lookup
 from devmem_tui.engine.devmem.mapping import Mapping
 from devmem_tui.engine.iomem.tree import F, Resource, ResourceTree
 from devmem_tui.engine.machine import Machine
-from devmem_tui.frontends.complete import (
-    Suggestion,
-    arg_kinds,
-    complete,
-    file_arg_indexes,
-    memory_blocks,
-    parse_usage,
-)
+from devmem_tui.frontends.complete import Suggestion, complete, memory_blocks
 
 
 def small_session() -> Session:

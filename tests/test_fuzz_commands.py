@@ -34,8 +34,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
-from devmem_tui.commands.registry import Result, all_specs
-from devmem_tui.commands.session import Session
+from devmem_tui.commands.grammar import Slot, parse_usage
+from devmem_tui.commands.registry import Result
+from devmem_tui.commands.session import Session, all_specs
 from devmem_tui.engine import presets
 from devmem_tui.engine import session_json as state
 from devmem_tui.engine.config import ERAS, KEYS
@@ -43,7 +44,6 @@ from devmem_tui.engine.devmem.verdict import Outcome
 from devmem_tui.engine.errors import DevmemError
 from devmem_tui.engine.iomem import text as iomem_text
 from devmem_tui.engine.units import ADDR_MAX
-from devmem_tui.frontends.complete import Slot, parse_usage
 
 TESTS = Path(__file__).resolve().parent
 PRESET_DIR = TESTS.parent / "devmem_tui" / "presets"

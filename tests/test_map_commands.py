@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from devmem_tui.commands.registry import REGISTRY, Result, load_all
-from devmem_tui.commands.session import Session
+from devmem_tui.commands.registry import Result
+from devmem_tui.commands.session import REGISTRY, Session, load_all
 from devmem_tui.engine import presets
 from devmem_tui.engine.iomem import text as iomem_text
 from devmem_tui.engine.machine import Machine

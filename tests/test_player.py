@@ -11,12 +11,13 @@ from pathlib import Path
 import pytest
 
 from devmem_tui import files
-from devmem_tui.commands.registry import REGISTRY, Result, UsageError, command, load_all
-from devmem_tui.commands.session import Session
+from devmem_tui.commands.registry import Result, UsageError
+from devmem_tui.commands.session import REGISTRY, Session, command, load_all
 from devmem_tui.engine import session_json as state
 from devmem_tui.engine.iomem.tree import F, Resource, ResourceTree
 from devmem_tui.engine.machine import Machine
-from devmem_tui.scenario import player
+from devmem_tui.frontends.play import play_files
+from devmem_tui.scenario import script
 
 
 def small_session() -> Session:
@@ -60,9 +61,7 @@ def play(
         p.write_text(text)
         paths.append(p)
     out = io.StringIO()
-    code = player.play_files(
-        [str(p) for p in paths], small_session, out, trace=trace, as_json=as_json
-    )
+    code = play_files([str(p) for p in paths], small_session, out, trace=trace, as_json=as_json)
     return code, out.getvalue(), paths
 
 
@@ -140,7 +139,7 @@ def test_a_bad_second_file_stops_the_first_from_running(
 
 def test_missing_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = io.StringIO()
-    code = player.play_files([str(tmp_path / "nope.scenario")], small_session, out)
+    code = play_files([str(tmp_path / "nope.scenario")], small_session, out)
     assert code == 2
     assert "nope.scenario: no such file" in capsys.readouterr().err
 
@@ -191,13 +190,13 @@ def test_relative_paths_are_read_from_the_scenario_directory(
     elsewhere.mkdir()
     monkeypatch.chdir(elsewhere)
     out = io.StringIO()
-    code = player.play_files([str(lesson_dir / "l.scenario")], small_session, out)
+    code = play_files([str(lesson_dir / "l.scenario")], small_session, out)
     assert code == 0, out.getvalue()
     assert "> open start.json" in out.getvalue()  # shown as written
 
 
 def test_parse_scenario_steps_and_aliases() -> None:
-    sc = player.parse_scenario("# c\n\n? set\nzz-out OK\n  expect OK  # fine\nquit\n", "x")
+    sc = script.parse_scenario("# c\n\n? set\nzz-out OK\n  expect OK  # fine\nquit\n", "x")
     assert [(s.line, s.name) for s in sc.steps] == [
         (3, "help"),
         (4, "zz-out"),
@@ -254,7 +253,7 @@ def test_record_then_play_back_green(tmp_path: Path, monkeypatch: pytest.MonkeyP
         return played[-1]
 
     out = io.StringIO()
-    code = player.play_files([str(scen)], factory, out)
+    code = play_files([str(scen)], factory, out)
     assert code == 0, out.getvalue()
     assert state.to_dict(played[0].machine) == final
 
@@ -309,7 +308,7 @@ def test_record_on_a_fresh_default_session_needs_no_preamble(tmp_path: Path) -> 
     assert body[:4] == ["read 0x100000", "expect EPERM", "vmem resize vmem0 1G", "expect DONE"]
     assert not (tmp_path / "fresh.start.json").exists()
     out = io.StringIO()
-    code = player.play_files([str(scen)], Session.new, out)
+    code = play_files([str(scen)], Session.new, out)
     assert code == 0, out.getvalue()
 
 
@@ -330,7 +329,7 @@ def test_record_preamble_replays_config_built_into_the_machine(tmp_path: Path) -
         return played[-1]
 
     out = io.StringIO()
-    assert player.play_files([str(scen)], factory, out) == 0, out.getvalue()
+    assert play_files([str(scen)], factory, out) == 0, out.getvalue()
     assert state.to_dict(played[0].machine) == state.to_dict(session.machine)
 
 
@@ -348,5 +347,5 @@ def test_record_snapshot_when_the_machine_changed(tmp_path: Path) -> None:
         return played[-1]
 
     out = io.StringIO()
-    assert player.play_files([str(scen)], factory, out) == 0, out.getvalue()
+    assert play_files([str(scen)], factory, out) == 0, out.getvalue()
     assert state.to_dict(played[0].machine) == state.to_dict(session.machine)

@@ -24,12 +24,12 @@ from typing import Any
 
 import pytest
 
-from devmem_tui.commands.registry import REGISTRY, Result
-from devmem_tui.commands.session import Session
+from devmem_tui.commands.registry import Result
+from devmem_tui.commands.session import REGISTRY, Session
 from devmem_tui.engine import session_json as state
 from devmem_tui.engine.interfaces import MAX_CLOCK
 from devmem_tui.frontends import cli, repl
-from devmem_tui.scenario import player
+from devmem_tui.scenario import script
 
 TESTS = Path(__file__).resolve().parent
 CORPUS_DIR = TESTS / "corpus"
@@ -600,5 +600,5 @@ def test_player_check_runs_nothing_for_a_directory_of_scenarios(tmp_path: Path) 
     marker = tmp_path / "m.json"
     path = tmp_path / "ok.scenario"
     path.write_text(f"save {marker}\n")
-    assert player.check_files([str(path)]) == []
+    assert script.check_files([str(path)]) == []
     assert not marker.exists()

@@ -27,7 +27,8 @@ from devmem_tui import files
 from devmem_tui.commands.session import Session
 from devmem_tui.engine import session_json as state
 from devmem_tui.frontends import cli
-from devmem_tui.scenario import player
+from devmem_tui.frontends.play import play_scenario
+from devmem_tui.scenario import script
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIOS = sorted((ROOT / "scenarios").glob("*.scenario"))
@@ -139,9 +140,9 @@ def test_without_the_path_check_load_would_open_dev_mem(
 # ----------------------------------------------------------------------------- everything
 @pytest.mark.parametrize("path", SCENARIOS, ids=lambda p: p.name)
 def test_scenarios_never_open_kernel_interfaces(tripwire: list[str], path: Path) -> None:
-    scenario = player.load_scenario(str(path))
+    scenario = script.load_scenario(str(path))
     out = io.StringIO()
-    ran, failed, errors = player.play_scenario(scenario, Session.new(), out)
+    ran, failed, errors = play_scenario(scenario, Session.new(), out)
     assert ran == len(scenario.steps) and failed == 0 and errors == 0, out.getvalue()[-2000:]
 
 

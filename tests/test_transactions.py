@@ -24,8 +24,8 @@ import pytest
 
 from devmem_tui import files
 from devmem_tui.commands import session as session_mod
-from devmem_tui.commands.registry import REGISTRY, Result, all_specs, lookup
-from devmem_tui.commands.session import Session
+from devmem_tui.commands.registry import Result
+from devmem_tui.commands.session import REGISTRY, Session, all_specs, lookup
 from devmem_tui.engine import session_json as state
 from devmem_tui.engine.devmem.verdict import Outcome
 from devmem_tui.engine.errors import DevmemError

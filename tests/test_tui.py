@@ -1,8 +1,8 @@
-"""Pilot tests of the Textual TUI (devmem_tui/tui): every key binding, the command bar,
-config changes, plug/unplug, the palette, the keymap, scenario stepping, sizes and mouse.
+"""Pilot tests of the Textual TUI (devmem_tui/frontends/tui): every key binding, the command
+bar, config changes, plug/unplug, the palette, the keymap, scenario stepping, sizes and mouse.
 
 They assert on the app's own state (``app.transcript``, ``app.details``, widget state), not on
-what RichLog shows: RichLog holds writes back until it is sized (ux-anchors §3)."""
+what RichLog shows: RichLog holds writes back until it is sized."""
 
 from __future__ import annotations
 
@@ -16,8 +16,7 @@ os.environ.setdefault("TEXTUAL_ANIMATIONS", "none")
 
 from textual.widgets import Input, Select, Static, Switch  # noqa: E402
 
-from devmem_tui.commands.registry import all_specs  # noqa: E402
-from devmem_tui.commands.session import Session  # noqa: E402
+from devmem_tui.commands.session import Session, all_specs  # noqa: E402
 from devmem_tui.engine.config import KEYS  # noqa: E402
 from devmem_tui.engine.virtio_mem.blockruns import BlockRuns  # noqa: E402
 from devmem_tui.frontends.tui import model  # noqa: E402
@@ -614,9 +613,10 @@ def test_model_geometry_and_diff() -> None:
 
 
 def test_group_steps() -> None:
-    from devmem_tui.scenario.player import parse_scenario
+    from devmem_tui.scenario.player import group_steps
+    from devmem_tui.scenario.script import parse_scenario
 
-    steps = model.group_steps(parse_scenario(SCENARIO, "x").steps)
+    steps = group_steps(parse_scenario(SCENARIO, "x").steps)
     assert [s.command.text if s.command else None for s in steps] == [
         "read 0x1000",
         "vmem resize vmem0 128M",

@@ -4,23 +4,16 @@
 from __future__ import annotations
 
 import copy
+from typing import Any
 
+from devmem_tui.commands import render
 from devmem_tui.commands.numbers import parse_number, parse_range
-from devmem_tui.commands.registry import (
-    REGISTRY,
-    Result,
-    UsageError,
-    command,
-    expect_args,
-    lookup,
-    usage_error,
-)
-from devmem_tui.commands.session import Session
+from devmem_tui.commands.registry import Result, UsageError, expect_args, usage_error
+from devmem_tui.commands.session import REGISTRY, Session, command, lookup
 from devmem_tui.engine.config import ERAS, PROPOSALS, KernelConfig
 from devmem_tui.engine.devmem import access, kcore
-from devmem_tui.engine.devmem.verdict import Verdict, fmt_ranges
+from devmem_tui.engine.devmem.verdict import Verdict
 from devmem_tui.engine.machine import Machine
-from devmem_tui.engine.units import fmt_size
 
 ACCESS_HELP = (
     "The outcome word is OK (real data moved), ZEROS (every byte zero-filled by the kernel),\n"
@@ -149,20 +142,6 @@ def cmd_munmap(session: Session, args: list[str]) -> Result:
     return Result(True, "DONE", f"unmapped {m.id} ({m.start:#x}-{m.end:#x})")
 
 
-def maps_text(machine: Machine) -> str:
-    if not machine.mappings:
-        return "no live /dev/mem mappings"
-    lines = [f"{'map':<5} {'range':<35} {'size':>6}  {'kind':<12} revoked"]
-    for m in machine.mappings.values():
-        kind = ("private" if m.private else "shared") + (" UC-" if m.sync else " WB")
-        zapped = fmt_ranges(m.zapped) if m.zapped else "-"
-        lines.append(
-            f"{m.id:<5} {f'{m.start:#x}-{m.end:#x}':<35} {fmt_size(m.length):>6}  "
-            f"{kind:<12} {zapped}"
-        )
-    return "\n".join(lines)
-
-
 @command(
     "maps",
     "maps",
@@ -186,7 +165,7 @@ def cmd_maps(session: Session, args: list[str]) -> Result:
             for mp in m.mappings.values()
         ]
     }
-    return Result(True, "DONE", maps_text(m), data=data)
+    return Result(True, "DONE", render.maps_text(m), data=data)
 
 
 @command(
@@ -263,7 +242,7 @@ def cmd_compare(session: Session, args: list[str]) -> Result:
     line = " ".join(args)
     base = session.config
     variants = [(era, "none") for era in ERAS] + [(base.kernel, p) for p in PROPOSALS]
-    rows: list[dict[str, object]] = []
+    rows: list[dict[str, Any]] = []
     unbuildable: list[str] = []
     probed = any(getattr(d, "probed", False) for d in session.machine.vmem.values())
     for kernel, proposal in variants:
@@ -287,19 +266,5 @@ def cmd_compare(session: Session, args: list[str]) -> Result:
                 "decider": r.data.get("decider", ""),
             }
         )
-    width = max(len(str(row["label"])) for row in rows)
-    out = [
-        f"compare {line}   ({base.short()}, kernel and proposal varied)",
-        f"{'kernel / proposal':<{width}}  {'outcome':<7}  {'bytes':>10}  deciding check",
-    ]
-    for row in rows:
-        out.append(
-            f"{row['label']!s:<{width}}  {row['outcome']!s:<7}  {row['nbytes']!s:>10}  "
-            f"{row['decider']}"
-        )
-    if unbuildable:
-        out.append(
-            f"note: no {', '.join(unbuildable)} kernel could run the virtio-mem driver "
-            "this map shows; the map is kept as it is"
-        )
-    return Result(True, "DONE", "\n".join(out), data={"rows": rows})
+    text = render.compare_text(line, base, rows, unbuildable)
+    return Result(True, "DONE", text, data={"rows": rows})

@@ -6,20 +6,14 @@ import os
 from typing import Any
 
 from devmem_tui import files
+from devmem_tui.commands import render
 from devmem_tui.commands.numbers import parse_number, parse_range
-from devmem_tui.commands.registry import (
-    REGISTRY,
-    Result,
-    UsageError,
-    command,
-    expect_args,
-    usage_error,
-)
-from devmem_tui.commands.session import Session
+from devmem_tui.commands.predict import predictions
+from devmem_tui.commands.registry import Result, UsageError, expect_args, usage_error
+from devmem_tui.commands.session import REGISTRY, Session, command
 from devmem_tui.engine import presets
-from devmem_tui.engine.devmem.verdict import Verdict
 from devmem_tui.engine.iomem import text as iomem_text
-from devmem_tui.engine.iomem.tree import F, Resource, flags_words
+from devmem_tui.engine.iomem.tree import Resource, flags_words
 from devmem_tui.engine.machine import Machine
 from devmem_tui.engine.units import ADDR_MAX, PAGE_SIZE
 
@@ -35,18 +29,6 @@ def _resource_data(res: Resource, depth: int) -> dict[str, Any]:
     }
 
 
-def _machine_summary(session: Session) -> str:
-    m = session.machine
-    devices = (
-        ", ".join(f"{name} at {vm.device.addr:#x}" for name, vm in m.vmem.items())
-        or "no virtio-mem devices"
-    )
-    return (
-        f"{len(m.tree)} resources, arch {m.config.arch}, {devices}; "
-        f"config otherwise unchanged ({m.config.short()})"
-    )
-
-
 @command(
     "machine",
     "machine",
@@ -60,22 +42,16 @@ def _machine_summary(session: Session) -> str:
 def cmd_machine(session: Session, args: list[str]) -> Result:
     expect_args(REGISTRY["machine"], args, 0, 1)
     if not args:
-        width = max(len(n) for n in presets.PRESETS)
-        lines = [
-            f"{'*' if n == session.machine.name else ' '} {n:<{width}}  {d}"
-            for n, d in presets.PRESETS.items()
-        ]
-        lines.append(f"(* = current machine: {session.machine.name}; 'machine PRESET' loads one)")
         return Result(
             True,
             "DONE",
-            "\n".join(lines),
+            render.presets_text(session.machine.name),
             data={"presets": dict(presets.PRESETS), "current": session.machine.name},
         )
     name = args[0]
     machine = Machine.from_preset(name, session.config)  # raises before anything changes
     session.replace_machine(machine)
-    msg = f"machine {name}: {presets.PRESETS[name]}\n{_machine_summary(session)}"
+    msg = f"machine {name}: {presets.PRESETS[name]}\n{render.machine_summary(machine)}"
     return Result(
         True,
         "DONE",
@@ -195,10 +171,6 @@ def _shown(tree: Any, start: int, end: int) -> list[tuple[int, Resource]]:
     return out
 
 
-def _verdict_line(op: str, v: Verdict) -> str:
-    return f"  {op:<6} {v.message}"
-
-
 @command(
     "whatis",
     "whatis ADDR",
@@ -218,47 +190,16 @@ def cmd_whatis(session: Session, args: list[str]) -> Result:
     if page + PAGE_SIZE - 1 > ADDR_MAX:  # cannot happen for a page-aligned 64-bit address
         raise UsageError(f"whatis: {addr:#x} is past 2^64 - 1")
     chain = m.tree.chain_at(addr)
-    lines = [f"{addr:#x}:"]
-    if chain:
-        from devmem_tui.engine.devmem import rules as policy
-
-        for depth, r in enumerate(chain):
-            line = "  " + iomem_text.render_line(r, depth, flags=True)
-            # The virtioN parent's EXCLUSIVE bit follows the configured kernel (5.16+), not
-            # what was stored when the map was made: say so where it differs.
-            eff = policy.eff_flags(r, policy.switches(m.config))
-            if eff != int(r.flags):
-                gained = F(eff & ~int(r.flags))
-                lost = F(int(r.flags) & ~eff)
-                note = " ".join(
-                    [*(f"+{w}" for w in flags_words(gained)), *(f"-{w}" for w in flags_words(lost))]
-                )
-                line += f"  (as this kernel sets it: {note})"
-            lines.append(line)
-    else:
-        lines.append("  in no resource (a hole in /proc/iomem)")
-    from devmem_tui.engine.devmem import access  # the policy modules load on first use
-
-    read_v = m.read(page, PAGE_SIZE)
-    mmap_v = access.mmap_mem(m, page, PAGE_SIZE, False, dry_run=True)
-    kcore_v = m.kcore(page, PAGE_SIZE)
-    lines.append(f"page {page:#x}-{page + PAGE_SIZE - 1:#x} under {m.config.short()}:")
-    lines += [
-        _verdict_line("read", read_v),
-        _verdict_line("mmap", mmap_v),
-        _verdict_line("kcore", kcore_v),
-    ]
-    trace = (
-        [f"read: {t}" for t in read_v.trace]
-        + [f"mmap: {t}" for t in mmap_v.trace]
-        + [f"kcore: {t}" for t in kcore_v.trace]
-    )
+    preds = predictions(m, page)  # all three at the page
+    for p in preds:
+        if p.error is not None:
+            raise p.error
+    lines = [f"{addr:#x}:", *render.chain_lines(m, chain), *render.prediction_lines(m, page, preds)]
+    trace = [f"{p.op}: {t}" for p in preds for t in p.trace]
     data = {
         "addr": addr,
         "page": page,
         "chain": [_resource_data(r, d) for d, r in enumerate(chain)],
-        "read": read_v.outcome.value,
-        "mmap": mmap_v.outcome.value,
-        "kcore": kcore_v.outcome.value,
+        **{p.op: p.outcome for p in preds},  # read, mmap, kcore
     }
     return Result(True, "DONE", "\n".join(lines), trace, data)

@@ -1,38 +1,22 @@
 """Session and scenario commands: save, open, export, record, say, expect, pause, exit.
 
-``save``/``open`` use engine/state.py (versioned JSON). ``record FILE`` attaches a
-``Recorder`` to the session's listeners: every later command is appended to FILE as a
-scenario line followed by ``expect OUTCOME``, so the file plays back green.
+``save``/``open`` write and read the versioned session JSON (engine/session_json.py) through
+files.py. ``record FILE`` attaches a ``commands.recorder.Recorder``. ``say``, ``expect`` and
+``pause`` are the scenario-only words (group "scenario", see ``CommandSpec.scenario_only``).
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
-from typing import Any
 
 from devmem_tui import files
-from devmem_tui.commands.registry import (
-    REGISTRY,
-    Result,
-    UsageError,
-    command,
-    expect_args,
-    lookup,
-    split_line,
-)
-from devmem_tui.commands.session import DEFAULT_PRESET, Session
-from devmem_tui.engine import session_json as state
-from devmem_tui.engine.config import KEYS, KernelConfig
+from devmem_tui.commands.recorder import start_recording, stop_recording
+from devmem_tui.commands.registry import Result, UsageError, expect_args
+from devmem_tui.commands.session import REGISTRY, Session, command
 from devmem_tui.engine.devmem.verdict import Outcome
-from devmem_tui.engine.errors import DevmemError
+from devmem_tui.engine.iomem import text as iomem_text
 
 OUTCOME_WORDS: tuple[str, ...] = tuple(o.value for o in Outcome)
-# Commands the recorder never writes: they steer the recording or the front end itself.
-NOT_RECORDED = frozenset({"record", "exit"})
-# Commands that do not replace `session.last_result` (session.py skips them), so an `expect`
-# after `say` still checks the command before it.
-SCENARIO_ONLY = frozenset({"say", "expect", "pause"})
 
 
 # ----------------------------------------------------------------------------- save / open
@@ -81,14 +65,6 @@ def cmd_open(session: Session, args: list[str]) -> Result:
 
 
 # ----------------------------------------------------------------------------- export
-def render_iomem_annotated(session: Session) -> str:
-    """The map in /proc/iomem format with flag annotations (what 'iomem --flags' prints),
-    so 'load iomem FILE' reads it back unchanged."""
-    from devmem_tui.engine.iomem import text as iomem_text
-
-    return iomem_text.render(session.machine.tree, flags=True)
-
-
 @command(
     "export",
     "export svg|iomem|json FILE",
@@ -105,8 +81,8 @@ def cmd_export(session: Session, args: list[str]) -> Result:
     expect_args(spec, args, 2)
     what, path = args[0].lower(), os.path.expanduser(args[1])
     if what == "svg":
-        exporter = getattr(session, "export_svg", None)  # set by the TUI while it runs
-        if not callable(exporter):
+        exporter = session.export_svg  # set by the TUI while it runs
+        if exporter is None:
             raise UsageError("export svg needs the TUI (start devmem-tui without a subcommand)")
         files.check_path(path, writing=True)
         exporter(path)
@@ -115,7 +91,8 @@ def cmd_export(session: Session, args: list[str]) -> Result:
         files.save_session(session.machine, path)
         return Result(True, "DONE", f"exported session JSON to {args[1]}", data={"path": path})
     if what == "iomem":
-        text = render_iomem_annotated(session)
+        # the map with flag annotations, as 'iomem --flags' prints it: 'load iomem' reads it back
+        text = iomem_text.render(session.machine.tree, flags=True)
         files.write_atomic(path, text)
         return Result(
             True,
@@ -127,124 +104,6 @@ def cmd_export(session: Session, args: list[str]) -> Result:
 
 
 # ----------------------------------------------------------------------------- record
-def _quote(word: str) -> str:
-    if word and not any(c.isspace() for c in word) and '"' not in word and not word.startswith("#"):
-        return word
-    return f'"{word}"'
-
-
-def relocate_paths(text: str, from_dir: str, to_dir: str) -> str:
-    """Rewrite the relative file arguments of one command line so that, read from to_dir,
-    they name the same files they named from from_dir. Other words are kept."""
-    from devmem_tui.frontends.complete import file_arg_indexes
-
-    words = split_line(text)
-    if len(words) < 2:
-        return text
-    try:
-        spec = lookup(words[0])
-    except UsageError:
-        return text
-    args = words[1:]
-    changed = False
-    for i in file_arg_indexes(spec, args):
-        p = args[i]
-        if os.path.isabs(p) or p.startswith("~"):
-            continue
-        new = os.path.relpath(os.path.join(from_dir, p), to_dir)
-        if new != p:
-            args[i] = new
-            changed = True
-    if not changed:
-        return text
-    return " ".join(_quote(w) for w in [words[0], *args])
-
-
-@dataclass
-class Recorder:
-    """Appends each executed command and its outcome to a scenario file."""
-
-    path: str
-    session: Session
-    commands: int = 0
-    preamble: list[str] = field(default_factory=list)
-
-    @property
-    def base_dir(self) -> str:
-        return os.path.dirname(os.path.abspath(self.path))
-
-    def write(self, lines: list[str]) -> None:
-        with open(self.path, "a", encoding="utf-8") as f:
-            f.write("".join(line + "\n" for line in lines))
-
-    def __call__(self, text: str, result: Result) -> None:
-        words = split_line(text)
-        if not words:
-            return
-        try:
-            name = lookup(words[0]).name
-        except UsageError:
-            name = ""
-        if name in NOT_RECORDED:
-            return
-        line = relocate_paths(text, os.getcwd(), self.base_dir)
-        if name == "expect":
-            lines = [line] if result.ok else [f"# {line}", f"#   (failed: {result.message})"]
-        elif name in SCENARIO_ONLY:
-            lines = [line]
-        elif result.outcome is None:
-            first = result.message.splitlines()[0] if result.message else "error"
-            lines = [f"# {line}", f"#   -> {first}"]
-        else:
-            lines = [line, f"expect {result.outcome}"]
-        try:
-            self.write(lines)
-            self.commands += 1
-        except OSError as e:
-            stop_recording(self.session)
-            result.message += f"\nwarning: recording to {self.path} stopped: {e.strerror or e}"
-
-
-def stop_recording(session: Session) -> Recorder | None:
-    rec = session.recorder
-    if rec is None:
-        return None
-    if rec in session.listeners:
-        session.listeners.remove(rec)
-    session.recorder = None
-    return rec
-
-
-def _preamble(session: Session, path: str) -> list[str]:
-    """Lines that bring a fresh default session (where playback starts) to the current
-    state: nothing when it is fresh, `set` + `machine` lines when only the config or preset
-    differ, else a snapshot saved next to the scenario and an `open` of it."""
-    from devmem_tui.engine.machine import Machine
-
-    m = session.machine
-    current = state.to_dict(m)
-    defaults = KernelConfig()
-    try:
-        if current == state.to_dict(Machine.from_preset(DEFAULT_PRESET)):
-            return []
-        if current == state.to_dict(Machine.from_preset(m.name, m.config.copy())):
-            lines = [
-                f"set {k} {m.config.get(k)}" for k in KEYS if m.config.get(k) != defaults.get(k)
-            ]
-            return [*lines, f"machine {m.name}"]
-    except Exception:  # not a preset machine (or one that fails to build): snapshot it
-        pass
-    root, _ = os.path.splitext(path)
-    snap = root + ".start.json"
-    files.save_session(m, snap)
-    rel = os.path.relpath(snap, os.path.dirname(os.path.abspath(path)))
-    return [
-        "# the session as it was when recording started (saved by 'record')",
-        f"open {_quote(rel)}",
-        "expect DONE",
-    ]
-
-
 @command(
     "record",
     "record FILE",
@@ -270,21 +129,7 @@ def cmd_record(session: Session, args: list[str]) -> Result:
     files.check_path(path, writing=True)  # never /dev/mem, a device node or a FIFO
     if os.path.isdir(path):
         raise UsageError(f"record: {args[0]} is a directory")
-    rec = Recorder(path, session)
-    rec.preamble = _preamble(session, path)
-    header = [
-        "# devmem-tui scenario written by 'record'; play it with: devmem-tui play "
-        + os.path.basename(path),
-        f"# started on kernel {session.config.short()}, machine {session.machine.name}",
-        *rec.preamble,
-    ]
-    try:
-        with open(path, "w", encoding="utf-8") as f:
-            f.write("".join(line + "\n" for line in header))
-    except OSError as e:
-        raise DevmemError(f"cannot write {args[0]}: {e.strerror or e}") from None
-    session.recorder = rec
-    session.listeners.append(rec)
+    start_recording(session, path, args[0])
     return Result(
         True, "DONE", f"recording to {args[0]}; 'record stop' ends it", data={"path": path}
     )
@@ -381,8 +226,3 @@ def cmd_pause(session: Session, args: list[str]) -> Result:
 def cmd_exit(session: Session, args: list[str]) -> Result:
     expect_args(REGISTRY["exit"], args, 0)
     return Result(True, "DONE", "", data={"exit": True})
-
-
-def recording_path(session: Session) -> str | None:
-    rec: Any = session.recorder
-    return getattr(rec, "path", None)

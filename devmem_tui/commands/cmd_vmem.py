@@ -3,9 +3,10 @@ unplug-all, state), memory-block onlining (online, offline), pin/unpin, wait.
 
 Raw requests bypass the guest driver, as a debugging host (or a buggy guest tool) would: the
 device answers exactly as QEMU does; the driver is not told. Its ``plugged_size`` is re-read at
-the next config refresh (WARN, then it adopts the device's value, reference §2.5 step 3); its
-sub-block bitmap is never corrected, so a later driver PLUG of a block the host plugged behind
-its back gets ERROR and the driver marks the device broken (vector T42).
+the next config refresh (virtio_mem_refresh_config() WARNs, then adopts the device's value);
+its sub-block bitmap is never corrected, so a later driver PLUG of a block the host plugged
+behind its back gets ERROR and virtio_mem_run_wq() marks the device broken
+(drivers/virtio/virtio_mem.c).
 """
 
 from __future__ import annotations
@@ -13,14 +14,8 @@ from __future__ import annotations
 from typing import Any
 
 from devmem_tui.commands.numbers import parse_duration, parse_number, parse_size
-from devmem_tui.commands.registry import (
-    REGISTRY,
-    Result,
-    command,
-    expect_args,
-    usage_error,
-)
-from devmem_tui.commands.session import Session
+from devmem_tui.commands.registry import Result, expect_args, usage_error
+from devmem_tui.commands.session import REGISTRY, Session, command
 from devmem_tui.engine.errors import DevmemError
 from devmem_tui.engine.interfaces import EventKind
 from devmem_tui.engine.mm import memory_blocks as mbk

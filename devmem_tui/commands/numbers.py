@@ -1,4 +1,4 @@
-"""Numbers, sizes, ranges and durations as DESIGN §2 spells them.
+"""Numbers, sizes, ranges and durations as the command language spells them.
 
 Addresses and sizes: hex (``0x140000000``), decimal, or a binary size suffix ``K M G T``
 (``128M`` = 128 MiB, ``0x10K`` = 64 KiB). Ranges: ``START-END`` (inclusive, as /proc/iomem

@@ -1,54 +1,38 @@
 """The command registry: every command's usage, help and handler in one place.
 
-The parser, help, the REPL's completer, the TUI's palette and the scenario player all read this
-registry, so they cannot drift apart. Handlers never print; they return a ``Result``.
+The parser, help, the REPL's completer, the TUI's palette and the scenario player all read the
+one registry (``commands.session.COMMANDS``), so they cannot drift apart. Handlers never print;
+they return a ``Result``.
 
 A handler is ``def handler(session, args: list[str]) -> Result`` registered with
-``@command("read", "read ADDR [LEN]", summary=..., help=...)``. Placeholders in usage strings
-name the argument kind used for completion (see ``ARG_KINDS``); lowercase words are literals;
-``[X]`` is optional; ``a|b`` is a choice. A handler raises ``UsageError`` (or any
-``DevmemError``) for a command that cannot run; it must validate everything before it changes
-any state, so a failed command leaves the session exactly as it was.
+``@command("read", "read ADDR [LEN]", summary=..., help=...)``; usage strings follow
+``commands.grammar``. A handler raises ``UsageError`` (or any ``DevmemError``) for a command
+that cannot run; it must validate everything before it changes any state, so a failed command
+leaves the session exactly as it was.
+
+The registry is generic in the session type its handlers take, so this module needs no
+session: ``commands.session`` makes the one ``Registry[Session]``.
 """
 
 from __future__ import annotations
 
 import difflib
-import re
+import importlib
+import pkgutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from functools import cached_property
+from typing import Any, Generic, TypeVar
 
+from devmem_tui.commands import grammar
+from devmem_tui.commands.grammar import Slot
 from devmem_tui.engine.errors import DevmemError
 
-if TYPE_CHECKING:
-    from devmem_tui.commands.session import Session
+S = TypeVar("S")  # the session a handler runs in
 
 
 class UsageError(DevmemError):
     """The command cannot run (bad syntax, unknown name, bad number)."""
-
-
-# Placeholder -> argument kind, for completion and help.
-ARG_KINDS: dict[str, str] = {
-    "ADDR": "addr",
-    "LEN": "size",
-    "SIZE": "size",
-    "OFFSET": "size",
-    "RANGE": "range",
-    "DEV": "device",
-    "MAP": "mapping",
-    "FILE": "file",
-    "PRESET": "preset",
-    "KEY": "config_key",
-    "VALUE": "config_value",
-    "memoryN": "memblock",
-    "NAME": "resource",
-    "COMMAND": "command",
-    "DURATION": "duration",
-    "TEXT": "text",
-    "OUTCOME": "outcome",
-}
 
 
 @dataclass
@@ -75,19 +59,47 @@ class Result:
         }
 
 
-Handler = Callable[["Session", list[str]], Result]
+Handler = Callable[[S, list[str]], Result]
+
+# The group of the scenario-only words (say, expect, pause): see CommandSpec.scenario_only.
+SCENARIO_GROUP = "scenario"
+GROUP_ORDER = ("map", "config", "access", "vmem", "session", SCENARIO_GROUP, "general")
 
 
 @dataclass
-class CommandSpec:
+class CommandSpec(Generic[S]):
     name: str
     usages: list[str]
     summary: str
     help: str
-    handler: Handler
+    handler: Handler[S]
     group: str = "general"
     mutates: bool = True
     aliases: tuple[str, ...] = ()
+
+    # say, expect, pause: words that steer a scenario rather than the machine. They do not
+    # replace the session's last result (an `expect` after `say` checks the command before
+    # it), the recorder writes them without an `expect` line, and the TUI groups them around
+    # the command they narrate or check. Set from the group; a plain attribute because the
+    # session reads it for every line.
+    scenario_only: bool = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.scenario_only = self.group == SCENARIO_GROUP
+
+    @cached_property
+    def usage_slots(self) -> tuple[list[Slot], ...]:
+        """Every usage parsed into slots (``grammar.parse_usage``), once per command."""
+        return tuple(grammar.parse_usage(u) for u in self.usages)
+
+    @cached_property
+    def takes_file(self) -> bool:
+        return grammar.takes_file(self.usage_slots)
+
+    @property
+    def needs_args(self) -> bool:
+        """True unless one of its usages is the bare name or only optional words."""
+        return not any(grammar.takes_no_args(slots) for slots in self.usage_slots)
 
     def usage_text(self) -> str:
         return "\n".join(f"  {u}" for u in self.usages)
@@ -105,94 +117,77 @@ class CommandSpec:
         return text.rstrip("\n")
 
 
-REGISTRY: dict[str, CommandSpec] = {}
-ALIASES: dict[str, str] = {}
-GROUP_ORDER = ("map", "config", "access", "vmem", "session", "scenario", "general")
+class Registry(Generic[S]):
+    """Commands by name, aliases, and whether the command modules of ``package`` (its
+    ``cmd_*`` modules, which register themselves on import) have been imported yet."""
+
+    def __init__(self, package: str) -> None:
+        self.package = package
+        self.specs: dict[str, CommandSpec[S]] = {}
+        self.aliases: dict[str, str] = {}
+        self.loaded = False
+
+    def command(
+        self,
+        name: str,
+        *usages: str,
+        summary: str,
+        help: str = "",
+        group: str = "general",
+        mutates: bool = True,
+        aliases: tuple[str, ...] = (),
+    ) -> Callable[[Handler[S]], Handler[S]]:
+        """Register a command handler."""
+
+        def deco(fn: Handler[S]) -> Handler[S]:
+            self.specs[name] = CommandSpec(
+                name, list(usages) or [name], summary, help, fn, group, mutates, aliases
+            )
+            for a in aliases:
+                self.aliases[a] = name
+            return fn
+
+        return deco
+
+    def load_all(self) -> None:
+        """Import every command module so that they register (once). They are found by
+        name, not imported here, because each imports the session that imports this
+        registry."""
+        if self.loaded:
+            return
+        self.loaded = True
+        pkg = importlib.import_module(self.package)
+        for mod in sorted(m.name for m in pkgutil.iter_modules(pkg.__path__)):
+            if mod.startswith("cmd_"):
+                importlib.import_module(f"{self.package}.{mod}")
+
+    def lookup(self, word: str) -> CommandSpec[S]:
+        if not self.loaded:  # checked here: every executed line looks its command up
+            self.load_all()
+        key = self.aliases.get(word, word)
+        spec = self.specs.get(key)
+        if spec is None:
+            close = difflib.get_close_matches(
+                word, list(self.specs) + list(self.aliases), n=1, cutoff=0.6
+            )
+            hint = f"; did you mean {close[0]!r}?" if close else "; type 'help' for the list"
+            raise UsageError(f"unknown command {word!r}{hint}")
+        return spec
+
+    def all_specs(self) -> list[CommandSpec[S]]:
+        self.load_all()
+        order = {g: i for i, g in enumerate(GROUP_ORDER)}
+        return sorted(self.specs.values(), key=lambda s: (order.get(s.group, 99), s.name))
 
 
-def command(
-    name: str,
-    *usages: str,
-    summary: str,
-    help: str = "",
-    group: str = "general",
-    mutates: bool = True,
-    aliases: tuple[str, ...] = (),
-) -> Callable[[Handler], Handler]:
-    """Register a command handler."""
-
-    def deco(fn: Handler) -> Handler:
-        REGISTRY[name] = CommandSpec(
-            name, list(usages) or [name], summary, help, fn, group, mutates, aliases
-        )
-        for a in aliases:
-            ALIASES[a] = name
-        return fn
-
-    return deco
-
-
-def lookup(word: str) -> CommandSpec:
-    load_all()
-    key = ALIASES.get(word, word)
-    spec = REGISTRY.get(key)
-    if spec is None:
-        close = difflib.get_close_matches(word, list(REGISTRY) + list(ALIASES), n=1, cutoff=0.6)
-        hint = f"; did you mean {close[0]!r}?" if close else "; type 'help' for the list"
-        raise UsageError(f"unknown command {word!r}{hint}")
-    return spec
-
-
-def usage_error(spec: CommandSpec, problem: str) -> UsageError:
+def usage_error(spec: CommandSpec[S], problem: str) -> UsageError:
     return UsageError(f"{problem}; usage: {' | '.join(spec.usages)}")
 
 
-def expect_args(spec: CommandSpec, args: list[str], lo: int, hi: int | None = None) -> None:
+def expect_args(spec: CommandSpec[S], args: list[str], lo: int, hi: int | None = None) -> None:
     """Raise a usage error naming the usage when the argument count is outside [lo, hi]."""
     hi = lo if hi is None else hi
     if len(args) < lo:
         raise usage_error(spec, f"{spec.name}: missing argument")
     if hi >= 0 and len(args) > hi:
         raise usage_error(spec, f"{spec.name}: unexpected argument {args[hi]!r}")
-
-
-_TOKEN = re.compile(r'"([^"]*)"|(\S+)')
-
-
-def split_line(line: str) -> list[str]:
-    """Split a command line into words; '#' starts a comment; "double quotes" group words."""
-    words: list[str] = []
-    for m in _TOKEN.finditer(line):
-        if m.group(2) is not None and m.group(2).startswith("#"):
-            break
-        words.append(m.group(1) if m.group(1) is not None else m.group(2))
-    return words
-
-
-def usage_tokens(usage: str) -> list[str]:
-    return usage.split()[1:]
-
-
-_LOADED = False
-
-
-def load_all() -> None:
-    """Import every command module so that they register (once)."""
-    global _LOADED
-    if _LOADED:
-        return
-    _LOADED = True
-    import importlib
-    import pkgutil
-
-    import devmem_tui.commands as pkg
-
-    for mod in sorted(m.name for m in pkgutil.iter_modules(pkg.__path__)):
-        if mod.startswith("cmd_"):
-            importlib.import_module(f"devmem_tui.commands.{mod}")
-
-
-def all_specs() -> list[CommandSpec]:
-    load_all()
-    order = {g: i for i, g in enumerate(GROUP_ORDER)}
-    return sorted(REGISTRY.values(), key=lambda s: (order.get(s.group, 99), s.name))

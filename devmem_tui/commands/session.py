@@ -1,4 +1,5 @@
-"""A Session: the machine being explored plus what the command layer remembers between lines.
+"""A Session: the machine being explored plus what the command layer remembers between lines,
+and ``COMMANDS``, the one registry of commands a session runs.
 
 ``Session.execute(line)`` is the single way in for the REPL, the TUI and scenarios.
 """
@@ -7,9 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
-from devmem_tui.commands.registry import Result, UsageError, lookup, split_line
+from devmem_tui.commands.grammar import split_line
+from devmem_tui.commands.registry import CommandSpec, Registry, Result
 from devmem_tui.engine import session_json as state
 from devmem_tui.engine.config import KernelConfig
 from devmem_tui.engine.errors import DevmemError
@@ -45,14 +47,24 @@ def take_snapshot(machine: Machine) -> Snapshot:
         return Snapshot(machine, None, f"no snapshot: {type(e).__name__}")
 
 
+class Recording(Protocol):
+    """A recorder on the session's listeners while `record FILE` is on
+    (``commands.recorder.Recorder``)."""
+
+    path: str
+
+    def __call__(self, text: str, result: Result) -> None: ...
+
+
 @dataclass
 class Session:
     machine: Machine
     last_result: Result | None = None
-    recorder: Any = None  # commands.cmd_session.Recorder while `record FILE` is on
+    recorder: Recording | None = None
     listeners: list[Callable[[str, Result], None]] = field(default_factory=list)
     source: str = "<input>"  # file name for messages (scenarios)
     line_no: int = 0
+    export_svg: Callable[[str], None] | None = None  # the TUI's screenshot, while it runs
 
     @classmethod
     def new(cls, preset: str = DEFAULT_PRESET, config: KernelConfig | None = None) -> Session:
@@ -74,8 +86,9 @@ class Session:
             return None
         text = line.strip()
         snap: Snapshot | None = None
+        spec: CommandSpec[Session] | None = None
         try:
-            spec = lookup(words[0])
+            spec = COMMANDS.lookup(words[0])
             if spec.mutates:
                 snap = take_snapshot(self.machine)
             result = spec.handler(self, words[1:])
@@ -91,7 +104,7 @@ class Session:
                 False, None, f"internal error: {type(e).__name__}: {detail}" + self._undo(snap)
             )
         result.command = text
-        if spec_name(words[0]) not in ("expect", "say", "pause"):  # scenario-only words
+        if spec is None or not spec.scenario_only:
             self.last_result = result
         for listener in list(self.listeners):
             try:
@@ -144,8 +157,12 @@ def clean_text(line: str) -> str:
     return line
 
 
-def spec_name(word: str) -> str:
-    try:
-        return lookup(word).name
-    except UsageError:
-        return word
+# The one registry: every command of the cmd_* modules, whose handlers take a Session. The
+# names below are its table and methods, as the command modules and front ends use them.
+COMMANDS: Registry[Session] = Registry("devmem_tui.commands")
+REGISTRY = COMMANDS.specs
+ALIASES = COMMANDS.aliases
+command = COMMANDS.command
+lookup = COMMANDS.lookup
+all_specs = COMMANDS.all_specs
+load_all = COMMANDS.load_all

@@ -1,4 +1,5 @@
-"""The ``devmem-tui`` command line (DESIGN §5).
+"""The ``devmem-tui`` command line: argument parsing, ``run``, and the dispatch to ``play``
+(frontends/play.py), the REPL and the TUI.
 
     devmem-tui [OPTIONS]                       the Textual TUI
     devmem-tui repl [OPTIONS]                  the prompt_toolkit REPL
@@ -6,7 +7,8 @@
     devmem-tui run [-c COMMANDS]... [FILE|-] [--json]
 
 Front ends are imported lazily inside the functions that need them, so ``run`` and ``play``
-never import textual or prompt_toolkit (start-up stays well under half a second).
+never import textual or prompt_toolkit (start-up stays well under half a second), and ``run``
+never imports the scenario modules.
 Every user error is one line on stderr and exit status 2; never a traceback.
 """
 
@@ -15,18 +17,25 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import sys
 from collections.abc import Iterable, Iterator
 from typing import IO, NoReturn
 
-from devmem_tui.commands.registry import Result
+from devmem_tui.commands.grammar import split_commands
 from devmem_tui.commands.session import DEFAULT_PRESET, Session
 from devmem_tui.engine.config import KEYS, KernelConfig
 from devmem_tui.engine.errors import DevmemError
+from devmem_tui.files import read_text
+from devmem_tui.frontends.output import (
+    EXIT_FAIL,
+    EXIT_OK,
+    EXIT_USAGE,
+    ansi,
+    format_result,
+    want_color,
+)
 
 PROG = "devmem-tui"
-EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 
 # Config key -> option name. `iomem` is the boot parameter; `--iomem` already takes a file.
 OPTION_FOR_KEY: dict[str, str] = {
@@ -36,85 +45,6 @@ OPTION_FOR_KEY: dict[str, str] = {
 
 class CliError(Exception):
     """A bad option or argument: printed as one line, exit 2."""
-
-
-# ----------------------------------------------------------------------------- rendering
-_GOOD = {"OK", "ACK", "PLUGGED", "DONE"}
-_SOFT = {"ZEROS", "DROPPED", "SHORT", "MIXED", "UNPLUGGED", "NACK", "BUSY"}
-_ANSI = {
-    "good": "\x1b[32m",
-    "soft": "\x1b[33m",
-    "bad": "\x1b[31m",
-    "dim": "\x1b[2m",
-    "bold": "\x1b[1m",
-    "reset": "\x1b[0m",
-}
-
-
-def outcome_class(outcome: str | None) -> str:
-    """'good', 'soft' or 'bad': how a front end colours an outcome word."""
-    if outcome in _GOOD:
-        return "good"
-    if outcome in _SOFT:
-        return "soft"
-    return "bad"
-
-
-def result_lines(result: Result, trace: bool = True) -> list[tuple[str, str]]:
-    """A result as (style, text) lines: style is 'error', 'outcome:WORD' (a first line that
-    carries the outcome word), 'message', 'trace' or 'narration'. Front ends colour these;
-    ``format_result`` joins them as plain text or ANSI."""
-    lines: list[tuple[str, str]] = []
-    msg_lines = result.message.splitlines() if result.message else []
-    if not result.ok and result.outcome is None:
-        lines.extend(("error", ln) for ln in (msg_lines or ["error"]))
-    elif "say" in result.data:
-        lines.extend(("narration", ln) for ln in msg_lines)
-    else:
-        outcome = result.outcome
-        if outcome and outcome != "DONE":
-            first = msg_lines[0] if msg_lines else ""
-            if outcome not in re.findall(r"[A-Z]+", first):
-                first = f"{outcome}  {first}".rstrip()
-            lines.append((f"outcome:{outcome}", first))
-            lines.extend(("message", ln) for ln in msg_lines[1:])
-        elif msg_lines:
-            lines.extend(("message", ln) for ln in msg_lines)
-        elif outcome and not result.data.get("exit") and not result.data.get("pause"):
-            lines.append((f"outcome:{outcome}", outcome))
-    if trace:
-        lines.extend(("trace", "    " + t) for t in result.trace)
-    return lines
-
-
-def format_result(result: Result, trace: bool = True, color: bool = False) -> str:
-    """A result as text: outcome and message, then the trace indented (dim with color)."""
-    out = []
-    for style, text in result_lines(result, trace):
-        if not color:
-            out.append(text)
-        elif style == "error":
-            out.append(_ANSI["bad"] + text + _ANSI["reset"])
-        elif style == "trace":
-            out.append(_ANSI["dim"] + text + _ANSI["reset"])
-        elif style == "narration":
-            out.append(_ANSI["bold"] + text + _ANSI["reset"])
-        elif style.startswith("outcome:"):
-            word = style.split(":", 1)[1]
-            colored = _ANSI[outcome_class(word)] + word + _ANSI["reset"]
-            out.append(re.sub(rf"\b{re.escape(word)}\b", colored, text, count=1))
-        else:
-            out.append(text)
-    return "\n".join(out)
-
-
-def want_color(stream: IO[str]) -> bool:
-    if os.environ.get("NO_COLOR"):
-        return False
-    try:
-        return stream.isatty()
-    except (AttributeError, ValueError):
-        return False
 
 
 # ----------------------------------------------------------------------------- arguments
@@ -290,28 +220,9 @@ def make_session(ns: argparse.Namespace) -> Session:
 
 
 # ----------------------------------------------------------------------------- run
-def split_commands(text: str) -> list[str]:
-    """Split a -c argument at ';' outside double quotes."""
-    out: list[str] = []
-    cur: list[str] = []
-    quoted = False
-    for ch in text:
-        if ch == '"':
-            quoted = not quoted
-        if ch == ";" and not quoted:
-            out.append("".join(cur))
-            cur = []
-        else:
-            cur.append(ch)
-    out.append("".join(cur))
-    return out
-
-
 def _read_lines(name: str) -> list[str]:
     if name == "-":
         return sys.stdin.read().splitlines()
-    from devmem_tui.files import read_text
-
     try:
         return read_text(name).splitlines()  # never /dev/mem, /proc/kcore or a device node
     except DevmemError as e:
@@ -346,7 +257,7 @@ def run_commands(
             out.write(json.dumps(result.to_json(line_no)) + "\n")
         else:
             echo = f"> {result.command}"
-            out.write((_ANSI["bold"] + echo + _ANSI["reset"] if color else echo) + "\n")
+            out.write((ansi(echo, "bold") if color else echo) + "\n")
             body = format_result(result, trace=True, color=color)
             if body:
                 out.write(body + "\n")
@@ -359,7 +270,7 @@ def run_commands(
 # ----------------------------------------------------------------------------- front ends
 def _run_tui(session: Session, scenario: str | None = None) -> int:
     try:
-        from devmem_tui.frontends.tui.app import run_tui
+        from devmem_tui.frontends.tui.app import run_tui  # lazy: textual loads only for the TUI
     except ImportError as e:
         raise CliError(f"the TUI is not available: {e}") from None
     code = run_tui(session, scenario=scenario)
@@ -369,7 +280,9 @@ def _run_tui(session: Session, scenario: str | None = None) -> int:
 def _main(argv: list[str] | None) -> int:
     ns = build_parser().parse_args(argv)
     if ns.cmd == "play":
-        from devmem_tui.scenario import player
+        # lazy: the scenario modules load only to play, so `run` starts faster
+        from devmem_tui.frontends.play import play_files
+        from devmem_tui.scenario.script import check_files
 
         if ns.tui:
             if len(ns.files) != 1:
@@ -377,21 +290,21 @@ def _main(argv: list[str] | None) -> int:
             if ns.json:
                 raise CliError("play --tui cannot be combined with --json")
             config_from_options(ns)
-            problems = player.check_files(ns.files)
+            problems = check_files(ns.files)
             if problems:
                 for p in problems:
                     sys.stderr.write(p + "\n")
                 return EXIT_USAGE
             return _run_tui(make_session(ns), scenario=ns.files[0])
         make_session(ns)  # option errors surface once, before any file plays
-        return player.play_files(
+        return play_files(
             ns.files, lambda: make_session(ns), sys.stdout, trace=ns.trace, as_json=ns.json
         )
     session = make_session(ns)
     if ns.cmd == "run":
         return run_commands(session, run_sources(ns), sys.stdout, ns.json)
     if ns.cmd == "repl":
-        from devmem_tui.frontends.repl import run_repl
+        from devmem_tui.frontends.repl import run_repl  # lazy: prompt_toolkit only for the REPL
 
         return run_repl(session)
     return _run_tui(session)

@@ -2,37 +2,25 @@
 
 ``complete(text_before_cursor, session)`` returns ``Suggestion``s: command words first, then
 the right kind of argument for each position, read from the usage strings in the command
-registry (placeholders -> ``registry.ARG_KINDS``). It is pure: no prompt_toolkit or textual
-import, so the TUI and tests can call it directly; the REPL wraps it in a thin adapter.
-
-The usage matcher here (``arg_kinds``) is also how the scenario player and the recorder know
-which arguments of a command are file paths.
+registry with the usage grammar and matcher of ``commands.grammar`` (placeholders ->
+``grammar.ARG_KINDS``). It is pure: no prompt_toolkit or textual import, so the TUI and tests
+can call it directly; the REPL wraps it in a thin adapter.
 """
 
 from __future__ import annotations
 
-import functools
 import os
-import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from devmem_tui.commands.registry import (
-    ALIASES,
-    ARG_KINDS,
-    REGISTRY,
-    CommandSpec,
-    UsageError,
-    load_all,
-    lookup,
-)
+from devmem_tui.commands.grammar import START, State, advance, closure, quote_word, split_partial
+from devmem_tui.commands.registry import CommandSpec, UsageError
+from devmem_tui.commands.session import ALIASES, REGISTRY, Session, load_all, lookup
+from devmem_tui.engine import presets
+from devmem_tui.engine.config import ERAS, KEYS
+from devmem_tui.engine.devmem.verdict import Outcome
 
-if TYPE_CHECKING:
-    from devmem_tui.commands.session import Session
-
-# Kinds whose slot swallows the rest of the line.
-REST_KINDS = frozenset({"text", "command"})
 # Common sizes offered after a bare number for size-like arguments.
 SIZE_SUFFIXES = ("K", "M", "G")
 MAX_NAME_SUGGESTIONS = 200  # keep huge maps from flooding a menu
@@ -46,204 +34,6 @@ class Suggestion:
     start: int  # <= 0, relative to the cursor
     display: str = ""
     meta: str = ""
-
-
-@dataclass(frozen=True)
-class Alt:
-    """One alternative of a usage slot: a literal word, or a placeholder of some kind.
-    ``prefix`` is set for ``block=SIZE``-style tokens (a literal prefix then a value)."""
-
-    literal: str | None = None
-    kind: str | None = None
-    prefix: str = ""
-    choices: tuple[str, ...] = ()  # `name=on|off`: the literal values after the prefix
-
-
-@dataclass(frozen=True)
-class Slot:
-    alts: tuple[Alt, ...]
-    optional: bool = False
-    repeat: bool = False
-
-    @property
-    def rest(self) -> bool:
-        return any(a.kind in REST_KINDS and not a.prefix for a in self.alts)
-
-
-# ----------------------------------------------------------------------------- usage grammar
-def _alt(word: str) -> Alt:
-    if "=" in word and not word.startswith("="):
-        pre, _, ph = word.partition("=")
-        values = tuple(v for v in ph.split("|") if v)
-        if len(values) > 1 or (values and not re.fullmatch(r"[A-Z][A-Za-z0-9_]*", values[0])):
-            return Alt(kind="choice", prefix=pre + "=", choices=values)
-        return Alt(kind=ARG_KINDS.get(ph, "value"), prefix=pre + "=")
-    if word in ARG_KINDS:
-        return Alt(kind=ARG_KINDS[word])
-    if re.fullmatch(r"[A-Z][A-Z0-9_]*", word):
-        return Alt(kind="value")  # a placeholder the registry does not know: free-form
-    return Alt(literal=word)
-
-
-def parse_usage(usage: str) -> list[Slot]:
-    """``read ADDR [LEN]`` -> slots for the words after the command word."""
-    slots: list[Slot] = []
-    depth = 0
-    for tok in usage.split()[1:]:
-        opens = len(tok) - len(tok.lstrip("["))
-        depth += opens
-        core = tok.strip("[]")
-        optional = depth > 0
-        depth -= tok.count("]")
-        depth = max(depth, 0)
-        repeat = core.endswith("...")
-        core = core.removesuffix("...")
-        if not core:
-            continue
-        if re.match(r"^[\w-]+=", core):  # `name=a|b`: one alternative with value choices
-            alts: tuple[Alt, ...] = (_alt(core),)
-        else:
-            alts = tuple(_alt(w) for w in core.split("|") if w)
-        slots.append(Slot(alts, optional, repeat))
-    return slots
-
-
-def _alt_matches(alt: Alt, word: str) -> bool:
-    if alt.prefix:
-        return word.startswith(alt.prefix)
-    if alt.literal is not None:
-        return word.lower() == alt.literal.lower()
-    if alt.kind in ("text", "command"):
-        return True
-    return not word.startswith("--")
-
-
-@dataclass(frozen=True)
-class _State:
-    pos: int
-    rest_from: int = -1  # index of the word where a rest-of-line slot began
-
-
-def _closure(slots: list[Slot], states: Iterable[_State]) -> set[_State]:
-    """States reachable by skipping optional slots."""
-    out: set[_State] = set()
-    todo = list(states)
-    while todo:
-        st = todo.pop()
-        if st in out:
-            continue
-        out.add(st)
-        if st.rest_from < 0 and st.pos < len(slots) and slots[st.pos].optional:
-            todo.append(_State(st.pos + 1))
-    return out
-
-
-def _advance(
-    slots: list[Slot], states: set[_State], word: str, index: int
-) -> tuple[set[_State], list[Alt]]:
-    """Consume one word; also report the alternatives that accepted it (first = preferred)."""
-    nxt: set[_State] = set()
-    matched: list[Alt] = []
-    for st in sorted(_closure(slots, states), key=lambda s: (s.pos, s.rest_from)):
-        if st.rest_from >= 0:
-            nxt.add(st)
-            matched.extend(a for a in slots[st.pos].alts if a.kind in REST_KINDS)
-            continue
-        if st.pos >= len(slots):
-            continue
-        slot = slots[st.pos]
-        for alt in slot.alts:
-            if _alt_matches(alt, word):
-                matched.append(alt)
-                if slot.rest:
-                    nxt.add(_State(st.pos, index))
-                elif slot.repeat:
-                    nxt.add(_State(st.pos))
-                    nxt.add(_State(st.pos + 1))
-                else:
-                    nxt.add(_State(st.pos + 1))
-                break
-    # Literals first: `record stop` is the word stop, not a FILE named stop.
-    matched.sort(key=lambda a: a.literal is None)
-    return nxt, matched
-
-
-def _all_usage_slots(spec: CommandSpec) -> list[list[Slot]]:
-    return [parse_usage(u) for u in spec.usages]
-
-
-def arg_kinds(spec: CommandSpec, args: list[str]) -> list[str | None]:
-    """The argument kind of each word in ``args`` (None for literals), by the first usage
-    that accepts all the words; all None when no usage does."""
-    for slots in _all_usage_slots(spec):
-        kinds: list[str | None] = []
-        states: set[_State] = {_State(0)}
-        for i, word in enumerate(args):
-            states, matched = _advance(slots, states, word, i)
-            if not states:
-                break
-            kinds.append(matched[0].kind if matched and matched[0].literal is None else None)
-        if len(kinds) == len(args) and states:
-            return kinds
-    return [None] * len(args)
-
-
-def file_arg_indexes(spec: CommandSpec, args: list[str]) -> list[int]:
-    """Indexes of the arguments that name files (for scenario-relative paths)."""
-    # Most commands take no file: answer without matching the usage. The player asks this for
-    # every scenario line, and the matching was a third of `devmem-tui play` time
-    # (docs/performance.md). Same answer: only a "file" slot can yield a "file" kind.
-    if not _takes_file(tuple(spec.usages)):
-        return []
-    return [i for i, k in enumerate(arg_kinds(spec, args)) if k == "file"]
-
-
-@functools.lru_cache(maxsize=512)
-def _takes_file(usages: tuple[str, ...]) -> bool:
-    return any(a.kind == "file" for u in usages for slot in parse_usage(u) for a in slot.alts)
-
-
-# ----------------------------------------------------------------------------- tokenizing
-@dataclass
-class _Tok:
-    text: str  # unquoted
-    raw_start: int
-
-
-def _tokenize(text: str) -> tuple[list[_Tok], _Tok | None, bool]:
-    """Words before the cursor, the partial word at the cursor (None after a space), and
-    whether the cursor sits in a comment."""
-    words: list[_Tok] = []
-    i, n = 0, len(text)
-    while i < n:
-        if text[i].isspace():
-            i += 1
-            continue
-        start = i
-        if text[i] == "#":
-            return words, None, True
-        if text[i] == '"':
-            j = text.find('"', i + 1)
-            if j < 0:
-                return words, _Tok(text[i + 1 :], start), False
-            tok = _Tok(text[i + 1 : j], start)
-            i = j + 1
-        else:
-            while i < n and not text[i].isspace():
-                i += 1
-            tok = _Tok(text[start:i], start)
-        if i >= n:
-            return words, tok, False
-        words.append(tok)
-    return words, None, False
-
-
-def _quote(word: str) -> str:
-    return (
-        f'"{word}"'
-        if (not word or any(c.isspace() for c in word) or word.startswith("#"))
-        else word
-    )
 
 
 # ----------------------------------------------------------------------------- candidates
@@ -261,15 +51,11 @@ def _commands() -> Iterator[tuple[str, str]]:
 
 
 def _config_keys() -> Iterator[tuple[str, str]]:
-    from devmem_tui.engine.config import KEYS
-
     for key, (_, help_text) in KEYS.items():
         yield key, help_text
 
 
 def _config_values(key: str) -> Iterator[tuple[str, str]]:
-    from devmem_tui.engine.config import ERAS, KEYS
-
     entry = KEYS.get(key.lower())
     if entry is None:
         return
@@ -286,21 +72,8 @@ def _config_values(key: str) -> Iterator[tuple[str, str]]:
 
 
 def _presets() -> Iterator[tuple[str, str]]:
-    try:
-        from devmem_tui.engine import presets
-    except ImportError:
-        return
-    table = getattr(presets, "PRESETS", {})
-    items = table.items() if isinstance(table, dict) else ((n, None) for n in table)
-    for name, info in items:
-        meta = ""
-        if isinstance(info, str):
-            meta = info
-        else:
-            meta = str(getattr(info, "description", "") or getattr(info, "summary", "") or "")
-            if not meta and isinstance(info, dict):
-                meta = str(info.get("description", ""))
-        yield str(name), meta.splitlines()[0] if meta else ""
+    for name, description in presets.PRESETS.items():
+        yield name, description.splitlines()[0] if description else ""
 
 
 def _devices(session: Session | None) -> Iterator[tuple[str, str]]:
@@ -424,8 +197,6 @@ def _resource_starts(session: Session | None) -> Iterator[tuple[str, str]]:
 
 
 def _outcomes() -> Iterator[tuple[str, str]]:
-    from devmem_tui.engine.devmem.verdict import Outcome
-
     for o in Outcome:
         yield o.value, ""
 
@@ -450,7 +221,11 @@ def _files(partial: str) -> Iterator[tuple[str, str]]:
 
 
 def _kind_candidates(
-    kind: str, partial: str, session: Session | None, spec: CommandSpec, args: list[str]
+    kind: str,
+    partial: str,
+    session: Session | None,
+    spec: CommandSpec[Session],
+    args: list[str],
 ) -> Iterator[tuple[str, str]]:
     if kind == "config_key":
         yield from _config_keys()
@@ -480,11 +255,11 @@ def _kind_candidates(
 
 def complete(text: str, session: Session | None = None) -> list[Suggestion]:
     """Completions for the text before the cursor of one command line."""
-    words, partial, in_comment = _tokenize(text)
+    words, partial, in_comment = split_partial(text)
     if in_comment:
         return []
     cur = partial.text if partial else ""
-    start = -(len(text) - partial.raw_start) if partial else 0
+    start = -(len(text) - partial.start) if partial else 0
     if not words:
         return [
             Suggestion(name, start, name, meta)
@@ -502,22 +277,22 @@ def complete(text: str, session: Session | None = None) -> list[Suggestion]:
         for s in complete(from_text, session):
             out.setdefault(s.text, s)
 
-    for slots in _all_usage_slots(spec):
-        states: set[_State] = {_State(0)}
+    for slots in spec.usage_slots:
+        states: set[State] = {START}
         for i, word in enumerate(args):
-            states, _ = _advance(slots, states, word, i)
+            states, _ = advance(slots, states, word, i)
             if not states:
                 break
-        for st in _closure(slots, states):
+        for st in closure(slots, states):
             if st.rest_from >= 0:  # inside TEXT or COMMAND: only a COMMAND completes
                 if any(a.kind == "command" for a in slots[st.pos].alts):
-                    sub_complete(text[words[1 + st.rest_from].raw_start :])
+                    sub_complete(text[words[1 + st.rest_from].start :])
                 continue
             if st.pos >= len(slots):
                 continue
             for alt in slots[st.pos].alts:
                 if alt.kind == "command" and not alt.prefix:
-                    sub_complete(text[partial.raw_start :] if partial else "")
+                    sub_complete(text[partial.start :] if partial else "")
                     continue
                 if alt.literal is not None:
                     cands: Iterable[tuple[str, str]] = [(alt.literal, "")]
@@ -540,5 +315,5 @@ def complete(text: str, session: Session | None = None) -> list[Suggestion]:
                         by_name and cur and meta.lower().startswith(cur.lower().lstrip('"'))
                     )
                     if hit and cand not in out:
-                        out[cand] = Suggestion(_quote(cand), start, cand, meta)
+                        out[cand] = Suggestion(quote_word(cand), start, cand, meta)
     return list(out.values())

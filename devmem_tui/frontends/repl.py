@@ -27,11 +27,12 @@ from prompt_toolkit.lexers import Lexer
 from prompt_toolkit.output import Output
 from prompt_toolkit.styles import Style
 
-from devmem_tui.commands.registry import ALIASES, REGISTRY, Result, load_all
-from devmem_tui.commands.session import Session
+from devmem_tui.commands.registry import Result
+from devmem_tui.commands.session import ALIASES, REGISTRY, Session, load_all
 from devmem_tui.engine.devmem.verdict import Outcome
-from devmem_tui.frontends.cli import format_result, want_color
-from devmem_tui.frontends.complete import complete, parse_usage
+from devmem_tui.files import FileError, check_path
+from devmem_tui.frontends.complete import complete
+from devmem_tui.frontends.output import format_result, want_color
 
 PROMPT = "devmem> "
 
@@ -70,8 +71,6 @@ def make_history() -> History:
     path = history_path()
     try:
         # DEVMEM_TUI_HISTORY is user-given: never a device node or a kernel memory interface.
-        from devmem_tui.files import FileError, check_path
-
         check_path(path, writing=True)
     except FileError:
         return InMemoryHistory()
@@ -115,8 +114,8 @@ def keywords() -> frozenset[str]:
     load_all()
     words: set[str] = set()
     for spec in REGISTRY.values():
-        for usage in spec.usages:
-            for slot in parse_usage(usage):
+        for slots in spec.usage_slots:
+            for slot in slots:
                 for alt in slot.alts:
                     if alt.literal is not None:
                         words.add(alt.literal)
@@ -210,7 +209,7 @@ def _page(text: str, out: IO[str]) -> bool:
     rows = shutil.get_terminal_size((80, 24)).lines
     if text.count("\n") + 1 < rows - 1:
         return False
-    import pydoc
+    import pydoc  # lazy: only a tall result on a terminal pages
 
     pydoc.pager(text)
     return True

@@ -1,4 +1,4 @@
-"""The Textual front end (DESIGN §6).
+"""The Textual front end: the app, its panes, keys and actions.
 
 The app changes state ONLY through ``Session.execute(line)`` (``DevmemApp.run_command``):
 keys build command lines (``p`` -> ``plug vmem0 0x... 2M``), the command bar submits lines,
@@ -10,10 +10,9 @@ and redraws what changed; it reads everything it shows from ``session.machine``.
 from __future__ import annotations
 
 import gc
-import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from rich.text import Text
 from textual import on
@@ -21,17 +20,22 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.timer import Timer
-from textual.widgets import Footer, Header, Static, Tree
+from textual.widgets import Footer, Header, Input, Select, Static, Switch, Tree
 
 from devmem_tui.commands.numbers import parse_number
-from devmem_tui.commands.registry import Result, load_all
+from devmem_tui.commands.registry import Result
+from devmem_tui.commands.session import Session, load_all
 from devmem_tui.engine.errors import DevmemError
+from devmem_tui.engine.machine import Machine
 from devmem_tui.engine.units import fmt_size
+from devmem_tui.engine.virtio_mem.blockruns import BlockRuns
+from devmem_tui.frontends.output import EXIT_FAIL, EXIT_OK, EXIT_USAGE, log_lines
 from devmem_tui.frontends.tui import model
 from devmem_tui.frontends.tui.keymap import keymap_path, load_keymap
 from devmem_tui.frontends.tui.provider import DevmemCommands
 from devmem_tui.frontends.tui.screens.help import HelpScreen
 from devmem_tui.frontends.tui.screens.prompt import FindScreen, GotoScreen
+from devmem_tui.frontends.tui.stepper import Stepper
 from devmem_tui.frontends.tui.widgets.block_map import BlockMap, header_text, legend_text
 from devmem_tui.frontends.tui.widgets.command_bar import CommandBar, usage_hint
 from devmem_tui.frontends.tui.widgets.config_panel import ConfigPanel
@@ -41,14 +45,10 @@ from devmem_tui.frontends.tui.widgets.panels import (
     DetailsPanel,
     ScenarioPanel,
     details_text,
-    outcome_style,
-    result_lines,
 )
 from devmem_tui.frontends.tui.widgets.text_pane import TextPane
-
-if TYPE_CHECKING:
-    from devmem_tui.commands.session import Session
-    from devmem_tui.engine.machine import Machine
+from devmem_tui.scenario.player import StepGroup
+from devmem_tui.scenario.script import Step, check_files
 
 NARROW = 110  # below this width the config panel is shown only on `c`
 SHORT = 32  # below this height the legends hide (they are in the help) and so does the hint
@@ -68,26 +68,23 @@ NAV_ROWS = [
 
 
 BIG_MAP = 5_000  # resources; below this a full garbage collection is cheap
-_heap_frozen = False  # whether _settle_heap froze the heap (gc state is per process)
 
 
-def _settle_heap(machine: Any, replaced: bool) -> None:
+def _settle_heap(machine: Machine, replaced: bool) -> None:
     """Keep a big machine out of the cyclic garbage collector's full collections.
 
     A 100k-resource map with a 1 TiB device is ~900,000 tracked objects; every generation-2
     collection walks them all (~1 s here) and lands on some keypress (docs/performance.md:
     2.7 s of a 14.6 s TUI benchmark, 0.23 s with this). ``gc.freeze()`` moves what is alive now
     to the permanent generation. When a machine is replaced, unfreeze and collect first, so the
-    old machine's parent/child cycles are still reclaimed. Only GC timing changes."""
-    global _heap_frozen
+    old machine's parent/child cycles are still reclaimed. Only GC timing changes. Whether the
+    heap is frozen is the interpreter's own state (``gc.get_freeze_count()``), per process."""
     big = len(machine.tree) >= BIG_MAP
-    if replaced and (_heap_frozen or big):
+    if replaced and (big or gc.get_freeze_count()):
         gc.unfreeze()
         gc.collect()
-        _heap_frozen = False
     if big:
         gc.freeze()
-        _heap_frozen = True
 
 
 class DevmemApp(App[int]):
@@ -200,32 +197,33 @@ class DevmemApp(App[int]):
         self.sel_entry: model.Entry | None = None
         self._reveal_addr: int | None = None
         self.details = ""
-        self.scenario_path = scenario
-        self.steps: list[model.Step] = []
-        self.step_index = 0
-        self.step_report: list[tuple[str, bool]] = []
-        self.expect_failures = 0
-        self.expect_passes = 0
+        self.stepper = Stepper.load(scenario) if scenario is not None else None
         self.autoplay_delay = autoplay_delay
         self._auto: Timer | None = None
         self._user_keymap = keymap
         self._keymap_file = keymap_file
         self.keymap_problems: list[str] = []
-        self.scenario_error: str | None = None
-        self.scenario: Any = None  # player.Scenario
-        if scenario is not None:
-            from devmem_tui.scenario import player
-
-            try:
-                self.scenario = player.load_scenario(scenario)
-                self.steps = model.group_steps(self.scenario.steps)
-            except player.ScenarioError as e:
-                self.scenario_error = str(e)
 
     # ------------------------------------------------------------------ layout
     @property
     def machine(self) -> Machine:
         return self.session.machine
+
+    @property
+    def steps(self) -> list[StepGroup]:
+        return self.stepper.steps if self.stepper is not None else []
+
+    @property
+    def step_index(self) -> int:
+        return self.stepper.index if self.stepper is not None else 0
+
+    @property
+    def expect_failures(self) -> int:
+        return self.stepper.failures if self.stepper is not None else 0
+
+    @property
+    def expect_passes(self) -> int:
+        return self.stepper.passes if self.stepper is not None else 0
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -257,7 +255,7 @@ class DevmemApp(App[int]):
         return t
 
     def on_mount(self) -> None:
-        self.session.export_svg = self.export_svg  # type: ignore[attr-defined]
+        self.session.export_svg = self.export_svg
         self.query_one("#tree-pane").border_title = "iomem"
         self.query_one("#block-pane").border_title = "virtio-mem blocks"
         self.query_one("#config").border_title = "config (c)"
@@ -271,10 +269,10 @@ class DevmemApp(App[int]):
         tree.reload()
         self.query_one(BlockMap).reload()
         self._update_block_head()
-        scen = self.query_one(ScenarioPanel)
-        scen.display = bool(self.steps) or self.scenario_error is not None
-        if self.scenario_error:
-            self._log_lines([(f"✗ {self.scenario_error}", "bold red")])
+        scenario_error = self.stepper.error if self.stepper is not None else None
+        self.query_one(ScenarioPanel).display = bool(self.steps) or scenario_error is not None
+        if scenario_error:
+            self._log_lines([(f"✗ {scenario_error}", "bold red")])
         self._update_scenario()
         for p in self.keymap_problems:
             self._log_lines([(f"✗ {p}", "bold red")])
@@ -293,8 +291,8 @@ class DevmemApp(App[int]):
             self._select(node.data.start, node.data)
 
     def on_unmount(self) -> None:
-        if getattr(self.session, "export_svg", None) == self.export_svg:
-            del self.session.export_svg  # type: ignore[attr-defined]
+        if self.session.export_svg == self.export_svg:
+            self.session.export_svg = None
 
     def on_resize(self, event: Any) -> None:
         self._layout_for(event.size.width, event.size.height)
@@ -334,16 +332,16 @@ class DevmemApp(App[int]):
         return out
 
     # ------------------------------------------------------------------ the one way in
-    def run_command(self, line: str, step: Any = None, merge: bool = False) -> Result | None:
+    def run_command(
+        self, line: str, step: Step | None = None, merge: bool = False
+    ) -> Result | None:
         """Run one command line through the session (a scenario ``step`` through the
         player's ``run_step``), log it, and redraw what changed (with ``merge``, what changed
         since the previous command too: the lines of one scenario step)."""
         machine = self.session.machine
         before = {name: dev.device.blocks.copy() for name, dev in machine.vmem.items()}
-        if step is not None:
-            from devmem_tui.scenario import player
-
-            result: Result | None = player.run_step(self.session, self.scenario, step)
+        if step is not None and self.stepper is not None:
+            result: Result | None = self.stepper.run_step(self.session, step)
         else:
             result = self.session.execute(line)
         if result is None:
@@ -352,8 +350,6 @@ class DevmemApp(App[int]):
         events = m.drain_events()
         blocks: dict[str, list[tuple[int, int]]] = {}
         if m is machine:
-            from devmem_tui.engine.virtio_mem.blockruns import BlockRuns
-
             for name, dev in m.vmem.items():
                 blocks[name] = model.diff_runs(before.get(name, BlockRuns()), dev.device.blocks)
         ch = model.changes_from(events, blocks)
@@ -364,7 +360,7 @@ class DevmemApp(App[int]):
         if step is not None and step.name == "say":
             lines = [(f"» {result.message}", "italic")]
         else:
-            lines = result_lines(line, result)
+            lines = log_lines(line, result)
         lines += [(f"  ⇒ {s}", "cyan") for s in ch.summary()]
         self._log_lines(lines)
         if merge:
@@ -496,10 +492,7 @@ class DevmemApp(App[int]):
             if not self.steps:
                 return False
             if action == "step":
-                focused = self.focused
-                from textual.widgets import Input, Select, Switch
-
-                if isinstance(focused, Input | Select | Switch):
+                if isinstance(self.focused, Input | Select | Switch):
                     return False  # their own enter/space
             return True
         if action in ("plug", "unplug", "resize", "next_device"):
@@ -626,32 +619,21 @@ class DevmemApp(App[int]):
         self.push_screen(HelpScreen(rows, NAV_ROWS))
 
     def action_quit_app(self) -> None:
-        self.exit(1 if self.expect_failures else 0)
+        self.exit(EXIT_FAIL if self.expect_failures else EXIT_OK)
 
     # ------------------------------------------------------------------ scenarios
     def action_step(self) -> None:
         """Run the next scenario step: its narration, its command, then its expects."""
-        if self.step_index >= len(self.steps):
+        st = self.stepper
+        if st is None or st.done:
             self._stop_autoplay()
             self._update_scenario()
             return
-        step = self.steps[self.step_index]
-        self.step_index += 1
-        report: list[tuple[str, bool]] = []
-        for n, item in enumerate(step.items):
+        group = st.start_group()
+        for n, item in enumerate(group.items):
             result = self.run_command(item.text, step=item, merge=n > 0)
-            if result is None or item.name != "expect":
-                continue
-            ok = result.ok and not result.expect_failed
-            if ok:
-                self.expect_passes += 1
-                report.append((item.text, True))
-            else:
-                self.expect_failures += 1
-                first = result.message.strip().splitlines()[0] if result.message else ""
-                report.append((f"{self.scenario.where(item)}: {first}", False))
+            if result is not None and item.name == "expect" and st.check(item, result):
                 self._stop_autoplay()
-        self.step_report = report
         self._update_scenario()
 
     def action_autoplay(self) -> None:
@@ -667,7 +649,7 @@ class DevmemApp(App[int]):
             self._auto = None
 
     def _auto_tick(self) -> None:
-        if self.step_index >= len(self.steps):
+        if self.stepper is None or self.stepper.done:
             self._stop_autoplay()
             self._update_scenario()
             return
@@ -679,43 +661,11 @@ class DevmemApp(App[int]):
         self.action_step()
 
     def _update_scenario(self) -> None:
-        panel = self.query_one(ScenarioPanel)
-        if not self.steps:
+        if self.stepper is None or not self.stepper.steps:
             return
-        t = Text()
-        name = os.path.basename(self.scenario_path or "")
-        t.append(
-            f"▶ {name}  step {min(self.step_index, len(self.steps))}/{len(self.steps)}",
-            style="bold",
-        )
-        auto = "on" if self._auto is not None else "off"
-        t.append(f"   space/enter: next step · a: auto-play ({auto})\n", style="dim")
-        for msg, ok in self.step_report:
-            glyph, style = outcome_style("OK" if ok else "EPERM")
-            t.append(f"  {glyph} {msg}\n", style=style)
-        summary = self.last_changes.summary() if self.step_index else []
-        if summary:
-            t.append("  changed: " + "; ".join(summary[:4]), style="cyan")
-            if len(summary) > 4:
-                t.append(f"; +{len(summary) - 4} more", style="cyan")
-            t.append("\n")
-        if self.step_index >= len(self.steps):
-            verdict = (
-                "all expects hold"
-                if not self.expect_failures
-                else f"{self.expect_failures} expect(s) FAILED"
-            )
-            t.append(
-                f"■ end of scenario: {self.expect_passes} passed, {verdict}",
-                style="bold green" if not self.expect_failures else "bold red",
-            )
-        else:
-            nxt = self.steps[self.step_index]
-            for s in nxt.say:
-                t.append(f"  {s}\n", style="italic")
-            if nxt.command is not None:
-                t.append(f"  next: {nxt.command.text}", style="bold")
-        panel.update(t)
+        changes = self.last_changes.summary()
+        text = self.stepper.panel_text(self._auto is not None, changes)
+        self.query_one(ScenarioPanel).update(text)
 
 
 def run_tui(session: Session, scenario: str | None = None) -> int:
@@ -723,13 +673,11 @@ def run_tui(session: Session, scenario: str | None = None) -> int:
     1 if a scenario expect failed while stepping, 2 if the scenario cannot be played (its
     problems go to stderr, as `play` reports them), else 0."""
     if scenario is not None:
-        from devmem_tui.scenario import player
-
-        problems = player.check_files([scenario])
+        problems = check_files([scenario])
         if problems:
             for p in problems:
                 print(p, file=sys.stderr)
-            return 2
+            return EXIT_USAGE
     app = DevmemApp(session, scenario=scenario)
     code = app.run()
     if app.return_code:  # the app stopped on an unhandled error (Textual printed it)

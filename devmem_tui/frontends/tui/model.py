@@ -1,9 +1,8 @@
-"""What the TUI shows, computed from the engine without any widget code.
+"""What the TUI shows, computed from the engine without any widget code: resource kinds and
+tree entries, the block map's cells and geometry, and what a command changed.
 
-Everything here is a pure function of a ``Machine`` (or of a scenario's text), so it can be
-tested without Textual and reused by the benchmark. Nothing here changes engine state: the
-details predictions run the engine's read/mmap(dry_run)/kcore and drop any events they
-raise (see ``predictions``).
+Everything here is a pure function of a ``Machine`` (or of its events), so it can be tested
+without Textual and reused by the benchmark. Nothing here changes engine state.
 """
 
 from __future__ import annotations
@@ -12,8 +11,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from devmem_tui.engine.errors import DevmemError
+from devmem_tui.commands.render import eff_flags
 from devmem_tui.engine.iomem.tree import F, Resource, flags_words
+from devmem_tui.engine.units import GiB, KiB, MiB, TiB
 
 if TYPE_CHECKING:
     from devmem_tui.engine.config import KernelConfig
@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 # --------------------------------------------------------------------------- resource kinds
 # kind -> (glyph, rich style, legend word). The glyph carries the kind on its own, so the
-# tree stays readable under NO_COLOR (ux-anchors §4.7: never color alone).
+# tree stays readable under NO_COLOR: colour is never the only sign.
 KINDS: dict[str, tuple[str, str, str]] = {
     "sysram": ("●", "green", "System RAM"),
     "driver_ram": ("◐", "cyan", "driver-managed RAM"),
@@ -32,16 +32,6 @@ KINDS: dict[str, tuple[str, str, str]] = {
     "container": ("□", "blue", "not busy (bus/window)"),
     "hole": ("·", "dim", "hole (no resource)"),
 }
-
-
-def eff_flags(res: Resource, cfg: KernelConfig | None) -> F:
-    """Flags as the configured kernel sets them (engine/policy.eff_flags: the virtio-mem
-    parent is EXCLUSIVE only from 5.16), or the stored flags without a config."""
-    if cfg is None:
-        return res.flags
-    from devmem_tui.engine.devmem import rules as policy
-
-    return F(policy.eff_flags(res, policy.switches(cfg)))
 
 
 def resource_kind(res: Resource, cfg: KernelConfig | None = None) -> str:
@@ -115,8 +105,9 @@ def child_entries(res: Resource, cfg: KernelConfig | None = None) -> list[Entry]
 
 
 def human_size(n: int) -> str:
-    """Short size for labels: exact when it is (2G, 635K), else one decimal (3.0G)."""
-    for unit, scale in (("T", 1 << 40), ("G", 1 << 30), ("M", 1 << 20), ("K", 1 << 10)):
+    """Short size for labels: exact when it is (2G, 635K), else one decimal (3.0G). Unlike
+    ``units.fmt_size`` (exact, for commands and traces) it rounds, to fit a tree label."""
+    for unit, scale in (("T", TiB), ("G", GiB), ("M", MiB), ("K", KiB)):
         if n >= scale:
             if n % scale == 0:
                 return f"{n // scale}{unit}"
@@ -309,43 +300,6 @@ def page_floor(addr: int) -> int:
     return addr & ~0xFFF
 
 
-@dataclass
-class Prediction:
-    op: str
-    outcome: str
-    detail: str
-    trace: list[str] = field(default_factory=list)
-
-
-def predictions(machine: Machine, addr: int, length: int = 4096) -> list[Prediction]:
-    """What read, mmap and kcore would get at addr, without changing state: mmap runs with
-    dry_run, and any events the engine raises while deciding are dropped."""
-
-    def mmap() -> Any:
-        from devmem_tui.engine.devmem import access
-
-        # mmap offsets must be page aligned: predict for the page holding addr
-        return access.mmap_mem(machine, page_floor(addr), length, False, dry_run=True)
-
-    mark = len(machine.events)
-    out: list[Prediction] = []
-    calls: list[tuple[str, Any]] = [
-        ("read", lambda: machine.read(addr, length)),
-        ("mmap", mmap),
-        ("kcore", lambda: machine.kcore(addr, length)),
-    ]
-    for op, fn in calls:
-        try:
-            v = fn()
-            out.append(Prediction(op, str(v.outcome), v.detail, list(v.trace)))
-        except DevmemError as e:
-            out.append(Prediction(op, "error", str(e)))
-        except Exception as e:  # the view reports engine bugs instead of dying
-            out.append(Prediction(op, "error", f"{type(e).__name__}: {e}"))
-    del machine.events[mark:]
-    return out
-
-
 def flags_text(res: Resource, cfg: KernelConfig | None = None) -> str:
     words = flags_words(eff_flags(res, cfg))
     if res.desc != "none":
@@ -453,58 +407,3 @@ def changed_ids(ch: Changes) -> set[ResId]:
         except ValueError:
             continue
     return out
-
-
-# --------------------------------------------------------------------------- scenarios
-@dataclass
-class Step:
-    """One step of a scenario played in the TUI, a group of the player's steps: the ``say``
-    lines (narration shown before it runs), one command, and the ``expect`` lines that
-    check it, in file order. ``stop`` marks a ``pause`` before it (auto-play stops there).
-    ``items`` are ``player.Step`` objects (``line``, ``text``, ``name``)."""
-
-    items: list[Any] = field(default_factory=list)
-    stop: bool = False
-
-    @property
-    def say(self) -> list[str]:
-        from devmem_tui.commands.registry import split_line
-
-        return [" ".join(split_line(i.text)[1:]) for i in self.items if i.name == "say"]
-
-    @property
-    def command(self) -> Any | None:
-        return next((i for i in self.items if i.name not in ("say", "expect", "pause")), None)
-
-    @property
-    def expects(self) -> list[Any]:
-        return [i for i in self.items if i.name == "expect"]
-
-
-def group_steps(items: Iterable[Any]) -> list[Step]:
-    """Group a parsed scenario (``player.Scenario.steps``) into TUI steps (see ``Step``)."""
-    steps: list[Step] = []
-    cur = Step()
-
-    def close() -> None:
-        nonlocal cur
-        if cur.items:
-            steps.append(cur)
-            cur = Step()
-
-    for item in items:
-        if item.name == "pause":
-            close()
-            cur.stop = True
-        elif item.name == "say":
-            if cur.command is not None or cur.expects:
-                close()
-            cur.items.append(item)
-        elif item.name == "expect":
-            cur.items.append(item)
-        else:
-            if cur.command is not None:
-                close()
-            cur.items.append(item)
-    close()
-    return steps

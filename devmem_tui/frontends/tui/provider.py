@@ -9,30 +9,31 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import partial
-from typing import TYPE_CHECKING, cast
+from typing import Any, Protocol, cast
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
-from devmem_tui.commands.registry import CommandSpec, all_specs
-
-if TYPE_CHECKING:
-    from devmem_tui.frontends.tui.app import DevmemApp
+from devmem_tui.commands.session import all_specs
 
 
-def needs_args(spec: CommandSpec) -> bool:
-    """True unless one of its usages is the bare name or only optional words."""
-    for usage in spec.usages:
-        rest = usage.split()[1:]
-        if all(w.startswith("[") for w in rest):
-            return False
-    return True
+class PaletteHost(Protocol):
+    """What the palette needs of the app (``DevmemApp``): its key actions, and ways to run
+    a command, put one in the command bar, or run an action."""
+
+    def action_entries(self) -> list[tuple[str, str, str, str]]: ...
+
+    def prefill(self, text: str) -> None: ...
+
+    def run_command(self, line: str) -> Any: ...
+
+    async def run_action(self, action: str) -> Any: ...
 
 
-def palette_entries(app: DevmemApp) -> list[tuple[str, str, Callable[[], object]]]:
+def palette_entries(app: PaletteHost) -> list[tuple[str, str, Callable[[], object]]]:
     """(text, help, callback) for every command and action, commands first."""
     out: list[tuple[str, str, Callable[[], object]]] = []
     for spec in all_specs():
-        if needs_args(spec):
+        if spec.needs_args:
             cb: Callable[[], object] = partial(app.prefill, spec.name + " ")
         else:
             cb = partial(app.run_command, spec.name)
@@ -44,12 +45,12 @@ def palette_entries(app: DevmemApp) -> list[tuple[str, str, Callable[[], object]
 
 class DevmemCommands(Provider):
     async def discover(self) -> Hits:
-        app = cast("DevmemApp", self.app)
+        app = cast(PaletteHost, self.app)
         for text, help_text, cb in palette_entries(app):
             yield DiscoveryHit(text, cb, text=text, help=help_text)
 
     async def search(self, query: str) -> Hits:
-        app = cast("DevmemApp", self.app)
+        app = cast(PaletteHost, self.app)
         matcher = self.matcher(query)
         for text, help_text, cb in palette_entries(app):
             score = matcher.match(text)

@@ -10,7 +10,7 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from devmem_tui.commands.registry import all_specs
+from devmem_tui.commands.session import all_specs
 
 
 def commands_text() -> Text:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from rich.text import Text
 from textual.binding import Binding
@@ -13,18 +13,14 @@ from textual.message import Message
 from textual.suggester import Suggester
 from textual.widgets import Input
 
-from devmem_tui.commands.registry import UsageError, lookup, split_line
-
-if TYPE_CHECKING:
-    from devmem_tui.commands.session import Session
+from devmem_tui.commands.grammar import split_line
+from devmem_tui.commands.registry import UsageError
+from devmem_tui.commands.session import Session, lookup
+from devmem_tui.frontends.complete import complete
 
 
 def completions(text: str, session: Session | None) -> list[tuple[str, str]]:
     """(completed line, display) pairs for text with the cursor at its end."""
-    try:
-        from devmem_tui.frontends.complete import complete
-    except ImportError:  # pragma: no cover - the completer is a sibling module
-        return []
     try:
         sugg = complete(text, session)
     except Exception:  # completion must never break typing

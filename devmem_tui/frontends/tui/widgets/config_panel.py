@@ -17,6 +17,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
 from textual.widgets import Input, Label, Select, Static, Switch
 
+from devmem_tui.commands.render import DRIVER_UNBUILDABLE, driver_unbuildable
 from devmem_tui.engine.config import ERAS, KEYS, ON_OFF
 
 if TYPE_CHECKING:
@@ -25,15 +26,10 @@ if TYPE_CHECKING:
 
 def config_warnings(machine: Machine) -> list[str]:
     """config.warnings() plus the one `config` adds for a driver running under a config
-    that cannot build it (commands/cmd_config.config_text)."""
-    cfg = machine.config
-    out = list(cfg.warnings())
-    running = [d for d in machine.vmem.values() if getattr(d, "probed", False)]
-    if running and not cfg.virtio_mem_buildable:
-        out.append(
-            "virtio-mem driver is running although this config cannot build it: "
-            "no such kernel could be running it"
-        )
+    that cannot build it (commands.render.config_text)."""
+    out = list(machine.config.warnings())
+    if driver_unbuildable(machine):
+        out.append(DRIVER_UNBUILDABLE)
     return out
 
 

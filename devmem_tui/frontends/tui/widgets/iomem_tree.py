@@ -23,7 +23,7 @@ Node = TreeNode[model.Entry]
 
 def entry_label(entry: model.Entry, changed: bool = False) -> Text:
     """Glyph + range + name + size. Names come from a user's /proc/iomem, so this is a
-    rich Text, never markup (ux-anchors §3: str labels are parsed as markup)."""
+    rich Text, never markup (Textual parses a str label as markup)."""
     glyph, style, _ = model.KINDS[entry.kind]
     t = Text()
     t.append(glyph, style=style)

@@ -7,27 +7,14 @@ from typing import TYPE_CHECKING
 from rich.text import Text
 from textual.widgets import RichLog, Static
 
+from devmem_tui.commands.predict import predictions
 from devmem_tui.engine.units import fmt_ranges
+from devmem_tui.frontends.output import outcome_style
 from devmem_tui.frontends.tui import model
 from devmem_tui.frontends.tui.widgets.text_pane import TextPane
 
 if TYPE_CHECKING:
-    from devmem_tui.commands.registry import Result
     from devmem_tui.engine.machine import Machine
-
-# Outcome word -> (glyph, style). The glyph carries the verdict under NO_COLOR.
-GOOD = {"OK", "ACK", "PLUGGED", "DONE"}
-SOFT = {"ZEROS", "DROPPED", "SHORT", "MIXED", "UNPLUGGED", "BUSY", "NACK"}
-
-
-def outcome_style(outcome: str | None) -> tuple[str, str]:
-    if outcome is None or outcome == "error":
-        return "✗", "bold red"
-    if outcome in GOOD:
-        return "✓", "green"
-    if outcome in SOFT:
-        return "~", "yellow"
-    return "✗", "red"
 
 
 def details_text(machine: Machine, addr: int, entry: model.Entry | None = None) -> Text:
@@ -75,16 +62,17 @@ def details_text(machine: Machine, addr: int, entry: model.Entry | None = None) 
                 f"  mapping {mp.id} {mp.start:#x}-{mp.end:#x}{zapped}\n",
                 style="red" if mp.zapped else "",
             )
-    for p in model.predictions(machine, addr):
-        glyph, style = outcome_style(p.outcome)
+    for p in predictions(machine, addr):
+        outcome, detail, trace = p.outcome, p.detail, p.trace
+        glyph, style = outcome_style(outcome)
         op = p.op if p.op != "mmap" or addr % 4096 == 0 else f"mmap@{model.page_floor(addr):#x}"
         t.append(f"  {op:<5} ", style="bold")
-        t.append(f"{glyph} {p.outcome:<7}", style=style)
-        if p.detail:
-            t.append(f" {p.detail}")
+        t.append(f"{glyph} {outcome:<7}", style=style)
+        if detail:
+            t.append(f" {detail}")
         t.append("\n")
-        if p.trace:
-            t.append(f"        {p.trace[-1]}\n", style="dim")
+        if trace:
+            t.append(f"        {trace[-1]}\n", style="dim")
     return t
 
 
@@ -106,29 +94,6 @@ class AccessLog(RichLog):
             min_width=20,
             **kw,  # type: ignore[arg-type]
         )
-
-
-def result_lines(line: str, result: Result | None) -> list[tuple[str, str]]:
-    """(text, style) lines for one command in the log: the command, the outcome with the
-    message (an error is one line), then the trace."""
-    out: list[tuple[str, str]] = [(f"> {line}", "bold")]
-    if result is None:
-        return out
-    if not result.ok:
-        msg = result.message.strip().splitlines()
-        first = msg[0] if msg else "error"
-        out.append((f"✗ {first}", "bold red"))
-        return out
-    glyph, style = outcome_style(result.outcome)
-    msg_lines = result.message.rstrip("\n").splitlines() or [""]
-    head = f"{glyph} {result.outcome or ''}"
-    if len(msg_lines) == 1 and msg_lines[0]:
-        head += f"  {msg_lines[0]}"
-        msg_lines = []
-    out.append((head, style))
-    out.extend((f"  {m}", "") for m in msg_lines)
-    out.extend((f"    · {tr}", "dim") for tr in result.trace)
-    return out
 
 
 class ScenarioPanel(Static):

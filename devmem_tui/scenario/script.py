@@ -1,0 +1,115 @@
+"""Scenario files: reading one and checking it whole before anything plays.
+
+A scenario is a text file of commands, one per line (``#`` starts a comment), plus the
+scenario-only commands ``say TEXT``, ``expect OUTCOME``, ``expect output TEXT`` and ``pause``
+(``CommandSpec.scenario_only``). Every file is read and checked whole before anything runs:
+an unknown command word, an ``expect`` with an unknown outcome or with no command before it
+is reported as ``file:line: ...`` and nothing plays.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from devmem_tui.commands.cmd_session import parse_expect
+from devmem_tui.commands.grammar import split_line
+from devmem_tui.commands.registry import UsageError
+from devmem_tui.commands.session import lookup
+from devmem_tui.engine.errors import DevmemError
+from devmem_tui.files import check_path
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    line: int  # 1-based line in the file
+    text: str  # the line as written (stripped)
+    name: str  # the command's registry name (aliases resolved)
+    scenario_only: bool = False  # say, expect, pause
+
+
+@dataclass
+class Scenario:
+    path: str
+    steps: list[Step] = field(default_factory=list)
+
+    @property
+    def base_dir(self) -> str:
+        return os.path.dirname(os.path.abspath(self.path))
+
+    def where(self, step: Step) -> str:
+        return f"{self.path}:{step.line}"
+
+
+class ScenarioError(DevmemError):
+    """A scenario that cannot play; ``problems`` lists every ``file:line: ...``."""
+
+    def __init__(self, problems: list[str]) -> None:
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        super().__init__(problems[0] + more)
+        self.problems = problems
+
+
+def parse_scenario(text: str, path: str = "<scenario>") -> Scenario:
+    """Check a whole scenario; ScenarioError lists every problem, file:line first."""
+    scenario = Scenario(path)
+    problems: list[str] = []
+    seen_command = False
+    for no, raw in enumerate(text.splitlines(), 1):
+        words = split_line(raw)
+        if not words:
+            continue
+        where = f"{path}:{no}"
+        try:
+            spec = lookup(words[0])
+        except UsageError as e:
+            problems.append(f"{where}: {e}")
+            seen_command = True  # one problem per line: no "expect before any command" after
+            continue
+        if spec.name == "expect":
+            try:
+                parse_expect(words[1:])
+            except UsageError as e:
+                problems.append(f"{where}: {e}")
+                continue
+            if not seen_command:
+                problems.append(f"{where}: expect before any command")
+                continue
+        elif not spec.scenario_only:
+            seen_command = True
+        scenario.steps.append(Step(no, raw.strip(), spec.name, spec.scenario_only))
+    if problems:
+        raise ScenarioError(problems)
+    return scenario
+
+
+def load_scenario(path: str) -> Scenario:
+    """Read and check a scenario file (ScenarioError for unreadable files too)."""
+    try:
+        check_path(path)  # never /dev/mem, /proc/kcore or a device node
+    except DevmemError as e:
+        raise ScenarioError([str(e)]) from None
+    try:
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+    except FileNotFoundError:
+        raise ScenarioError([f"{path}: no such file"]) from None
+    except IsADirectoryError:
+        raise ScenarioError([f"{path}: is a directory"]) from None
+    except UnicodeDecodeError:
+        raise ScenarioError([f"{path}: not a text file (not UTF-8)"]) from None
+    except OSError as e:
+        raise ScenarioError([f"{path}: {e.strerror or e}"]) from None
+    return parse_scenario(text, path)
+
+
+def check_files(paths: Sequence[str]) -> list[str]:
+    """Every problem in every file, before anything plays."""
+    problems: list[str] = []
+    for p in paths:
+        try:
+            load_scenario(p)
+        except ScenarioError as e:
+            problems.extend(e.problems)
+    return problems
