@@ -17,12 +17,13 @@ GLYPH_PLUGGED = "#"
 GLYPH_UNPLUGGED = "."
 GLYPH_PINNED = "!"
 GLYPH_MISMATCH = "?"
-_GLYPHS = {
+_GLYPH_OF = {
     SubBlock.PLUGGED: GLYPH_PLUGGED,
     SubBlock.UNPLUGGED: GLYPH_UNPLUGGED,
     SubBlock.PINNED: GLYPH_PINNED,
     SubBlock.MISMATCH: GLYPH_MISMATCH,
 }
+_GLYPHS = "".join(_GLYPH_OF[s] for s in SubBlock)  # indexed by the value (a 1 TiB strip: 0.5M)
 
 
 def sub_block_strip(vm: VirtioMem, mb: int) -> str:

@@ -196,11 +196,8 @@ class BigBlockMode(BlockMode):
         bb = self._bb_of(mb)
         return BbmState(self.state(bb)).name if self.tracks(bb) else "-"
 
-    def plugged_text(self, mb: int, added: bool) -> str:
-        return "all" if added else "-"
-
-    def strip_flags(self, mb: int, added: bool) -> tuple[bool, bool]:
-        return added, False
+    def plugged_view(self, mb: int, added: bool) -> tuple[str, bool, bool]:
+        return "all" if added else "-", added, False
 
     def sub_blocks(self, mb: int) -> list[SubBlock]:
         """One entry for the whole memory block: plugged when added, or the device

@@ -188,12 +188,10 @@ class BlockMode(ABC):
         """The driver's state of memory block mb (or of its big block), or '-'."""
 
     @abstractmethod
-    def plugged_text(self, mb: int, added: bool) -> str:
-        """How much of memory block mb is plugged, for the ``blocks`` table."""
-
-    @abstractmethod
-    def strip_flags(self, mb: int, added: bool) -> tuple[bool, bool]:
-        """(has a sub-block strip for --all, partly plugged) of memory block mb."""
+    def plugged_view(self, mb: int, added: bool) -> tuple[str, bool, bool]:
+        """For the ``blocks`` table: how much of memory block mb is plugged ('n/64', 'all',
+        '-'), whether it has a sub-block strip to show with --all, whether it is partly
+        plugged (its strip shows without --all)."""
 
     @abstractmethod
     def sub_blocks(self, mb: int) -> list[SubBlock]:

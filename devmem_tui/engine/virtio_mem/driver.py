@@ -292,10 +292,7 @@ class VirtioMem(VirtioMemCore):
         else:
             state = "offline" if zone == OFFLINE else "online"
             zones = hotplug.valid_zones(self.machine, mb) if zone == OFFLINE else zone
-        bm = self.blockmode
-        added = zone is not None
-        strip, partial = bm.strip_flags(mb, added)
-        plugged = bm.plugged_text(mb, added)
+        plugged, strip, partial = self.blockmode.plugged_view(mb, zone is not None)
         return BlockRow(state, zones, self.sbm_state_name(mb), plugged, strip, partial)
 
     def summary(self) -> DeviceSummary:

@@ -189,7 +189,7 @@ class SubBlock(IntEnum):
     MISMATCH = 3  # the device disagrees with the driver (raw requests)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class BlockRow:
     """One memory block of a device as lsmem and the driver see it."""
 

@@ -31,6 +31,7 @@ class SbmState(IntEnum):
     MOVABLE_PARTIAL = 7
 
 
+_STATE_NAMES = tuple(s.name for s in SbmState)  # by value: the blocks table names each block
 ONLINE_STATES = (
     SbmState.KERNEL,
     SbmState.KERNEL_PARTIAL,
@@ -39,6 +40,11 @@ ONLINE_STATES = (
 )
 ADDED_STATES = (SbmState.OFFLINE, SbmState.OFFLINE_PARTIAL, *ONLINE_STATES)
 _OFFLINE_STATES = (SbmState.OFFLINE, SbmState.OFFLINE_PARTIAL)
+
+
+# plain references: the strip loops read them per sub-block
+_PLUGGED, _UNPLUGGED = SubBlock.PLUGGED, SubBlock.UNPLUGGED
+_PINNED, _MISMATCH = SubBlock.PINNED, SubBlock.MISMATCH
 
 
 def mask_runs_desc(mask: int) -> list[tuple[int, int]]:
@@ -418,18 +424,13 @@ class SubBlockMode(BlockMode):
         )
 
     def state_name(self, mb: int) -> str:
-        return SbmState(self.state(mb)).name if self.tracks(mb) else "-"
+        return _STATE_NAMES[self.state(mb)] if self.tracks(mb) else "-"
 
-    def plugged_text(self, mb: int, added: bool) -> str:
-        mask = self.mask(mb) if self.tracks(mb) else 0
-        if added or mask:
-            return f"{bin(mask).count('1')}/{self.sbs_per_mb}"
-        return "-"
-
-    def strip_flags(self, mb: int, added: bool) -> tuple[bool, bool]:
-        tracked = self.tracks(mb)
-        mask = self.mask(mb) if tracked else 0
-        return added or bool(mask), tracked and 0 < mask < self.full_mask
+    def plugged_view(self, mb: int, added: bool) -> tuple[str, bool, bool]:
+        tracked = self.first_id <= mb < self.next_id
+        mask = self.sb_masks[mb - self.first_id] if tracked else 0
+        text = f"{bin(mask).count('1')}/{self.sbs_per_mb}" if added or mask else "-"
+        return text, added or bool(mask), tracked and 0 < mask < self.full_mask
 
     def sub_blocks(self, mb: int) -> list[SubBlock]:
         """Per sub-block: plugged, unplugged (PG_offline), plugged with pinned pages, or
@@ -446,20 +447,22 @@ class SubBlockMode(BlockMode):
             mask == 0 and n_dev == 0
         )
         pins = drv.pinned_at(start, start + mbs - 1) is not None
-        out = []
-        for sb in range(self.sbs_per_mb):
-            plugged = bool(mask >> sb & 1)
-            g = SubBlock.PLUGGED if plugged else SubBlock.UNPLUGGED
+        n = self.sbs_per_mb
+        out = [_PLUGGED if mask >> sb & 1 else _UNPLUGGED for sb in range(n)]
+        if fast and not pins:
+            return out
+        all_set, none_set = dev.blocks.all_set, dev.blocks.none_set
+        for sb in range(n):
+            plugged = out[sb] is _PLUGGED
             if not fast:
                 blk = first_blk + sb * per_sb
-                devp = dev.blocks.all_set(blk, per_sb)
-                if devp != plugged or (not plugged and not dev.blocks.none_set(blk, per_sb)):
-                    g = SubBlock.MISMATCH
-            if g == SubBlock.PLUGGED and pins:
+                if all_set(blk, per_sb) != plugged or (not plugged and not none_set(blk, per_sb)):
+                    out[sb] = _MISMATCH
+                    continue
+            if plugged and pins:
                 a = start + sb * self.sb_size
                 if drv.pinned_at(a, a + self.sb_size - 1) is not None:
-                    g = SubBlock.PINNED
-            out.append(g)
+                    out[sb] = _PINNED
         return out
 
     def plugged_bytes(self, mb: int) -> int:
