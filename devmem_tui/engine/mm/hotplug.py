@@ -397,9 +397,10 @@ def sysfs_online(machine: MachineLike, mb: int, how: str | None = None) -> Sysfs
             f"memory{mb}: onlining denied by the virtio-mem driver",
             owner.end_operation().full_trace(),
         )
+    zone = group.blocks[mb]  # before the work, which may remove the block again
     owner.run_work()
     report = owner.end_operation()
-    msg = f"memory{mb} online ({group.blocks[mb]})"
+    msg = f"memory{mb} online ({zone})"
     if report.requests:
         msg += f"; {owner.name} driver ran:\n" + report.text()
     return SysfsResult("DONE", msg, report.full_trace(), [report])
