@@ -521,6 +521,22 @@ def test_claim_inside_region_makes_add_fail_and_device_broken() -> None:
     assert vm.broken and vm.device.plugged_size == 0 and st(vm, 40) == "UNUSED"
 
 
+def test_online_reports_its_zone_when_the_work_removes_the_block_again() -> None:
+    """MEM_ONLINE queues the work; with requested-size 0 it removes the block just onlined."""
+    m = machine("kernel=6.1", "io_strict_devmem=off", "auto_online=offline")
+    vm = vd.add_device(m, "vmem0", ADDR, 2 * G, 512 * M, index=0)  # BBM, 512 MiB big blocks
+    vm.resize(1 * G)
+    m.config.set("migration", "on")
+    vm.resize(0)  # the device answers BUSY: the blocks stay added, offline
+    m.config.set("migration", "off")
+    assert vm.mm.get(40) == "offline" and vm.timer_deadline is not None
+    res = sysfs_online(m, 40)
+    assert res.outcome == "DONE"
+    assert res.message.startswith("memory40 online (Normal); vmem0 driver ran:")
+    assert 40 not in vm.mm and "removed: memory40-memory43" in res.message
+    vm.check()
+
+
 # ----------------------------------------------------------------------------- kcore, revoke
 def l1(*sets: str) -> VirtioMem:
     """Layout L1 of devmem-policy §8.1: block A (mb 80) online, B (81) not added, C (82)
