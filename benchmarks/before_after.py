@@ -163,7 +163,7 @@ def file_args() -> list[str]:
 
 
 def full_mask() -> list[str]:
-    """vmem_driver: fully plugged memory blocks share one mask int (state size, not time)."""
+    """virtio_mem/sbm.py: fully plugged memory blocks share one mask int (state size, not time)."""
     from devmem_tui.engine.virtio_mem import driver as vmem_driver
 
     m0, info = build_machine(1_000)
@@ -172,10 +172,11 @@ def full_mask() -> list[str]:
     vm.resize(TiB)
     stop = (Machine, ResourceTree, Resource)
     new = deep_size(vm, stop)
-    vm.sb_masks = [int(str(x)) for x in vm.sb_masks]  # what separate int objects cost
+    sbm = vm.blockmode
+    sbm.sb_masks = [int(str(x)) for x in sbm.sb_masks]  # what separate int objects cost
     old = deep_size(vm, stop)
     return [
-        "`VirtioMem._set_mask` (vmem_driver.py)",
+        "`SubBlockMode.set_mask` (virtio_mem/sbm.py)",
         "state of a plugged 1 TiB device",
         fmt_bytes(old),
         fmt_bytes(new),

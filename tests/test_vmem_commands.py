@@ -119,7 +119,7 @@ def test_vmem_add_errors_change_nothing(s: Session) -> None:
 def test_vmem_add_then_resize_second_device(s: Session) -> None:
     r = ok(s, "vmem add vmem1 0x600000000 4G block=4M requested=256M")
     assert "driver probed: virtio1, SBM" in r.message and "PLUG(0x600000000, 32)" in r.message
-    assert s.machine.vmem["vmem1"].sb_size == 4 << 20
+    assert s.machine.vmem["vmem1"].blockmode.sb_size == 4 << 20
     assert "600000000-6ffffffff : virtio1" in run(s, "iomem").message
 
 

@@ -13,15 +13,21 @@ from pathlib import Path
 
 import pytest
 
+from devmem_tui.commands import vmem_tables
 from devmem_tui.engine.config import KernelConfig
 from devmem_tui.engine.devmem import access
 from devmem_tui.engine.errors import DevmemError
 from devmem_tui.engine.iomem import text as iomem_text
 from devmem_tui.engine.iomem.tree import F
 from devmem_tui.engine.machine import Machine
-from devmem_tui.engine.mm.memory_blocks import sysfs_offline, sysfs_online, valid_zones
+from devmem_tui.engine.mm.hotplug import sysfs_offline, sysfs_online, valid_zones
+from devmem_tui.engine.units import EBUSY, ENOSPC, EPERM
+from devmem_tui.engine.virtio_mem import codec
 from devmem_tui.engine.virtio_mem import driver as vd
-from devmem_tui.engine.virtio_mem.driver import BbmState, SbmState, VirtioMem
+from devmem_tui.engine.virtio_mem.bbm import BbmState
+from devmem_tui.engine.virtio_mem.driver import VirtioMem
+from devmem_tui.engine.virtio_mem.report import TRACE_LIMIT
+from devmem_tui.engine.virtio_mem.sbm import SbmState
 
 PRESET = Path(__file__).resolve().parent.parent / "devmem_tui" / "presets"
 ADDR, REGION = 0x140000000, 0x400000000
@@ -91,8 +97,13 @@ def t24() -> VirtioMem:
 # ----------------------------------------------------------------------------- probe
 def test_probe_creates_exclusive_parent_and_dmesg() -> None:
     vm = ref()
-    assert vm.probed and vm.in_sbm and vm.sb_size == 0x200000 and vm.sbs_per_mb == 64
-    assert vm.first_id == 40
+    assert (
+        vm.probed
+        and vm.mode == "SBM"
+        and vm.blockmode.sb_size == 0x200000
+        and vm.blockmode.sbs_per_mb == 64
+    )
+    assert vm.blockmode.first_id == 40
     assert iomem(vm) == IOMEM_A  # §3.3 (a)
     parent = vm.machine.tree.find("virtio0")[0]
     assert parent.flags & F.EXCLUSIVE and not parent.flags & F.BUSY
@@ -114,7 +125,9 @@ def test_probe_before_5_16_parent_not_exclusive_and_old_subblock() -> None:
     parent = vm.machine.tree.find("virtio0")[0]
     assert not parent.flags & F.EXCLUSIVE
     vm2 = ref("kernel=5.17")
-    assert vm2.sb_size == 0x400000 and vm2.sbs_per_mb == 32  # MAX_ORDER sub-blocks before 5.19
+    assert (
+        vm2.blockmode.sb_size == 0x400000 and vm2.blockmode.sbs_per_mb == 32
+    )  # MAX_ORDER sub-blocks before 5.19
 
 
 def test_not_buildable_leaves_a_hole() -> None:
@@ -161,10 +174,10 @@ def test_t24_plug_one_gib(t24: VirtioMem) -> None:
     assert r.added == list(range(40, 48)) and r.settled
     assert [st(vm, mb) for mb in range(40, 48)] == ["MOVABLE"] * 8
     assert all(vm.mm[mb] == "Movable" for mb in range(40, 48))
-    assert valid_zones(vm.machine, vm, 40) == "Movable"
+    assert valid_zones(vm.machine, 40) == "Movable"
     assert iomem(vm) == IOMEM_B
     assert vm.machine.high_memory == 0x180000000
-    assert "MemTotal share 1G" in vd.blocks_table(vm)
+    assert "MemTotal share 1G" in vmem_tables.blocks_table(vm)
     vm.check()
 
 
@@ -172,9 +185,9 @@ def test_t25_t26_t27_partial_block(t24: VirtioMem) -> None:
     vm = t24
     r = vm.resize(1 * G + 64 * M)
     assert calls(r) == ["PLUG(0x180000000, 32)"] and r.added == [48]
-    assert st(vm, 48) == "MOVABLE_PARTIAL" and vm._mask(48) == (1 << 32) - 1
+    assert st(vm, 48) == "MOVABLE_PARTIAL" and vm.blockmode.mask(48) == (1 << 32) - 1
     assert iomem(vm) == IOMEM_C  # whole 128 MiB shown
-    assert "MemTotal share 1088M" in vd.blocks_table(vm)
+    assert "MemTotal share 1088M" in vmem_tables.blocks_table(vm)
     r = vm.resize(1 * G + 96 * M)
     assert calls(r) == ["PLUG(0x184000000, 16)"] and r.added == [] and r.removed == []
     assert st(vm, 48) == "MOVABLE_PARTIAL" and iomem(vm) == IOMEM_C
@@ -220,7 +233,7 @@ def test_t31_offline_blocks_are_unplugged_first(t24: VirtioMem) -> None:
     res = sysfs_offline(vm.machine, 44)
     assert res.outcome == "DONE"
     assert vm.mm[44] == "offline" and st(vm, 44) == "OFFLINE"
-    assert valid_zones(vm.machine, vm, 44) == "Movable Normal"
+    assert valid_zones(vm.machine, 44) == "Movable Normal"
     assert vm.offline_size == 128 * M
     r = vm.resize(896 * M)
     assert calls(r) == ["UNPLUG(0x160000000, 64)"] and r.removed == [44]
@@ -244,11 +257,11 @@ def test_t33_offline_threshold_then_onlining_resumes() -> None:
     r = vm.resize(1536 * M)
     assert calls(r) == [f"PLUG({ADDR + k * MB:#x}, 64)" for k in range(8)]
     assert all(st(vm, mb) == "OFFLINE" for mb in range(40, 48))
-    assert valid_zones(vm.machine, vm, 40) == "Normal Movable"
-    assert vm.timer_deadline is None and vm.stop_rc == -vd.ENOSPC
+    assert valid_zones(vm.machine, 40) == "Normal Movable"
+    assert vm.timer_deadline is None and vm.stop_rc == -ENOSPC
     assert r.pending and r.pending[0].startswith("-ENOSPC") and "threshold" in r.pending[0]
     assert iomem(vm) == IOMEM_B  # offline memory is still System RAM
-    assert "MemTotal share 0" in vd.blocks_table(vm)
+    assert "MemTotal share 0" in vmem_tables.blocks_table(vm)
     for mb in (40, 41, 42):
         res = sysfs_online(vm.machine, mb)
         assert res.outcome == "DONE" and not res.reports[0].requests
@@ -267,7 +280,7 @@ def test_online_movable_and_kernel_and_einval() -> None:
     assert sysfs_online(vm.machine, 40, "movable").outcome == "DONE"
     assert vm.mm[40] == "Movable" and st(vm, 40) == "MOVABLE"
     # memory41 now touches nothing but lies above ZONE_MOVABLE's span end: kernel zone
-    assert valid_zones(vm.machine, vm, 41) == "Normal Movable"
+    assert valid_zones(vm.machine, 41) == "Normal Movable"
     assert sysfs_online(vm.machine, 41, "kernel").outcome == "DONE"
     assert vm.mm[41] == "Normal" and st(vm, 41) == "KERNEL"
     assert sysfs_online(vm.machine, 41).outcome == "EINVAL"
@@ -281,11 +294,11 @@ def test_online_movable_and_kernel_and_einval() -> None:
 
 
 def _pin_every_sub_block(vm: VirtioMem, mbs: range) -> None:
-    from devmem_tui.engine.mm.memory_blocks import add_pin
+    from devmem_tui.engine.mm.hotplug import add_pin
 
     for mb in mbs:
-        for sb in range(vm.sbs_per_mb):
-            a = mb * MB + sb * vm.sb_size
+        for sb in range(vm.blockmode.sbs_per_mb):
+            a = mb * MB + sb * vm.blockmode.sb_size
             add_pin(vm.machine, a, a + 0xFFF)
 
 
@@ -297,7 +310,7 @@ def test_t34_kernel_zone_busy_then_timer_50_100_200_300() -> None:
     r = vm.resize(896 * M)
     assert r.requests == [] and vm.device.plugged_size == 1 * G
     assert "1 attempt outside ZONE_MOVABLE" in "\n".join(r.trace)
-    assert vm.timer_deadline == 50.0 and vm.stop_rc == -vd.EBUSY
+    assert vm.timer_deadline == 50.0 and vm.stop_rc == -EBUSY
     assert r.pending and "retry timer" in r.pending[0]
     assert iomem(vm) == IOMEM_B
     fired = []
@@ -314,10 +327,10 @@ def test_t34_kernel_zone_busy_then_timer_50_100_200_300() -> None:
 def test_t34_partial_progress_then_unpin_and_wait() -> None:
     vm = ref("auto_online=online")
     vm.resize(1 * G)
-    from devmem_tui.engine.mm.memory_blocks import add_pin, remove_pin
+    from devmem_tui.engine.mm.hotplug import add_pin, remove_pin
 
     for mb in range(40, 48):  # slab in sub-blocks 0..39 of every block
-        add_pin(vm.machine, mb * MB, mb * MB + 40 * vm.sb_size - 1)
+        add_pin(vm.machine, mb * MB, mb * MB + 40 * vm.blockmode.sb_size - 1)
     r = vm.resize(1 * G - 8 * 32 * M)  # 128 sub-blocks to free
     # mb 47 then 46...: whole-block attempts fail, singles 63..40 succeed (24 per block)
     assert [q.addr for q in r.requests[:24]] == [
@@ -376,7 +389,7 @@ def test_t35_kexec_during_migration_is_busy(t24: VirtioMem) -> None:
 
 def test_t36_t37_bbm() -> None:
     vm = ref(block=1 * G)
-    assert not vm.in_sbm and vm.bb_size == 1 * G and vm.first_id == 5
+    assert vm.mode == "BBM" and vm.blockmode.bb_size == 1 * G and vm.blockmode.first_id == 5
     assert vm.offline_threshold == 2 * G
     r = vm.resize(2 * G)
     assert calls(r) == ["PLUG(0x140000000, 1)", "PLUG(0x180000000, 1)"]
@@ -385,7 +398,7 @@ def test_t36_t37_bbm() -> None:
     assert iomem(vm) == IOMEM_A + "  140000000-1bfffffff : System RAM (virtio_mem)\n"  # (f)
     r = vm.resize(1 * G)
     assert calls(r) == ["UNPLUG(0x180000000, 1)"] and r.removed == list(range(48, 56))
-    assert vm._state(6) == BbmState.UNUSED
+    assert vm.blockmode.state(6) == BbmState.UNUSED
     assert iomem(vm) == IOMEM_B
     vm.check()
 
@@ -400,12 +413,12 @@ def test_t38_bbm_unplug_busy_cleanup_retries() -> None:
     assert calls(r) == ["UNPLUG(0x180000000, 1)"] * 2
     assert [q.response for q in r.requests] == ["BUSY", "BUSY"]
     assert iomem(vm) == IOMEM_B and not any(mb in vm.mm for mb in range(48, 56))
-    assert vm._state(6) == BbmState.PLUGGED and vm.device.plugged_size == 2 * G
+    assert vm.blockmode.state(6) == BbmState.PLUGGED and vm.device.plugged_size == 2 * G
     assert vm.timer_deadline == 50.0
     vm.machine.config.set("migration", "off")
     reps = vd.advance(vm.machine, 50)
     assert calls(reps[0]) == ["UNPLUG(0x180000000, 1)"] and reps[0].requests[0].response == "ACK"
-    assert vm._state(6) == BbmState.UNUSED and vm.device.plugged_size == 1 * G
+    assert vm.blockmode.state(6) == BbmState.UNUSED and vm.device.plugged_size == 1 * G
     vm.check()
 
 
@@ -440,7 +453,7 @@ def test_t39_kdump_nothing_plugged_and_old_kernels() -> None:
 def test_t40_hibernate_and_suspend(t24: VirtioMem) -> None:
     vm = t24
     rc, msg = vm.hibernate()
-    assert rc == -vd.EPERM and msg.endswith("hibernation is not supported.")
+    assert rc == -EPERM and msg.endswith("hibernation is not supported.")
     r = vm.suspend()
     assert any("suspending with plugged memory is not supported" in w for w in r.warnings)
     r = vm.suspend(persistent_suspend=True)
@@ -452,7 +465,7 @@ def test_t40_hibernate_and_suspend(t24: VirtioMem) -> None:
 
 def test_t41_one_mib_device_blocks() -> None:
     vm = ref(block=1 * M)
-    assert vm.in_sbm and vm.sb_size == 2 * M
+    assert vm.mode == "SBM" and vm.blockmode.sb_size == 2 * M
     r = vm.resize(129 * M)
     assert calls(r) == ["PLUG(0x140000000, 128)"]
     assert vm.device.plugged_size == 128 * M and vm.timer_deadline is None
@@ -496,7 +509,7 @@ def test_unplug_all_raw_warns_about_online_memory(t24: VirtioMem) -> None:
     ans = t24.raw_request("UNPLUG_ALL")
     assert ans.outcome == "ACK" and any("online RAM" in w for w in ans.warnings)
     assert t24.device.plugged_size == 0
-    assert "?" in vd.sub_block_strip(t24, 40)
+    assert "?" in vmem_tables.sub_block_strip(t24, 40)
 
 
 def test_claim_inside_region_makes_add_fail_and_device_broken() -> None:
@@ -506,6 +519,22 @@ def test_claim_inside_region_makes_add_fail_and_device_broken() -> None:
     # mb 40 add fails (-EEXIST): unplugged again, rc -EEXIST -> broken
     assert calls(r) == ["PLUG(0x140000000, 64)", "UNPLUG(0x140000000, 64)"]
     assert vm.broken and vm.device.plugged_size == 0 and st(vm, 40) == "UNUSED"
+
+
+def test_online_reports_its_zone_when_the_work_removes_the_block_again() -> None:
+    """MEM_ONLINE queues the work; with requested-size 0 it removes the block just onlined."""
+    m = machine("kernel=6.1", "io_strict_devmem=off", "auto_online=offline")
+    vm = vd.add_device(m, "vmem0", ADDR, 2 * G, 512 * M, index=0)  # BBM, 512 MiB big blocks
+    vm.resize(1 * G)
+    m.config.set("migration", "on")
+    vm.resize(0)  # the device answers BUSY: the blocks stay added, offline
+    m.config.set("migration", "off")
+    assert vm.mm.get(40) == "offline" and vm.timer_deadline is not None
+    res = sysfs_online(m, 40)
+    assert res.outcome == "DONE"
+    assert res.message.startswith("memory40 online (Normal); vmem0 driver ran:")
+    assert 40 not in vm.mm and "removed: memory40-memory43" in res.message
+    vm.check()
 
 
 # ----------------------------------------------------------------------------- kcore, revoke
@@ -567,10 +596,14 @@ def test_round_trip_through_json(t24: VirtioMem) -> None:
     vm = t24
     sysfs_offline(vm.machine, 44)
     vm.resize(1 * G + 96 * M)
-    d = json.loads(json.dumps(vm.to_dict()))
-    back = VirtioMem.from_dict(vm.machine, d)
-    assert back.to_dict() == d
-    assert back.parent is vm.parent and back.mm == vm.mm and back.states == vm.states
+    d = json.loads(json.dumps(codec.to_dict(vm)))
+    back = codec.from_dict(vm.machine, d)
+    assert codec.to_dict(back) == d
+    assert (
+        back.parent is vm.parent
+        and back.mm == vm.mm
+        and back.blockmode.states == vm.blockmode.states
+    )
     back.check()
 
 
@@ -593,13 +626,13 @@ def test_round_trip_through_state_module() -> None:
 
 
 def test_from_dict_rejects_missing_parent(t24: VirtioMem) -> None:
-    d = t24.to_dict()
+    d = codec.to_dict(t24)
     m = machine()
     with pytest.raises(DevmemError, match="virtio0 resource"):
-        VirtioMem.from_dict(m, d)
+        codec.from_dict(m, d)
     d2 = dict(d, states=[[9, 1]])
     with pytest.raises(DevmemError):
-        VirtioMem.from_dict(t24.machine, d2)
+        codec.from_dict(t24.machine, d2)
 
 
 # ----------------------------------------------------------------------------- complexity
@@ -610,13 +643,17 @@ def test_one_tib_device_plug_all_and_back_has_no_per_block_objects() -> None:
     assert r.settled and len(r.requests) == 8192
     dev = vm.device
     assert dev.blocks.total() == 524288 and len(dev.blocks) == 1  # one run
-    assert len(vm.states) == 8192 and len(vm.sb_masks) == 8192 and len(vm.mm) == 8192
+    assert (
+        len(vm.blockmode.states) == 8192
+        and len(vm.blockmode.sb_masks) == 8192
+        and len(vm.mm) == 8192
+    )
     assert vm.parent is not None and len(vm.parent.children) == 1  # one merged resource
-    assert len(r.trace) <= vd.TRACE_LIMIT and r.trace_omitted > 0
+    assert len(r.trace) <= TRACE_LIMIT and r.trace_omitted > 0
     r = vm.resize(0)
     assert r.settled and dev.blocks.total() == 0 and len(dev.blocks) == 0
     assert len(vm.mm) == 0 and vm.parent.children == []
-    assert isinstance(vm.states, bytearray) and len(vm.states) == 8192
+    assert isinstance(vm.blockmode.states, bytearray) and len(vm.blockmode.states) == 8192
     vm.check()
 
 

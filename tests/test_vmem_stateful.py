@@ -18,8 +18,10 @@ from devmem_tui.engine.devmem.verdict import Outcome
 from devmem_tui.engine.errors import DevmemError
 from devmem_tui.engine.iomem import text as iomem_text
 from devmem_tui.engine.machine import Machine
-from devmem_tui.engine.mm import memory_blocks as mbk
+from devmem_tui.engine.mm import hotplug
+from devmem_tui.engine.virtio_mem import core
 from devmem_tui.engine.virtio_mem import driver as vd
+from devmem_tui.engine.virtio_mem.bbm import BbmState
 
 PRESET = Path(__file__).resolve().parent.parent / "devmem_tui" / "presets"
 BOOT = (PRESET / "qemu-x86-virtio-mem.iomem").read_text()
@@ -86,7 +88,7 @@ class VirtioMemMachine(RuleBasedStateMachine):
     def online(self, i: int, how: str | None) -> None:
         mb = FIRST_MB + i
         if mb in self.vm.mm:
-            res = mbk.sysfs_online(self.m, mb, how)
+            res = hotplug.sysfs_online(self.m, mb, how)
             assert res.outcome in ("DONE", "EINVAL")
             assert (
                 (res.outcome == "EINVAL")
@@ -95,7 +97,7 @@ class VirtioMemMachine(RuleBasedStateMachine):
             )
         else:
             try:
-                mbk.sysfs_online(self.m, mb, how)
+                hotplug.sysfs_online(self.m, mb, how)
             except DevmemError:
                 pass
             else:
@@ -107,7 +109,7 @@ class VirtioMemMachine(RuleBasedStateMachine):
         if mb not in self.vm.mm:
             return
         was = self.vm.mm[mb]
-        res = mbk.sysfs_offline(self.m, mb)
+        res = hotplug.sysfs_offline(self.m, mb)
         if was == "offline":
             assert res.outcome == "EINVAL"
         else:
@@ -116,12 +118,12 @@ class VirtioMemMachine(RuleBasedStateMachine):
     @rule(i=st.integers(0, N_MB - 1), sb=st.integers(0, 63))
     def pin(self, i: int, sb: int) -> None:
         a = (FIRST_MB + i) * MBS + sb * 2 * M
-        if mbk.pin_problem(self.m, a, a + 0xFFF) is None:
-            mbk.add_pin(self.m, a, a + 0xFFF)
+        if hotplug.pin_problem(self.m, a, a + 0xFFF) is None:
+            hotplug.add_pin(self.m, a, a + 0xFFF)
 
     @rule()
     def unpin_all(self) -> None:
-        mbk.remove_pin(self.m, ADDR, ADDR + REGION - 1)
+        hotplug.remove_pin(self.m, ADDR, ADDR + REGION - 1)
 
     @rule(i=st.integers(0, REGION // (2 * M) - 1))
     def claim(self, i: int) -> None:
@@ -160,7 +162,7 @@ class VirtioMemMachine(RuleBasedStateMachine):
             else:
                 want.append((a, b))
         assert vm.parent is not None
-        got = [(r.start, r.end) for r in vm.parent.children if r.name == vd.RESOURCE_NAME]
+        got = [(r.start, r.end) for r in vm.parent.children if r.name == core.RESOURCE_NAME]
         assert got == want
         for mb, zone in vm.mm.items():
             state = self.m.memory_state(mb * MBS)
@@ -168,20 +170,21 @@ class VirtioMemMachine(RuleBasedStateMachine):
         # without raw requests the driver's tracking is the device's bitmap
         if not self.raw_used:
             assert vm.plugged_size == dev.plugged_size
-            per = (vm.sb_size if vm.in_sbm else vm.bb_size) // dev.block_size
+            bm = vm.blockmode
+            per = bm.plug_unit // dev.block_size
             counted = 0
-            for i in range(len(vm.states)):
-                id_ = vm.first_id + i
-                if vm.in_sbm:
-                    mask = vm.sb_masks[i]
+            for i in range(len(bm.states)):
+                id_ = bm.first_id + i
+                if vm.mode == "SBM":
+                    mask = bm.sb_masks[i]
                     blk = dev.block_index(id_ * MBS)
-                    for sb in range(vm.sbs_per_mb):
+                    for sb in range(bm.sbs_per_mb):
                         plugged = dev.blocks.all_set(blk + sb * per, per)
                         assert plugged == bool(mask >> sb & 1), (id_, sb)
                     counted += bin(mask).count("1") * per
                 else:
-                    blk = dev.block_index(id_ * vm.bb_size)
-                    held = vm.states[i] in (vd.BbmState.ADDED, vd.BbmState.PLUGGED)
+                    blk = dev.block_index(id_ * bm.bb_size)
+                    held = bm.states[i] in (BbmState.ADDED, BbmState.PLUGGED)
                     assert dev.blocks.all_set(blk, per) == held
                     counted += per if held else 0
             assert counted == dev.blocks.total()
@@ -196,7 +199,7 @@ class VirtioMemMachine(RuleBasedStateMachine):
     @invariant()
     def timer_is_sane(self) -> None:
         vm = self.vm
-        assert vd.RETRY_TIMER_MIN <= vm.retry_timer_s <= vd.RETRY_TIMER_MAX
+        assert core.RETRY_TIMER_MIN <= vm.retry_timer_s <= core.RETRY_TIMER_MAX
         if vm.timer_deadline is not None:
             assert vm.timer_deadline > self.m.clock - 1e-9 or vm.timer_deadline >= self.m.clock
 

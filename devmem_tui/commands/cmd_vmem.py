@@ -13,12 +13,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from devmem_tui.commands import vmem_tables
 from devmem_tui.commands.numbers import parse_duration, parse_number, parse_size
 from devmem_tui.commands.registry import Result, expect_args, usage_error
 from devmem_tui.commands.session import REGISTRY, Session, command
 from devmem_tui.engine.errors import DevmemError
 from devmem_tui.engine.interfaces import EventKind
-from devmem_tui.engine.mm import memory_blocks as mbk
+from devmem_tui.engine.mm import hotplug
 from devmem_tui.engine.virtio_mem import driver as vd
 
 
@@ -69,7 +70,7 @@ def cmd_vmem(session: Session, args: list[str]) -> Result:
     if not args:
         if not m.vmem:
             return Result(True, "DONE", "no virtio-mem devices", data={"devices": []})
-        text = "\n".join(vd.info_text(vm) for vm in m.vmem.values())
+        text = "\n".join(vmem_tables.info_text(vm) for vm in m.vmem.values())
         return Result(True, "DONE", text, data={"devices": [vm.info() for vm in m.vmem.values()]})
     sub = args[0]
     if sub == "add":
@@ -160,7 +161,7 @@ def cmd_blocks(session: Session, args: list[str]) -> Result:
     if not devs:
         return Result(True, "DONE", "no virtio-mem devices")
     text = "\n\n".join(
-        (f"{vm.name}:\n" if len(devs) > 1 else "") + vd.blocks_table(vm, all=show_all)
+        (f"{vm.name}:\n" if len(devs) > 1 else "") + vmem_tables.blocks_table(vm, all=show_all)
         for vm in devs
     )
     return Result(True, "DONE", text, data={"devices": [vm.name for vm in devs]})
@@ -243,7 +244,7 @@ def cmd_state(session: Session, args: list[str]) -> Result:
 
 
 # ----------------------------------------------------------------------------- sysfs
-def _sysfs_result(res: mbk.SysfsResult) -> Result:
+def _sysfs_result(res: hotplug.SysfsResult) -> Result:
     data: dict[str, Any] = {"outcome": res.outcome}
     if res.reports:
         data.update(_report_data(res.reports[-1]))
@@ -265,11 +266,11 @@ def _sysfs_result(res: mbk.SysfsResult) -> Result:
 def cmd_online(session: Session, args: list[str]) -> Result:
     spec = REGISTRY["online"]
     expect_args(spec, args, 1, 2)
-    mb = mbk.parse_memory_block(args[0])
+    mb = hotplug.parse_memory_block(args[0])
     how = args[1].lower() if len(args) > 1 else None
     if how not in (None, "kernel", "movable"):
         raise usage_error(spec, f"online: zone must be kernel or movable, not {args[1]!r}")
-    return _sysfs_result(mbk.sysfs_online(session.machine, mb, how))
+    return _sysfs_result(hotplug.sysfs_online(session.machine, mb, how))
 
 
 @command(
@@ -282,8 +283,8 @@ def cmd_online(session: Session, args: list[str]) -> Result:
 )
 def cmd_offline(session: Session, args: list[str]) -> Result:
     expect_args(REGISTRY["offline"], args, 1)
-    mb = mbk.parse_memory_block(args[0])
-    return _sysfs_result(mbk.sysfs_offline(session.machine, mb))
+    mb = hotplug.parse_memory_block(args[0])
+    return _sysfs_result(hotplug.sysfs_offline(session.machine, mb))
 
 
 # ----------------------------------------------------------------------------- pins
@@ -308,10 +309,10 @@ def _pin_range(args: list[str]) -> tuple[int, int]:
 def cmd_pin(session: Session, args: list[str]) -> Result:
     expect_args(REGISTRY["pin"], args, 1, 2)
     start, end = _pin_range(args)
-    problem = mbk.pin_problem(session.machine, start, end)
+    problem = hotplug.pin_problem(session.machine, start, end)
     if problem:
         raise DevmemError(f"cannot pin {start:#x}-{end:#x}: {problem}")
-    mbk.add_pin(session.machine, start, end)
+    hotplug.add_pin(session.machine, start, end)
     session.machine.emit(EventKind.BLOCKS, "pin", start=start, end=end)
     return Result(
         True,
@@ -325,7 +326,7 @@ def cmd_pin(session: Session, args: list[str]) -> Result:
 def cmd_unpin(session: Session, args: list[str]) -> Result:
     expect_args(REGISTRY["unpin"], args, 1, 2)
     start, end = _pin_range(args)
-    freed = mbk.remove_pin(session.machine, start, end)
+    freed = hotplug.remove_pin(session.machine, start, end)
     if not freed:
         raise DevmemError(f"nothing is pinned in {start:#x}-{end:#x}")
     session.machine.emit(EventKind.BLOCKS, "unpin", start=start, end=end)

@@ -17,6 +17,7 @@ from typing import Any, Protocol
 from devmem_tui.engine.config import KernelConfig
 from devmem_tui.engine.devmem.mapping import Mapping as DevmemMapping
 from devmem_tui.engine.iomem.tree import ResourceTree
+from devmem_tui.engine.mm.memory_blocks import MemoryBlocks
 
 # The simulated clock's ceiling (about 31,700 years): far below where a float loses the 50 s
 # timer steps (~5e17), so retry deadlines always move forward (wait/open refuse more).
@@ -78,12 +79,14 @@ class MachineLike(Protocol):
     next_mapping: int
     pinned: list[tuple[int, int]]
     hwpoison: set[int]
+    memory_blocks: MemoryBlocks  # Linux MM's memory blocks of hot-added memory
 
     @property
     def vmem(self) -> Mapping[str, MemoryDevice]: ...
 
     def add_device(self, name: str, device: MemoryDevice) -> None:
-        """Register a hot-added device under name (before its driver probes)."""
+        """Register a hot-added device under name, and its memory group with the MM (before
+        its driver probes)."""
         ...
 
     def emit(self, kind: EventKind, what: str, **data: Any) -> None: ...

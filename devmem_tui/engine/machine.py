@@ -24,6 +24,7 @@ from devmem_tui.engine.devmem.verdict import Verdict
 from devmem_tui.engine.interfaces import Event, EventKind, MemoryDevice
 from devmem_tui.engine.iomem import text as iomem_text
 from devmem_tui.engine.iomem.tree import F, Resource, ResourceTree
+from devmem_tui.engine.mm.memory_blocks import MemoryBlocks
 from devmem_tui.engine.units import PAGE_SHIFT
 from devmem_tui.engine.virtio_mem import driver as vmem_driver
 from devmem_tui.engine.virtio_mem.driver import VirtioMem
@@ -54,6 +55,7 @@ class Machine:
         self.hwpoison: set[int] = set()  # pfns
         self.events: list[Event] = []
         self.memory_block_size = MEMORY_BLOCK_SIZE
+        self.memory_blocks = MemoryBlocks()  # the memoryN of hot-added memory, per device
         self.high_memory = self.boot_high_memory()
         tree.observers.append(self._on_tree)
 
@@ -70,11 +72,13 @@ class Machine:
 
     # ------------------------------------------------------------------ devices
     def add_device(self, name: str, device: MemoryDevice) -> None:
-        """Register a hot-added virtio-mem device (``virtio_mem.driver.add_device`` calls this
-        before the driver probes, so the probe sees the device in the machine)."""
+        """Register a hot-added virtio-mem device and its memory group
+        (``virtio_mem.driver.add_device`` calls this before the driver probes, so the probe
+        sees the device in the machine; a restored session calls it for each saved device)."""
         if not isinstance(device, VirtioMem):
             raise TypeError(f"{name}: only virtio-mem devices are modelled")
         self.vmem[name] = device
+        self.memory_blocks.register(device.group)
 
     # ------------------------------------------------------------------ memory facts
     def boot_high_memory(self) -> int:

@@ -24,6 +24,7 @@ from devmem_tui.engine.interfaces import MAX_CLOCK
 from devmem_tui.engine.iomem.tree import DESCS, FLAG_WORDS, F, Resource, ResourceTree
 from devmem_tui.engine.machine import Machine
 from devmem_tui.engine.units import ADDR_MAX
+from devmem_tui.engine.virtio_mem import codec as vmem_codec
 
 FORMAT = "devmem-tui-session"
 VERSION = 1
@@ -175,7 +176,7 @@ def to_dict(machine: Machine) -> dict[str, Any]:
         "high_memory": _hex(machine.high_memory),
         "clock": machine.clock,
         "resources": [_resource_dict(c) for c in machine.tree.root.children],
-        "vmem": [dev.to_dict() for dev in machine.vmem.values()],
+        "vmem": [vmem_codec.to_dict(dev) for dev in machine.vmem.values()],
         "mappings": [_mapping_dict(mp) for mp in machine.mappings.values()],
         "next_mapping": machine.next_mapping,
         "pinned": _ranges(machine.pinned),
@@ -223,14 +224,6 @@ def _build_resource(tree: ResourceTree, parent: Resource, d: Any, where: str) ->
         raise StateError(f"{where}: children must be a list")
     for i, c in enumerate(children):
         _build_resource(tree, res, c, f"{where}/{i}")
-
-
-def _vmem_class() -> Any:
-    try:
-        from devmem_tui.engine.virtio_mem import driver as vmem_driver
-    except ImportError:
-        return None
-    return getattr(vmem_driver, "VirtioMem", None)
 
 
 def from_dict(data: Any) -> Machine:
@@ -288,28 +281,22 @@ def _from_dict_v1(data: dict[str, Any]) -> Machine:
     vmem = data.get("vmem", [])
     if not isinstance(vmem, list):
         raise StateError("corrupt session file: vmem must be a list")
-    if vmem:
-        cls = _vmem_class()
-        if cls is None:
-            raise StateError("this devmem-tui cannot restore virtio-mem devices (no driver model)")
-        for i, d in enumerate(vmem):
-            if not isinstance(d, dict):
-                raise StateError(f"corrupt session file: vmem/{i} must be an object")
-            dev = cls.from_dict(machine, d)
-            dev_name = getattr(getattr(dev, "device", None), "name", None) or d.get("name")
-            if not isinstance(dev_name, str) or dev_name in machine.vmem:
-                raise StateError(f"corrupt session file: vmem/{i} has a bad or duplicate name")
-            check = getattr(dev, "check", None)
-            if callable(check):  # the driver's tracking must agree with the device and the MM
-                try:
-                    check()
-                except AssertionError as e:
-                    detail = " ".join(str(e).split()) or "its layers disagree"
-                    raise StateError(
-                        f"corrupt session file: {dev_name}: driver state does "
-                        f"not match the device ({detail})"
-                    ) from None
-            machine.vmem[dev_name] = dev
+    for i, d in enumerate(vmem):
+        if not isinstance(d, dict):
+            raise StateError(f"corrupt session file: vmem/{i} must be an object")
+        dev = vmem_codec.from_dict(machine, d)
+        dev_name = dev.device.name or d.get("name")
+        if not isinstance(dev_name, str) or dev_name in machine.vmem:
+            raise StateError(f"corrupt session file: vmem/{i} has a bad or duplicate name")
+        try:  # the driver's tracking must agree with the device and the MM
+            dev.check()
+        except AssertionError as e:
+            detail = " ".join(str(e).split()) or "its layers disagree"
+            raise StateError(
+                f"corrupt session file: {dev_name}: driver state does "
+                f"not match the device ({detail})"
+            ) from None
+        machine.add_device(dev_name, dev)
 
     maps = data.get("mappings", [])
     if not isinstance(maps, list):

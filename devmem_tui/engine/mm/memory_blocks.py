@@ -1,33 +1,22 @@
-"""Linux memory blocks (``memoryN``) of virtio-mem devices: zones, sysfs onlining, pins,
-and the lsmem-style ``blocks`` table.
+"""Linux MM's memory-block table (drivers/base/memory.c, include/linux/memory.h): which
+``memoryN`` exist, whether each is offline or online in which zone, which driver's memory group
+it belongs to, and the zone spans the onlining policy reads.
 
-The Linux MM layer of the model (reference/virtio-mem.md §3.4, §2.11): a memory block exists
-only while its memory is added; it is ``offline`` or online in one zone. The virtio-mem driver
-(vmem_driver.py) owns the per-device ``mm`` dicts; this module holds the rules that look across
-devices (zone spans, ``online`` zone choice, ``valid_zones``) and the sysfs front door used by
-the ``online`` / ``offline`` commands.
+A memory block exists only while its memory is added. Each driver that adds memory owns one
+``MemoryGroup`` (``memory_group_register_dynamic()``, 5.15+), registered in the machine's
+``MemoryBlocks`` with the device; the MM calls back into the group's owner through the memory
+notifier (``MemoryNotifier``). This module imports no driver: drivers implement the protocols.
+The operations on the table (add, remove, online, offline, the sysfs state file) are in
+hotplug.py.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, cast
-from weakref import WeakKeyDictionary
+from typing import Protocol
 
-from devmem_tui.engine.errors import DevmemError
-from devmem_tui.engine.iomem.tree import SYSTEM_RAM, F
-from devmem_tui.engine.units import merge_ranges
-
-if TYPE_CHECKING:
-    from devmem_tui.engine.interfaces import MachineLike
-    from devmem_tui.engine.virtio_mem.driver import VirtioMem, VmemReport
-
-
-def _devices(machine: MachineLike) -> list[VirtioMem]:
-    # Until the MM keeps its own memory-block table, the blocks live in the virtio-mem
-    # drivers' records; every device of a machine is one.
-    return cast("list[VirtioMem]", list(machine.vmem.values()))
-
+from devmem_tui.engine.iomem.tree import SYSTEM_RAM, F, ResourceTree
 
 OFFLINE = "offline"
 NORMAL = "Normal"
@@ -42,6 +31,8 @@ _4G = 4 << 30
 # sysfs online types (include/linux/memory_hotplug.h MMOP_*), as auto_online_blocks spells them
 ONLINE_TYPES = ("online", "online_kernel", "online_movable")
 
+Spans = dict[str, tuple[int, int]]  # zone -> [start, end)
+
 
 def boot_zone_of(addr: int) -> str:
     """Zone of a boot RAM page on x86-64: DMA below 16 MiB, DMA32 below 4 GiB, else Normal.
@@ -55,214 +46,185 @@ def boot_zone_of(addr: int) -> str:
     return NORMAL
 
 
-_BOOT_SPANS: WeakKeyDictionary[MachineLike, tuple[int, dict[str, tuple[int, int]]]] = (
-    WeakKeyDictionary()
-)
+def _widen(spans: Spans, zone: str, a: int, b: int) -> None:
+    old = spans.get(zone)
+    spans[zone] = (min(a, old[0]), max(b, old[1])) if old else (a, b)
 
 
-def boot_zone_spans(machine: MachineLike) -> dict[str, tuple[int, int]]:
-    """Spans [start, end) of the boot zones, from busy System RAM that is not driver-managed
-    (cached per tree generation: the plug path asks once per memory block)."""
-    gen = machine.tree.generation
-    cached = _BOOT_SPANS.get(machine)
-    if cached is not None and cached[0] == gen:
-        return cached[1]
-    spans: dict[str, tuple[int, int]] = {}
-    for r in machine.tree.root.children:
-        if (r.flags & SYSTEM_RAM) != SYSTEM_RAM or not r.busy:
-            continue
-        if r.flags & F.SYSRAM_DRIVER_MANAGED:
-            continue
-        lo, hi = r.start, r.end + 1
-        for zone, zlo, zhi in ((DMA, 0, _16M), (DMA32, _16M, _4G), (NORMAL, _4G, 1 << 64)):
-            a, b = max(lo, zlo), min(hi, zhi)
-            if a < b:
-                old = spans.get(zone)
-                spans[zone] = (min(a, old[0]), max(b, old[1])) if old else (a, b)
-    _BOOT_SPANS[machine] = (gen, spans)
-    return spans
+# ----------------------------------------------------------------------------- protocols
+class OperationLog(Protocol):
+    """Where the MM writes what it did during the owning driver's current operation: kernel
+    messages and the memory blocks it added and removed (the driver's report)."""
+
+    added: list[int]
+    removed: list[int]
+
+    def want(self) -> bool:
+        """True while trace lines are still kept (callers skip formatting otherwise)."""
+        ...
+
+    def t(self, line: str) -> None: ...
 
 
-def zone_spans(machine: MachineLike) -> dict[str, tuple[int, int]]:
-    """Current span [start, end) of every populated zone: boot RAM plus online hot-added
-    memory of every virtio-mem device (zone spans shrink again when memory is offlined)."""
-    spans = dict(boot_zone_spans(machine))
-    for vm in _devices(machine):
-        for zone, (a, b) in vm.online_spans().items():
-            old = spans.get(zone)
-            spans[zone] = (min(a, old[0]), max(b, old[1])) if old else (a, b)
-    return spans
+class DriverReport(OperationLog, Protocol):
+    """The report a driver hands back at the end of an operation the MM started."""
+
+    @property
+    def requests(self) -> Sequence[object]: ...
+
+    def full_trace(self) -> list[str]: ...
+
+    def text(self) -> str: ...
 
 
-def _intersects(span: tuple[int, int] | None, start: int, end: int) -> bool:
-    return span is not None and span[0] < end and start < span[1]
+class MemoryNotifier(Protocol):
+    """``register_memory_notifier()``: the callbacks (include/linux/memory.h ``MEM_*``) the
+    driver that owns a memory group gets for each of its memory blocks."""
+
+    def memory_going_online(self, mb: int) -> int:
+        """MEM_GOING_ONLINE: 0, or -EPERM when the driver refuses (NOTIFY_BAD)."""
+        ...
+
+    def memory_online(self, mb: int, zone: str) -> None:
+        """MEM_ONLINE: the block is online in zone."""
+        ...
+
+    def memory_going_offline(self, mb: int) -> list[tuple[int, int]]:
+        """MEM_GOING_OFFLINE: the driver lets go of its PG_offline pages; returns the ranges
+        [start, end] that ``offline_pages()`` must still migrate (the plugged ones)."""
+        ...
+
+    def memory_offline(self, mb: int) -> None:
+        """MEM_OFFLINE: the block is offline."""
+        ...
 
 
-def default_kernel_zone(
-    machine: MachineLike, start: int, end: int, spans: dict[str, tuple[int, int]] | None = None
-) -> str:
-    """``default_kernel_zone_for_pfn()`` (mm/memory_hotplug.c, 4.13+): the first of DMA/DMA32
-    whose span intersects the range, else ZONE_NORMAL."""
-    spans = zone_spans(machine) if spans is None else spans
-    for zone in (DMA, DMA32):
-        if _intersects(spans.get(zone), start, end):
-            return zone
-    return NORMAL
+class GroupOwner(MemoryNotifier, Protocol):
+    """The driver behind a memory group, as the MM sees it: its notifier, which of its pages
+    are PG_offline, and the framing of an operation the MM starts (a sysfs write), so that what
+    the driver does in reaction lands in its own report."""
+
+    @property
+    def name(self) -> str: ...
+
+    def page_offline_reason(self, mb: int, start: int, end: int) -> str | None:
+        """Why a page of [start, end] (inside online block mb) is PG_offline, or None."""
+        ...
+
+    def begin_operation(self, action: str) -> DriverReport: ...
+
+    def run_work(self) -> None:
+        """Run the work the notifier callbacks queued (a workqueue item in the kernel)."""
+        ...
+
+    def end_operation(self) -> DriverReport: ...
 
 
-def default_zone(machine: MachineLike, start: int, end: int) -> str:
-    """``default_zone_for_pfn()`` = online_policy ``contig-zones`` (the default since 5.15;
-    the only policy before): inherit the zone if the range intersects exactly one of the kernel
-    zone and ZONE_MOVABLE, otherwise the kernel zone (ZONE_MOVABLE only with movable_node,
-    which the simulator does not model)."""
-    spans = zone_spans(machine)
-    kernel = default_kernel_zone(machine, start, end, spans)
-    in_kernel = _intersects(spans.get(kernel), start, end)
-    in_movable = _intersects(spans.get(MOVABLE), start, end)
-    if in_kernel != in_movable:
-        return kernel if in_kernel else MOVABLE
-    return kernel
+# ----------------------------------------------------------------------------- the table
+@dataclass(eq=False)
+class MemoryGroup:
+    """``struct memory_group``: the memory blocks one driver added (memoryN -> zone, or
+    'offline'), the name its memory gets in /proc/iomem, and the resource changes of the
+    current operation not yet applied (consecutive adds or removes are coalesced into one
+    tree operation, see hotplug.flush)."""
+
+    owner: GroupOwner
+    resource_name: str
+    blocks: dict[int, str] = field(default_factory=dict)
+    pending_add: list[int] | None = None  # [start, end] inclusive
+    pending_remove: list[int] | None = None
+    _spans: Spans | None = field(default_factory=dict, repr=False)  # None: recompute
+
+    def online_spans(self, mbs: int) -> Spans:
+        """Span [start, end) of the group's online memory per zone (cached until a block goes
+        offline or away: onlining only widens it)."""
+        if self._spans is None:
+            spans: Spans = {}
+            for mb, zone in self.blocks.items():
+                if zone != OFFLINE:
+                    _widen(spans, zone, mb * mbs, (mb + 1) * mbs)
+            self._spans = spans
+        return self._spans
+
+    def set_online(self, mb: int, zone: str, mbs: int) -> None:
+        self.blocks[mb] = zone
+        if self._spans is not None:
+            _widen(self._spans, zone, mb * mbs, (mb + 1) * mbs)
+
+    def set_offline(self, mb: int) -> None:
+        self.blocks[mb] = OFFLINE
+        self._spans = None
+
+    def drop(self, ids: range) -> None:
+        for mb in ids:
+            self.blocks.pop(mb, None)
+        self._spans = None
+
+    def restore(self, blocks: dict[int, str]) -> None:
+        """Replace the blocks (a saved session); the spans are recomputed on demand."""
+        self.blocks.clear()
+        self.blocks.update(blocks)
+        self._spans = None
+
+    def reset(self) -> None:
+        """No blocks and nothing pending (a new kernel: kexec)."""
+        self.blocks.clear()
+        self._spans = {}
+        self.pending_add = self.pending_remove = None
 
 
-def zone_for_online_type(machine: MachineLike, start: int, end: int, online_type: str) -> str:
-    """``zone_for_pfn_range()``: online_kernel -> default kernel zone, online_movable ->
-    ZONE_MOVABLE, online -> ``default_zone_for_pfn`` (contig-zones)."""
-    if online_type == "online_kernel":
-        return default_kernel_zone(machine, start, end)
-    if online_type == "online_movable":
-        return MOVABLE
-    return default_zone(machine, start, end)
+class MemoryBlocks:
+    """The machine's memory-block table: the registered memory groups (one per hot-pluggable
+    device, in the order they were added) and the boot zones' spans."""
 
+    def __init__(self) -> None:
+        self.groups: dict[str, MemoryGroup] = {}
+        # boot zone spans of (tree, its generation): the plug path asks once per memory block
+        self._boot: tuple[ResourceTree, int, Spans] | None = None
 
-def valid_zones(machine: MachineLike, vm: VirtioMem, mb: int) -> str:
-    """``valid_zones`` of memoryN (drivers/base/memory.c): the zone when online; when offline
-    the default zone first, then the other zones it may be onlined to."""
-    zone = vm.mm.get(mb)
-    if zone is None:
-        return "-"
-    if zone != OFFLINE:
-        return zone
-    mbs = machine.memory_block_size
-    start, end = mb * mbs, (mb + 1) * mbs
-    default = default_zone(machine, start, end)
-    out = [default]
-    for other in (default_kernel_zone(machine, start, end), MOVABLE):
-        if other not in out:
-            out.append(other)
-    return " ".join(out)
+    def register(self, group: MemoryGroup) -> None:
+        self.groups[group.owner.name] = group
 
+    def group_of(self, mb: int) -> MemoryGroup | None:
+        """The group memory<mb> belongs to, or None when no such block exists."""
+        for g in self.groups.values():
+            if mb in g.blocks:
+                return g
+        return None
 
-# ----------------------------------------------------------------------------- sysfs
-@dataclass
-class SysfsResult:
-    """The answer to ``echo X > /sys/devices/system/memory/memoryN/state``: outcome 'DONE' or
-    the errno word the write fails with, the kernel trace, and what the driver did after."""
+    def zone_of(self, mb: int) -> str | None:
+        """memory<mb>'s zone, 'offline', or None when no such block exists."""
+        for g in self.groups.values():
+            zone = g.blocks.get(mb)
+            if zone is not None:
+                return zone
+        return None
 
-    outcome: str
-    message: str
-    trace: list[str] = field(default_factory=list)
-    reports: list[VmemReport] = field(default_factory=list)
+    def boot_zone_spans(self, tree: ResourceTree) -> Spans:
+        """Spans [start, end) of the boot zones, from busy System RAM that is not
+        driver-managed (cached until the tree changes)."""
+        cached = self._boot
+        if cached is not None and cached[0] is tree and cached[1] == tree.generation:
+            return cached[2]
+        spans: Spans = {}
+        for r in tree.root.children:
+            if (r.flags & SYSTEM_RAM) != SYSTEM_RAM or not r.busy:
+                continue
+            if r.flags & F.SYSRAM_DRIVER_MANAGED:
+                continue
+            lo, hi = r.start, r.end + 1
+            for zone, zlo, zhi in ((DMA, 0, _16M), (DMA32, _16M, _4G), (NORMAL, _4G, 1 << 64)):
+                a, b = max(lo, zlo), min(hi, zhi)
+                if a < b:
+                    _widen(spans, zone, a, b)
+        self._boot = (tree, tree.generation, spans)
+        return spans
 
-
-def owner_of_block(machine: MachineLike, mb: int) -> VirtioMem:
-    """The virtio-mem device whose added memory block ``memory<mb>`` is; DevmemError (one
-    line) when no such memory block exists or it is boot memory (not modelled)."""
-    for vm in _devices(machine):
-        if mb in vm.mm:
-            return vm
-    mbs = machine.memory_block_size
-    addr = mb * mbs
-    for vm in _devices(machine):
-        if vm.device.addr <= addr < vm.device.end:
-            raise DevmemError(
-                f"memory{mb} does not exist: {addr:#x} belongs to {vm.device.name} but is not "
-                f"added to Linux (no /sys/devices/system/memory/memory{mb})"
-            )
-    raise DevmemError(
-        f"memory{mb} is not virtio-mem memory: only memory blocks added by a virtio-mem "
-        "driver are modelled (boot memory cannot be onlined/offlined here)"
-    )
-
-
-def parse_memory_block(text: str) -> int:
-    """'memory40' (or '40') -> 40."""
-    t = text.strip()
-    if t.startswith("memory"):
-        t = t[len("memory") :]
-    if not t.isdigit():
-        raise DevmemError(f"bad memory block {text!r}: expected memoryN, e.g. memory40")
-    return int(t)
-
-
-def sysfs_online(machine: MachineLike, mb: int, how: str | None = None) -> SysfsResult:
-    """``state_store()`` writing ``online`` / ``online_kernel`` / ``online_movable`` to
-    memoryN/state (drivers/base/memory.c -> ``online_pages()``), all kernels with
-    memory hot-add. ``how`` is None (zone by policy), 'kernel' or 'movable'."""
-    vm = owner_of_block(machine, mb)
-    online_type = {None: "online", "kernel": "online_kernel", "movable": "online_movable"}.get(how)
-    if online_type is None:
-        raise DevmemError(f"bad zone {how!r}: expected kernel or movable")
-    return vm.sysfs_online(mb, online_type)
-
-
-def sysfs_offline(machine: MachineLike, mb: int) -> SysfsResult:
-    """``state_store()`` writing ``offline`` to memoryN/state (``offline_pages()``)."""
-    vm = owner_of_block(machine, mb)
-    return vm.sysfs_offline(mb)
-
-
-# ----------------------------------------------------------------------------- pins
-def pin_problem(machine: MachineLike, start: int, end: int) -> str | None:
-    """Why [start, end] cannot be pinned, or None. Only pages in the page allocator can be
-    pinned: the range must be busy System RAM and, inside a virtio-mem device, online and
-    plugged (unplugged sub-blocks are PG_offline, offline blocks are not in the buddy)."""
-    pos = start
-    while pos <= end:
-        chain = machine.tree.chain_at(pos)
-        ram = [r for r in chain if r.is_system_ram() and r.busy]
-        if not ram:
-            return f"{pos:#x} is not System RAM (nothing there can be pinned)"
-        pos = min(r.end for r in ram) + 1
-        if pos == 0:  # wrapped past 2^64
-            break
-    for vm in _devices(machine):
-        problem = vm.unpinnable(start, end)
-        if problem:
-            return problem
-    return None
-
-
-def add_pin(machine: MachineLike, start: int, end: int) -> None:
-    """Record [start, end] (page-rounded) as pinned, merging with touching pins."""
-    start &= ~0xFFF
-    end |= 0xFFF
-    machine.pinned[:] = merge_ranges([*machine.pinned, (start, end)])
-
-
-def remove_pin(machine: MachineLike, start: int, end: int) -> int:
-    """Unpin [start, end] (page-rounded); returns how many bytes were pinned there."""
-    start &= ~0xFFF
-    end |= 0xFFF
-    out: list[tuple[int, int]] = []
-    freed = 0
-    for a, b in machine.pinned:
-        if b < start or a > end:
-            out.append((a, b))
-            continue
-        freed += min(b, end) - max(a, start) + 1
-        if a < start:
-            out.append((a, start - 1))
-        if b > end:
-            out.append((end + 1, b))
-    machine.pinned[:] = out
-    return freed
-
-
-def first_pinned(machine: MachineLike, start: int, end: int) -> int | None:
-    """Lowest pinned address in [start, end], or None."""
-    best: int | None = None
-    for a, b in machine.pinned:
-        if a <= end and start <= b:
-            hit = max(a, start)
-            best = hit if best is None else min(best, hit)
-    return best
+    def zone_spans(self, tree: ResourceTree, mbs: int) -> Spans:
+        """Current span [start, end) of every populated zone: boot RAM plus the online memory
+        of every group (zone spans shrink again when memory is offlined)."""
+        spans = dict(self.boot_zone_spans(tree))
+        for g in self.groups.values():
+            for zone, (a, b) in g.online_spans(mbs).items():
+                _widen(spans, zone, a, b)
+        return spans

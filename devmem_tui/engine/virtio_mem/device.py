@@ -16,11 +16,8 @@ from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Any
 
+from devmem_tui.engine.units import GiB, MiB
 from devmem_tui.engine.virtio_mem.blockruns import BlockRuns
-
-KiB = 1 << 10
-MiB = 1 << 20
-GiB = 1 << 30
 
 U64_LIMIT = 1 << 64
 _U64_MASK = U64_LIMIT - 1
@@ -283,7 +280,7 @@ class VirtioMemDevice:
             return DeviceAnswer(Response.ERROR, None, f"{why} -> ERROR")
 
         plugged = self.plugged_size
-        # NACK precedes the already-plugged test (T10).
+        # QEMU answers NACK before it tests whether the blocks are already plugged.
         if plug and _u64(plugged + size) > self.requested_size:
             return DeviceAnswer(
                 Response.NACK,

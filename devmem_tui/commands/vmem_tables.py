@@ -1,0 +1,109 @@
+"""The text views of virtio-mem devices: the lsmem-style ``blocks`` table with its sub-block
+strips and summary lines, and HMP's ``info memory-devices`` entry.
+
+Presentation only: the rows come from the driver (``VirtioMem.block_row``, ``sub_blocks``,
+``summary``) as data (virtio_mem/report.py); this module lays them out.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from devmem_tui.engine.units import fmt_size
+from devmem_tui.engine.virtio_mem.driver import VirtioMem
+from devmem_tui.engine.virtio_mem.report import SubBlock
+
+GLYPH_PLUGGED = "#"
+GLYPH_UNPLUGGED = "."
+GLYPH_PINNED = "!"
+GLYPH_MISMATCH = "?"
+_GLYPH_OF = {
+    SubBlock.PLUGGED: GLYPH_PLUGGED,
+    SubBlock.UNPLUGGED: GLYPH_UNPLUGGED,
+    SubBlock.PINNED: GLYPH_PINNED,
+    SubBlock.MISMATCH: GLYPH_MISMATCH,
+}
+_GLYPHS = "".join(_GLYPH_OF[s] for s in SubBlock)  # indexed by the value (a 1 TiB strip: 0.5M)
+
+
+def sub_block_strip(vm: VirtioMem, mb: int) -> str:
+    """One glyph per sub-block of memory block mb: '#' plugged, '.' unplugged (PG_offline),
+    '!' plugged with pinned pages, '?' where the device disagrees with the driver (raw
+    requests). BBM: one glyph for the whole block."""
+    glyphs = _GLYPHS
+    return "".join([glyphs[s] for s in vm.blockmode.sub_blocks(mb)])
+
+
+def blocks_table(vm: VirtioMem, all: bool = False) -> str:
+    """lsmem-style table of the device's memory blocks: RANGE SIZE STATE BLOCK ZONES plus the
+    driver's block state and plugged sub-blocks; neighbouring blocks that match in every column
+    are merged (``all``: one row per block). Partially plugged blocks (every block with
+    ``all``) get a sub-block strip. Ends with a summary."""
+    dev = vm.device
+    mbs = vm.mbs
+    first = -(-dev.addr // mbs)
+    last = dev.end // mbs - 1
+    rows: list[list[Any]] = []  # [first_mb, last_mb, key]
+    strips: list[str] = []
+    show_strips = vm.probed and not vm.kdump
+    for mb in range(first, last + 1):
+        row = vm.block_row(mb)
+        key = row.key
+        if rows and not all and rows[-1][2] == key and rows[-1][1] == mb - 1:
+            rows[-1][1] = mb
+        else:
+            rows.append([mb, mb, key])
+        if show_strips and (all and row.strip or row.partial):
+            strips.append(f"memory{mb:<5} {sub_block_strip(vm, mb)}")
+    header = ("RANGE", "SIZE", "STATE", "BLOCK", "ZONES", "VIRTIO-MEM", "PLUGGED")
+    table = [header]
+    for a, b, (state, zones, drv, plugged) in rows:
+        rng = f"0x{a * mbs:016x}-0x{(b + 1) * mbs - 1:016x}"
+        blk = str(a) if a == b else f"{a}-{b}"
+        table.append((rng, fmt_size((b - a + 1) * mbs), state, blk, zones, drv, plugged))
+    widths = [max(len(r[i]) for r in table) for i in range(len(header))]
+    lines = []
+    for r in table:
+        cells = [c.rjust(widths[i]) if i == 1 else c.ljust(widths[i]) for i, c in enumerate(r)]
+        lines.append("  ".join(cells).rstrip())
+    if strips:
+        lines.append("")
+        lines.append(
+            f"sub-blocks ({GLYPH_PLUGGED} plugged, {GLYPH_UNPLUGGED} unplugged/"
+            f"PG_offline, {GLYPH_PINNED} plugged+pinned, {GLYPH_MISMATCH} device "
+            "disagrees with the driver):"
+        )
+        lines.extend(strips)
+    lines.append("")
+    lines.extend(summary_lines(vm))
+    return "\n".join(lines)
+
+
+def summary_lines(vm: VirtioMem) -> list[str]:
+    dev = vm.device
+    s = vm.summary()
+    return [
+        f"Memory block size:     {fmt_size(s.block_size)}",
+        f"Total online memory:   {fmt_size(s.online)}",
+        f"Total offline memory:  {fmt_size(s.offline)}",
+        f"{dev.name} ({vm.res_name}, {s.mode}): plugged {fmt_size(dev.plugged_size)} of "
+        f"requested {fmt_size(dev.requested_size)}, usable {fmt_size(dev.usable_region_size)}, "
+        f"device block {fmt_size(dev.block_size)}; MemTotal share {fmt_size(s.mem_total)}; "
+        f"driver {vm.driver_state()}",
+    ]
+
+
+def info_text(vm: VirtioMem) -> str:
+    """HMP ``info memory-devices`` for one device, plus the guest driver's view."""
+    d = vm.device.info()
+    lines = [f'Memory device [virtio-mem]: "{vm.name}"']
+    for key in ("memaddr", "node", "requested-size", "size", "max-size", "block-size", "memdev"):
+        v = d[key]
+        lines.append(f"  {key}: {v:#x}" if key == "memaddr" else f"  {key}: {v}")
+    lines.append(
+        f"  usable-region-size: {vm.device.usable_region_size} "
+        f"({fmt_size(vm.device.usable_region_size)})"
+    )
+    mode = vm.mode if vm.probed and not vm.kdump else "-"
+    lines.append(f"  guest: {vm.res_name}, mode {mode}, driver {vm.driver_state()}")
+    return "\n".join(lines)
