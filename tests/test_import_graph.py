@@ -9,7 +9,6 @@ lines that close it.
 from __future__ import annotations
 
 import ast
-import sys
 from pathlib import Path
 
 PACKAGE = "devmem_tui"
@@ -94,7 +93,6 @@ def cycles(graph: dict[str, dict[str, list[int]]]) -> list[list[str]]:
             if len(comp) > 1:
                 out.append(sorted(comp))
 
-    sys.setrecursionlimit(max(sys.getrecursionlimit(), 10_000))
     for v in sorted(graph):
         if v not in index:
             visit(v)

@@ -92,7 +92,7 @@ def test_render_after_the_machine_changed_is_what_it_was(
 
 def test_public_rules_render_the_lazy_rules() -> None:
     m = machine("qemu-x86-virtio-mem", {})
-    sw = policy.switches(m.config)
+    sw = m.config.switches
     for addr, _ in probes(m)[:120]:
         pfn = addr >> 12
         for public, lazy, args in (

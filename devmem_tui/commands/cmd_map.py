@@ -226,7 +226,7 @@ def cmd_whatis(session: Session, args: list[str]) -> Result:
             line = "  " + iomem_text.render_line(r, depth, flags=True)
             # The virtioN parent's EXCLUSIVE bit follows the configured kernel (5.16+), not
             # what was stored when the map was made: say so where it differs.
-            eff = policy.eff_flags(r, policy.switches(m.config))
+            eff = policy.eff_flags(r, m.config.switches)
             if eff != int(r.flags):
                 gained = F(eff & ~int(r.flags))
                 lost = F(int(r.flags) & ~eff)

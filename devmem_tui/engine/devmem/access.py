@@ -12,17 +12,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from devmem_tui.engine.config import BUSY_IS_EXCLUSIVE, COUNTERFACTUAL, Switches
 from devmem_tui.engine.devmem import rules as policy
 from devmem_tui.engine.devmem.mapping import Mapping
-from devmem_tui.engine.devmem.rules import (
-    BUSY_IS_EXCLUSIVE,
-    COUNTERFACTUAL,
-    LOW_PFNS,
-    MAX_RW_COUNT,
-    Switches,
-    Xlate,
-    where_pfns,
-)
+from devmem_tui.engine.devmem.rules import LOW_PFNS, MAX_RW_COUNT, Xlate, where_pfns
 from devmem_tui.engine.devmem.verdict import (
     Line,
     Outcome,
@@ -195,7 +188,7 @@ def _rw(machine: MachineLike, addr: int, length: int, write: bool) -> Verdict:
     if addr + length > _ADDR_END or addr > ADDR_MAX or length > ADDR_MAX:  # _check_end's test
         _check_end(op, addr, length)
     cfg = machine.config
-    sw = cfg._switches or policy.switches(cfg)
+    sw = cfg.switches
     if not sw.devmem:
         return _enxio(machine, op)
     cf = COUNTERFACTUAL.get(sw.proposal)
@@ -237,7 +230,7 @@ def _rw(machine: MachineLike, addr: int, length: int, write: bool) -> Verdict:
     data_pages: list[tuple[int, int]] = []
     eperm_after_first = False
     pre_decider: Line = ""
-    if not sw.zero_fill:  # <= 4.10: range_is_allowed() of the remaining count
+    if not sw.lowmem_ram_zero_fill:  # <= 4.10: range_is_allowed() of the remaining count
         stop, t = _old_range_precheck(machine, sw, addr, count)
         trace += t
         if stop == 0:
@@ -572,7 +565,7 @@ def mmap_mem(
     conflict) -> EAGAIN. Success installs every PTE now; the VMA has no fault handler. With
     ``dry_run`` nothing is created. ``sync`` = opened with O_SYNC (PAT UC- instead of WB)."""
     op = (_mmap_op, addr, length, private, sync)
-    sw = policy.switches(machine.config)
+    sw = machine.config.switches
     if not sw.devmem:
         return _enxio(machine, op)
     cf = COUNTERFACTUAL.get(sw.proposal)
@@ -629,7 +622,7 @@ def mmap_mem(
             "(STRICT_DEVMEM=n, up to 6.15) and refused",
             t[-1],
         )
-    if not sw.strict and sw.proposal == "none":
+    if not sw.strict_devmem and sw.proposal == "none":
         decider = t[-1]  # without STRICT_DEVMEM only the PAT hook can say no
     end = addr + size - 1
     memtype, t = reserve_pfn_range(machine, sw, addr, end, "UC-" if sync else "WB")
@@ -692,7 +685,7 @@ def touch(machine: MachineLike, mapping_id: str, offset: int = 0) -> Verdict:
                 line,
             )
     pfn = addr >> PAGE_SHIFT
-    sw = policy.switches(machine.config)
+    sw = machine.config.switches
     ram, t = policy.page_is_ram(machine, pfn, sw)
     kind = data_kind(machine, addr, Xlate.DIRECT if ram else Xlate.IOREMAP)
     line = f"{m.id}: PTE present for pfn {hex(pfn)} -> the access reaches the page ({kind})"
@@ -700,7 +693,7 @@ def touch(machine: MachineLike, mapping_id: str, offset: int = 0) -> Verdict:
     text = f"{hex(addr)}: {kind}"
     if m.private:
         text += "; MAP_PRIVATE: a write goes to a private copy-on-write copy"
-    if ram and pfn < LOW_PFNS and sw.x86 and sw.zero_fill:
+    if ram and pfn < LOW_PFNS and sw.x86 and sw.lowmem_ram_zero_fill:
         text += " (real low-MiB RAM, although read() of it returns zeros)"
     return _finish(v, Outcome.OK, text, line, 1)
 
@@ -737,12 +730,12 @@ def revoke_iomem(machine: MachineLike, start: int, end: int) -> list[str]:
     (even_cows), lose their PTEs -> ``Mapping.zapped``, event 'mapping-revoked'. Returns the
     trace. busy-is-exclusive (counterfactual) runs it without IO_STRICT_DEVMEM (5.8+), deciding
     with its mandatory busy exclusion, or that exclusion would not hold for live mappings."""
-    sw = policy.switches(machine.config)
+    sw = machine.config.switches
     size = end - start + 1
     name = f"revoke_iomem({hex(start)}-{hex(end)})"
-    if not sw.v5_8:
+    if not sw.revoke_hook:
         return [f"{name}: no /dev/mem revocation before 5.8 (3234ac664a87) -> nothing"]
-    if not sw.revoke and sw.proposal != BUSY_IS_EXCLUSIVE:
+    if not sw.revoke_on_request and sw.proposal != BUSY_IS_EXCLUSIVE:
         return [f"{name}: empty stub without CONFIG_IO_STRICT_DEVMEM -> nothing"]
     first, last = start >> PAGE_SHIFT, end >> PAGE_SHIFT
     a, trace = _revoke_page_allowed(machine, sw, first)

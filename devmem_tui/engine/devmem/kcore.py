@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from devmem_tui.engine.config import Switches
 from devmem_tui.engine.devmem import rules as policy
 from devmem_tui.engine.devmem.access import UNPLUGGED, _check_end, _finish, _new, _op, _trimmed
 from devmem_tui.engine.devmem.rules import where_pfns
@@ -39,7 +40,7 @@ _FILTER = {
 
 
 def kcore_page(
-    machine: MachineLike, pfn: int, state: str, sw: policy.Switches | None = None
+    machine: MachineLike, pfn: int, state: str, sw: Switches | None = None
 ) -> tuple[str | None, list[str]]:
     """``read_kcore()`` / ``read_kcore_iter()`` (fs/proc/kcore.c) for one page through its
     KCORE_RAM direct-map entry: None = zero-filled, else what real data the copy reads.
@@ -47,12 +48,12 @@ def kcore_page(
     Any version: a page not wholly inside busy System RAM has no entry -> zeros. 5.14+
     (``kcore_state_filter``): offline sections, PageOffline and hwpoisoned pages -> zeros.
     Before 5.14 only ``kern_addr_valid()`` was asked, so such pages were read raw."""
-    sw = sw or policy.switches(machine.config)
+    sw = sw or machine.config.switches
     name = f"read_kcore({hex(pfn << PAGE_SHIFT)})"
     ram, trace = policy.page_is_ram(machine, pfn, sw)
     if not ram:
         return None, [*trace, f"{name}: not in any KCORE_RAM entry -> zero-filled"]
-    if sw.kcore_filter:
+    if sw.kcore_state_filter:
         if state in _FILTER:
             return None, [*trace, f"{name} [5.14+]: {_FILTER[state]} -> zero-filled"]
         return _RAW["online"], [*trace, f"{name}: KCORE_RAM, online page -> copied"]
@@ -88,7 +89,7 @@ def read_kcore(machine: MachineLike, addr: int, length: int = PAGE_SIZE) -> Verd
         v.trace.append(line)
         return _finish(v, Outcome.OK, "returns 0: nothing to do", line)
     end = addr + length - 1
-    sw = policy.switches(machine.config)
+    sw = machine.config.switches
     groups: list[list[Line]] = []  # trace lines per page run
     kinds: list[str] = []
     decider = ""

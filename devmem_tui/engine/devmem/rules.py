@@ -19,13 +19,12 @@ from __future__ import annotations
 import re
 from bisect import bisect_right
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from enum import StrEnum
 from functools import wraps
 from operator import attrgetter
 from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
-from devmem_tui.engine.config import KernelConfig
+from devmem_tui.engine.config import BUSY_IS_EXCLUSIVE, RFC_2021, Switches
 from devmem_tui.engine.devmem.verdict import Line, render_all
 from devmem_tui.engine.iomem.tree import F, Resource, ResourceTree
 from devmem_tui.engine.units import ADDR_MAX, PAGE_SHIFT, PAGE_SIZE
@@ -37,14 +36,6 @@ LOW_PFNS = 256  # the first MiB, in pages
 SECTION_SIZE = 1 << 27  # x86-64 / arm64-4K SECTION_SIZE_BITS 27: memmap exists per 128 MiB
 MAX_RW_COUNT = 0x7FFFF000  # INT_MAX & PAGE_MASK: the VFS caps every read()/write() count
 ARM64_PHYS_MASK_SHIFT = 48  # CONFIG_ARM64_PA_BITS=48 (the default)
-
-RFC_2021 = "rfc-2021"
-BUSY_IS_EXCLUSIVE = "busy-is-exclusive"
-COUNTERFACTUAL = {
-    RFC_2021: "rfc-2021 = v1/v2 of David Hildenbrand's 2021 /dev/mem series, never merged",
-    BUSY_IS_EXCLUSIVE: "busy-is-exclusive = Dan Williams' counter-proposal in the 2021 "
-    "thread, never merged",
-}
 
 # Plain ints: IntFlag arithmetic is slow on the per-page hot path.
 _MEM = int(F.MEM)
@@ -113,93 +104,13 @@ def traced(rule: Callable[P, tuple[T, list[Line]]]) -> Callable[P, tuple[T, list
     return public
 
 
-# ------------------------------------------------------------------------------ switches
-@dataclass(frozen=True, slots=True)
-class Switches:
-    """The configuration as the rules ask for it, computed once per config state (the
-    ``KernelConfig`` properties re-parse the version on every access)."""
-
-    x86: bool
-    arm64: bool
-    devmem: bool
-    strict: bool  # effective CONFIG_STRICT_DEVMEM
-    io_strict: bool  # effective CONFIG_IO_STRICT_DEVMEM
-    strict_iomem: bool  # strict_iomem_checks
-    iomem: str
-    rule1: bool  # 5.16+ SYSTEM_RAM|EXCLUSIVE rule in iomem_is_exclusive
-    descend: bool  # 6.12+ region_intersects
-    zero_fill: bool  # 4.11+ value 2 and per-page page_is_allowed
-    ri_test: bool  # 4.18+ region_intersects RAM test
-    virtio_excl: bool
-    proposal: str
-    pat: bool
-    pat_recheck: bool
-    ioremap_nested: bool  # 5.13+ walk_mem_res at any depth
-    xlate_memremap: bool  # 4.14+ xlate_dev_mem_ptr() uses memremap() (SME series)
-    kcore_filter: bool
-    revoke: bool  # 5.8+ and IO_STRICT_DEVMEM
-    v5_8: bool
-    phys_bits: int
-    arch: str
-
-
-def switches(cfg: KernelConfig) -> Switches:
-    """The ``Switches`` of ``cfg``, kept on the config until one of its fields changes
-    (``KernelConfig.__setattr__`` drops it)."""
-    got = cfg._switches
-    if got is not None:
-        return got
-    sw = Switches(
-        x86=cfg.x86,
-        arm64=cfg.arch == "arm64",
-        devmem=cfg.devmem,
-        strict=cfg.eff_strict_devmem,
-        io_strict=cfg.eff_io_strict_devmem,
-        strict_iomem=cfg.strict_iomem_checks,
-        iomem=cfg.iomem,
-        rule1=cfg.exclusive_system_ram,
-        descend=cfg.region_intersects_descends,
-        zero_fill=cfg.lowmem_ram_zero_fill,
-        ri_test=cfg.ram_test_region_intersects,
-        virtio_excl=virtio_parent_exclusive(cfg),
-        proposal=cfg.proposal,
-        pat=cfg.pat,
-        pat_recheck=cfg.pat_recheck_without_strict,
-        ioremap_nested=cfg.at_least(5, 13),
-        xlate_memremap=cfg.at_least(4, 14),
-        kcore_filter=cfg.kcore_state_filter,
-        revoke=cfg.revoke_on_request,
-        v5_8=cfg.at_least(5, 8),
-        phys_bits=cfg.phys_bits,
-        arch=cfg.arch,
-    )
-    object.__setattr__(cfg, "_switches", sw)
-    return sw
-
-
 # ------------------------------------------------------------------------------ flags
-def virtio_parent_exclusive(cfg: KernelConfig) -> bool:
-    """Whether the virtio-mem parent resource ``virtioN`` carries ``IORESOURCE_EXCLUSIVE``.
-
-    ``virtio_mem_create_resource()`` (drivers/virtio/virtio_mem.c) requests it with
-    ``IORESOURCE_SYSTEM_RAM | IORESOURCE_EXCLUSIVE`` from 5.16 (2128f4e21aa2), plain
-    ``IORESOURCE_SYSTEM_RAM`` on 5.8-5.15. Decided here, from the config, rather than from the
-    flags stored when the device probed, so that ``set kernel`` later changes the answer.
-    rfc-2021 carried the EXCLUSIVE parent in every version; busy-is-exclusive replaces the
-    series, so the parent stays plain SYSTEM_RAM (only the busy added blocks are fenced)."""
-    if cfg.proposal == RFC_2021:
-        return True
-    if cfg.proposal == BUSY_IS_EXCLUSIVE:
-        return False
-    return cfg.exclusive_system_ram
-
-
 def eff_flags(res: Resource, sw: Switches) -> int:
     """The resource's flags as the configured kernel would have set them (only the
     ``virtioN`` EXCLUSIVE bit depends on the version, see ``virtio_parent_exclusive``)."""
     fl = res.flags.real  # a plain int, 2x cheaper than int() of the IntFlag
     if fl & _SYSRAM and res.name.startswith("virtio") and _VIRTIO_PARENT.fullmatch(res.name):
-        if sw.virtio_excl:
+        if sw.virtio_parent_exclusive:
             fl |= _EXCLUSIVE
         else:
             fl &= ~_EXCLUSIVE
@@ -370,7 +281,7 @@ def region_intersects_lazy(
     (holes don't count), else MIXED. Up to 6.11 only top-level resources are seen. From 6.12
     (b4afe4183ec7, CVE-2024-49878; stable 5.4.y+) a non-matching top-level resource is searched
     for matching descendants and is not "other" when they cover its whole overlap."""
-    sw = sw or switches(machine.config)
+    sw = sw or machine.config.switches
     tree = machine.tree
     key = (tree, tree.generation, start, size, flags, sw)
     memo = _RI_MEMO
@@ -397,7 +308,7 @@ def region_intersects_lazy(
             i = j
             continue
         covered = False
-        if sw.descend:
+        if sw.region_intersects_descends:
             ostart, oend = max(start, p.start), min(end, p.end)
             for dp in found[i + 1 : j]:
                 fl = dp.flags.real
@@ -426,7 +337,7 @@ def region_intersects_lazy(
         _ri_line,
         start,
         size,
-        "incl. descendants" if sw.descend else "top level",
+        "incl. descendants" if sw.region_intersects_descends else "top level",
         first_type and _cap(first_type),
         first_other and _cap(first_other),
         result,
@@ -500,11 +411,11 @@ def iomem_is_exclusive_lazy(machine: MachineLike, addr: int, sw: Switches | None
     5.16+ (b78dfa059fdd, a9e7b8d4f663): first, any resource with SYSTEM_RAM|EXCLUSIVE makes it
     true, busy or not and whatever ``iomem=`` say; then the old test.
     ``strict_iomem_checks`` defaults from STRICT_DEVMEM, not IO_STRICT_DEVMEM (§10.1)."""
-    sw = sw or switches(machine.config)
+    sw = sw or machine.config.switches
     page = addr & ~(PAGE_SIZE - 1)
-    strict, io_strict, rule1 = sw.strict_iomem, sw.io_strict, sw.rule1
+    strict, io_strict, rule1 = sw.strict_iomem_checks, sw.io_strict_devmem, sw.exclusive_system_ram
     if not rule1 and not strict:
-        return False, [(_IIE_OFF, page, sw.iomem, "y" if sw.strict else "n")]
+        return False, [(_IIE_OFF, page, sw.iomem, "y" if sw.strict_devmem else "n")]
     for r in overlaps(machine.tree, page, page + PAGE_SIZE - 1):
         fl = r.flags.real
         if fl & _SYSRAM:
@@ -542,11 +453,11 @@ def devmem_is_allowed_lazy(
     pfn < 256 -> 1; exclusive -> 0; ``page_is_ram()`` -> 0; else 1.
     Generic (lib/devmem_is_allowed.c; arm64's own identical copy before): exclusive -> 0;
     ``page_is_ram()`` -> 0; else 1 (no first-MiB rule, never 2)."""
-    sw = sw or switches(machine.config)
+    sw = sw or machine.config.switches
     addr = pfn << PAGE_SHIFT
     low = pfn < LOW_PFNS
     trace: list[Line]
-    if not sw.x86 or not sw.zero_fill:
+    if not sw.x86 or not sw.lowmem_ram_zero_fill:
         tag = "[generic]" if not sw.x86 else "[x86 <= 4.10]"
         if sw.x86 and low:
             return 1, [(_DIA_OLD, pfn, tag, "pfn < 256 is always allowed -> 1")]
@@ -560,7 +471,7 @@ def devmem_is_allowed_lazy(
         return 1, [*trace, (_DIA_OLD, pfn, tag, "not exclusive, not RAM -> 1")]
     test: str
     answer: object
-    if sw.ri_test:
+    if sw.ram_test_region_intersects:
         ri, trace = region_intersects_lazy(machine, addr, PAGE_SIZE, _SYSTEM_RAM, sw)
         is_ram = ri is not _DISJOINT
         test, answer = "region_intersects", ri
@@ -595,7 +506,7 @@ def rfc2021_excluded_lazy(
     """``iomem_range_contains_excluded_devmem()`` of the 2021 series v1/v2 (counterfactual,
     never merged): does [start, end] overlap a resource flagged SYSTEM_RAM|EXCLUSIVE, at any
     depth? drivers/char/mem.c denied such pages whatever STRICT_DEVMEM and ``iomem=`` say."""
-    sw = sw or switches(machine.config)
+    sw = sw or machine.config.switches
     for r in overlaps(machine.tree, start, end):
         if eff_flags(r, sw) & _EXCLUSIVE_SYSTEM_RAM == _EXCLUSIVE_SYSTEM_RAM:
             return True, [(_RFC_HIT, start, end, r.name, r.start, r.end)]
@@ -615,7 +526,7 @@ def busy_excluded_lazy(machine: MachineLike, pfn: int, sw: Switches | None = Non
     drivers/char/mem.c before STRICT_DEVMEM, IO_STRICT_DEVMEM and ``iomem=`` are consulted.
     It is IO_STRICT_DEVMEM made mandatory, so on x86 it keeps that option's "low 1 MiB
     bypasses iomem restrictions" rule (pfn < 256 is never excluded here)."""
-    sw = sw or switches(machine.config)
+    sw = sw or machine.config.switches
     if sw.x86 and pfn < LOW_PFNS:
         return False, [(_BIE, pfn, "the low 1 MiB bypasses iomem restrictions -> 0")]
     start = pfn << PAGE_SHIFT
@@ -639,7 +550,7 @@ def page_is_allowed_lazy(
     rfc-2021: first deny pages overlapping SYSTEM_RAM|EXCLUSIVE regardless of STRICT_DEVMEM;
     then with STRICT_DEVMEM, any non-zero ``devmem_is_allowed()`` becomes 1, so value 2 is
     lost (§7, [derived]). busy-is-exclusive: first deny busy pages (``busy_excluded``)."""
-    sw = sw or switches(machine.config)
+    sw = sw or machine.config.switches
     trace: list[Line] = []
     if sw.proposal == RFC_2021:
         start = pfn << PAGE_SHIFT
@@ -650,7 +561,7 @@ def page_is_allowed_lazy(
         ex, trace = busy_excluded_lazy(machine, pfn, sw)
         if ex:
             return 0, [*trace, (_PIA, pfn, " [busy-is-exclusive]: excluded -> 0")]
-    if not sw.strict:
+    if not sw.strict_devmem:
         return 1, [*trace, (_PIA, pfn, ": CONFIG_STRICT_DEVMEM=n -> 1")]
     value, t = devmem_is_allowed_lazy(machine, pfn, sw)
     trace += t
@@ -682,8 +593,8 @@ def range_is_allowed_lazy(
     low-MiB RAM is mapped for real (§10.2). 1 without STRICT_DEVMEM (and no proposal).
     The trace is that of the deciding page run (the denied one, else the last); its last line
     but one is the deciding check."""
-    sw = sw or switches(machine.config)
-    if not sw.strict and sw.proposal == "none":
+    sw = sw or machine.config.switches
+    if not sw.strict_devmem and sw.proposal == "none":
         return True, [(_RIA, pfn, size, "CONFIG_STRICT_DEVMEM=n -> 1")]
     last = ((pfn << PAGE_SHIFT) + size - 1) >> PAGE_SHIFT if size else pfn
     trace: list[Line] = []
@@ -748,7 +659,7 @@ def valid_phys_addr_range_lazy(
     rises when memory is hot-added above it. arm64 (arch/arm64/mm/mmap.c): the range must lie
     inside one memblock memory region that is not NOMAP, so MMIO is refused. Generic
     (drivers/char/mem.c): ``addr + count <= __pa(high_memory)``."""
-    sw = sw or switches(machine.config)
+    sw = sw or machine.config.switches
     hm = machine.high_memory
     if sw.x86:
         last = (addr + count - 1) & ADDR_MAX
@@ -785,7 +696,7 @@ def valid_mmap_phys_addr_range_lazy(
     x86-64 (arch/x86/mm/mmap.c): ``phys_addr_valid(addr + size - 1)``, i.e. below 2^phys_bits
     (``config.phys_bits``). arm64: ``(addr + size) & ~PHYS_MASK`` must be 0 (48-bit PA).
     Generic (drivers/char/mem.c): always 1."""
-    sw = sw or switches(machine.config)
+    sw = sw or machine.config.switches
     addr = pfn << PAGE_SHIFT
     if sw.x86:
         last = addr + size - 1
@@ -830,14 +741,14 @@ def ioremap_refuses_ram(
     MEM resources overlapping the range (lowest first, then on past its end; at any depth from
     5.13 - 3c9c79753436, 97523a4edb7b - top level only before) and refuses ("ioremap on RAM")
     when one is System RAM covering a whole page (which has a memmap). Returns that resource."""
-    sw = sw or switches(machine.config)
+    sw = sw or machine.config.switches
     root = machine.tree.root
     pos = start
     for r in overlaps(machine.tree, start, end):
         fl = r.flags.real
         if r.end < pos or fl & _MEM_BUSY != _MEM_BUSY:
             continue
-        if not sw.ioremap_nested and r.parent is not root:
+        if not sw.ioremap_checks_nested and r.parent is not root:
             continue
         lo, hi = max(pos, r.start), min(end, r.end)
         if (
@@ -868,11 +779,11 @@ def xlate_dev_mem_ptr_lazy(
     range"); INTERSECTS with a memmap -> the direct map (``try_ram_remap``); otherwise
     ``ioremap_cache()``, which refuses busy System RAM (NULL). arm64 and generic: ``__va()``,
     the direct map (valid_phys_addr_range already limited read/write to memory)."""
-    sw = sw or switches(machine.config)
+    sw = sw or machine.config.switches
     page = addr & ~(PAGE_SIZE - 1)
     if not sw.x86:
         return _DIRECT, [(_XLATE_VA, page, sw.arch)]
-    if not sw.xlate_memremap:
+    if not sw.xlate_uses_memremap:
         return _xlate_before_4_14(machine, page, sw)
     ri, trace = region_intersects_lazy(machine, page, PAGE_SIZE, _SYSTEM_RAM, sw)
     if ri is _MIXED:
@@ -884,7 +795,7 @@ def xlate_dev_mem_ptr_lazy(
         if pfn_valid(machine, page >> PAGE_SHIFT):
             return _DIRECT, [*trace, (_MEMREMAP, page, "RAM with a memmap -> direct map")]
         trace.append((_MEMREMAP, page, "RAM without a memmap (pfn_valid() 0) -> ioremap_cache()"))
-    how = "any depth" if sw.ioremap_nested else "top level"
+    how = "any depth" if sw.ioremap_checks_nested else "top level"
     ram = ioremap_refuses_ram(machine, page, page + PAGE_SIZE - 1, sw)
     if ram is not None:
         return _FAILED, [*trace, (_IOREMAP_RAM, page, how, ram.name, ram.start, ram.end)]
@@ -932,14 +843,14 @@ def phys_mem_access_prot_allowed_lazy(
     re-runs ``devmem_is_allowed()`` on every page and refuses on any 0 (value 2 passes) ->
     mmap EINVAL; removed in 6.16 (1b3f2bd04d90 + follow-up). Other arches: the weak default
     in drivers/char/mem.c, always 1."""
-    sw = sw or switches(machine.config)
+    sw = sw or machine.config.switches
     if not sw.x86:
         return True, [(_PMAPA, pfn, size, "[generic]: -> 1")]
-    if sw.strict:
+    if sw.strict_devmem:
         return True, [
             (_PMAPA, pfn, size, "[x86 PAT]: range_is_allowed() stub with STRICT_DEVMEM=y -> 1")
         ]
-    if not sw.pat_recheck:
+    if not sw.pat_recheck_without_strict:
         why = "PAT disabled" if not sw.pat else "6.16+: no devmem re-check"
         return True, [(_PMAPA, pfn, size, f"[x86 PAT]: {why} -> 1")]
     last = ((pfn << PAGE_SHIFT) + size - 1) >> PAGE_SHIFT

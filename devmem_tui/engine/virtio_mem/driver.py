@@ -586,9 +586,7 @@ class VirtioMem:
         of /dev/mem mappings while it is busy, then BUSY cleared so memory can nest below."""
         cfg = self.machine.config
         dev = self.device
-        from devmem_tui.engine.devmem.rules import virtio_parent_exclusive
-
-        self.exclusive = virtio_parent_exclusive(cfg)
+        self.exclusive = cfg.virtio_parent_exclusive
         try:
             res = self.machine.tree.request_region(
                 dev.addr, dev.region_size, self.res_name, SYSTEM_RAM, exclusive=self.exclusive

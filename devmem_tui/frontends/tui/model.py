@@ -41,7 +41,7 @@ def eff_flags(res: Resource, cfg: KernelConfig | None) -> F:
         return res.flags
     from devmem_tui.engine.devmem import rules as policy
 
-    return F(policy.eff_flags(res, policy.switches(cfg)))
+    return F(policy.eff_flags(res, cfg.switches))
 
 
 def resource_kind(res: Resource, cfg: KernelConfig | None = None) -> str:
