@@ -93,7 +93,7 @@ def test_add_child_refuses_a_child_outside_its_parent() -> None:
     p = t.add_child(t.root, Resource(0x1000, 0x1FFF, "p"))
     with pytest.raises(DevmemError, match="does not fit inside its parent"):
         t.add_child(p, Resource(0x1800, 0x2000, "c"))
-    assert p.children == []
+    assert p.children == ()
 
 
 def test_request_resource_fails_on_any_overlap() -> None:
@@ -336,7 +336,7 @@ def test_release_mem_region_adjustable_split_keeps_children_below() -> None:
     t.release_mem_region_adjustable(0x80000, 0x1000)
     low, high = t.root.children
     assert (low.end, high.start) == (0x7FFFF, 0x81000)
-    assert [c.name for c in low.children] == ["Kernel code"] and high.children == []
+    assert [c.name for c in low.children] == ["Kernel code"] and high.children == ()
     assert_consistent(t)
 
 

@@ -17,16 +17,14 @@ resource, ``virtio_parent_exclusive``. See docs/kernel-rules.md for the choices 
 from __future__ import annotations
 
 import re
-from bisect import bisect_right
 from collections.abc import Callable, Iterator
 from enum import StrEnum
 from functools import wraps
-from operator import attrgetter
 from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
 from devmem_tui.engine.config import BUSY_IS_EXCLUSIVE, RFC_2021, Switches
 from devmem_tui.engine.devmem.verdict import Line, render_all
-from devmem_tui.engine.iomem.tree import F, Resource, ResourceTree
+from devmem_tui.engine.iomem.tree import F, Resource
 from devmem_tui.engine.units import ADDR_MAX, PAGE_SHIFT, PAGE_SIZE
 
 if TYPE_CHECKING:
@@ -47,7 +45,6 @@ _DRIVER_MANAGED = int(F.SYSRAM_DRIVER_MANAGED)
 _SYSTEM_RAM_BUSY = _SYSTEM_RAM | _BUSY
 _EXCLUSIVE_SYSTEM_RAM = _SYSTEM_RAM | _EXCLUSIVE
 _MEM_BUSY = _MEM | _BUSY
-_START = attrgetter("start")
 _VIRTIO_PARENT = re.compile(r"virtio\d+")
 
 Traced = tuple[bool, list[str]]
@@ -117,86 +114,7 @@ def eff_flags(res: Resource, sw: Switches) -> int:
     return fl
 
 
-# ------------------------------------------------------------------------------ tree walks
-def overlapping_dfs(
-    tree: ResourceTree, parent: Resource, start: int, end: int
-) -> Iterator[Resource]:
-    """Descendants of ``parent`` that overlap inclusive [start, end], depth-first pre-order
-    (the order of ``for_each_resource(parent, p, false)``). Subtrees that miss the range are
-    pruned: they hold nothing the kernel's walks would act on."""
-    stack = tree.children_overlapping(parent, start, end)
-    stack.reverse()
-    while stack:
-        r = stack.pop()
-        yield r
-        if r.children:
-            more = tree.children_overlapping(r, start, end)
-            more.reverse()
-            stack.extend(more)
-
-
-_MEMO: list[object] = [None, -1, -1, -1, []]
-
-
-def overlaps(tree: ResourceTree, start: int, end: int) -> list[Resource]:
-    """Every resource overlapping [start, end] at any depth, in ``for_each_resource`` order.
-    All the per-page rules read this one list; the last answer is kept (one read asks it
-    several times for the same page) until the tree changes."""
-    m = _MEMO
-    gen = tree.generation
-    if m[0] is tree and m[1] == gen and m[2] == start and m[3] == end:
-        return m[4]  # type: ignore[return-value]
-    out: list[Resource] = []
-    _collect(tree.root, start, end, (id(tree), gen), out)
-    _MEMO[:] = [tree, gen, start, end, out]
-    return out
-
-
-def _collect(
-    node: Resource, start: int, end: int, stamp: tuple[int, int], out: list[Resource]
-) -> None:
-    """``overlapping_dfs`` without the generator: bisect into each level's cached child starts
-    (``ResourceTree.child_starts``, inlined with the same generation stamp) and recurse only
-    into children that overlap. The per-page hot path."""
-    kids = node.children
-    got = node._starts
-    if got is None or got[0] != stamp:
-        got = node._starts = (stamp, list(map(_START, kids)))
-    i = bisect_right(got[1], start) - 1
-    if i < 0:
-        i = 0
-    n = len(kids)
-    while i < n:
-        c = kids[i]
-        if c.start > end:
-            break
-        if c.end >= start:
-            out.append(c)
-            if c.children:
-                _collect(c, start, end, stamp, out)
-        i += 1
-
-
-def next_boundary(tree: ResourceTree, addr: int) -> int:
-    """The lowest address above ``addr`` where the set of resources containing the byte
-    changes (a resource starts or ends): bisect down the chain holding ``addr``."""
-    node = tree.root
-    best = ADDR_MAX + 1
-    while node.children:
-        kids = node.children
-        i = bisect_right(tree.child_starts(node), addr) - 1
-        if i >= 0 and kids[i].end >= addr:
-            c = kids[i]
-            if c.end + 1 < best:
-                best = c.end + 1
-            node = c
-            continue
-        if i + 1 < len(kids) and kids[i + 1].start < best:
-            best = kids[i + 1].start
-        break
-    return best
-
-
+# ------------------------------------------------------------------------------ page runs
 def _vmem_spans(machine: MachineLike) -> list[tuple[int, int]]:
     """Device regions of the virtio-mem devices (inclusive), where memory state varies."""
     spans = []
@@ -217,7 +135,7 @@ def run_end(machine: MachineLike, pfn: int, last_pfn: int) -> int:
     if pfn >= last_pfn:
         return last_pfn
     a = pfn << PAGE_SHIFT
-    nb = next_boundary(machine.tree, a)
+    nb = machine.tree.next_boundary(a)
     if nb < a + PAGE_SIZE:
         return pfn  # a resource starts or ends inside this page
     e = min(last_pfn, (nb >> PAGE_SHIFT) - 1)
@@ -283,13 +201,15 @@ def region_intersects_lazy(
     for matching descendants and is not "other" when they cover its whole overlap."""
     sw = sw or machine.config.switches
     tree = machine.tree
-    key = (tree, tree.generation, start, size, flags, sw)
-    memo = _RI_MEMO
-    if memo[0] == key:
-        return memo[1], [memo[2]]  # type: ignore[return-value, list-item]
+    # memremap() asks about the page devmem_is_allowed() just asked about: the last answer is
+    # kept on the tree (which drops it when it changes), keyed by the question and the config.
+    memo = tree.memos.get("region_intersects")
+    if memo is not None and memo[0] == start and memo[1] == size and memo[2] == flags:
+        if memo[3] is sw or memo[3] == sw:
+            return memo[4], [memo[5]]
     root = tree.root
     end = start + size - 1
-    found = overlaps(tree, start, end)
+    found = tree.overlaps(start, end)
     n_type = n_other = 0
     first_type: Resource | None = None
     first_other: Resource | None = None
@@ -342,13 +262,8 @@ def region_intersects_lazy(
         first_other and _cap(first_other),
         result,
     )
-    _RI_MEMO[:] = [key, result, line]
+    tree.memos["region_intersects"] = (start, size, flags, sw, result, line)
     return result, [line]
-
-
-# memremap() asks region_intersects() about the page devmem_is_allowed() just asked about: the
-# last answer is kept, keyed by the tree's generation (bumped by every change) and the config.
-_RI_MEMO: list[object] = [None, _DISJOINT, ""]
 
 
 # ------------------------------------------------------------------------------ §2.3
@@ -367,7 +282,7 @@ def page_is_ram_lazy(machine: MachineLike, pfn: int, sw: Switches | None = None)
     start = pfn << PAGE_SHIFT
     last = start + PAGE_SIZE - 1
     partial: Resource | None = None
-    for r in overlaps(machine.tree, start, last):
+    for r in machine.tree.overlaps(start, last):
         if r.flags.real & _SYSTEM_RAM_BUSY == _SYSTEM_RAM_BUSY:
             if r.start <= start and r.end >= last:
                 return True, [(_PIR_COVERS, pfn, r.name, r.start, r.end)]
@@ -416,7 +331,7 @@ def iomem_is_exclusive_lazy(machine: MachineLike, addr: int, sw: Switches | None
     strict, io_strict, rule1 = sw.strict_iomem_checks, sw.io_strict_devmem, sw.exclusive_system_ram
     if not rule1 and not strict:
         return False, [(_IIE_OFF, page, sw.iomem, "y" if sw.strict_devmem else "n")]
-    for r in overlaps(machine.tree, page, page + PAGE_SIZE - 1):
+    for r in machine.tree.overlaps(page, page + PAGE_SIZE - 1):
         fl = r.flags.real
         if fl & _SYSRAM:
             fl = eff_flags(r, sw)
@@ -507,7 +422,7 @@ def rfc2021_excluded_lazy(
     never merged): does [start, end] overlap a resource flagged SYSTEM_RAM|EXCLUSIVE, at any
     depth? drivers/char/mem.c denied such pages whatever STRICT_DEVMEM and ``iomem=`` say."""
     sw = sw or machine.config.switches
-    for r in overlaps(machine.tree, start, end):
+    for r in machine.tree.overlaps(start, end):
         if eff_flags(r, sw) & _EXCLUSIVE_SYSTEM_RAM == _EXCLUSIVE_SYSTEM_RAM:
             return True, [(_RFC_HIT, start, end, r.name, r.start, r.end)]
     return False, [(_RFC_NONE, start, end)]
@@ -530,7 +445,7 @@ def busy_excluded_lazy(machine: MachineLike, pfn: int, sw: Switches | None = Non
     if sw.x86 and pfn < LOW_PFNS:
         return False, [(_BIE, pfn, "the low 1 MiB bypasses iomem restrictions -> 0")]
     start = pfn << PAGE_SHIFT
-    for r in overlaps(machine.tree, start, start + PAGE_SIZE - 1):
+    for r in machine.tree.overlaps(start, start + PAGE_SIZE - 1):
         if r.flags.real & _BUSY:
             return True, [(_BIE_HIT, pfn, r.name, r.start, r.end)]
     return False, [(_BIE, pfn, "nothing busy here -> 0")]
@@ -728,7 +643,7 @@ def pfn_valid(machine: MachineLike, pfn: int) -> bool:
         if r.flags.real & _SYSTEM_RAM_BUSY == _SYSTEM_RAM_BUSY:
             return True
     start = addr & ~(SECTION_SIZE - 1)
-    for r in overlapping_dfs(tree, tree.root, start, start + SECTION_SIZE - 1):
+    for r in tree.iter_overlapping(tree.root, start, start + SECTION_SIZE - 1):
         if r.flags.real & _SYSTEM_RAM_BUSY == _SYSTEM_RAM_BUSY:
             return True
     return False
@@ -744,7 +659,7 @@ def ioremap_refuses_ram(
     sw = sw or machine.config.switches
     root = machine.tree.root
     pos = start
-    for r in overlaps(machine.tree, start, end):
+    for r in machine.tree.overlaps(start, end):
         fl = r.flags.real
         if r.end < pos or fl & _MEM_BUSY != _MEM_BUSY:
             continue
