@@ -1,7 +1,7 @@
 """Deterministic generators of large, realistic machines for the benchmarks and complexity tests.
 
 ``build_tree(n)`` returns a ResourceTree with exactly ``n`` resources laid out like the
-``/proc/iomem`` of a big x86-64 server (reference/devmem-policy.md §2.1 says which are busy):
+``/proc/iomem`` of a big x86-64 server (busy or not as ``iomem_text.infer_flags`` says):
 
 * firmware low memory (Reserved, System RAM, Video/Adapter/System ROM) as on q35;
 * boot RAM below 4 GiB cut into many System RAM pieces by e820 ``Reserved``,
@@ -135,7 +135,7 @@ def build_tree(n: int, seed: int = 1) -> GenInfo:
     root = b.root
     nodes, bridges_per_seg, fragments = _scale(n)
 
-    # --- firmware low memory, as on q35 (reference/real-q35-guest-iomem.txt) ---------------
+    # --- firmware low memory, as on a QEMU q35 guest ----------------------------------------
     b.add(root, 0x0, 0xFFF, "Reserved", BUSY, "reserved", "reserved")
     b.add(root, 0x1000, 0x9FBFF, "System RAM", SYSRAM_BUSY, "ram")
     b.add(root, 0x9FC00, 0x9FFFF, "Reserved", BUSY, "reserved", "reserved")

@@ -1,4 +1,4 @@
-"""KernelConfig: keys, version switches (policy §1.1), Kconfig coherence (§4), iomem= (§2.4)."""
+"""KernelConfig: keys, version switches, Kconfig coherence, iomem= and strict_iomem()."""
 
 import pytest
 

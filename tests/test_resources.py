@@ -39,7 +39,7 @@ def assert_consistent(tree: ResourceTree) -> None:
 
 
 def guest() -> ResourceTree:
-    """A small x86 guest map (reference/devmem-policy.md §8.1 L1, trimmed)."""
+    """A small x86 guest map (layout L1 of tests/layouts.py, trimmed)."""
     t = ResourceTree()
     t.add_child(t.root, Resource(0x0, 0xFFF, "Reserved", MEM_BUSY, "reserved"))
     t.add_child(t.root, Resource(0x1000, 0x9FBFF, "System RAM", RAM_BUSY))
