@@ -73,7 +73,8 @@ def _cap(res: Resource) -> tuple[str, int, int]:
 # ------------------------------------------------------------------------------ flags
 def eff_flags(res: Resource, sw: Switches) -> int:
     """The resource's flags as the configured kernel would have set them (only the
-    ``virtioN`` EXCLUSIVE bit depends on the version, see ``virtio_parent_exclusive``)."""
+    ``virtioN`` EXCLUSIVE bit depends on the version, see
+    ``KernelConfig.virtio_parent_exclusive``)."""
     fl = res.flags.real  # a plain int, 2x cheaper than int() of the IntFlag
     if fl & _SYSRAM and res.name.startswith("virtio") and _VIRTIO_PARENT.fullmatch(res.name):
         if sw.virtio_parent_exclusive:

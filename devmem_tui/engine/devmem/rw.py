@@ -149,8 +149,7 @@ def _rw(machine: MachineLike, addr: int, length: int, write: bool) -> Verdict:
     op = (op_text, "write" if write else "read", addr, length)
     if addr + length > _ADDR_END or addr > ADDR_MAX or length > ADDR_MAX:  # check_end's test
         check_end(op, addr, length)
-    cfg = machine.config
-    sw = cfg.switches
+    sw = machine.config.switches
     if not sw.devmem:
         return no_devmem(op, sw.counterfactual)
     cf = sw.counterfactual
