@@ -1,7 +1,7 @@
 """Deterministic generators of large, realistic machines for the benchmarks and complexity tests.
 
 ``build_tree(n)`` returns a ResourceTree with exactly ``n`` resources laid out like the
-``/proc/iomem`` of a big x86-64 server (busy as arch/x86/kernel/e820.c do_mark_busy() makes them):
+``/proc/iomem`` of a big x86-64 server (busy or not as ``iomem_text.infer_flags`` says):
 
 * firmware low memory (Reserved, System RAM, Video/Adapter/System ROM) as on q35;
 * boot RAM below 4 GiB cut into many System RAM pieces by e820 ``Reserved``,
@@ -22,9 +22,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
-from intervaltree import Interval, IntervalTree
-
-from devmem_tui.engine.iomem.tree import F, Resource, ResourceTree
+from devmem_tui.engine.iomem.tree import F, Resource, ResourceTree, TreeBuilder
 from devmem_tui.engine.machine import Machine
 
 KiB = 1 << 10
@@ -75,15 +73,15 @@ def _align(x: int, a: int) -> int:
 class _Budget:
     """Adds resources until exactly ``n`` exist.
 
-    Resources are linked directly and indexed in one go by ``finish()``, as
-    ``iomem_text.parse`` does (one ``add_child`` each costs ~50 us at 100k, mostly
-    intervaltree rebalancing). The layout is non-overlapping by construction; ``finish`` checks
-    nesting and sibling order cheaply and tests run ``tree.check()`` on generated trees."""
+    Resources go through a ``TreeBuilder``, as ``iomem_text.parse`` does (one ``add_child``
+    each costs ~50 us at 100k, mostly intervaltree rebalancing); it checks nesting and sibling
+    order as it places each one, and tests run ``tree.check()`` on generated trees."""
 
-    def __init__(self, tree: ResourceTree, n: int) -> None:
-        self.tree, self.left = tree, n
+    def __init__(self, n: int) -> None:
+        self.builder = TreeBuilder()
+        self.root = self.builder.root
+        self.left = n
         self.counts: dict[str, int] = {}
-        self.everything: list[Resource] = []
 
     def add(
         self,
@@ -99,24 +97,13 @@ class _Budget:
             return None
         if not (parent.start <= start <= end <= parent.end):
             raise AssertionError(f"generator bug: {start:#x}-{end:#x} outside {parent.label()}")
-        r = Resource(start, end, name, flags, desc, parent)
-        parent.children.append(r)
-        self.everything.append(r)
+        r = self.builder.add(parent, Resource(start, end, name, flags, desc))
         self.left -= 1
         self.counts[kind] = self.counts.get(kind, 0) + 1
         return r
 
-    def finish(self) -> None:
-        for parent in (self.tree.root, *self.everything):
-            kids = parent.children
-            if len(kids) > 1:
-                kids.sort(key=lambda r: r.start)
-                for a, b in zip(kids, kids[1:], strict=False):
-                    if a.end >= b.start:
-                        raise AssertionError(f"generator bug: {a.label()} overlaps {b.label()}")
-        # In /proc/iomem (walk) order the intervals are nearly sorted, so the index's own sort
-        # does O(n) Python-level Interval comparisons instead of O(n log n).
-        self.tree.index = IntervalTree(Interval(r.start, r.end + 1, r) for _, r in self.tree.walk())
+    def finish(self) -> ResourceTree:
+        return self.builder.finish()
 
 
 @dataclass
@@ -144,12 +131,11 @@ def build_tree(n: int, seed: int = 1) -> GenInfo:
     if n < 200:
         raise ValueError("the generator needs at least 200 resources")
     rng = random.Random(seed)
-    tree = ResourceTree()
-    b = _Budget(tree, n)
-    root = tree.root
+    b = _Budget(n)
+    root = b.root
     nodes, bridges_per_seg, fragments = _scale(n)
 
-    # --- firmware low memory, as on a QEMU q35 guest ---------------
+    # --- firmware low memory, as on a QEMU q35 guest ----------------------------------------
     b.add(root, 0x0, 0xFFF, "Reserved", BUSY, "reserved", "reserved")
     b.add(root, 0x1000, 0x9FBFF, "System RAM", SYSRAM_BUSY, "ram")
     b.add(root, 0x9FC00, 0x9FFFF, "Reserved", BUSY, "reserved", "reserved")
@@ -319,7 +305,7 @@ def build_tree(n: int, seed: int = 1) -> GenInfo:
     while b.left > 0:
         b.add(root, top, top + 4 * KiB - 1, "Reserved", F.MEM, "reserved", "reserved")
         top += 64 * KiB
-    b.finish()
+    tree = b.finish()
     assert len(tree) == n, (len(tree), n)
     return GenInfo(tree, seed, vmem_base, ram_top, dict(b.counts))
 

@@ -1,4 +1,4 @@
-"""KernelConfig: keys, version switches (policy §1.1), Kconfig coherence (§4), iomem= (§2.4)."""
+"""KernelConfig: keys, version switches, Kconfig coherence, iomem= and strict_iomem()."""
 
 import pytest
 
@@ -92,3 +92,16 @@ def test_bad_set_changes_nothing(key: str, value: str, problem: str) -> None:
 def test_round_trip() -> None:
     c = cfg(kernel="5.15", iomem="relaxed", pat="off", arch="arm64")
     assert KernelConfig.from_dict(c.to_dict()) == c
+
+
+def test_switches_are_computed_once_per_config_state() -> None:
+    c = KernelConfig()
+    sw = c.switches
+    assert c.switches is sw and sw.exclusive_system_ram and sw.counterfactual is None
+    c.set("kernel", "5.15")
+    assert c.switches is not sw and not c.switches.exclusive_system_ram
+    c.proposal = "rfc-2021"  # any field, however it is assigned
+    assert c.switches.virtio_parent_exclusive and c.virtio_parent_exclusive
+    assert (c.switches.counterfactual or "").startswith("rfc-2021 = ")
+    # not a field: saved state, copies and equality never see it
+    assert "switches" not in c.to_dict() and c.copy() == c

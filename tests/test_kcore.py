@@ -1,4 +1,4 @@
-"""/proc/kcore vectors K1-K10 (reference/devmem-policy.md §8.4) and §6 details."""
+"""/proc/kcore: the vectors K1-K10 and the details of read_kcore() by version and memory state."""
 
 from __future__ import annotations
 

@@ -10,7 +10,7 @@ from functools import partial
 import pytest
 
 from devmem_tui.commands.session import Session
-from devmem_tui.engine.devmem import access
+from devmem_tui.engine.devmem import access, arch_hooks
 from devmem_tui.engine.devmem import rules as policy
 from devmem_tui.engine.devmem.verdict import Verdict, render, render_all
 from devmem_tui.engine.machine import Machine
@@ -92,15 +92,19 @@ def test_render_after_the_machine_changed_is_what_it_was(
 
 def test_public_rules_render_the_lazy_rules() -> None:
     m = machine("qemu-x86-virtio-mem", {})
-    sw = policy.switches(m.config)
+    sw = m.config.switches
     for addr, _ in probes(m)[:120]:
         pfn = addr >> 12
         for public, lazy, args in (
             (policy.devmem_is_allowed, policy.devmem_is_allowed_lazy, (pfn,)),
             (policy.page_is_allowed, policy.page_is_allowed_lazy, (pfn,)),
-            (policy.xlate_dev_mem_ptr, policy.xlate_dev_mem_ptr_lazy, (addr,)),
+            (arch_hooks.xlate_dev_mem_ptr, arch_hooks.xlate_dev_mem_ptr_lazy, (addr,)),
             (policy.range_is_allowed, policy.range_is_allowed_lazy, (pfn, 3 * PAGE)),
-            (policy.valid_phys_addr_range, policy.valid_phys_addr_range_lazy, (addr, PAGE)),
+            (
+                arch_hooks.valid_phys_addr_range,
+                arch_hooks.valid_phys_addr_range_lazy,
+                (addr, PAGE),
+            ),
         ):
             value, lines = lazy(m, *args, sw)  # type: ignore[operator]
             assert public(m, *args, sw) == (value, render_all(lines))  # type: ignore[operator]

@@ -1,5 +1,6 @@
-"""Every read/write/mmap vector of reference/devmem-policy.md §8.2 (1-52) and the §3.5
-per-page cheat sheet, through the command layer on the §8.1 layouts."""
+"""The read/write/mmap vectors (numbered 1-52) and the per-page cheat sheet of
+``devmem_is_allowed()`` values, run through the command layer on the test layouts of
+tests/layouts.py."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from layouts import LAYOUTS, config, l1, l2, l4
 from devmem_tui.commands.session import Session
 from devmem_tui.engine.devmem import access
 from devmem_tui.engine.devmem import rules as policy
-from devmem_tui.engine.devmem.rules import Xlate
+from devmem_tui.engine.devmem.arch_hooks import Xlate, valid_phys_addr_range, xlate_dev_mem_ptr
 from devmem_tui.engine.iomem.tree import SYSTEM_RAM, F, Resource, ResourceTree
 from devmem_tui.engine.machine import Machine
 from devmem_tui.engine.units import PAGE_SHIFT, PAGE_SIZE
@@ -679,7 +680,7 @@ def test_vector_30_write_happened() -> None:
     assert v.outcome == "EPERM" and v.data_pages == [(0xFDFFF000, 0xFDFFFFFF)]
 
 
-# ----------------------------------------------------------------------------- §3.5
+# ----------------------------------------------------------------------------- cheat sheet
 CHEAT_ROWS = {
     # row: (addresses, values for S / SI / SIR)
     "RAM-typed, pfn >= 256": ([0x100000, 0x280000000, 0x288000000, 0x290000000], (0, 0, 0)),
@@ -752,7 +753,7 @@ def test_cheat_sheet_no_strict_devmem() -> None:
 # ----------------------------------------------------------------------------- runs
 def naive_read(m: Machine, addr: int, length: int) -> tuple[str, list[int], list[int], set[str]]:
     """read_mem() page by page without runs: (outcome, zero pfns, data pfns, data kinds)."""
-    ok, _ = policy.valid_phys_addr_range(m, addr, length)
+    ok, _ = valid_phys_addr_range(m, addr, length)
     if not ok:
         return "EFAULT", [], [], set()
     zeros: list[int] = []
@@ -766,7 +767,7 @@ def naive_read(m: Machine, addr: int, length: int) -> tuple[str, list[int], list
             zeros.append(pfn)
             continue
         at = max(addr, pfn << PAGE_SHIFT)
-        x, _ = policy.xlate_dev_mem_ptr(m, at)
+        x, _ = xlate_dev_mem_ptr(m, at)
         if x is Xlate.FAILED:
             return "EFAULT", zeros, data, kinds
         data.append(pfn)

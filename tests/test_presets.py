@@ -97,7 +97,7 @@ def test_qemu_x86_virtio_mem_layout() -> None:
         ("virtio-pci-modern", 0xFE000000, 0xFE003FFF, MEM_BUSY),
     ]
     bar = one(t, "0000:00:02.0", 0xFEBD0000)
-    assert (bar.end, bar.flags, bar.children) == (0xFEBD0FFF, MEM, [])  # no driver
+    assert (bar.end, bar.flags, bar.children) == (0xFEBD0FFF, MEM, ())  # no driver
     assert t.chain_at(0xFEB80000)[-1].flags == MEM_BUSY | F.EXCLUSIVE  # e1000e
     for name in ("IOAPIC 0", "HPET 0", "Local APIC"):
         assert one(t, name).flags == MEM_BUSY

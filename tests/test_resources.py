@@ -1,7 +1,7 @@
-"""ResourceTree (engine/resources.py) against kernel/resource.c: request_resource,
+"""ResourceTree (engine/iomem/tree.py) against kernel/resource.c: request_resource,
 insert_resource, __request_region, __release_region, remove_resource,
-release_mem_region_adjustable, merge_system_ram_resource, queries, and the interval index
-(checked against a fresh rebuild after random operation sequences)."""
+release_mem_region_adjustable, merge_system_ram_resource, queries and their caches, TreeBuilder,
+and the interval index (checked against a fresh rebuild after random operation sequences)."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from devmem_tui.engine.iomem.tree import (
     Resource,
     ResourceConflict,
     ResourceTree,
+    TreeBuilder,
 )
 from devmem_tui.engine.units import ADDR_MAX
 
@@ -39,7 +40,7 @@ def assert_consistent(tree: ResourceTree) -> None:
 
 
 def guest() -> ResourceTree:
-    """A small x86 guest map (reference/devmem-policy.md §8.1 L1, trimmed)."""
+    """A small x86 guest map (layout L1 of tests/layouts.py, trimmed)."""
     t = ResourceTree()
     t.add_child(t.root, Resource(0x0, 0xFFF, "Reserved", MEM_BUSY, "reserved"))
     t.add_child(t.root, Resource(0x1000, 0x9FBFF, "System RAM", RAM_BUSY))
@@ -93,7 +94,66 @@ def test_add_child_refuses_a_child_outside_its_parent() -> None:
     p = t.add_child(t.root, Resource(0x1000, 0x1FFF, "p"))
     with pytest.raises(DevmemError, match="does not fit inside its parent"):
         t.add_child(p, Resource(0x1800, 0x2000, "c"))
-    assert p.children == []
+    assert p.children == ()
+
+
+# ----------------------------------------------------------------------------- TreeBuilder
+def test_tree_builder_makes_the_same_tree_in_any_sibling_order() -> None:
+    ref = guest()
+    b = TreeBuilder()
+    # Parents first, but every sibling list backwards: the builder sorts as add_child does.
+    stack: list[tuple[Resource, Resource]] = [(c, b.root) for c in ref.root.children]
+    while stack:
+        src, parent = stack.pop()
+        new = b.add(parent, Resource(src.start, src.end, src.name, src.flags, src.desc))
+        stack.extend((c, new) for c in src.children)
+    t = b.finish()
+    assert shape(t) == shape(ref) and len(t) == len(ref) and t.generation == 0
+    assert_consistent(t)
+
+
+@pytest.mark.parametrize(
+    ("start", "end"),
+    [(0x1800, 0x27FF), (0x0, 0x1000), (0x2000, 0x1FFF), (0x0, 0x1FFF), (0x2800, 0x3FFF)],
+)
+def test_tree_builder_refuses_what_add_child_refuses_with_the_same_message(
+    start: int, end: int
+) -> None:
+    t, b = ResourceTree(), TreeBuilder()
+    for lo in (0x3000, 0x1000):  # unsorted on purpose
+        t.add_child(t.root, Resource(lo, lo + 0xFFF, f"r{lo:x}"))
+        b.add(b.root, Resource(lo, lo + 0xFFF, f"r{lo:x}"))
+    t_p = t.add_child(t.root, Resource(0x8000, 0x8FFF, "p"))
+    b_p = b.add(b.root, Resource(0x8000, 0x8FFF, "p"))
+    # among the top-level siblings, and as a child that does not fit its parent
+    for t_parent, b_parent in ((t.root, b.root), (t_p, b_p)):
+        with pytest.raises(DevmemError) as want:
+            t.add_child(t_parent, Resource(start, end, "c"))
+        with pytest.raises(DevmemError) as got:
+            b.add(b_parent, Resource(start, end, "c"))
+        assert type(got.value) is type(want.value) and str(got.value) == str(want.value)
+
+
+def test_a_built_tree_indexes_on_first_use_and_keeps_the_index_current() -> None:
+    t = guest().copy()  # copy() goes through TreeBuilder
+    assert len(t) == len(guest())
+    assert_consistent(t)  # builds the index from the tree
+    t.request_region(0xFEBD0000, 0x1000, "drv")
+    t.release(t.find("IOAPIC 0")[0])
+    t.insert_resource(Resource(0xC0000000, 0xFE0FFFFF, "window", MEM))
+    assert_consistent(t)  # every mutation since kept it current
+
+
+def test_cached_walk_answers_follow_every_change() -> None:
+    t = guest()
+    bar = [r.name for r in t.overlaps(0xFEBD0000, 0xFEBD0FFF)]
+    assert bar == ["PCI Bus 0000:00", "0000:00:02.0"]
+    assert t.overlaps(0xFEBD0000, 0xFEBD0FFF) is t.overlaps(0xFEBD0000, 0xFEBD0FFF)
+    t.memos["question"] = ("answer",)
+    t.request_region(0xFEBD0000, 0x1000, "drv")
+    assert [r.name for r in t.overlaps(0xFEBD0000, 0xFEBD0FFF)] == [*bar, "drv"]
+    assert t.chain_at(0xFEBD0000)[-1].name == "drv" and t.memos == {}
+    assert t.overlapping(0xFEBD0000, 0xFEBD0FFF) == t.overlaps(0xFEBD0000, 0xFEBD0FFF)
 
 
 def test_request_resource_fails_on_any_overlap() -> None:
@@ -336,7 +396,7 @@ def test_release_mem_region_adjustable_split_keeps_children_below() -> None:
     t.release_mem_region_adjustable(0x80000, 0x1000)
     low, high = t.root.children
     assert (low.end, high.start) == (0x7FFFF, 0x81000)
-    assert [c.name for c in low.children] == ["Kernel code"] and high.children == []
+    assert [c.name for c in low.children] == ["Kernel code"] and high.children == ()
     assert_consistent(t)
 
 

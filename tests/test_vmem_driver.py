@@ -652,7 +652,7 @@ def test_one_tib_device_plug_all_and_back_has_no_per_block_objects() -> None:
     assert len(r.trace) <= TRACE_LIMIT and r.trace_omitted > 0
     r = vm.resize(0)
     assert r.settled and dev.blocks.total() == 0 and len(dev.blocks) == 0
-    assert len(vm.mm) == 0 and vm.parent.children == []
+    assert len(vm.mm) == 0 and vm.parent.children == ()
     assert isinstance(vm.blockmode.states, bytearray) and len(vm.blockmode.states) == 8192
     vm.check()
 

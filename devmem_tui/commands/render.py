@@ -33,7 +33,7 @@ def eff_flags(res: Resource, cfg: KernelConfig | None) -> F:
     is EXCLUSIVE only from 5.16), or the stored flags without a config."""
     if cfg is None:
         return res.flags
-    return F(rules.eff_flags(res, rules.switches(cfg)))
+    return F(rules.eff_flags(res, cfg.switches))
 
 
 def driver_unbuildable(machine: Machine) -> bool:

@@ -1,22 +1,32 @@
 """Kernel configuration: version, arch, Kconfig options, boot parameters, counterfactuals.
 
-The version switches are those of reference/devmem-policy.md §1.1; the Kconfig rules are §4.
-``set`` is a live what-if: a combination Kconfig cannot build is accepted, and the effective
-values (``eff_*``) and ``warnings()`` say what such a kernel would really be.
+``KernelConfig`` holds what ``set`` changes and answers the version switches (each property
+names the commit that introduced the behaviour) and the Kconfig dependencies. ``set`` is a live
+what-if: a combination Kconfig cannot build is accepted, and the effective values (``eff_*``)
+and ``warnings()`` say what such a kernel would really be. ``Switches`` is the same
+configuration as the /dev/mem rules read it on every page: plain fields, computed once per
+config state (``KernelConfig.switches``).
 """
 
 from __future__ import annotations
 
 import functools
 from dataclasses import asdict, dataclass, fields
-from typing import TYPE_CHECKING, Any, ClassVar
+from functools import cached_property
+from typing import Any
 
 from devmem_tui.engine.errors import DevmemError
 
-if TYPE_CHECKING:
-    from devmem_tui.engine.devmem.rules import Switches
-
 ON_OFF = ("on", "off")
+
+# The counterfactual patches ``set proposal`` can apply, and how verdicts label them.
+RFC_2021 = "rfc-2021"
+BUSY_IS_EXCLUSIVE = "busy-is-exclusive"
+COUNTERFACTUAL = {
+    RFC_2021: "rfc-2021 = v1/v2 of David Hildenbrand's 2021 /dev/mem series, never merged",
+    BUSY_IS_EXCLUSIVE: "busy-is-exclusive = Dan Williams' counter-proposal in the 2021 "
+    "thread, never merged",
+}
 
 # Config key -> (allowed values or None for free-form, one-line help).
 KEYS: dict[str, tuple[tuple[str, ...] | None, str]] = {
@@ -41,7 +51,7 @@ KEYS: dict[str, tuple[tuple[str, ...] | None, str]] = {
 
 # Preset version list for `compare`: one kernel per era of the policy timeline.
 ERAS: tuple[str, ...] = ("4.10", "4.14", "5.7", "5.15", "6.1", "6.11", "6.16")
-PROPOSALS: tuple[str, ...] = ("rfc-2021", "busy-is-exclusive")
+PROPOSALS: tuple[str, ...] = (RFC_2021, BUSY_IS_EXCLUSIVE)
 
 
 @functools.lru_cache(maxsize=256)
@@ -60,6 +70,37 @@ def parse_version(text: str) -> tuple[int, int]:
     return major, minor
 
 
+@dataclass(frozen=True, slots=True)
+class Switches:
+    """The configuration as the /dev/mem and /proc/kcore rules ask for it: one plain field per
+    kernel feature (the ``KernelConfig`` properties of the same name re-parse the version on
+    every access, too slow for the per-page path). Made by ``KernelConfig.switches``."""
+
+    x86: bool
+    arm64: bool
+    arch: str
+    devmem: bool  # CONFIG_DEVMEM: /dev/mem exists
+    strict_devmem: bool  # effective CONFIG_STRICT_DEVMEM
+    io_strict_devmem: bool  # effective CONFIG_IO_STRICT_DEVMEM
+    strict_iomem_checks: bool  # strict_iomem() in kernel/resource.c
+    iomem: str  # the iomem= boot parameter
+    pat: bool
+    phys_bits: int
+    proposal: str
+    counterfactual: str | None  # the verdict label of the proposal, None for a real kernel
+    lowmem_ram_zero_fill: bool  # 4.11+: devmem_is_allowed() returns 2 for low-MiB RAM
+    xlate_uses_memremap: bool  # 4.14+: xlate_dev_mem_ptr() uses memremap()
+    ram_test_region_intersects: bool  # 4.18+: the x86 RAM test is region_intersects()
+    revoke_hook: bool  # 5.8+: __request_region() calls revoke_iomem() (a stub without IO_STRICT)
+    revoke_on_request: bool  # 5.8+ with IO_STRICT_DEVMEM: claims revoke /dev/mem mappings
+    ioremap_checks_nested: bool  # 5.13+: __ioremap_check_mem() walks resources at any depth
+    kcore_state_filter: bool  # 5.14+: kcore zero-fills offline and PageOffline pages
+    exclusive_system_ram: bool  # 5.16+: SYSTEM_RAM|EXCLUSIVE is exclusive whatever iomem= says
+    virtio_parent_exclusive: bool  # the virtio-mem parent resource carries EXCLUSIVE
+    region_intersects_descends: bool  # 6.12+: region_intersects() looks into descendants
+    pat_recheck_without_strict: bool  # x86 PAT up to 6.15: the mmap hook re-runs the check
+
+
 @dataclass
 class KernelConfig:
     kernel: str = "6.16"
@@ -74,14 +115,42 @@ class KernelConfig:
     migration: bool = False
     phys_bits: int = 46
 
-    # policy.switches() of this config, kept until any field changes (not a dataclass field:
-    # asdict(), equality and saved state never see it).
-    _switches: ClassVar[Switches | None] = None
-
     def __setattr__(self, name: str, value: object) -> None:
         object.__setattr__(self, name, value)
-        if name != "_switches":
-            object.__setattr__(self, "_switches", None)
+        # Any change drops the cached ``switches`` (cached_property keeps it in __dict__).
+        self.__dict__.pop("switches", None)
+
+    @cached_property
+    def switches(self) -> Switches:
+        """This configuration as the rules read it, computed on first use and kept until a
+        field changes. A cached_property, not a dataclass field: ``asdict()``, equality and
+        saved state never see it, and once cached, reading it is a plain attribute lookup
+        (one per verdict)."""
+        return Switches(
+            x86=self.x86,
+            arm64=self.arch == "arm64",
+            arch=self.arch,
+            devmem=self.devmem,
+            strict_devmem=self.eff_strict_devmem,
+            io_strict_devmem=self.eff_io_strict_devmem,
+            strict_iomem_checks=self.strict_iomem_checks,
+            iomem=self.iomem,
+            pat=self.pat,
+            phys_bits=self.phys_bits,
+            proposal=self.proposal,
+            counterfactual=COUNTERFACTUAL.get(self.proposal),
+            lowmem_ram_zero_fill=self.lowmem_ram_zero_fill,
+            xlate_uses_memremap=self.at_least(4, 14),
+            ram_test_region_intersects=self.ram_test_region_intersects,
+            revoke_hook=self.at_least(5, 8),
+            revoke_on_request=self.revoke_on_request,
+            ioremap_checks_nested=self.at_least(5, 13),
+            kcore_state_filter=self.kcore_state_filter,
+            exclusive_system_ram=self.exclusive_system_ram,
+            virtio_parent_exclusive=self.virtio_parent_exclusive,
+            region_intersects_descends=self.region_intersects_descends,
+            pat_recheck_without_strict=self.pat_recheck_without_strict,
+        )
 
     # ------------------------------------------------------------------ set / show
     def set(self, key: str, value: str) -> None:
@@ -131,7 +200,7 @@ class KernelConfig:
     def copy(self) -> KernelConfig:
         return KernelConfig(**asdict(self))
 
-    # ------------------------------------------------------------------ version switches (§1.1)
+    # ------------------------------------------------------------------ version switches
     @property
     def version(self) -> tuple[int, int]:
         return parse_version(self.kernel)
@@ -175,6 +244,22 @@ class KernelConfig:
         return self.at_least(5, 16)
 
     @property
+    def virtio_parent_exclusive(self) -> bool:
+        """Whether the virtio-mem parent resource ``virtioN`` carries ``IORESOURCE_EXCLUSIVE``.
+
+        ``virtio_mem_create_resource()`` (drivers/virtio/virtio_mem.c) requests it with
+        ``IORESOURCE_SYSTEM_RAM | IORESOURCE_EXCLUSIVE`` from 5.16 (2128f4e21aa2), plain
+        ``IORESOURCE_SYSTEM_RAM`` on 5.8-5.15. Decided from the config, not from the flags
+        stored when the device probed, so that ``set kernel`` later changes the answer.
+        rfc-2021 carried the EXCLUSIVE parent in every version; busy-is-exclusive replaces the
+        series, so the parent stays plain SYSTEM_RAM (only the busy added blocks are fenced)."""
+        if self.proposal == RFC_2021:
+            return True
+        if self.proposal == BUSY_IS_EXCLUSIVE:
+            return False
+        return self.exclusive_system_ram
+
+    @property
     def region_intersects_descends(self) -> bool:
         """6.12+ (b4afe4183ec7, CVE-2024-49878): region_intersects looks into descendants."""
         return self.at_least(6, 12)
@@ -195,7 +280,7 @@ class KernelConfig:
         """Minimum SBM sub-block size: 4 MiB (MAX_ORDER) before ~5.19, pageblock 2 MiB after."""
         return 0x200000 if self.at_least(5, 19) else 0x400000
 
-    # ------------------------------------------------------------------ Kconfig (§4)
+    # ------------------------------------------------------------------ Kconfig
     @property
     def eff_devmem(self) -> bool:
         return self.devmem
@@ -231,7 +316,7 @@ class KernelConfig:
             arch_ok = self.at_least(5, 18)
         if not arch_ok:
             return False
-        if self.exclusive_system_ram and self.proposal != "rfc-2021":
+        if self.exclusive_system_ram and self.proposal != RFC_2021:
             return (not self.devmem) or self.strict_devmem
         return True
 

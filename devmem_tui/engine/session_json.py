@@ -21,7 +21,7 @@ from devmem_tui.engine.config import KernelConfig
 from devmem_tui.engine.devmem.mapping import Mapping
 from devmem_tui.engine.errors import DevmemError
 from devmem_tui.engine.interfaces import MAX_CLOCK
-from devmem_tui.engine.iomem.tree import DESCS, FLAG_WORDS, F, Resource, ResourceTree
+from devmem_tui.engine.iomem.tree import DESCS, FLAG_WORDS, F, Resource, TreeBuilder
 from devmem_tui.engine.machine import Machine
 from devmem_tui.engine.units import ADDR_MAX
 from devmem_tui.engine.virtio_mem import codec as vmem_codec
@@ -204,7 +204,7 @@ def dumps(machine: Machine) -> str:
 
 
 # ----------------------------------------------------------------------------- from_dict
-def _build_resource(tree: ResourceTree, parent: Resource, d: Any, where: str) -> None:
+def _build_resource(tree: TreeBuilder, parent: Resource, d: Any, where: str) -> None:
     if not isinstance(d, dict):
         raise StateError(f"{where}: a resource must be an object")
     name = d.get("name")
@@ -216,7 +216,7 @@ def _build_resource(tree: ResourceTree, parent: Resource, d: Any, where: str) ->
         raise StateError(f"{where}: unknown desc {desc!r}")
     res = Resource(start, end, name, _words_to_flags(d.get("flags", ["mem"]), where), desc)
     try:
-        tree.add_child(parent, res)
+        tree.add(parent, res)
     except DevmemError as e:
         raise StateError(f"resource tree is inconsistent: {e}") from None
     children = d.get("children", [])
@@ -256,12 +256,13 @@ def _from_dict_v1(data: dict[str, Any]) -> Machine:
     if not isinstance(cfg_data, dict):
         raise StateError("corrupt session file: config must be an object")
     config = KernelConfig.from_dict(cfg_data)
-    tree = ResourceTree()
+    builder = TreeBuilder()
     resources = data["resources"]
     if not isinstance(resources, list):
         raise StateError("corrupt session file: resources must be a list")
     for i, d in enumerate(resources):
-        _build_resource(tree, tree.root, d, f"resources/{i}")
+        _build_resource(builder, builder.root, d, f"resources/{i}")
+    tree = builder.finish()
     name = data.get("name", "custom")
     if not isinstance(name, str):
         raise StateError("corrupt session file: name must be a string")

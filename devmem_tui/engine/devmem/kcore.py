@@ -1,4 +1,4 @@
-"""``/proc/kcore`` reads of a physical range through its direct-map offset (devmem-policy.md §6).
+"""``/proc/kcore`` reads of a physical range through its direct-map offset.
 
 kcore never applies the ``/dev/mem`` rules (no ``devmem_is_allowed()``, no STRICT_DEVMEM): it
 exposes the KCORE_RAM list - busy System RAM at any depth, whole pages only
@@ -15,10 +15,19 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from devmem_tui.engine.devmem import rules as policy
-from devmem_tui.engine.devmem.access import UNPLUGGED, _check_end, _finish, _new, _op, _trimmed
-from devmem_tui.engine.devmem.rules import where_pfns
-from devmem_tui.engine.devmem.verdict import Line, Outcome, Verdict, add_range, fmt_ranges
+from devmem_tui.engine.config import Switches
+from devmem_tui.engine.devmem.rules import page_is_ram, page_runs, where_pfns
+from devmem_tui.engine.devmem.rw import UNPLUGGED
+from devmem_tui.engine.devmem.verdict import (
+    Line,
+    Outcome,
+    Verdict,
+    add_range,
+    check_end,
+    fmt_ranges,
+    op_text,
+    trim_runs,
+)
 from devmem_tui.engine.units import PAGE_SHIFT, PAGE_SIZE
 
 if TYPE_CHECKING:
@@ -39,7 +48,7 @@ _FILTER = {
 
 
 def kcore_page(
-    machine: MachineLike, pfn: int, state: str, sw: policy.Switches | None = None
+    machine: MachineLike, pfn: int, state: str, sw: Switches | None = None
 ) -> tuple[str | None, list[str]]:
     """``read_kcore()`` / ``read_kcore_iter()`` (fs/proc/kcore.c) for one page through its
     KCORE_RAM direct-map entry: None = zero-filled, else what real data the copy reads.
@@ -47,12 +56,12 @@ def kcore_page(
     Any version: a page not wholly inside busy System RAM has no entry -> zeros. 5.14+
     (``kcore_state_filter``): offline sections, PageOffline and hwpoisoned pages -> zeros.
     Before 5.14 only ``kern_addr_valid()`` was asked, so such pages were read raw."""
-    sw = sw or policy.switches(machine.config)
+    sw = sw or machine.config.switches
     name = f"read_kcore({hex(pfn << PAGE_SHIFT)})"
-    ram, trace = policy.page_is_ram(machine, pfn, sw)
+    ram, trace = page_is_ram(machine, pfn, sw)
     if not ram:
         return None, [*trace, f"{name}: not in any KCORE_RAM entry -> zero-filled"]
-    if sw.kcore_filter:
+    if sw.kcore_state_filter:
         if state in _FILTER:
             return None, [*trace, f"{name} [5.14+]: {_FILTER[state]} -> zero-filled"]
         return _RAW["online"], [*trace, f"{name}: KCORE_RAM, online page -> copied"]
@@ -80,19 +89,20 @@ def read_kcore(machine: MachineLike, addr: int, length: int = PAGE_SIZE) -> Verd
     """Read [addr, addr + length) of physical memory through ``/proc/kcore``: ZEROS when every
     byte was zero-filled, OK when some real data was read (the message lists the zero-filled
     page ranges). ``devmem``, STRICT_DEVMEM and ``iomem=`` do not matter here."""
-    op = _op("kcore", addr, length)
-    _check_end(op, addr, length)
-    v = _new(machine, op)  # labelled under a proposal too, although both only touch /dev/mem
+    op = op_text("kcore", addr, length)
+    check_end(op, addr, length)
+    sw = machine.config.switches
+    # labelled under a proposal too, although both only touch /dev/mem
+    v = Verdict(op, Outcome.OK, counterfactual=sw.counterfactual)
     if length == 0:
         line = "read_kcore(): count 0 -> returns 0"
         v.trace.append(line)
-        return _finish(v, Outcome.OK, "returns 0: nothing to do", line)
+        return v.finish(Outcome.OK, "returns 0: nothing to do", line)
     end = addr + length - 1
-    sw = policy.switches(machine.config)
     groups: list[list[Line]] = []  # trace lines per page run
     kinds: list[str] = []
     decider = ""
-    for first, last in policy.page_runs(machine, addr >> PAGE_SHIFT, end >> PAGE_SHIFT):
+    for first, last in page_runs(machine, addr >> PAGE_SHIFT, end >> PAGE_SHIFT):
         for a, b in _state_runs(machine, first, last):
             state = machine.memory_state(a << PAGE_SHIFT)
             kind, t = kcore_page(machine, a, state, sw)
@@ -105,14 +115,14 @@ def read_kcore(machine: MachineLike, addr: int, length: int = PAGE_SIZE) -> Verd
                 add_range(v.data_pages, *span)
                 if kind not in kinds:
                     kinds.append(kind)
-    v.trace += _trimmed("read_kcore", groups)
+    v.trace += trim_runs("read_kcore", groups)
     if not v.data_pages:
-        return _finish(
-            v, Outcome.ZEROS, f"returns {length} bytes, all zero-filled by kcore", decider, length
+        return v.finish(
+            Outcome.ZEROS, f"returns {length} bytes, all zero-filled by kcore", decider, length
         )
     text = f"returns {length} bytes: {'; '.join(kinds)}"
     if v.zero_pages:
         text += f"; zero-filled: {fmt_ranges(v.zero_pages)}"
         v.notes.append(f"real data: {fmt_ranges(v.data_pages)}")
         v.notes.append(f"zero-filled: {fmt_ranges(v.zero_pages)}")
-    return _finish(v, Outcome.OK, text, decider, length)
+    return v.finish(Outcome.OK, text, decider, length)

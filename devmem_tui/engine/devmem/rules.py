@@ -1,68 +1,47 @@
-"""The kernel's ``/dev/mem`` rules, one function per kernel function (devmem-policy.md §2, §3).
+"""The kernel's ``/dev/mem`` policy, one function per kernel function: kernel/resource.c
+(``region_intersects``, ``page_is_ram``, ``iomem_is_exclusive``), ``devmem_is_allowed`` and
+drivers/char/mem.c (``page_is_allowed``, ``range_is_allowed``), with the counterfactual
+proposals hooked in where their patches would have been. The architecture hooks mem.c calls
+(address checks, ``xlate_dev_mem_ptr``, the PAT mmap hook) are in arch_hooks.py.
 
 Every rule returns ``(value, trace)``: ``trace`` lists what the kernel function looked at and
-what it returned, e.g. ``devmem_is_allowed(0x100): page overlaps System RAM ... -> 0``. The
-version switches are ``KernelConfig`` properties (§1.1).
+what it returned, e.g. ``devmem_is_allowed(0x100): page overlaps System RAM ... -> 0``, as lazy
+lines (``verdict.Line``); ``traced`` gives the rendered form. The configuration comes in as
+``KernelConfig.switches``.
 
-Per-page questions descend the resource tree by bisection (``ResourceTree.chain_at`` /
-``children_overlapping``), never by scanning every resource, and multi-page calls are decided
-in *runs*: pages that overlap exactly the same resources get the same answer from every rule
-here, so ``page_runs`` hands out the longest such runs (``next_boundary``).
-
-Counterfactual proposals (§7, DESIGN ``proposal``) hook in where their patches would have:
-``page_is_allowed`` / ``range_is_allowed`` (drivers/char/mem.c) and, for virtio-mem's parent
-resource, ``virtio_parent_exclusive``. See docs/kernel-rules.md for the choices made there.
+Per-page questions descend the resource tree by bisection (``TreeWalker.overlaps``), never by
+scanning every resource, and multi-page calls are decided in *runs*: pages that overlap exactly
+the same resources get the same answer from every rule here, so ``page_runs`` hands out the
+longest such runs (``TreeWalker.next_boundary``). See docs/kernel-rules.md for the choices
+made where the kernel's behaviour is not modelled exactly.
 """
 
 from __future__ import annotations
 
 import re
-from bisect import bisect_right
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 from enum import StrEnum
-from functools import wraps
-from operator import attrgetter
-from typing import TYPE_CHECKING, ParamSpec, TypeVar
+from typing import TYPE_CHECKING
 
-from devmem_tui.engine.config import KernelConfig
-from devmem_tui.engine.devmem.verdict import Line, render_all
-from devmem_tui.engine.iomem.tree import F, Resource, ResourceTree
-from devmem_tui.engine.units import ADDR_MAX, PAGE_SHIFT, PAGE_SIZE
+from devmem_tui.engine.config import BUSY_IS_EXCLUSIVE, RFC_2021, Switches
+from devmem_tui.engine.devmem.verdict import Lazy, Line, traced
+from devmem_tui.engine.iomem.tree import F, Resource
+from devmem_tui.engine.units import PAGE_SHIFT, PAGE_SIZE
 
 if TYPE_CHECKING:
     from devmem_tui.engine.interfaces import MachineLike
 
 LOW_PFNS = 256  # the first MiB, in pages
-SECTION_SIZE = 1 << 27  # x86-64 / arm64-4K SECTION_SIZE_BITS 27: memmap exists per 128 MiB
 MAX_RW_COUNT = 0x7FFFF000  # INT_MAX & PAGE_MASK: the VFS caps every read()/write() count
-ARM64_PHYS_MASK_SHIFT = 48  # CONFIG_ARM64_PA_BITS=48 (the default)
-
-RFC_2021 = "rfc-2021"
-BUSY_IS_EXCLUSIVE = "busy-is-exclusive"
-COUNTERFACTUAL = {
-    RFC_2021: "rfc-2021 = v1/v2 of David Hildenbrand's 2021 /dev/mem series, never merged",
-    BUSY_IS_EXCLUSIVE: "busy-is-exclusive = Dan Williams' counter-proposal in the 2021 "
-    "thread, never merged",
-}
 
 # Plain ints: IntFlag arithmetic is slow on the per-page hot path.
-_MEM = int(F.MEM)
 _SYSRAM = int(F.SYSRAM)
-_SYSTEM_RAM = _MEM | _SYSRAM
+_SYSTEM_RAM = int(F.MEM) | _SYSRAM
 _BUSY = int(F.BUSY)
 _EXCLUSIVE = int(F.EXCLUSIVE)
-_DRIVER_MANAGED = int(F.SYSRAM_DRIVER_MANAGED)
 _SYSTEM_RAM_BUSY = _SYSTEM_RAM | _BUSY
 _EXCLUSIVE_SYSTEM_RAM = _SYSTEM_RAM | _EXCLUSIVE
-_MEM_BUSY = _MEM | _BUSY
-_START = attrgetter("start")
 _VIRTIO_PARENT = re.compile(r"virtio\d+")
-
-Traced = tuple[bool, list[str]]
-Lazy = tuple[bool, list[Line]]  # a rule's answer with lazy trace lines (verdict.Line)
-P = ParamSpec("P")
-T = TypeVar("T")
 
 
 class Region(StrEnum):
@@ -73,19 +52,9 @@ class Region(StrEnum):
     MIXED = "MIXED"
 
 
-class Xlate(StrEnum):
-    """How ``xlate_dev_mem_ptr()`` reached a page: the direct map, ``ioremap_cache()``, or not
-    at all (NULL)."""
-
-    DIRECT = "direct map"
-    IOREMAP = "ioremap_cache"
-    FAILED = "NULL"
-
-
 # Enum members as module constants: on CPython 3.11 reading a member through its class costs
 # ~0.2 us, which the per-page hot path pays several times per verdict.
 _DISJOINT, _INTERSECTS, _MIXED = Region.DISJOINT, Region.INTERSECTS, Region.MIXED
-_DIRECT, _IOREMAP, _FAILED = Xlate.DIRECT, Xlate.IOREMAP, Xlate.FAILED
 
 
 def label(res: Resource) -> str:
@@ -101,191 +70,21 @@ def _cap(res: Resource) -> tuple[str, int, int]:
     return res.name, res.start, res.end
 
 
-def traced(rule: Callable[P, tuple[T, list[Line]]]) -> Callable[P, tuple[T, list[str]]]:
-    """The public form of a rule: the same answer with its trace rendered to strings. The
-    rules return lazy lines so that the per-page hot path only formats what someone reads."""
-
-    @wraps(rule)
-    def public(*args: P.args, **kwargs: P.kwargs) -> tuple[T, list[str]]:
-        value, lines = rule(*args, **kwargs)
-        return value, render_all(lines)
-
-    return public
-
-
-# ------------------------------------------------------------------------------ switches
-@dataclass(frozen=True, slots=True)
-class Switches:
-    """The configuration as the rules ask for it, computed once per config state (the
-    ``KernelConfig`` properties re-parse the version on every access)."""
-
-    x86: bool
-    arm64: bool
-    devmem: bool
-    strict: bool  # effective CONFIG_STRICT_DEVMEM
-    io_strict: bool  # effective CONFIG_IO_STRICT_DEVMEM
-    strict_iomem: bool  # strict_iomem_checks
-    iomem: str
-    rule1: bool  # 5.16+ SYSTEM_RAM|EXCLUSIVE rule in iomem_is_exclusive
-    descend: bool  # 6.12+ region_intersects
-    zero_fill: bool  # 4.11+ value 2 and per-page page_is_allowed
-    ri_test: bool  # 4.18+ region_intersects RAM test
-    virtio_excl: bool
-    proposal: str
-    pat: bool
-    pat_recheck: bool
-    ioremap_nested: bool  # 5.13+ walk_mem_res at any depth
-    xlate_memremap: bool  # 4.14+ xlate_dev_mem_ptr() uses memremap() (SME series)
-    kcore_filter: bool
-    revoke: bool  # 5.8+ and IO_STRICT_DEVMEM
-    v5_8: bool
-    phys_bits: int
-    arch: str
-
-
-def switches(cfg: KernelConfig) -> Switches:
-    """The ``Switches`` of ``cfg``, kept on the config until one of its fields changes
-    (``KernelConfig.__setattr__`` drops it)."""
-    got = cfg._switches
-    if got is not None:
-        return got
-    sw = Switches(
-        x86=cfg.x86,
-        arm64=cfg.arch == "arm64",
-        devmem=cfg.devmem,
-        strict=cfg.eff_strict_devmem,
-        io_strict=cfg.eff_io_strict_devmem,
-        strict_iomem=cfg.strict_iomem_checks,
-        iomem=cfg.iomem,
-        rule1=cfg.exclusive_system_ram,
-        descend=cfg.region_intersects_descends,
-        zero_fill=cfg.lowmem_ram_zero_fill,
-        ri_test=cfg.ram_test_region_intersects,
-        virtio_excl=virtio_parent_exclusive(cfg),
-        proposal=cfg.proposal,
-        pat=cfg.pat,
-        pat_recheck=cfg.pat_recheck_without_strict,
-        ioremap_nested=cfg.at_least(5, 13),
-        xlate_memremap=cfg.at_least(4, 14),
-        kcore_filter=cfg.kcore_state_filter,
-        revoke=cfg.revoke_on_request,
-        v5_8=cfg.at_least(5, 8),
-        phys_bits=cfg.phys_bits,
-        arch=cfg.arch,
-    )
-    object.__setattr__(cfg, "_switches", sw)
-    return sw
-
-
 # ------------------------------------------------------------------------------ flags
-def virtio_parent_exclusive(cfg: KernelConfig) -> bool:
-    """Whether the virtio-mem parent resource ``virtioN`` carries ``IORESOURCE_EXCLUSIVE``.
-
-    ``virtio_mem_create_resource()`` (drivers/virtio/virtio_mem.c) requests it with
-    ``IORESOURCE_SYSTEM_RAM | IORESOURCE_EXCLUSIVE`` from 5.16 (2128f4e21aa2), plain
-    ``IORESOURCE_SYSTEM_RAM`` on 5.8-5.15. Decided here, from the config, rather than from the
-    flags stored when the device probed, so that ``set kernel`` later changes the answer.
-    rfc-2021 carried the EXCLUSIVE parent in every version; busy-is-exclusive replaces the
-    series, so the parent stays plain SYSTEM_RAM (only the busy added blocks are fenced)."""
-    if cfg.proposal == RFC_2021:
-        return True
-    if cfg.proposal == BUSY_IS_EXCLUSIVE:
-        return False
-    return cfg.exclusive_system_ram
-
-
 def eff_flags(res: Resource, sw: Switches) -> int:
     """The resource's flags as the configured kernel would have set them (only the
-    ``virtioN`` EXCLUSIVE bit depends on the version, see ``virtio_parent_exclusive``)."""
+    ``virtioN`` EXCLUSIVE bit depends on the version, see
+    ``KernelConfig.virtio_parent_exclusive``)."""
     fl = res.flags.real  # a plain int, 2x cheaper than int() of the IntFlag
     if fl & _SYSRAM and res.name.startswith("virtio") and _VIRTIO_PARENT.fullmatch(res.name):
-        if sw.virtio_excl:
+        if sw.virtio_parent_exclusive:
             fl |= _EXCLUSIVE
         else:
             fl &= ~_EXCLUSIVE
     return fl
 
 
-# ------------------------------------------------------------------------------ tree walks
-def overlapping_dfs(
-    tree: ResourceTree, parent: Resource, start: int, end: int
-) -> Iterator[Resource]:
-    """Descendants of ``parent`` that overlap inclusive [start, end], depth-first pre-order
-    (the order of ``for_each_resource(parent, p, false)``). Subtrees that miss the range are
-    pruned: they hold nothing the kernel's walks would act on."""
-    stack = tree.children_overlapping(parent, start, end)
-    stack.reverse()
-    while stack:
-        r = stack.pop()
-        yield r
-        if r.children:
-            more = tree.children_overlapping(r, start, end)
-            more.reverse()
-            stack.extend(more)
-
-
-_MEMO: list[object] = [None, -1, -1, -1, []]
-
-
-def overlaps(tree: ResourceTree, start: int, end: int) -> list[Resource]:
-    """Every resource overlapping [start, end] at any depth, in ``for_each_resource`` order.
-    All the per-page rules read this one list; the last answer is kept (one read asks it
-    several times for the same page) until the tree changes."""
-    m = _MEMO
-    gen = tree.generation
-    if m[0] is tree and m[1] == gen and m[2] == start and m[3] == end:
-        return m[4]  # type: ignore[return-value]
-    out: list[Resource] = []
-    _collect(tree.root, start, end, (id(tree), gen), out)
-    _MEMO[:] = [tree, gen, start, end, out]
-    return out
-
-
-def _collect(
-    node: Resource, start: int, end: int, stamp: tuple[int, int], out: list[Resource]
-) -> None:
-    """``overlapping_dfs`` without the generator: bisect into each level's cached child starts
-    (``ResourceTree.child_starts``, inlined with the same generation stamp) and recurse only
-    into children that overlap. The per-page hot path."""
-    kids = node.children
-    got = node._starts
-    if got is None or got[0] != stamp:
-        got = node._starts = (stamp, list(map(_START, kids)))
-    i = bisect_right(got[1], start) - 1
-    if i < 0:
-        i = 0
-    n = len(kids)
-    while i < n:
-        c = kids[i]
-        if c.start > end:
-            break
-        if c.end >= start:
-            out.append(c)
-            if c.children:
-                _collect(c, start, end, stamp, out)
-        i += 1
-
-
-def next_boundary(tree: ResourceTree, addr: int) -> int:
-    """The lowest address above ``addr`` where the set of resources containing the byte
-    changes (a resource starts or ends): bisect down the chain holding ``addr``."""
-    node = tree.root
-    best = ADDR_MAX + 1
-    while node.children:
-        kids = node.children
-        i = bisect_right(tree.child_starts(node), addr) - 1
-        if i >= 0 and kids[i].end >= addr:
-            c = kids[i]
-            if c.end + 1 < best:
-                best = c.end + 1
-            node = c
-            continue
-        if i + 1 < len(kids) and kids[i + 1].start < best:
-            best = kids[i + 1].start
-        break
-    return best
-
-
+# ------------------------------------------------------------------------------ page runs
 def _vmem_spans(machine: MachineLike) -> list[tuple[int, int]]:
     """Device regions of the virtio-mem devices (inclusive), where memory state varies."""
     spans = []
@@ -306,7 +105,7 @@ def run_end(machine: MachineLike, pfn: int, last_pfn: int) -> int:
     if pfn >= last_pfn:
         return last_pfn
     a = pfn << PAGE_SHIFT
-    nb = next_boundary(machine.tree, a)
+    nb = machine.tree.next_boundary(a)
     if nb < a + PAGE_SIZE:
         return pfn  # a resource starts or ends inside this page
     e = min(last_pfn, (nb >> PAGE_SHIFT) - 1)
@@ -334,7 +133,7 @@ def page_runs(machine: MachineLike, first_pfn: int, last_pfn: int) -> Iterator[t
         pfn = e + 1
 
 
-# ------------------------------------------------------------------------------ §2.2
+# ------------------------------------------------------------------------------ kernel/resource.c
 def _ri_line(
     start: int,
     size: int,
@@ -370,15 +169,17 @@ def region_intersects_lazy(
     (holes don't count), else MIXED. Up to 6.11 only top-level resources are seen. From 6.12
     (b4afe4183ec7, CVE-2024-49878; stable 5.4.y+) a non-matching top-level resource is searched
     for matching descendants and is not "other" when they cover its whole overlap."""
-    sw = sw or switches(machine.config)
+    sw = sw or machine.config.switches
     tree = machine.tree
-    key = (tree, tree.generation, start, size, flags, sw)
-    memo = _RI_MEMO
-    if memo[0] == key:
-        return memo[1], [memo[2]]  # type: ignore[return-value, list-item]
+    # memremap() asks about the page devmem_is_allowed() just asked about: the last answer is
+    # kept on the tree (which drops it when it changes), keyed by the question and the config.
+    memo = tree.memos.get("region_intersects")
+    if memo is not None and memo[0] == start and memo[1] == size and memo[2] == flags:
+        if memo[3] is sw or memo[3] == sw:
+            return memo[4], [memo[5]]
     root = tree.root
     end = start + size - 1
-    found = overlaps(tree, start, end)
+    found = tree.overlaps(start, end)
     n_type = n_other = 0
     first_type: Resource | None = None
     first_other: Resource | None = None
@@ -397,7 +198,7 @@ def region_intersects_lazy(
             i = j
             continue
         covered = False
-        if sw.descend:
+        if sw.region_intersects_descends:
             ostart, oend = max(start, p.start), min(end, p.end)
             for dp in found[i + 1 : j]:
                 fl = dp.flags.real
@@ -426,21 +227,15 @@ def region_intersects_lazy(
         _ri_line,
         start,
         size,
-        "incl. descendants" if sw.descend else "top level",
+        "incl. descendants" if sw.region_intersects_descends else "top level",
         first_type and _cap(first_type),
         first_other and _cap(first_other),
         result,
     )
-    _RI_MEMO[:] = [key, result, line]
+    tree.memos["region_intersects"] = (start, size, flags, sw, result, line)
     return result, [line]
 
 
-# memremap() asks region_intersects() about the page devmem_is_allowed() just asked about: the
-# last answer is kept, keyed by the tree's generation (bumped by every change) and the config.
-_RI_MEMO: list[object] = [None, _DISJOINT, ""]
-
-
-# ------------------------------------------------------------------------------ §2.3
 _PIR_COVERS = "page_is_ram({:#x}): busy {!r} {:#x}-{:#x} covers the page -> 1".format
 _PIR_PART = "page_is_ram({:#x}): busy {!r} {:#x}-{:#x} covers only part of the page -> 0".format
 _PIR_NONE = "page_is_ram({:#x}): no busy System RAM here -> 0".format
@@ -456,7 +251,7 @@ def page_is_ram_lazy(machine: MachineLike, pfn: int, sw: Switches | None = None)
     start = pfn << PAGE_SHIFT
     last = start + PAGE_SIZE - 1
     partial: Resource | None = None
-    for r in overlaps(machine.tree, start, last):
+    for r in machine.tree.overlaps(start, last):
         if r.flags.real & _SYSTEM_RAM_BUSY == _SYSTEM_RAM_BUSY:
             if r.start <= start and r.end >= last:
                 return True, [(_PIR_COVERS, pfn, r.name, r.start, r.end)]
@@ -466,7 +261,6 @@ def page_is_ram_lazy(machine: MachineLike, pfn: int, sw: Switches | None = None)
     return False, [(_PIR_NONE, pfn)]
 
 
-# ------------------------------------------------------------------------------ §2.4
 _IIE_OFF = (
     "iomem_is_exclusive({:#x}): strict_iomem_checks=0 (iomem={}, STRICT_DEVMEM={}) -> false"
 ).format
@@ -499,13 +293,14 @@ def iomem_is_exclusive_lazy(machine: MachineLike, addr: int, sw: Switches | None
     CONFIG_IO_STRICT_DEVMEM=y or it has IORESOURCE_EXCLUSIVE.
     5.16+ (b78dfa059fdd, a9e7b8d4f663): first, any resource with SYSTEM_RAM|EXCLUSIVE makes it
     true, busy or not and whatever ``iomem=`` say; then the old test.
-    ``strict_iomem_checks`` defaults from STRICT_DEVMEM, not IO_STRICT_DEVMEM (§10.1)."""
-    sw = sw or switches(machine.config)
+    ``strict_iomem_checks`` defaults from STRICT_DEVMEM, not IO_STRICT_DEVMEM
+    (``strict_iomem()``)."""
+    sw = sw or machine.config.switches
     page = addr & ~(PAGE_SIZE - 1)
-    strict, io_strict, rule1 = sw.strict_iomem, sw.io_strict, sw.rule1
+    strict, io_strict, rule1 = sw.strict_iomem_checks, sw.io_strict_devmem, sw.exclusive_system_ram
     if not rule1 and not strict:
-        return False, [(_IIE_OFF, page, sw.iomem, "y" if sw.strict else "n")]
-    for r in overlaps(machine.tree, page, page + PAGE_SIZE - 1):
+        return False, [(_IIE_OFF, page, sw.iomem, "y" if sw.strict_devmem else "n")]
+    for r in machine.tree.overlaps(page, page + PAGE_SIZE - 1):
         fl = r.flags.real
         if fl & _SYSRAM:
             fl = eff_flags(r, sw)
@@ -522,7 +317,7 @@ def iomem_is_exclusive_lazy(machine: MachineLike, addr: int, sw: Switches | None
     return False, [(_IIE_FALSE_IO if io_strict else _IIE_FALSE, page)]
 
 
-# ------------------------------------------------------------------------------ §2.5
+# ------------------------------------------------------------------------------ devmem_is_allowed
 _DIA_OLD = "devmem_is_allowed({:#x}) {}: {}".format
 _DIA = "devmem_is_allowed({:#x}): {}".format
 _DIA_RAM_LOW = "devmem_is_allowed({:#x}): System RAM ({}() {}) below 1 MiB -> 2".format
@@ -542,11 +337,11 @@ def devmem_is_allowed_lazy(
     pfn < 256 -> 1; exclusive -> 0; ``page_is_ram()`` -> 0; else 1.
     Generic (lib/devmem_is_allowed.c; arm64's own identical copy before): exclusive -> 0;
     ``page_is_ram()`` -> 0; else 1 (no first-MiB rule, never 2)."""
-    sw = sw or switches(machine.config)
+    sw = sw or machine.config.switches
     addr = pfn << PAGE_SHIFT
     low = pfn < LOW_PFNS
     trace: list[Line]
-    if not sw.x86 or not sw.zero_fill:
+    if not sw.x86 or not sw.lowmem_ram_zero_fill:
         tag = "[generic]" if not sw.x86 else "[x86 <= 4.10]"
         if sw.x86 and low:
             return 1, [(_DIA_OLD, pfn, tag, "pfn < 256 is always allowed -> 1")]
@@ -560,7 +355,7 @@ def devmem_is_allowed_lazy(
         return 1, [*trace, (_DIA_OLD, pfn, tag, "not exclusive, not RAM -> 1")]
     test: str
     answer: object
-    if sw.ri_test:
+    if sw.ram_test_region_intersects:
         ri, trace = region_intersects_lazy(machine, addr, PAGE_SIZE, _SYSTEM_RAM, sw)
         is_ram = ri is not _DISJOINT
         test, answer = "region_intersects", ri
@@ -595,8 +390,8 @@ def rfc2021_excluded_lazy(
     """``iomem_range_contains_excluded_devmem()`` of the 2021 series v1/v2 (counterfactual,
     never merged): does [start, end] overlap a resource flagged SYSTEM_RAM|EXCLUSIVE, at any
     depth? drivers/char/mem.c denied such pages whatever STRICT_DEVMEM and ``iomem=`` say."""
-    sw = sw or switches(machine.config)
-    for r in overlaps(machine.tree, start, end):
+    sw = sw or machine.config.switches
+    for r in machine.tree.overlaps(start, end):
         if eff_flags(r, sw) & _EXCLUSIVE_SYSTEM_RAM == _EXCLUSIVE_SYSTEM_RAM:
             return True, [(_RFC_HIT, start, end, r.name, r.start, r.end)]
     return False, [(_RFC_NONE, start, end)]
@@ -615,11 +410,11 @@ def busy_excluded_lazy(machine: MachineLike, pfn: int, sw: Switches | None = Non
     drivers/char/mem.c before STRICT_DEVMEM, IO_STRICT_DEVMEM and ``iomem=`` are consulted.
     It is IO_STRICT_DEVMEM made mandatory, so on x86 it keeps that option's "low 1 MiB
     bypasses iomem restrictions" rule (pfn < 256 is never excluded here)."""
-    sw = sw or switches(machine.config)
+    sw = sw or machine.config.switches
     if sw.x86 and pfn < LOW_PFNS:
         return False, [(_BIE, pfn, "the low 1 MiB bypasses iomem restrictions -> 0")]
     start = pfn << PAGE_SHIFT
-    for r in overlaps(machine.tree, start, start + PAGE_SIZE - 1):
+    for r in machine.tree.overlaps(start, start + PAGE_SIZE - 1):
         if r.flags.real & _BUSY:
             return True, [(_BIE_HIT, pfn, r.name, r.start, r.end)]
     return False, [(_BIE, pfn, "nothing busy here -> 0")]
@@ -634,12 +429,13 @@ def page_is_allowed_lazy(
 ) -> tuple[int, list[Line]]:
     """``page_is_allowed(pfn)`` (drivers/char/mem.c, 4.11+; read/write per page):
     ``devmem_is_allowed()`` with CONFIG_STRICT_DEVMEM=y, else 1. Up to 4.10 read/write used
-    ``range_is_allowed()`` over the remaining count instead (same page answers, see access).
+    ``range_is_allowed()`` over the remaining count instead (same page answers, see rw).
 
     rfc-2021: first deny pages overlapping SYSTEM_RAM|EXCLUSIVE regardless of STRICT_DEVMEM;
     then with STRICT_DEVMEM, any non-zero ``devmem_is_allowed()`` becomes 1, so value 2 is
-    lost (§7, [derived]). busy-is-exclusive: first deny busy pages (``busy_excluded``)."""
-    sw = sw or switches(machine.config)
+    lost (derived from the patch, not run). busy-is-exclusive: first deny busy pages
+    (``busy_excluded``)."""
+    sw = sw or machine.config.switches
     trace: list[Line] = []
     if sw.proposal == RFC_2021:
         start = pfn << PAGE_SHIFT
@@ -650,7 +446,7 @@ def page_is_allowed_lazy(
         ex, trace = busy_excluded_lazy(machine, pfn, sw)
         if ex:
             return 0, [*trace, (_PIA, pfn, " [busy-is-exclusive]: excluded -> 0")]
-    if not sw.strict:
+    if not sw.strict_devmem:
         return 1, [*trace, (_PIA, pfn, ": CONFIG_STRICT_DEVMEM=n -> 1")]
     value, t = devmem_is_allowed_lazy(machine, pfn, sw)
     trace += t
@@ -679,11 +475,11 @@ def range_is_allowed_lazy(
 ) -> Lazy:
     """``range_is_allowed(pfn, size)`` (drivers/char/mem.c, mmap; also read/write up to
     4.10): every page must have ``page_is_allowed() != 0`` - value 2 counts as allowed, so
-    low-MiB RAM is mapped for real (§10.2). 1 without STRICT_DEVMEM (and no proposal).
+    low-MiB RAM is mapped for real. 1 without STRICT_DEVMEM (and no proposal).
     The trace is that of the deciding page run (the denied one, else the last); its last line
     but one is the deciding check."""
-    sw = sw or switches(machine.config)
-    if not sw.strict and sw.proposal == "none":
+    sw = sw or machine.config.switches
+    if not sw.strict_devmem and sw.proposal == "none":
         return True, [(_RIA, pfn, size, "CONFIG_STRICT_DEVMEM=n -> 1")]
     last = ((pfn << PAGE_SHIFT) + size - 1) >> PAGE_SHIFT if size else pfn
     trace: list[Line] = []
@@ -692,266 +488,6 @@ def range_is_allowed_lazy(
         if value == 0:
             return False, [*trace, (_ria_denied, pfn, size, first, run_last)]
     return True, [*trace, (_RIA, pfn, size, "every page != 0 -> 1")]
-
-
-# ------------------------------------------------------------------------------ §2.6
-def memblock_region(machine: MachineLike, addr: int) -> tuple[int, int] | None:
-    """The memblock *memory* region holding ``addr`` (arm64 ``ARCH_KEEP_MEMBLOCK``): a run of
-    adjacent busy System RAM resources of one kind (boot RAM, or driver-managed RAM that
-    ``add_memory_resource()`` added with MEMBLOCK_DRIVER_MANAGED; memblock never merges the
-    two). None if ``addr`` is not memory."""
-    top: Resource | None = None
-    for r in machine.tree.chain_at(addr):
-        if r.flags.real & _SYSTEM_RAM_BUSY == _SYSTEM_RAM_BUSY:
-            top = r
-            break
-    if top is None or top.parent is None:
-        return None
-    kind = int(top.flags) & _DRIVER_MANAGED
-    sibs = top.parent.children
-    i = sibs.index(top)
-    lo, hi = i, i
-
-    def same(r: Resource) -> bool:
-        fl = r.flags.real
-        return fl & _SYSTEM_RAM_BUSY == _SYSTEM_RAM_BUSY and fl & _DRIVER_MANAGED == kind
-
-    while lo > 0 and sibs[lo - 1].end + 1 == sibs[lo].start and same(sibs[lo - 1]):
-        lo -= 1
-    while hi + 1 < len(sibs) and sibs[hi].end + 1 == sibs[hi + 1].start and same(sibs[hi + 1]):
-        hi += 1
-    return sibs[lo].start, sibs[hi].end
-
-
-_VPA_X86 = (
-    "valid_phys_addr_range({:#x}, {:#x}) [x86]: last byte {:#x} {} __pa(high_memory - 1) "
-    "= {:#x}{} -> {:d}"
-).format
-_VPA_ARM_NONE = (
-    "valid_phys_addr_range({:#x}, {:#x}) [arm64]: {:#x} is not in memblock memory -> 0"
-).format
-_VPA_ARM = (
-    "valid_phys_addr_range({:#x}, {:#x}) [arm64]: memblock memory {:#x}-{:#x} {} the range -> {:d}"
-).format
-_VPA_GEN = (
-    "valid_phys_addr_range({:#x}, {:#x}) [generic]: end {:#x} {} __pa(high_memory) {:#x} -> {:d}"
-).format
-
-
-def valid_phys_addr_range_lazy(
-    machine: MachineLike, addr: int, count: int, sw: Switches | None = None
-) -> Lazy:
-    """``valid_phys_addr_range(addr, count)`` for read()/write(), checked before any policy.
-
-    x86-64 (arch/x86/mm/mmap.c): ``addr + count - 1 <= __pa(high_memory - 1)`` in 64-bit
-    arithmetic, so count 0 at offset 0 wraps and fails; ``high_memory`` (``machine.high_memory``)
-    rises when memory is hot-added above it. arm64 (arch/arm64/mm/mmap.c): the range must lie
-    inside one memblock memory region that is not NOMAP, so MMIO is refused. Generic
-    (drivers/char/mem.c): ``addr + count <= __pa(high_memory)``."""
-    sw = sw or switches(machine.config)
-    hm = machine.high_memory
-    if sw.x86:
-        last = (addr + count - 1) & ADDR_MAX
-        ok = last <= hm - 1
-        note = " (count 0 at offset 0 wraps)" if count == 0 and addr == 0 else ""
-        return ok, [(_VPA_X86, addr, count, last, "<=" if ok else ">", hm - 1, note, ok)]
-    if sw.arm64:
-        region = memblock_region(machine, addr)
-        if region is None:
-            return False, [(_VPA_ARM_NONE, addr, count, addr)]
-        ok = addr + count - 1 <= region[1] if count else True
-        return ok, [
-            (_VPA_ARM, addr, count, region[0], region[1], "holds" if ok else "does not hold", ok)
-        ]
-    ok = addr + count <= hm
-    return ok, [(_VPA_GEN, addr, count, addr + count, "<=" if ok else ">", hm, ok)]
-
-
-_VMPA = "valid_mmap_phys_addr_range({:#x}, {:#x}) {}".format
-_VMPA_X86 = (
-    "valid_mmap_phys_addr_range({:#x}, {:#x}) [x86]: last byte {:#x} {} {} physical "
-    "address bits -> {:d}"
-).format
-_VMPA_ARM = (
-    "valid_mmap_phys_addr_range({:#x}, {:#x}) [arm64]: end {:#x} {} PHYS_MASK ({} bits) -> {:d}"
-).format
-
-
-def valid_mmap_phys_addr_range_lazy(
-    machine: MachineLike, pfn: int, size: int, sw: Switches | None = None
-) -> Lazy:
-    """``valid_mmap_phys_addr_range(pfn, size)``.
-
-    x86-64 (arch/x86/mm/mmap.c): ``phys_addr_valid(addr + size - 1)``, i.e. below 2^phys_bits
-    (``config.phys_bits``). arm64: ``(addr + size) & ~PHYS_MASK`` must be 0 (48-bit PA).
-    Generic (drivers/char/mem.c): always 1."""
-    sw = sw or switches(machine.config)
-    addr = pfn << PAGE_SHIFT
-    if sw.x86:
-        last = addr + size - 1
-        ok = (last >> sw.phys_bits) == 0
-        return ok, [(_VMPA_X86, pfn, size, last, "fits" if ok else "is beyond", sw.phys_bits, ok)]
-    if sw.arm64:
-        ok = ((addr + size) >> ARM64_PHYS_MASK_SHIFT) == 0
-        return ok, [
-            (
-                _VMPA_ARM,
-                pfn,
-                size,
-                addr + size,
-                "within" if ok else "outside",
-                ARM64_PHYS_MASK_SHIFT,
-                ok,
-            )
-        ]
-    return True, [(_VMPA, pfn, size, "[generic]: -> 1")]
-
-
-# ------------------------------------------------------------------------------ §2.7
-def pfn_valid(machine: MachineLike, pfn: int) -> bool:
-    """``pfn_valid(pfn)`` (SPARSEMEM): a memmap exists for the page's 128 MiB section, i.e.
-    some busy System RAM (boot RAM or added memory) lies in that section."""
-    tree = machine.tree
-    addr = pfn << PAGE_SHIFT
-    for r in tree.chain_at(addr):
-        if r.flags.real & _SYSTEM_RAM_BUSY == _SYSTEM_RAM_BUSY:
-            return True
-    start = addr & ~(SECTION_SIZE - 1)
-    for r in overlapping_dfs(tree, tree.root, start, start + SECTION_SIZE - 1):
-        if r.flags.real & _SYSTEM_RAM_BUSY == _SYSTEM_RAM_BUSY:
-            return True
-    return False
-
-
-def ioremap_refuses_ram(
-    machine: MachineLike, start: int, end: int, sw: Switches | None = None
-) -> Resource | None:
-    """x86 ``__ioremap_caller()`` -> ``__ioremap_check_mem()``: ``walk_mem_res()`` visits busy
-    MEM resources overlapping the range (lowest first, then on past its end; at any depth from
-    5.13 - 3c9c79753436, 97523a4edb7b - top level only before) and refuses ("ioremap on RAM")
-    when one is System RAM covering a whole page (which has a memmap). Returns that resource."""
-    sw = sw or switches(machine.config)
-    root = machine.tree.root
-    pos = start
-    for r in overlaps(machine.tree, start, end):
-        fl = r.flags.real
-        if r.end < pos or fl & _MEM_BUSY != _MEM_BUSY:
-            continue
-        if not sw.ioremap_nested and r.parent is not root:
-            continue
-        lo, hi = max(pos, r.start), min(end, r.end)
-        if (
-            fl & _SYSTEM_RAM == _SYSTEM_RAM
-            and (hi + 1) >> PAGE_SHIFT > (lo + PAGE_SIZE - 1) >> PAGE_SHIFT
-        ):
-            return r
-        pos = r.end + 1  # find_next_iomem_res() goes on after the clipped match
-    return None
-
-
-_MEMREMAP = "memremap({:#x}, PAGE_SIZE, MEMREMAP_WB): {}".format
-_IOREMAP_RAM = (
-    "ioremap_cache({:#x}) [walk_mem_res, {}]: busy {!r} {:#x}-{:#x} is RAM -> NULL "
-    "('ioremap on RAM')"
-).format
-_IOREMAP_OK = "ioremap_cache({:#x}) [walk_mem_res, {}]: no busy System RAM -> mapped".format
-_XLATE_VA = "xlate_dev_mem_ptr({:#x}) [{}]: __va() -> direct map".format
-
-
-def xlate_dev_mem_ptr_lazy(
-    machine: MachineLike, addr: int, sw: Switches | None = None
-) -> tuple[Xlate, list[Line]]:
-    """``xlate_dev_mem_ptr(addr)``: how read_mem()/write_mem() reach one page.
-
-    x86 (arch/x86/mm/ioremap.c) maps the page with ``memremap(page, PAGE_SIZE, MEMREMAP_WB)``
-    (kernel/iomem.c): ``region_intersects()`` MIXED -> NULL ("memremap attempted on mixed
-    range"); INTERSECTS with a memmap -> the direct map (``try_ram_remap``); otherwise
-    ``ioremap_cache()``, which refuses busy System RAM (NULL). arm64 and generic: ``__va()``,
-    the direct map (valid_phys_addr_range already limited read/write to memory)."""
-    sw = sw or switches(machine.config)
-    page = addr & ~(PAGE_SIZE - 1)
-    if not sw.x86:
-        return _DIRECT, [(_XLATE_VA, page, sw.arch)]
-    if not sw.xlate_memremap:
-        return _xlate_before_4_14(machine, page, sw)
-    ri, trace = region_intersects_lazy(machine, page, PAGE_SIZE, _SYSTEM_RAM, sw)
-    if ri is _MIXED:
-        return _FAILED, [
-            *trace,
-            (_MEMREMAP, page, "mixed range -> NULL (WARN), xlate_dev_mem_ptr() fails"),
-        ]
-    if ri is _INTERSECTS:
-        if pfn_valid(machine, page >> PAGE_SHIFT):
-            return _DIRECT, [*trace, (_MEMREMAP, page, "RAM with a memmap -> direct map")]
-        trace.append((_MEMREMAP, page, "RAM without a memmap (pfn_valid() 0) -> ioremap_cache()"))
-    how = "any depth" if sw.ioremap_nested else "top level"
-    ram = ioremap_refuses_ram(machine, page, page + PAGE_SIZE - 1, sw)
-    if ram is not None:
-        return _FAILED, [*trace, (_IOREMAP_RAM, page, how, ram.name, ram.start, ram.end)]
-    return _IOREMAP, [*trace, (_IOREMAP_OK, page, how)]
-
-
-_OLD_XLATE = "xlate_dev_mem_ptr({:#x}) [x86, < 4.14]: {}".format
-_OLD_XLATE_RAM = (
-    "xlate_dev_mem_ptr({:#x}) [x86, < 4.14]: ioremap_cache() refuses busy {!r} "
-    "{:#x}-{:#x} (RAM) -> NULL"
-).format
-
-
-def _xlate_before_4_14(machine: MachineLike, page: int, sw: Switches) -> tuple[Xlate, list[Line]]:
-    """x86 ``xlate_dev_mem_ptr()`` before 4.14: ``page_is_ram() ? __va() : ioremap_cache()``.
-
-    The SME series ("x86/mm: Use proper encryption attributes with /dev/mem", 4.14) replaced
-    this with ``memremap()``; read in the pre-4.14 arch/x86/mm/ioremap.c and the patch. So a
-    page only partly RAM (0x9f000) is not ``page_is_ram()``, goes to ``ioremap_cache()``, which
-    refuses only whole RAM pages, and is mapped: no "mixed range" EFAULT before 4.14."""
-    is_ram, trace = page_is_ram_lazy(machine, page >> PAGE_SHIFT, sw)
-    if is_ram:
-        return _DIRECT, [*trace, (_OLD_XLATE, page, "page_is_ram() -> __va(), direct map")]
-    ram = ioremap_refuses_ram(machine, page, page + PAGE_SIZE - 1, sw)
-    if ram is not None:
-        return _FAILED, [*trace, (_OLD_XLATE_RAM, page, ram.name, ram.start, ram.end)]
-    return _IOREMAP, [*trace, (_OLD_XLATE, page, "not page_is_ram() -> ioremap_cache() -> mapped")]
-
-
-# ------------------------------------------------------------------------------ §2.8
-_PMAPA = "phys_mem_access_prot_allowed({:#x}, {:#x}) {}".format
-_PMAPA_DENY = (
-    "phys_mem_access_prot_allowed({:#x}, {:#x}) [x86 PAT, STRICT_DEVMEM=n, <= 6.15]: "
-    "devmem_is_allowed({:#x}) == 0 -> 0"
-).format
-
-
-def phys_mem_access_prot_allowed_lazy(
-    machine: MachineLike, pfn: int, size: int, sw: Switches | None = None
-) -> Lazy:
-    """``phys_mem_access_prot_allowed()`` on mmap.
-
-    x86 (arch/x86/mm/pat/memtype.c): with STRICT_DEVMEM=y its private ``range_is_allowed()``
-    is a stub (mem.c already checked); with STRICT_DEVMEM=n and PAT enabled, up to 6.15, it
-    re-runs ``devmem_is_allowed()`` on every page and refuses on any 0 (value 2 passes) ->
-    mmap EINVAL; removed in 6.16 (1b3f2bd04d90 + follow-up). Other arches: the weak default
-    in drivers/char/mem.c, always 1."""
-    sw = sw or switches(machine.config)
-    if not sw.x86:
-        return True, [(_PMAPA, pfn, size, "[generic]: -> 1")]
-    if sw.strict:
-        return True, [
-            (_PMAPA, pfn, size, "[x86 PAT]: range_is_allowed() stub with STRICT_DEVMEM=y -> 1")
-        ]
-    if not sw.pat_recheck:
-        why = "PAT disabled" if not sw.pat else "6.16+: no devmem re-check"
-        return True, [(_PMAPA, pfn, size, f"[x86 PAT]: {why} -> 1")]
-    last = ((pfn << PAGE_SHIFT) + size - 1) >> PAGE_SHIFT
-    trace: list[Line] = []
-    for first, _ in page_runs(machine, pfn, last):
-        value, trace = devmem_is_allowed_lazy(machine, first, sw)
-        if value == 0:
-            return False, [*trace, (_PMAPA_DENY, pfn, size, first)]
-    return True, [
-        *trace,
-        (_PMAPA, pfn, size, "[x86 PAT, STRICT_DEVMEM=n, <= 6.15]: every page != 0 -> 1"),
-    ]
 
 
 # ------------------------------------------------------------------------------ rendered
@@ -964,7 +500,3 @@ rfc2021_excluded = traced(rfc2021_excluded_lazy)
 busy_excluded = traced(busy_excluded_lazy)
 page_is_allowed = traced(page_is_allowed_lazy)
 range_is_allowed = traced(range_is_allowed_lazy)
-valid_phys_addr_range = traced(valid_phys_addr_range_lazy)
-valid_mmap_phys_addr_range = traced(valid_mmap_phys_addr_range_lazy)
-xlate_dev_mem_ptr = traced(xlate_dev_mem_ptr_lazy)
-phys_mem_access_prot_allowed = traced(phys_mem_access_prot_allowed_lazy)

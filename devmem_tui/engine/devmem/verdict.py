@@ -1,17 +1,44 @@
-"""Outcomes (DESIGN §4) and the Verdict every access returns, with its trace of kernel checks."""
+"""The outcome words, the ``Verdict`` every access returns with its trace of kernel checks,
+and what the access paths (rw, mmap, mappings, kcore) build verdicts with.
+
+Trace lines may be lazy (``Line``): the rules return ``(formatter, *args)`` tuples, and a
+verdict renders them the first time someone reads its text, so a verdict nobody prints costs
+no string formatting.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from enum import StrEnum
-from typing import Any
+from functools import wraps
+from typing import Any, ParamSpec, TypeVar
 
-from devmem_tui.engine.units import add_range, fmt_ranges
+from devmem_tui.engine.errors import DevmemError
+from devmem_tui.engine.units import ADDR_MAX, PAGE_SIZE, add_range, fmt_ranges
 
-__all__ = ["add_range", "fmt_ranges"]  # re-exported: callers build verdict ranges with them
+__all__ = [  # add_range and fmt_ranges are re-exported: callers build verdict ranges with them
+    "ERRNO_OUTCOMES",
+    "MAX_TRACED_RUNS",
+    "Lazy",
+    "Line",
+    "Outcome",
+    "Verdict",
+    "add_range",
+    "check_end",
+    "fmt_ranges",
+    "op_text",
+    "render",
+    "render_all",
+    "traced",
+    "trim_runs",
+]
+
+P = ParamSpec("P")
+T = TypeVar("T")
 
 
 class Outcome(StrEnum):
-    """The exact outcome words of DESIGN §4."""
+    """The outcome words every command prints (an errno name, or what the call returned)."""
 
     OK = "OK"
     ZEROS = "ZEROS"
@@ -54,6 +81,7 @@ ERRNO_OUTCOMES = frozenset(
 # ran (ints, strings, enums, tuples of them), never live objects such as a Resource, so a line
 # rendered after the machine changed still says what the check saw.
 Line = str | tuple[Any, ...]
+Lazy = tuple[bool, list[Line]]  # a yes/no rule's answer with its lazy trace lines
 
 
 def render(line: Line) -> str:
@@ -63,6 +91,53 @@ def render(line: Line) -> str:
 
 def render_all(lines: list[Line]) -> list[str]:
     return [x if type(x) is str else x[0](*x[1:]) for x in lines]  # type: ignore[operator]
+
+
+def traced(rule: Callable[P, tuple[T, list[Line]]]) -> Callable[P, tuple[T, list[str]]]:
+    """The public form of a rule: the same answer with its trace rendered to strings. The
+    rules return lazy lines so that the per-page hot path only formats what someone reads."""
+
+    @wraps(rule)
+    def public(*args: P.args, **kwargs: P.kwargs) -> tuple[T, list[str]]:
+        value, lines = rule(*args, **kwargs)
+        return value, render_all(lines)
+
+    return public
+
+
+# ------------------------------------------------------------------------------ builders
+MAX_TRACED_RUNS = 12  # longer calls keep the first and last runs' checks in the trace
+
+
+def op_text(name: str, addr: int, length: int, suffix: str = "") -> str:
+    """How a verdict names its call: ``read 0x1000`` (one page) or ``read 0x1000 0x2000``.
+    Used lazily, as ``(op_text, name, addr, length)``."""
+    base = f"{name} {hex(addr)} {hex(length)}" if length != PAGE_SIZE else f"{name} {hex(addr)}"
+    return base + suffix
+
+
+def check_end(op: Line, addr: int, length: int) -> None:
+    """A range ending past 2^64 - 1 never reaches the driver: ``rw_verify_area()`` refuses it
+    with EOVERFLOW (not an outcome of this simulator), so it is an input error."""
+    if addr + length > ADDR_MAX + 1 or addr > ADDR_MAX or length > ADDR_MAX:
+        raise DevmemError(
+            f"{render(op)}: the range ends past 2^64 - 1 (rw_verify_area() refuses "
+            "it with EOVERFLOW)"
+        )
+
+
+def trim_runs(fn: str, groups: list[list[Line]]) -> list[Line]:
+    """The trace lines of per-page-run groups, keeping only the first and last runs' checks
+    on long calls (``fn`` names the kernel function in the line that says so)."""
+    if len(groups) == 1:
+        return groups[0]  # a one-page call, the common case
+    if len(groups) <= MAX_TRACED_RUNS:
+        return [line for grp in groups for line in grp]
+    half = MAX_TRACED_RUNS // 2
+    out = [line for grp in groups[:half] for line in grp]
+    out.append(f"{fn}: ... {len(groups) - 2 * half} more page runs (same checks) omitted")
+    out += [line for grp in groups[-half:] for line in grp]
+    return out
 
 
 class Verdict:
@@ -195,6 +270,14 @@ class Verdict:
             f"Verdict(op={self.op!r}, outcome={self.outcome!r}, nbytes={self.nbytes!r}, "
             f"trace={self.trace!r}, detail={self.detail!r}, decider={self.decider!r})"
         )
+
+    def finish(self, outcome: Outcome, detail: Line, decider: Line, nbytes: int = 0) -> Verdict:
+        """Set what the call ended with (for verdicts filled in step by step); returns self."""
+        self.outcome = outcome
+        self.detail = detail
+        self.decider = decider
+        self.nbytes = nbytes
+        return self
 
     @property
     def message(self) -> str:

@@ -1,6 +1,7 @@
 """/proc/iomem as text: ``render`` prints a tree as the kernel's ``r_show`` does, ``parse``
-reads such text back (flags inferred as reference/devmem-policy.md §2.1 says, or taken from a
-trailing annotation) and refuses malformed input with one line naming file, line and problem.
+reads such text back (flags inferred from names and nesting as the kernel sets them, see
+``infer_flags``, or taken from a trailing annotation) and refuses malformed input with one line
+naming file, line and problem.
 
 Format (kernel/resource.c ``r_show``, read in a public copy of the source):
 ``%*s%0*llx-%0*llx : %s``, indent = 2 spaces per depth, addresses lowercase hex zero-padded to
@@ -9,7 +10,7 @@ Format (kernel/resource.c ``r_show``, read in a public copy of the source):
 cap that lies inside the previous one must be its child: siblings never overlap).
 
 Annotation (this project's extension, written by ``render(flags=True)``): a trailing
-``[word ...]`` after the name. Words are ``resources.FLAG_WORDS`` (``busy exclusive sysram
+``[word ...]`` after the name. Words are ``tree.FLAG_WORDS`` (``busy exclusive sysram
 driver_managed mergeable readonly``), ``desc=<IORES_DESC>`` and ``-mem`` (a resource without
 IORESOURCE_MEM, never seen in practice). IORESOURCE_MEM is implied; ``[mem]`` is the plain
 annotation. An annotation replaces inference for its line entirely. See docs/input-formats.md.
@@ -20,12 +21,7 @@ from __future__ import annotations
 import functools
 import gc
 import re
-from collections import Counter
 from dataclasses import dataclass
-
-from intervaltree import Interval, IntervalTree
-from intervaltree.node import Node
-from sortedcontainers import SortedDict
 
 from devmem_tui.engine.errors import DevmemError
 from devmem_tui.engine.iomem.tree import (
@@ -35,6 +31,7 @@ from devmem_tui.engine.iomem.tree import (
     F,
     Resource,
     ResourceTree,
+    TreeBuilder,
     flags_words,
 )
 from devmem_tui.engine.units import ADDR_MAX
@@ -137,8 +134,8 @@ _BUSY_I = int(F.BUSY)
 
 
 def infer_flags(name: str, start: int, parent: Resource | None) -> tuple[F, str]:
-    """Flags and desc the kernel gives a resource of this name, start and parent
-    (reference/devmem-policy.md §2.1; parent None = top level).
+    """Flags and desc the kernel gives a resource of this name, start and parent (parent None
+    = top level).
 
     Models: ``e820_type_to_iomem_type``/``do_mark_busy``/``e820_type_to_iores_desc``
     (arch/x86/kernel/e820.c: every e820 range starting below 1 MiB is busy; Reserved, Soft
@@ -153,7 +150,7 @@ def infer_flags(name: str, start: int, parent: Resource | None) -> tuple[F, str]
     drivers/dax/kmem.c (the ``daxN.M`` claim is set to plain IORESOURCE_SYSTEM_RAM, BUSY clear,
     so that add_memory can nest under it; read in the source, all versions since 5.1);
     ``of_io_request_and_map`` (GICv3 GICD/GICR are requested, so busy). The busy-ness of ROMs,
-    APICs, HPET, MMCONFIG and BARs is recalled, not read ([memory] in the reference).
+    APICs, HPET, MMCONFIG and BARs is recalled, not read in the source.
 
     Names nobody names: under a PCI bus window a device resource (not busy); under any other
     resource a claim (busy, with its parent's desc, as ``__request_region_locked`` sets
@@ -195,27 +192,6 @@ def infer_flags(name: str, start: int, parent: Resource | None) -> tuple[F, str]
     if not int(parent.flags) & _BUSY_I and _BUS_WINDOW.fullmatch(parent.name):
         return _MEM, "none"
     return _MEM_BUSY, parent.desc  # a claim: __request_region gives it its parent's desc
-
-
-def _bulk_index(resources: list[Resource]) -> IntervalTree:
-    """An IntervalTree over resources listed in /proc/iomem order (so sorted by start).
-
-    ``IntervalTree(intervals)`` sorts with Python-level comparisons and fills its boundary
-    table one interval at a time, several seconds per 100k intervals; this builds the same
-    structure from the already-sorted list (``Node.from_sorted_intervals``) and the boundary
-    table in one go. Tests check the result with ``IntervalTree.verify()``. Falls back to the
-    public constructor if intervaltree's internals ever change."""
-    ivs = [Interval(r.start, r.end + 1, r) for r in resources]
-    try:
-        index = IntervalTree()
-        index.all_intervals = set(ivs)
-        index.top_node = Node.from_sorted_intervals(ivs)
-        bounds = Counter(iv.begin for iv in ivs)
-        bounds.update(iv.end for iv in ivs)
-        index.boundary_table = SortedDict(bounds)
-        return index
-    except (AttributeError, TypeError):  # pragma: no cover - a different intervaltree
-        return IntervalTree(ivs)
 
 
 # ----------------------------------------------------------------------------- parse
@@ -453,11 +429,14 @@ def _line_of(lines: list[_Line], built: list[Resource], res: Resource) -> int:
 
 
 def _build(ctx: _Ctx, lines: list[_Line]) -> ResourceTree:
-    """Pass 2: nest the lines, check them, infer flags. Builds a new tree and returns it
-    only when every line is in place, so a failed parse leaves nothing half-loaded."""
-    tree = ResourceTree()
-    root = tree.root
-    stack: list[Resource] = []  # the open path: stack[d] is the resource at depth d
+    """Pass 2: nest the lines, check them, infer flags. The tree exists only when every line
+    is in place (``TreeBuilder``), so a failed parse leaves nothing half-loaded."""
+    builder = TreeBuilder()
+    root = builder.root
+    add = builder.add
+    # The open path: stack[d] is the resource at depth d. Before a line at depth d replaces
+    # it, stack[d] is the previous sibling of that line (/proc/iomem lists a tree pre-order).
+    stack: list[Resource] = []
     everything: list[Resource] = []
     for lineno, d, start, end, name, afl, adesc, _narrow in lines:
         if end < start:
@@ -487,6 +466,7 @@ def _build(ctx: _Ctx, lines: list[_Line]) -> ResourceTree:
                 "deeper than the line before)",
             )
         parent = stack[d - 1] if d > 0 else root
+        prev = stack[d] if d < len(stack) else None
         del stack[d:]
         if parent is not root and not (parent.start <= start and end <= parent.end):
             at = _line_of(lines, everything, parent)
@@ -496,9 +476,7 @@ def _build(ctx: _Ctx, lines: list[_Line]) -> ResourceTree:
                 f"{parent.label()} from line {at} "
                 "(expected a range within it)",
             )
-        kids = parent.children
-        if kids and start <= kids[-1].end:
-            prev = kids[-1]
+        if prev is not None and start <= prev.end:
             what = (
                 "overlaps its sibling"
                 if end >= prev.start
@@ -515,14 +493,10 @@ def _build(ctx: _Ctx, lines: list[_Line]) -> ResourceTree:
             fl, desc = infer_flags(name, start, parent if parent is not root else None)
         else:
             fl, desc = afl, adesc
-        res = Resource(start, end, name, fl, desc, parent)
-        kids.append(res)
+        res = add(parent, Resource(start, end, name, fl, desc))
         stack.append(res)
         everything.append(res)
-    # The tree is complete and consistent: index it in one go (add_child per line would
-    # re-check and re-index each line; tests run tree.check() to prove the index matches).
-    tree.index = _bulk_index(everything)
-    return tree
+    return builder.finish()
 
 
 def parse(text: str, source: str = "<text>") -> ResourceTree:

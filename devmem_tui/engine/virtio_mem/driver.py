@@ -14,7 +14,6 @@ from typing import Any
 
 from devmem_tui.engine.config import KernelConfig
 from devmem_tui.engine.devmem import access
-from devmem_tui.engine.devmem.rules import virtio_parent_exclusive
 from devmem_tui.engine.errors import DevmemError
 from devmem_tui.engine.interfaces import MAX_CLOCK, EventKind, MachineLike
 from devmem_tui.engine.iomem.tree import SYSTEM_RAM, F, ResourceConflict
@@ -126,7 +125,7 @@ class VirtioMem(VirtioMemCore):
         "virtioN", IORESOURCE_SYSTEM_RAM [| IORESOURCE_EXCLUSIVE since 5.16])``, revocation
         of /dev/mem mappings while it is busy, then BUSY cleared so memory can nest below."""
         dev = self.device
-        self.exclusive = virtio_parent_exclusive(self.machine.config)
+        self.exclusive = self.machine.config.virtio_parent_exclusive
         try:
             res = self.machine.tree.request_region(
                 dev.addr, dev.region_size, self.res_name, SYSTEM_RAM, exclusive=self.exclusive
