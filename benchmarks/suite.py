@@ -80,10 +80,10 @@ def guarded(title: str, fn: Callable[[], Table]) -> Table:
 
 # ----------------------------------------------------------------------------- (a) + (b)
 def _engine_outcomes(m: Machine, pages: list[int]) -> tuple[list[str], list[str]]:
-    from devmem_tui.engine.devmem import access
+    from devmem_tui.engine.devmem import mmap
 
     reads = [m.read(a, 4096).outcome.value for a in pages]
-    maps = [access.mmap_mem(m, a, 4096, False, dry_run=True).outcome.value for a in pages]
+    maps = [mmap.mmap_mem(m, a, 4096, False, dry_run=True).outcome.value for a in pages]
     return reads, maps
 
 
@@ -96,9 +96,9 @@ def _engine_reads(m: Machine, pages: list[int]) -> None:
 
 
 def _engine_mmaps(m: Machine, pages: list[int]) -> None:
-    from devmem_tui.engine.devmem import access
+    from devmem_tui.engine.devmem import mmap
 
-    mmap = access.mmap_mem
+    mmap = mmap.mmap_mem
     for a in pages:
         mmap(m, a, 4096, False, dry_run=True)
 
@@ -226,7 +226,7 @@ def verdicts(s: Settings) -> Table:
                 **d,
             }
     t.notes.append(
-        "engine: Machine.read(addr, 4096) and access.mmap_mem(..., dry_run=True) on random "
+        "engine: Machine.read(addr, 4096) and mmap.mmap_mem(..., dry_run=True) on random "
         "pages (90% inside a random resource, 10% anywhere below 4 GiB); median of "
         f"{s.runs} rounds of {s.samples:,} verdicts (walks: {runs_b} rounds)."
     )

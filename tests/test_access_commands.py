@@ -9,7 +9,7 @@ from layouts import config, l1, l4
 from devmem_tui.commands.registry import Result
 from devmem_tui.commands.session import Session
 from devmem_tui.engine.config import ERAS
-from devmem_tui.engine.devmem import access
+from devmem_tui.engine.devmem import mmap
 from devmem_tui.engine.machine import Machine
 
 
@@ -108,7 +108,7 @@ def test_mmap_names_maps_and_munmap() -> None:
 def test_mmap_dry_run_changes_nothing() -> None:
     m = l1(config("6.1", "S"))
     before = snapshot(m)
-    v = access.mmap_mem(m, 0xFEBD0000, 4096, dry_run=True)
+    v = mmap.mmap_mem(m, 0xFEBD0000, 4096, dry_run=True)
     assert v.outcome == "OK" and v.mapping is None and "would map" in v.message
     assert snapshot(m) == before
 

@@ -145,7 +145,7 @@ def test_verdict_cost_is_logarithmic(
     maps: dict[int, tuple[Machine, GenInfo, list[int]]], op: str
 ) -> None:
     """Deciding a page, and (``read rendered``) also formatting its lazy trace and message."""
-    from devmem_tui.engine.devmem import access
+    from devmem_tui.engine.devmem import mmap
 
     cost = {}
     for n in (SMALL, BIG):
@@ -162,7 +162,7 @@ def test_verdict_cost_is_logarithmic(
         else:
 
             def fn(a: int, m: Machine = m) -> object:
-                return access.mmap_mem(m, a, 4096, False, dry_run=True)
+                return mmap.mmap_mem(m, a, 4096, False, dry_run=True)
 
         fn(pages[0])  # warm any per-generation cache outside the count
         cost[n] = lines_per_call(fn, pages)
@@ -174,7 +174,7 @@ def test_engine_agrees_with_the_kernel_walk(
     maps: dict[int, tuple[Machine, GenInfo, list[int]]],
 ) -> None:
     """The indexed engine and the linear walks give the same outcome word on the samples."""
-    from devmem_tui.engine.devmem import access
+    from devmem_tui.engine.devmem import mmap
 
     m, _, pages = maps[SMALL]
     bc = bl.BaselineConfig.from_kernel(m.config)
@@ -182,7 +182,7 @@ def test_engine_agrees_with_the_kernel_walk(
         assert m.read(a, 4096).outcome.value == bl.answer_read(
             m.tree, m.high_memory, a, bc, bl.WalkCounter()
         ), hex(a)
-        assert access.mmap_mem(m, a, 4096, False, dry_run=True).outcome.value == bl.answer_mmap(
+        assert mmap.mmap_mem(m, a, 4096, False, dry_run=True).outcome.value == bl.answer_mmap(
             m.tree, a, bc, bl.WalkCounter()
         ), hex(a)
 

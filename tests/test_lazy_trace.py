@@ -10,7 +10,7 @@ from functools import partial
 import pytest
 
 from devmem_tui.commands.session import Session
-from devmem_tui.engine.devmem import access, arch_hooks
+from devmem_tui.engine.devmem import arch_hooks, mmap, rw
 from devmem_tui.engine.devmem import rules as policy
 from devmem_tui.engine.devmem.verdict import Verdict, render, render_all
 from devmem_tui.engine.machine import Machine
@@ -73,7 +73,7 @@ def test_render_after_the_machine_changed_is_what_it_was(
     lazy: list[Verdict] = []
     eager: list[Verdict] = []
     for addr, length in probes(m):
-        for call in (access.read_mem, access.write_mem, partial(access.mmap_mem, dry_run=True)):
+        for call in (rw.read_mem, rw.write_mem, partial(mmap.mmap_mem, dry_run=True)):
             lazy.append(call(m, addr, length))
             v = call(m, addr, length)
             _ = v.trace  # rendered now, before anything changes
@@ -81,7 +81,7 @@ def test_render_after_the_machine_changed_is_what_it_was(
     assert all(v._raw for v in lazy)  # nothing was rendered yet
     disturb(m)
     # The disturbance matters: the same calls now answer differently.
-    again = [access.read_mem(m, a, n).message for a, n in probes(m)[:60]]
+    again = [rw.read_mem(m, a, n).message for a, n in probes(m)[:60]]
     assert again != [v.message for v in eager[0:180:3]]
     for lz, eg in zip(lazy, eager, strict=True):
         assert lz.message == eg.message
@@ -137,7 +137,7 @@ def test_end_check_on_the_fast_path(addr: int, length: int, refused: bool) -> No
     from devmem_tui.engine.errors import DevmemError
 
     m = machine("qemu-x86-virtio-mem", {})
-    for call in (access.read_mem, access.write_mem):
+    for call in (rw.read_mem, rw.write_mem):
         if refused:
             with pytest.raises(DevmemError, match="EOVERFLOW"):
                 call(m, addr, length)

@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 from layouts import LAYOUTS, config, l1, l2, l4
 
 from devmem_tui.commands.session import Session
-from devmem_tui.engine.devmem import access
 from devmem_tui.engine.devmem import rules as policy
+from devmem_tui.engine.devmem import rw
 from devmem_tui.engine.devmem.arch_hooks import Xlate, valid_phys_addr_range, xlate_dev_mem_ptr
 from devmem_tui.engine.iomem.tree import SYSTEM_RAM, F, Resource, ResourceTree
 from devmem_tui.engine.machine import Machine
@@ -771,7 +771,7 @@ def naive_read(m: Machine, addr: int, length: int) -> tuple[str, list[int], list
         if x is Xlate.FAILED:
             return "EFAULT", zeros, data, kinds
         data.append(pfn)
-        kinds.add(access.data_kind(m, at, x))
+        kinds.add(rw.data_kind(m, at, x))
     return ("OK" if data else "ZEROS"), zeros, data, kinds
 
 
@@ -832,7 +832,7 @@ def test_runs_agree_with_page_by_page(
     layout, base = case
     m = l1(config(kernel, mode)) if layout == "L1" else spanning_machine(kernel, mode)
     addr = base + off
-    v = access.read_mem(m, addr, length)
+    v = rw.read_mem(m, addr, length)
     outcome, zeros, data, kinds = naive_read(m, addr, length)
     if kernel == "4.10" and outcome == "EPERM":
         assert v.outcome == "EPERM"  # <= 4.10 fails before copying (range_is_allowed)

@@ -12,7 +12,7 @@ import pytest
 from layouts import FakeVmem, config, l1
 
 from devmem_tui.commands.session import Session
-from devmem_tui.engine.devmem import access
+from devmem_tui.engine.devmem import mappings, mmap
 from devmem_tui.engine.iomem.tree import SYSTEM_RAM, F, Resource
 from devmem_tui.engine.machine import Machine
 
@@ -53,9 +53,9 @@ def test_claim_of_a_mapped_bar(
 
 def test_r1_trace_and_event() -> None:
     m = l1(config("6.1", "SI"))
-    access.mmap_mem(m, 0xFEBD0000, 4096)
+    mmap.mmap_mem(m, 0xFEBD0000, 4096)
     m.drain_events()
-    _, trace = access.claim(m, 0xFEBD0000, 0xFEBD0FFF, "newdrv")
+    _, trace = mappings.claim(m, 0xFEBD0000, 0xFEBD0FFF, "newdrv")
     assert any(
         "unmap_mapping_range(iomem, 0xfebd0000, 0x1000, 1): zapped m1" in t for t in trace
     ), trace
@@ -65,8 +65,8 @@ def test_r1_trace_and_event() -> None:
 
 def test_r2_stub_trace() -> None:
     m = l1(config("6.1", "S"))
-    access.mmap_mem(m, 0xFEBD0000, 4096)
-    _, trace = access.claim(m, 0xFEBD0000, 0xFEBD0FFF, "newdrv")
+    mmap.mmap_mem(m, 0xFEBD0000, 4096)
+    _, trace = mappings.claim(m, 0xFEBD0000, 0xFEBD0FFF, "newdrv")
     assert "empty stub without CONFIG_IO_STRICT_DEVMEM" in trace[-1]
     assert m.mappings["m1"].zapped == []
 
@@ -87,7 +87,7 @@ def probe_virtio_mem(m: Machine) -> Resource:
     res = m.tree.request_region(
         0x280000000, 0x200000000, "virtio0", SYSTEM_RAM, exclusive=m.config.exclusive_system_ram
     )
-    access.revoke_iomem(m, res.start, res.end)
+    mappings.revoke_iomem(m, res.start, res.end)
     res.flags &= ~F.BUSY
     m.vmem["vmem0"] = FakeVmem("vmem0", 0x280000000, 0x200000000)  # type: ignore[assignment]
     return res
@@ -112,15 +112,15 @@ def test_virtio_mem_probe_after_mapping(mode: str, touch: str, text: str) -> Non
 
 def test_r6_zaps_the_whole_device_region() -> None:
     m = l1(config("6.1", "SI"), with_virtio=False)
-    assert access.mmap_mem(m, 0x280000000, 0x2000).mapping == "m1"
-    assert access.mmap_mem(m, 0x47FFFF000, 0x1000).mapping == "m2"
-    assert access.mmap_mem(m, 0x480000000, 0x1000).mapping == "m3"  # above the region
+    assert mmap.mmap_mem(m, 0x280000000, 0x2000).mapping == "m1"
+    assert mmap.mmap_mem(m, 0x47FFFF000, 0x1000).mapping == "m2"
+    assert mmap.mmap_mem(m, 0x480000000, 0x1000).mapping == "m3"  # above the region
     probe_virtio_mem(m)
     assert m.mappings["m1"].zapped == [(0x280000000, 0x280001FFF)]
     assert m.mappings["m2"].zapped == [(0x47FFFF000, 0x47FFFFFFF)]
     assert m.mappings["m3"].zapped == []
-    assert access.touch(m, "m3", 0).outcome == "OK"
-    assert access.touch(m, "m1", 0x1000).outcome == "SIGBUS"
+    assert mappings.touch(m, "m3", 0).outcome == "OK"
+    assert mappings.touch(m, "m1", 0x1000).outcome == "SIGBUS"
 
 
 def test_r8_request_resource_does_not_revoke() -> None:
@@ -165,25 +165,25 @@ def test_unaligned_claim_rounds_like_unmap_mapping_range() -> None:
     """hba = floor(start / 4K), hlen = ceil(size / 4K): a 4 KiB claim at 0x...800 zaps one
     page only, although it touches two."""
     m = l1(config("6.1", "SI"))
-    access.mmap_mem(m, 0xFEBD0000, 4096)
-    access.mmap_mem(m, 0xFDFFE000, 0x2000)  # window gap below the virtio-pci BAR
-    access.claim(m, 0xFDFFE800, 0xFDFFF7FF, "odd")
+    mmap.mmap_mem(m, 0xFEBD0000, 4096)
+    mmap.mmap_mem(m, 0xFDFFE000, 0x2000)  # window gap below the virtio-pci BAR
+    mappings.claim(m, 0xFDFFE800, 0xFDFFF7FF, "odd")
     assert m.mappings["m2"].zapped == [(0xFDFFE000, 0xFDFFEFFF)]
-    assert access.touch(m, "m2", 0x1000).outcome == "OK"
+    assert mappings.touch(m, "m2", 0x1000).outcome == "OK"
 
 
 def test_first_page_denied_short_circuits_the_last() -> None:
     m = l1(config("6.1", "SI"))
-    access.mmap_mem(m, 0xFEBD0000, 4096)
-    _, trace = access.claim(m, 0xFEBD0000, 0xFEBD0FFF, "newdrv")
+    mmap.mmap_mem(m, 0xFEBD0000, 4096)
+    _, trace = mappings.claim(m, 0xFEBD0000, 0xFEBD0FFF, "newdrv")
     assert sum("devmem_is_allowed(0xfebd0)" in t for t in trace) == 1
 
 
 def test_mapping_elsewhere_untouched() -> None:
     m = l1(config("6.1", "SI"))
-    access.mmap_mem(m, 0xFEBD0000, 4096)
-    access.mmap_mem(m, 0xFDFFF000, 4096)
-    access.claim(m, 0xFEBD0000, 0xFEBD0FFF, "newdrv")
+    mmap.mmap_mem(m, 0xFEBD0000, 4096)
+    mmap.mmap_mem(m, 0xFDFFF000, 4096)
+    mappings.claim(m, 0xFEBD0000, 0xFEBD0FFF, "newdrv")
     assert m.mappings["m2"].zapped == []
 
 

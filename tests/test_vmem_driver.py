@@ -15,7 +15,7 @@ import pytest
 
 from devmem_tui.commands import vmem_tables
 from devmem_tui.engine.config import KernelConfig
-from devmem_tui.engine.devmem import access
+from devmem_tui.engine.devmem import mappings
 from devmem_tui.engine.errors import DevmemError
 from devmem_tui.engine.iomem import text as iomem_text
 from devmem_tui.engine.iomem.tree import F
@@ -514,7 +514,7 @@ def test_unplug_all_raw_warns_about_online_memory(t24: VirtioMem) -> None:
 
 def test_claim_inside_region_makes_add_fail_and_device_broken() -> None:
     vm = ref()
-    access.claim(vm.machine, 0x140000000, 0x140000FFF, "intruder")
+    mappings.claim(vm.machine, 0x140000000, 0x140000FFF, "intruder")
     r = vm.resize(256 * M)
     # mb 40 add fails (-EEXIST): unplugged again, rc -EEXIST -> broken
     assert calls(r) == ["PLUG(0x140000000, 64)", "UNPLUG(0x140000000, 64)"]

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
 from devmem_tui.engine.config import KernelConfig
-from devmem_tui.engine.devmem import access
+from devmem_tui.engine.devmem import mappings, mmap
 from devmem_tui.engine.devmem.verdict import Outcome
 from devmem_tui.engine.errors import DevmemError
 from devmem_tui.engine.iomem import text as iomem_text
@@ -131,7 +131,7 @@ class VirtioMemMachine(RuleBasedStateMachine):
             return
         a = ADDR + i * 2 * M
         try:
-            access.claim(self.m, a, a + 0xFFF, f"drv{self.claims}")
+            mappings.claim(self.m, a, a + 0xFFF, f"drv{self.claims}")
         except DevmemError:
             return
         self.claims += 1
@@ -193,7 +193,7 @@ class VirtioMemMachine(RuleBasedStateMachine):
     def devmem_never_reaches_device_region(self) -> None:
         for addr in (ADDR, ADDR + REGION - 4096, ADDR + 3 * MBS + 0x201000):
             assert self.m.read(addr, 4096).outcome not in (Outcome.OK, Outcome.ZEROS)
-            v = access.mmap_mem(self.m, addr, 4096, dry_run=True)
+            v = mmap.mmap_mem(self.m, addr, 4096, dry_run=True)
             assert v.outcome not in (Outcome.OK, Outcome.ZEROS)
 
     @invariant()

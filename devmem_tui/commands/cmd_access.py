@@ -11,7 +11,7 @@ from devmem_tui.commands.numbers import parse_number, parse_range
 from devmem_tui.commands.registry import Result, UsageError, expect_args, usage_error
 from devmem_tui.commands.session import REGISTRY, Session, command, lookup
 from devmem_tui.engine.config import ERAS, PROPOSALS, KernelConfig
-from devmem_tui.engine.devmem import access, kcore
+from devmem_tui.engine.devmem import kcore, mappings, mmap, rw
 from devmem_tui.engine.devmem.verdict import Verdict
 from devmem_tui.engine.machine import Machine
 
@@ -60,7 +60,7 @@ def _addr_len(name: str, args: list[str]) -> tuple[int, int]:
 )
 def cmd_read(session: Session, args: list[str]) -> Result:
     addr, length = _addr_len("read", args)
-    return verdict_result(access.read_mem(session.machine, addr, length))
+    return verdict_result(rw.read_mem(session.machine, addr, length))
 
 
 @command(
@@ -75,7 +75,7 @@ def cmd_read(session: Session, args: list[str]) -> Result:
 )
 def cmd_write(session: Session, args: list[str]) -> Result:
     addr, length = _addr_len("write", args)
-    return verdict_result(access.write_mem(session.machine, addr, length))
+    return verdict_result(rw.write_mem(session.machine, addr, length))
 
 
 @command(
@@ -113,7 +113,7 @@ def cmd_mmap(session: Session, args: list[str]) -> Result:
             raise usage_error(spec, f"mmap: unknown option {w!r} (private or sync)")
     if len(set(words)) != len(words):
         raise usage_error(spec, "mmap: an option is given twice")
-    v = access.mmap_mem(session.machine, addr, length, "private" in words, sync="sync" in words)
+    v = mmap.mmap_mem(session.machine, addr, length, "private" in words, sync="sync" in words)
     return verdict_result(v)
 
 
@@ -127,7 +127,7 @@ def cmd_mmap(session: Session, args: list[str]) -> Result:
 def cmd_touch(session: Session, args: list[str]) -> Result:
     expect_args(REGISTRY["touch"], args, 1, 2)
     offset = parse_number(args[1], "offset") if len(args) > 1 else 0
-    return verdict_result(access.touch(session.machine, args[0], offset))
+    return verdict_result(mappings.touch(session.machine, args[0], offset))
 
 
 @command(
@@ -138,7 +138,7 @@ def cmd_touch(session: Session, args: list[str]) -> Result:
 )
 def cmd_munmap(session: Session, args: list[str]) -> Result:
     expect_args(REGISTRY["munmap"], args, 1)
-    m = access.munmap(session.machine, args[0])
+    m = mappings.munmap(session.machine, args[0])
     return Result(True, "DONE", f"unmapped {m.id} ({m.start:#x}-{m.end:#x})")
 
 
@@ -186,7 +186,7 @@ def cmd_claim(session: Session, args: list[str]) -> Result:
     if len(args) == 3 and args[2].lower() != "exclusive":
         raise usage_error(spec, f"claim: unknown option {args[2]!r} (exclusive)")
     exclusive = len(args) == 3
-    res, trace = access.claim(session.machine, start, end, name, exclusive)
+    res, trace = mappings.claim(session.machine, start, end, name, exclusive)
     zapped = [line for line in trace if "unmap_mapping_range" in line]
     msg = f"claimed {res.label()} ({'busy, exclusive' if exclusive else 'busy'})"
     if zapped:
@@ -202,7 +202,7 @@ def cmd_claim(session: Session, args: list[str]) -> Result:
 )
 def cmd_release(session: Session, args: list[str]) -> Result:
     expect_args(REGISTRY["release"], args, 1)
-    res, trace = access.release(session.machine, args[0])
+    res, trace = mappings.release(session.machine, args[0])
     return Result(True, "DONE", f"released {res.label()}", trace)
 
 

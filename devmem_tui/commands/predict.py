@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from devmem_tui.engine.devmem import access
+from devmem_tui.engine.devmem import mmap
 from devmem_tui.engine.devmem.verdict import Verdict
 from devmem_tui.engine.errors import DevmemError
 from devmem_tui.engine.machine import Machine
@@ -44,7 +44,7 @@ def predictions(machine: Machine, addr: int, length: int = PAGE_SIZE) -> list[Pr
     page = addr & ~(PAGE_SIZE - 1)
     calls = (
         ("read", lambda: machine.read(addr, length)),
-        ("mmap", lambda: access.mmap_mem(machine, page, length, False, dry_run=True)),
+        ("mmap", lambda: mmap.mmap_mem(machine, page, length, False, dry_run=True)),
         ("kcore", lambda: machine.kcore(addr, length)),
     )
     mark = len(machine.events)

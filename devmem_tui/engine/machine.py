@@ -18,7 +18,7 @@ from typing import Any
 
 from devmem_tui.engine import presets
 from devmem_tui.engine.config import KernelConfig
-from devmem_tui.engine.devmem import access, kcore
+from devmem_tui.engine.devmem import kcore, mappings, mmap, rw
 from devmem_tui.engine.devmem.mapping import Mapping
 from devmem_tui.engine.devmem.verdict import Verdict
 from devmem_tui.engine.interfaces import Event, EventKind, MemoryDevice
@@ -110,19 +110,19 @@ class Machine:
 
     # ------------------------------------------------------------------ accesses
     def read(self, addr: int, length: int = 4096) -> Verdict:
-        return access.read_mem(self, addr, length)
+        return rw.read_mem(self, addr, length)
 
     def write(self, addr: int, length: int = 4096) -> Verdict:
-        return access.write_mem(self, addr, length)
+        return rw.write_mem(self, addr, length)
 
     def mmap(self, addr: int, length: int, private: bool = False) -> Verdict:
-        return access.mmap_mem(self, addr, length, private)
+        return mmap.mmap_mem(self, addr, length, private)
 
     def kcore(self, addr: int, length: int = 4096) -> Verdict:
         return kcore.read_kcore(self, addr, length)
 
     def touch(self, mapping_id: str, offset: int = 0) -> Verdict:
-        return access.touch(self, mapping_id, offset)
+        return mappings.touch(self, mapping_id, offset)
 
     # ------------------------------------------------------------------ construction
     @classmethod

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from devmem_tui.engine.devmem import access
+from devmem_tui.engine.devmem import mappings
 from devmem_tui.engine.errors import DevmemError
 from devmem_tui.engine.interfaces import MachineLike
 from devmem_tui.engine.iomem.tree import SYSTEM_RAM, F, Resource, ResourceTree
@@ -237,7 +237,7 @@ def _flush_add(machine: MachineLike, group: MemoryGroup, log: OperationLog) -> N
     res = tree.request_region(
         start, end - start + 1, group.resource_name, SYSTEM_RAM | F.SYSRAM_DRIVER_MANAGED
     )
-    for line in access.revoke_iomem(machine, start, end):
+    for line in mappings.revoke_iomem(machine, start, end):
         log.t(line)
     if machine.config.x86:
         # update_end_of_memory_vars() in x86-64 add_pages(): once for the coalesced range

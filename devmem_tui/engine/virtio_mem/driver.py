@@ -13,7 +13,7 @@ import math
 from typing import Any
 
 from devmem_tui.engine.config import KernelConfig
-from devmem_tui.engine.devmem import access
+from devmem_tui.engine.devmem import mappings
 from devmem_tui.engine.errors import DevmemError
 from devmem_tui.engine.interfaces import MAX_CLOCK, EventKind, MachineLike
 from devmem_tui.engine.iomem.tree import SYSTEM_RAM, F, ResourceConflict
@@ -142,7 +142,7 @@ class VirtioMem(VirtioMemCore):
             f"{flags}) -> ok"
         )
         # revoke_iomem() after a successful __request_region (5.8+, IO_STRICT)
-        for line in access.revoke_iomem(self.machine, dev.addr, dev.end - 1):
+        for line in mappings.revoke_iomem(self.machine, dev.addr, dev.end - 1):
             self.trace(line)
         # "The memory is not actually busy - make add_memory() work."
         self.machine.tree.set_flags(res, res.flags & ~F.BUSY)
