@@ -1,5 +1,5 @@
-"""The text tables and listings the commands print (the virtio-mem ones are in the engine's
-driver): the preset list, whatis, live mappings, the compare table, the config and help.
+"""The text tables and listings the commands print (the virtio-mem ones are in
+vmem_tables.py): the preset list, whatis, live mappings, the compare table, the config and help.
 
 Each is a function of the machine (or of the rows a command computed), so the TUI shows the
 same facts in the same words where it shows them at all.
