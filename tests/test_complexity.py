@@ -17,13 +17,10 @@ from typing import Any
 import intervaltree
 import pytest
 
-# benchmarks/ is a top-level package of the checkout, not of the installed distribution.
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from benchmarks import baseline as bl  # noqa: E402
-from benchmarks.machines import GenInfo, build_machine, build_tree, sample_pages  # noqa: E402
-from devmem_tui.engine.machine import Machine  # noqa: E402
-from devmem_tui.engine.virtio_mem.blockruns import BlockRuns  # noqa: E402
+from benchmarks import baseline as bl
+from benchmarks.machines import GenInfo, build_machine, build_tree, sample_pages
+from devmem_tui.engine.machine import Machine
+from devmem_tui.engine.virtio_mem.blockruns import BlockRuns
 
 SMALL, BIG = 1_000, 100_000
 SAMPLES = 150
