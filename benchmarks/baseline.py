@@ -45,7 +45,7 @@ class WalkCounter:
 
 @dataclass(frozen=True)
 class BaselineConfig:
-    """The switches the walks need, derived from a KernelConfig (policy §1.1, §2.4)."""
+    """The switches the walks need, derived from a KernelConfig."""
 
     descend: bool  # region_intersects looks into descendants (6.12+)
     skip_children: bool  # iomem_is_exclusive skips subtrees that end before the page (5.16+)

@@ -281,7 +281,7 @@ def test_virtio_parent_exclusive_follows_set_kernel() -> None:
     s = Session(l4(config("6.1", "SR", arch="arm64"), virtio_exclusive=False))
     ok(s, "mmap 0x8008000000 4096", "EPERM", "")  # 6.1: EXCLUSIVE although not stored
     ok(s, "set kernel 5.15", "DONE")
-    ok(s, "mmap 0x8008000000 4096", "OK")  # vector 52
+    ok(s, "mmap 0x8008000000 4096", "OK")  # the hole 5.16 closed (test_policy_vectors #52)
     s = Session(l4(config("5.15", "SR", arch="arm64"), virtio_exclusive=True))
     ok(s, "mmap 0x8008000000 4096", "OK")  # stale EXCLUSIVE from a 6.x driver is ignored
 

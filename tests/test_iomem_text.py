@@ -24,7 +24,7 @@ from devmem_tui.engine.iomem.tree import (
 )
 from devmem_tui.engine.units import ADDR_MAX
 
-REAL_Q35 = Path("/work/shared/reference/real-q35-guest-iomem.txt")
+REAL_Q35 = Path(__file__).parent / "fixtures" / "q35-guest-iomem.txt"
 PRESET_DIR = Path(iomem_text.__file__).resolve().parent.parent / "presets"
 
 MEM = F.MEM

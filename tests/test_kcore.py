@@ -1,4 +1,5 @@
-"""/proc/kcore: the vectors K1-K10 and the details of read_kcore() by version and memory state."""
+"""/proc/kcore: read_kcore() by version and memory state. The cases are numbered K1-K10 here
+(K1 low RAM ... K10 RAM above 1 MiB); each names the check that decides it."""
 
 from __future__ import annotations
 
@@ -108,7 +109,7 @@ def test_kcore_vector(
 
 @pytest.mark.parametrize("mode", ["S", "SI", "N", "X"])
 def test_kcore_ignores_devmem_rules(mode: str) -> None:
-    """K10 versus vector 8: the same RAM page, EPERM through /dev/mem, data through kcore,
+    """K10 versus test_policy_vectors #8: the same RAM page, EPERM through /dev/mem, data through kcore,
     whatever STRICT_DEVMEM, IO_STRICT_DEVMEM or even DEVMEM say."""
     m = l1(config("6.1", mode))
     assert m.kcore(0x100000).outcome == "OK"

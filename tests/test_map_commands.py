@@ -12,7 +12,7 @@ from devmem_tui.engine import presets
 from devmem_tui.engine.iomem import text as iomem_text
 from devmem_tui.engine.machine import Machine
 
-REAL_Q35 = Path("/work/shared/reference/real-q35-guest-iomem.txt")
+REAL_Q35 = Path(__file__).parent / "fixtures" / "q35-guest-iomem.txt"
 
 
 def run(session: Session, line: str) -> Result:
@@ -211,20 +211,20 @@ def test_whatis_shows_the_chain_and_three_verdicts(session: Session) -> None:
         "0000:00:04.0",
         "virtio-pci-modern",
     ]
-    # policy vectors 13/34 and K3: busy claim, IO_STRICT off -> read/mmap OK; kcore zeros
+    # test_policy_vectors #13/#34 and test_kcore K3: busy claim, IO_STRICT off -> read/mmap OK; kcore zeros
     assert (r.data["read"], r.data["mmap"], r.data["kcore"]) == ("OK", "OK", "ZEROS")
     assert any(t.startswith("read: ") for t in r.trace)
     assert any(t.startswith("mmap: ") for t in r.trace)
     assert any(t.startswith("kcore: ") for t in r.trace)
     ok(session, "set io_strict_devmem on")
-    r = ok(session, "whatis 0xfe000000")  # vectors 14/35: busy + IO_STRICT -> EPERM
+    r = ok(session, "whatis 0xfe000000")  # test_policy_vectors #14/#35: busy + IO_STRICT -> EPERM
     assert (r.data["read"], r.data["mmap"]) == ("EPERM", "EPERM")
 
 
 def test_whatis_low_ram_and_hole(session: Session) -> None:
     ok(session, "set kernel 6.1")
     r = ok(session, "whatis 0x1000")
-    # vectors 3 and 32: read zero-fills low-MiB RAM, mmap maps it for real; K1
+    # test_policy_vectors #3 and #32: read zero-fills low-MiB RAM, mmap maps it for real; kcore K1
     assert (r.data["read"], r.data["mmap"], r.data["kcore"]) == ("ZEROS", "OK", "OK")
     assert "System RAM [busy sysram]" in r.message
     hole = ok(session, "whatis 0x200000000")

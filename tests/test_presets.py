@@ -241,7 +241,7 @@ def test_from_iomem_keeps_config_and_guesses_arch() -> None:
     cfg = KernelConfig()
     cfg.set("arch", "arm64")
     cfg.set("kernel", "6.1")
-    x86_text = Path("/work/shared/reference/real-q35-guest-iomem.txt").read_text()
+    x86_text = (Path(__file__).parent / "fixtures" / "q35-guest-iomem.txt").read_text()
     m = Machine.from_iomem_text(x86_text, "/tmp/saved/iomem.txt", cfg)
     assert m.config.arch == "x86_64" and m.config.kernel == "6.1" and m.name == "iomem.txt"
     assert cfg.arch == "arm64"

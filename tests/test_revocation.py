@@ -1,4 +1,4 @@
-"""Revocation of live /dev/mem mappings by revoke_iomem() (the vectors R1-R9).
+"""Revocation of live /dev/mem mappings by revoke_iomem(): the cases R1-R9, numbered here.
 
 R6/R7 need a virtio-mem probe. They run twice: simulated on layout L1 as the driver does it
 (the parent ``virtioN`` is requested with ``__request_region(..., IORESOURCE_SYSTEM_RAM)``, busy

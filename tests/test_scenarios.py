@@ -1,7 +1,7 @@
 """Play every lesson in scenarios/ with the real player and check the lessons' shape.
 
 Each lesson runs from a fresh session on the default preset; the player exits 0 only when
-every ``expect`` in the file holds (DESIGN §5).
+every ``expect`` in the file holds.
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
-"""virtio-mem commands through the command layer (Session.execute), DESIGN §3:
+"""virtio-mem commands through the command layer (Session.execute):
 vmem, vmem add, vmem resize, blocks, plug, unplug, unplug-all, state, online, offline,
-pin, unpin, wait; and the guest's /proc/iomem of reference/virtio-mem.md §3.3 (a)-(f)."""
+pin, unpin, wait; and the guest's /proc/iomem at every plug state, from an empty device to a
+fully plugged one."""
 
 from __future__ import annotations
 
@@ -47,7 +48,7 @@ def s() -> Session:
     return Session.new()
 
 
-# ----------------------------------------------------------------------------- §3.3
+# ----------------------------------------------------------------------------- /proc/iomem
 def test_iomem_a_b_c(s: Session) -> None:
     assert iomem(s) == A  # (a)
     ok(s, "vmem resize vmem0 1G")
@@ -106,8 +107,8 @@ def test_vmem_add_errors_change_nothing(s: Session) -> None:
         "vmem add vmem1 0x600000000 1G block=3M",  # not a power of two
         "vmem add vmem1 0x600000000 1G colour=red",
         "vmem add vmem1 0x600000000",
-        "vmem resize vmem0 3M",  # T20: not a multiple of the block size
-        "vmem resize vmem0 17G",  # T20: beyond the memory backend
+        "vmem resize vmem0 3M",  # not a multiple of the block size
+        "vmem resize vmem0 17G",  # beyond the memory backend
         "vmem resize nosuch 1G",
         "vmem frobnicate",
     ):

@@ -1,6 +1,6 @@
-"""Device-side virtio-mem vectors T01-T23 (reference §4) plus BlockRuns checks.
+"""The virtio-mem device as QEMU's hw/virtio/virtio-mem.c answers requests, plus BlockRuns checks.
 
-Reference scenario: ``-m 4G,maxmem=20G``, 16 GiB memdev, ``memaddr``
+The guest: ``-m 4G,maxmem=20G``, 16 GiB memdev, ``memaddr``
 0x140000000, 2 MiB blocks; device block i starts at 0x140000000 + i*2 MiB.
 """
 
@@ -28,7 +28,7 @@ BS = 0x200000
 
 
 def blk(i: int) -> int:
-    """Guest-physical address of device block i in the reference scenario."""
+    """Guest-physical address of device block i in this file's guest."""
     return ADDR + i * BS
 
 
@@ -67,10 +67,10 @@ def assert_error(ans: DeviceAnswer, fn: str) -> None:
     assert fn in ans.reason and ans.reason.endswith("-> ERROR")
 
 
-# --- T01-T23 ----------------------------------------------------------------
+# --- requests and sizes ----------------------------------------------------
 
 
-def test_t01_plug_with_empty_usable_region_is_error() -> None:
+def test_plug_with_empty_usable_region_is_error() -> None:
     dev = ref_dev(0)
     before = dev.to_dict()
     ans = dev.plug(ADDR, 1)
@@ -80,21 +80,21 @@ def test_t01_plug_with_empty_usable_region_is_error() -> None:
     assert_state(dev, requested=0, usable=0, plugged=0, runs=[])
 
 
-def test_t02_host_sets_requested_size_grows_usable() -> None:
+def test_host_sets_requested_size_grows_usable() -> None:
     dev = ref_dev(0)
     dev.set_requested_size(1 * GiB)
     assert dev.config_notifications == 1
     assert_state(dev, requested=0x40000000, usable=0x50000000, plugged=0, runs=[])
 
 
-def test_t03_plug_first_memory_block_acks() -> None:
+def test_plug_first_memory_block_acks() -> None:
     dev = ref_dev(1 * GiB)
     ans = dev.plug(0x140000000, 64)
     assert ans.response is Response.ACK and ans.state is None
     assert_state(dev, requested=0x40000000, usable=0x50000000, plugged=0x8000000, runs=[(0, 64)])
 
 
-def test_t04_unaligned_plug_is_error() -> None:
+def test_unaligned_plug_is_error() -> None:
     dev = ref_dev(1 * GiB)
     plug_first(dev, 64)
     ans = dev.plug(0x140100000, 1)
@@ -105,7 +105,7 @@ def test_t04_unaligned_plug_is_error() -> None:
     assert_state(dev, requested=0x40000000, usable=0x50000000, plugged=0x8000000, runs=[(0, 64)])
 
 
-def test_t05_zero_blocks_is_error() -> None:
+def test_zero_blocks_is_error() -> None:
     dev = ref_dev(1 * GiB)
     plug_first(dev, 64)
     ans = dev.plug(0x140000000, 0)
@@ -114,7 +114,7 @@ def test_t05_zero_blocks_is_error() -> None:
     assert_state(dev, requested=0x40000000, usable=0x50000000, plugged=0x8000000, runs=[(0, 64)])
 
 
-def test_t06_range_end_past_usable_end() -> None:
+def test_range_end_past_usable_end() -> None:
     dev = ref_dev(1 * GiB)
     ans = dev.plug(0x18FE00000, 2)
     assert_error(ans, "virtio_mem_valid_range")
@@ -126,7 +126,7 @@ def test_t06_range_end_past_usable_end() -> None:
     assert_state(dev, requested=0x40000000, usable=0x50000000, plugged=BS, runs=[(639, 640)])
 
 
-def test_t07_inside_region_outside_usable_is_error() -> None:
+def test_inside_region_outside_usable_is_error() -> None:
     dev = ref_dev(1 * GiB)
     ans = dev.plug(0x190000000, 1)
     assert_error(ans, "virtio_mem_valid_range")
@@ -134,7 +134,7 @@ def test_t07_inside_region_outside_usable_is_error() -> None:
     assert_state(dev, requested=0x40000000, usable=0x50000000, plugged=0, runs=[])
 
 
-def test_t08_plug_beyond_requested_is_nack() -> None:
+def test_plug_beyond_requested_is_nack() -> None:
     dev = ref_dev(1 * GiB)
     plug_first(dev, 512)
     ans = dev.plug(0x180000000, 1)
@@ -143,7 +143,7 @@ def test_t08_plug_beyond_requested_is_nack() -> None:
     assert_state(dev, requested=0x40000000, usable=0x50000000, plugged=0x40000000, runs=[(0, 512)])
 
 
-def test_t09_plug_already_plugged_is_error() -> None:
+def test_plug_already_plugged_is_error() -> None:
     dev = ref_dev(1 * GiB)
     plug_first(dev, 64)
     ans = dev.plug(0x140000000, 1)
@@ -152,7 +152,7 @@ def test_t09_plug_already_plugged_is_error() -> None:
     assert_state(dev, requested=0x40000000, usable=0x50000000, plugged=0x8000000, runs=[(0, 64)])
 
 
-def test_t10_nack_precedes_already_plugged_check() -> None:
+def test_nack_precedes_already_plugged_check() -> None:
     dev = ref_dev(1 * GiB)
     plug_first(dev, 512)
     ans = dev.plug(0x140000000, 1)
@@ -160,7 +160,7 @@ def test_t10_nack_precedes_already_plugged_check() -> None:
     assert_state(dev, requested=0x40000000, usable=0x50000000, plugged=0x40000000, runs=[(0, 512)])
 
 
-def test_t11_whole_request_compared_no_partial_plug() -> None:
+def test_whole_request_compared_no_partial_plug() -> None:
     dev = ref_dev(1 * GiB)
     plug_first(dev, 511)
     ans = dev.plug(blk(600), 2)
@@ -179,7 +179,7 @@ def test_t11_whole_request_compared_no_partial_plug() -> None:
     )
 
 
-def test_t12_unplug_unplugged_block_is_error() -> None:
+def test_unplug_unplugged_block_is_error() -> None:
     dev = ref_dev(1 * GiB)
     plug_first(dev, 64)
     ans = dev.unplug(0x148000000, 1)
@@ -188,7 +188,7 @@ def test_t12_unplug_unplugged_block_is_error() -> None:
     assert_state(dev, requested=0x40000000, usable=0x50000000, plugged=0x8000000, runs=[(0, 64)])
 
 
-def test_t13_unplug_mixed_range_is_error_all_or_nothing() -> None:
+def test_unplug_mixed_range_is_error_all_or_nothing() -> None:
     dev = ref_dev(1 * GiB)
     plug_first(dev, 64)
     ans = dev.unplug(0x147E00000, 2)
@@ -197,7 +197,7 @@ def test_t13_unplug_mixed_range_is_error_all_or_nothing() -> None:
     assert_state(dev, requested=0x40000000, usable=0x50000000, plugged=0x8000000, runs=[(0, 64)])
 
 
-def test_t14_unplug_has_no_requested_size_check() -> None:
+def test_unplug_has_no_requested_size_check() -> None:
     dev = ref_dev(1 * GiB)
     plug_first(dev, 512)
     ans = dev.unplug(0x140000000, 64)
@@ -205,7 +205,7 @@ def test_t14_unplug_has_no_requested_size_check() -> None:
     assert_state(dev, requested=0x40000000, usable=0x50000000, plugged=0x38000000, runs=[(64, 512)])
 
 
-def test_t15_state_requests() -> None:
+def test_state_requests() -> None:
     dev = ref_dev(1 * GiB)
     plug_first(dev, 64)
     cases = [
@@ -222,7 +222,7 @@ def test_t15_state_requests() -> None:
     assert_state(dev, requested=0x40000000, usable=0x50000000, plugged=0x8000000, runs=[(0, 64)])
 
 
-def test_t16_migration_makes_plug_and_unplug_busy_not_state() -> None:
+def test_migration_makes_plug_and_unplug_busy_not_state() -> None:
     dev = ref_dev(1 * GiB)
     dev.migration = True
     ans = dev.plug(0x140000000, 64)
@@ -241,7 +241,7 @@ def test_t16_migration_makes_plug_and_unplug_busy_not_state() -> None:
     assert_state(dev, requested=0x40000000, usable=0x50000000, plugged=0x8000000, runs=[(0, 64)])
 
 
-def test_t17_unplug_all_with_nothing_plugged_acks_during_migration() -> None:
+def test_unplug_all_with_nothing_plugged_acks_during_migration() -> None:
     dev = ref_dev(2 * GiB)
     dev.set_requested_size(512 * MiB)
     assert_state(dev, requested=0x20000000, usable=0x90000000, plugged=0, runs=[])
@@ -253,7 +253,7 @@ def test_t17_unplug_all_with_nothing_plugged_acks_during_migration() -> None:
     assert_state(dev, requested=0x20000000, usable=0x30000000, plugged=0, runs=[])
 
 
-def test_t18_unplug_all_clears_and_shrinks() -> None:
+def test_unplug_all_clears_and_shrinks() -> None:
     dev = ref_dev(2 * GiB)
     plug_first(dev, 512)
     dev.set_requested_size(512 * MiB)
@@ -274,7 +274,7 @@ def test_t18_unplug_all_clears_and_shrinks() -> None:
     assert_state(dev, requested=0x20000000, usable=0x30000000, plugged=0, runs=[])
 
 
-def test_t19_lowering_requested_size_does_not_shrink_usable() -> None:
+def test_lowering_requested_size_does_not_shrink_usable() -> None:
     dev = ref_dev(2 * GiB)
     assert dev.usable_region_size == 0x90000000
     notes = dev.config_notifications
@@ -283,7 +283,7 @@ def test_t19_lowering_requested_size_does_not_shrink_usable() -> None:
     assert_state(dev, requested=0x20000000, usable=0x90000000, plugged=0, runs=[])
 
 
-def test_t20_invalid_requested_sizes_rejected_without_notification() -> None:
+def test_invalid_requested_sizes_rejected_without_notification() -> None:
     dev = ref_dev(0)
     before = dev.to_dict()
     with pytest.raises(
@@ -299,13 +299,13 @@ def test_t20_invalid_requested_sizes_rejected_without_notification() -> None:
     assert_state(dev, requested=0, usable=0, plugged=0, runs=[])
 
 
-def test_t21_usable_capped_at_region_size() -> None:
+def test_usable_capped_at_region_size() -> None:
     dev = ref_dev(0)
     dev.set_requested_size(16 * GiB)
     assert_state(dev, requested=0x400000000, usable=0x400000000, plugged=0, runs=[])
 
 
-def test_t22_system_reset_unplugs_wakeup_reset_does_not() -> None:
+def test_system_reset_unplugs_wakeup_reset_does_not() -> None:
     dev = ref_dev(1 * GiB)
     plug_first(dev, 512)
     ans = dev.system_reset()
@@ -321,7 +321,7 @@ def test_t22_system_reset_unplugs_wakeup_reset_does_not() -> None:
     assert_state(dev, requested=0x40000000, usable=0x50000000, plugged=0x40000000, runs=[(0, 512)])
 
 
-def test_t22_system_reset_shrinks_usable_after_requested_lowered() -> None:
+def test_system_reset_shrinks_usable_after_requested_lowered() -> None:
     dev = ref_dev(2 * GiB)
     dev.set_requested_size(1 * GiB)
     assert dev.usable_region_size == 0x90000000
@@ -329,7 +329,7 @@ def test_t22_system_reset_shrinks_usable_after_requested_lowered() -> None:
     assert_state(dev, requested=0x40000000, usable=0x50000000, plugged=0, runs=[])
 
 
-def test_t22_system_reset_during_migration_keeps_plugged_memory() -> None:
+def test_system_reset_during_migration_keeps_plugged_memory() -> None:
     # QEMU ignores virtio_mem_unplug_all's -EBUSY in the reset handler.
     dev = ref_dev(1 * GiB)
     plug_first(dev, 64)
@@ -340,10 +340,10 @@ def test_t22_system_reset_during_migration_keeps_plugged_memory() -> None:
 
 
 @pytest.mark.skip(
-    reason="T23 is feature negotiation (virtio_mem_validate_features vs. an old driver); "
+    reason="the unplugged-inaccessible check is feature negotiation (virtio_mem_validate_features vs. an old driver); "
     "the device model only carries unplugged_inaccessible, negotiation is the driver's"
 )
-def test_t23_unplugged_inaccessible_negotiation() -> None:
+def test_unplugged_inaccessible_negotiation() -> None:
     pass
 
 
@@ -409,7 +409,7 @@ def test_create_rejects_bad_geometry(kwargs: dict[str, int | str], message: str)
 def test_create_realize_sizes_usable_region() -> None:
     dev = ref_dev(0)
     assert dev.usable_region_size == 0 and dev.plugged_size == 0 and len(dev.blocks) == 0
-    # 1 GiB + 64 MiB -> 0x54000000 (reference §1.6).
+    # 1 GiB + 64 MiB -> 0x54000000 (virtio_mem_resize_usable_region).
     assert ref_dev(1 * GiB + 64 * MiB).usable_region_size == 0x54000000
     # arm64 extent is 1 GiB.
     arm = VirtioMemDevice.create("vmem0", ADDR, REGION, BS, 1 * GiB, arch="arm64")

@@ -1,8 +1,9 @@
-"""The Linux virtio-mem driver model: vectors T24-T42 (reference/virtio-mem.md §4), the memory
-states kcore reads (devmem-policy K4-K7), revocation at probe (R6/R7), save/open round trips
+"""The Linux virtio-mem driver model (drivers/virtio/virtio_mem.c): plug and unplug order, zones,
+the offline threshold, the retry timer, BBM, kexec/kdump/suspend, the memory states kcore
+reads, revocation at probe, save/open round trips
 and the complexity bound (1 TiB device, no per-block objects).
 
-Reference scenario: i440fx 4 GiB guest, vmem0 = 16 GiB at 0x140000000, 2 MiB blocks, SBM with
+The guest: i440fx 4 GiB, vmem0 = 16 GiB at 0x140000000, 2 MiB blocks, SBM with
 2 MiB sub-blocks, auto-online online_movable; memory block m starts at m * 0x8000000.
 """
 
@@ -51,7 +52,7 @@ fec00000-fec003ff : IOAPIC 0
 
 
 def machine(*sets: str, boot: str | None = None) -> Machine:
-    """The reference guest's boot map with a config, no device yet."""
+    """The guest's boot map with a config, no device yet."""
     cfg = KernelConfig()
     for kv in sets:
         k, v = kv.split("=")
@@ -88,7 +89,7 @@ IOMEM_D = (
 
 
 @pytest.fixture
-def t24() -> VirtioMem:
+def one_gib() -> VirtioMem:
     vm = ref()
     vm.resize(1 * G)
     return vm
@@ -104,7 +105,7 @@ def test_probe_creates_exclusive_parent_and_dmesg() -> None:
         and vm.blockmode.sbs_per_mb == 64
     )
     assert vm.blockmode.first_id == 40
-    assert iomem(vm) == IOMEM_A  # §3.3 (a)
+    assert iomem(vm) == IOMEM_A  # an empty device: only the parent
     parent = vm.machine.tree.find("virtio0")[0]
     assert parent.flags & F.EXCLUSIVE and not parent.flags & F.BUSY
     trace = "\n".join(vm.last_probe.trace)  # type: ignore[union-attr]
@@ -157,7 +158,7 @@ def test_add_device_validation() -> None:
     assert vm1.res_name == "virtio1" and vm1.probed
 
 
-def test_t23_old_driver_without_unplugged_inaccessible() -> None:
+def test_old_driver_without_unplugged_inaccessible() -> None:
     m = machine("kernel=5.13")
     vm = vd.add_device(m, "vmem0", ADDR, REGION, unplugged_inaccessible=True)
     assert not vm.probed and "UNPLUGGED_INACCESSIBLE" in vm.probe_error
@@ -165,8 +166,8 @@ def test_t23_old_driver_without_unplugged_inaccessible() -> None:
     assert vm2.probed and not vm2.device.unplugged_inaccessible
 
 
-# ----------------------------------------------------------------------------- T24-T34
-def test_t24_plug_one_gib(t24: VirtioMem) -> None:
+# ----------------------------------------------------------------------------- plug, unplug, zones
+def test_plug_one_gib(one_gib: VirtioMem) -> None:
     vm = ref()
     r = vm.resize(1 * G)
     assert calls(r) == [f"PLUG({ADDR + k * MB:#x}, 64)" for k in range(8)]
@@ -181,8 +182,8 @@ def test_t24_plug_one_gib(t24: VirtioMem) -> None:
     vm.check()
 
 
-def test_t25_t26_t27_partial_block(t24: VirtioMem) -> None:
-    vm = t24
+def test_partial_block(one_gib: VirtioMem) -> None:
+    vm = one_gib
     r = vm.resize(1 * G + 64 * M)
     assert calls(r) == ["PLUG(0x180000000, 32)"] and r.added == [48]
     assert st(vm, 48) == "MOVABLE_PARTIAL" and vm.blockmode.mask(48) == (1 << 32) - 1
@@ -197,8 +198,8 @@ def test_t25_t26_t27_partial_block(t24: VirtioMem) -> None:
     vm.check()
 
 
-def test_t28_whole_block_unplug(t24: VirtioMem) -> None:
-    vm = t24
+def test_whole_block_unplug(one_gib: VirtioMem) -> None:
+    vm = one_gib
     vm.resize(1 * G + 128 * M)
     r = vm.resize(1 * G)
     assert calls(r) == ["UNPLUG(0x180000000, 64)"] and r.removed == [48]
@@ -207,8 +208,8 @@ def test_t28_whole_block_unplug(t24: VirtioMem) -> None:
     vm.check()
 
 
-def test_t29_partial_block_unplugged_sub_block_by_sub_block(t24: VirtioMem) -> None:
-    vm = t24
+def test_partial_block_unplugged_sub_block_by_sub_block(one_gib: VirtioMem) -> None:
+    vm = one_gib
     vm.resize(1 * G + 96 * M)  # mb 48: sbs 0-47
     r = vm.resize(1 * G)
     assert calls(r) == [f"UNPLUG({0x180000000 + sb * 0x200000:#x}, 1)" for sb in range(47, -1, -1)]
@@ -219,8 +220,8 @@ def test_t29_partial_block_unplugged_sub_block_by_sub_block(t24: VirtioMem) -> N
     vm.check()
 
 
-def test_t30_single_sub_block_from_highest_movable(t24: VirtioMem) -> None:
-    vm = t24
+def test_single_sub_block_from_highest_movable(one_gib: VirtioMem) -> None:
+    vm = one_gib
     r = vm.resize(1 * G - 2 * M)
     assert calls(r) == ["UNPLUG(0x17fe00000, 1)"]
     assert st(vm, 47) == "MOVABLE_PARTIAL" and iomem(vm) == IOMEM_B and 47 in vm.mm
@@ -228,8 +229,8 @@ def test_t30_single_sub_block_from_highest_movable(t24: VirtioMem) -> None:
     assert vm.machine.memory_state(0x17FDFF000) == "online"
 
 
-def test_t31_offline_blocks_are_unplugged_first(t24: VirtioMem) -> None:
-    vm = t24
+def test_offline_blocks_are_unplugged_first(one_gib: VirtioMem) -> None:
+    vm = one_gib
     res = sysfs_offline(vm.machine, 44)
     assert res.outcome == "DONE"
     assert vm.mm[44] == "offline" and st(vm, 44) == "OFFLINE"
@@ -237,13 +238,15 @@ def test_t31_offline_blocks_are_unplugged_first(t24: VirtioMem) -> None:
     assert vm.offline_size == 128 * M
     r = vm.resize(896 * M)
     assert calls(r) == ["UNPLUG(0x160000000, 64)"] and r.removed == [44]
-    assert st(vm, 44) == "UNUSED" and iomem(vm) == IOMEM_D  # §3.3 (d): split
+    assert (
+        st(vm, 44) == "UNUSED" and iomem(vm) == IOMEM_D
+    )  # the resource is split around the removed block
     assert all(st(vm, mb) == "MOVABLE" for mb in (40, 41, 42, 43, 45, 46, 47))
     vm.check()
 
 
-def test_t32_unused_blocks_reused_and_remerged(t24: VirtioMem) -> None:
-    vm = t24
+def test_unused_blocks_reused_and_remerged(one_gib: VirtioMem) -> None:
+    vm = one_gib
     sysfs_offline(vm.machine, 44)
     vm.resize(896 * M)
     r = vm.resize(1 * G)
@@ -252,7 +255,7 @@ def test_t32_unused_blocks_reused_and_remerged(t24: VirtioMem) -> None:
     vm.check()
 
 
-def test_t33_offline_threshold_then_onlining_resumes() -> None:
+def test_offline_threshold_then_onlining_resumes() -> None:
     vm = ref("auto_online=offline")
     r = vm.resize(1536 * M)
     assert calls(r) == [f"PLUG({ADDR + k * MB:#x}, 64)" for k in range(8)]
@@ -302,7 +305,7 @@ def _pin_every_sub_block(vm: VirtioMem, mbs: range) -> None:
             add_pin(vm.machine, a, a + 0xFFF)
 
 
-def test_t34_kernel_zone_busy_then_timer_50_100_200_300() -> None:
+def test_kernel_zone_busy_then_timer_50_100_200_300() -> None:
     vm = ref("auto_online=online")
     vm.resize(1 * G)
     assert all(vm.mm[mb] == "Normal" and st(vm, mb) == "KERNEL" for mb in range(40, 48))
@@ -324,7 +327,7 @@ def test_t34_kernel_zone_busy_then_timer_50_100_200_300() -> None:
     assert vm.timer_deadline == 1250.0
 
 
-def test_t34_partial_progress_then_unpin_and_wait() -> None:
+def test_partial_progress_then_unpin_and_wait() -> None:
     vm = ref("auto_online=online")
     vm.resize(1 * G)
     from devmem_tui.engine.mm.hotplug import add_pin, remove_pin
@@ -348,8 +351,8 @@ def test_t34_partial_progress_then_unpin_and_wait() -> None:
     vm.check()
 
 
-def test_pinned_movable_block_gets_five_attempts(t24: VirtioMem) -> None:
-    vm = t24
+def test_pinned_movable_block_gets_five_attempts(one_gib: VirtioMem) -> None:
+    vm = one_gib
     _pin_every_sub_block(vm, range(47, 48))
     r = vm.resize(1 * G - 64 * M)
     trace = "\n".join(r.trace)
@@ -363,9 +366,9 @@ def test_pinned_movable_block_gets_five_attempts(t24: VirtioMem) -> None:
     assert sysfs_offline(vm.machine, 47).outcome == "EBUSY"
 
 
-# ----------------------------------------------------------------------------- T35-T42
-def test_t35_kexec_unplug_all_then_replug(t24: VirtioMem) -> None:
-    vm = t24
+# ----------------------------------------------------------------------------- kexec, BBM, kdump, PM
+def test_kexec_unplug_all_then_replug(one_gib: VirtioMem) -> None:
+    vm = one_gib
     r = vm.kexec()
     assert calls(r)[0] == "UNPLUG_ALL" and r.requests[0].response == "ACK"
     assert calls(r)[1:] == [f"PLUG({ADDR + k * MB:#x}, 64)" for k in range(8)]
@@ -374,8 +377,8 @@ def test_t35_kexec_unplug_all_then_replug(t24: VirtioMem) -> None:
     vm.check()
 
 
-def test_t35_kexec_during_migration_is_busy(t24: VirtioMem) -> None:
-    vm = t24
+def test_kexec_during_migration_is_busy(one_gib: VirtioMem) -> None:
+    vm = one_gib
     vm.machine.config.set("migration", "on")
     r = vm.kexec()
     assert calls(r) == ["UNPLUG_ALL"] and r.requests[0].response == "BUSY"
@@ -387,7 +390,7 @@ def test_t35_kexec_during_migration_is_busy(t24: VirtioMem) -> None:
     assert iomem(vm) == IOMEM_B
 
 
-def test_t36_t37_bbm() -> None:
+def test_bbm() -> None:
     vm = ref(block=1 * G)
     assert vm.mode == "BBM" and vm.blockmode.bb_size == 1 * G and vm.blockmode.first_id == 5
     assert vm.offline_threshold == 2 * G
@@ -403,7 +406,7 @@ def test_t36_t37_bbm() -> None:
     vm.check()
 
 
-def test_t38_bbm_unplug_busy_cleanup_retries() -> None:
+def test_bbm_unplug_busy_cleanup_retries() -> None:
     vm = ref(block=1 * G)
     vm.resize(2 * G)
     vm.machine.config.set("migration", "on")
@@ -422,12 +425,12 @@ def test_t38_bbm_unplug_busy_cleanup_retries() -> None:
     vm.check()
 
 
-def test_t39_kdump_pfn_is_ram(t24: VirtioMem) -> None:
-    vm = t24
+def test_kdump_pfn_is_ram(one_gib: VirtioMem) -> None:
+    vm = one_gib
     r = vm.kexec(kdump=True)
     assert vm.probed and vm.kdump and r.requests == []
     assert "memory hot(un)plug disabled in kdump kernel" in "\n".join(r.trace)
-    assert iomem(vm) == ""  # §3.3 (g)
+    assert iomem(vm) == ""  # the kdump kernel adds no memory
     assert vm.vmcore_pfn_is_ram(0x140000)[0] is True
     ok, why = vm.vmcore_pfn_is_ram(0x180000)
     assert ok is False and "UNPLUGGED" in why
@@ -438,7 +441,7 @@ def test_t39_kdump_pfn_is_ram(t24: VirtioMem) -> None:
     assert vm.resize(2 * G).requests == []  # config changes are ignored in kdump mode
 
 
-def test_t39_kdump_nothing_plugged_and_old_kernels() -> None:
+def test_kdump_nothing_plugged_and_old_kernels() -> None:
     vm = ref()
     vm.kexec(kdump=True)
     assert vm.vmcore_pfn_is_ram(0x140000) == (
@@ -450,8 +453,8 @@ def test_t39_kdump_nothing_plugged_and_old_kernels() -> None:
     assert not old.probed and "kdump" in old.probe_error
 
 
-def test_t40_hibernate_and_suspend(t24: VirtioMem) -> None:
-    vm = t24
+def test_hibernate_and_suspend(one_gib: VirtioMem) -> None:
+    vm = one_gib
     rc, msg = vm.hibernate()
     assert rc == -EPERM and msg.endswith("hibernation is not supported.")
     r = vm.suspend()
@@ -463,7 +466,7 @@ def test_t40_hibernate_and_suspend(t24: VirtioMem) -> None:
     assert vm.suspend(persistent_suspend=True).warnings
 
 
-def test_t41_one_mib_device_blocks() -> None:
+def test_one_mib_device_blocks() -> None:
     vm = ref(block=1 * M)
     assert vm.mode == "SBM" and vm.blockmode.sb_size == 2 * M
     r = vm.resize(129 * M)
@@ -472,8 +475,8 @@ def test_t41_one_mib_device_blocks() -> None:
     assert r.pending and "smaller than a sub-block" in r.pending[0]
 
 
-def test_t42_error_marks_device_broken(t24: VirtioMem) -> None:
-    vm = t24
+def test_error_marks_device_broken(one_gib: VirtioMem) -> None:
+    vm = one_gib
     # a debugging host moves one block behind the driver's back
     assert vm.raw_request("UNPLUG", 0x17FE00000, 2 * M).outcome == "ACK"
     ans = vm.raw_request("PLUG", 0x180000000, 2 * M)
@@ -505,11 +508,11 @@ def test_raw_plug_behind_the_driver_nack_livelock_is_stopped() -> None:
     assert vm.plugged_size == vm.device.plugged_size
 
 
-def test_unplug_all_raw_warns_about_online_memory(t24: VirtioMem) -> None:
-    ans = t24.raw_request("UNPLUG_ALL")
+def test_unplug_all_raw_warns_about_online_memory(one_gib: VirtioMem) -> None:
+    ans = one_gib.raw_request("UNPLUG_ALL")
     assert ans.outcome == "ACK" and any("online RAM" in w for w in ans.warnings)
-    assert t24.device.plugged_size == 0
-    assert "?" in vmem_tables.sub_block_strip(t24, 40)
+    assert one_gib.device.plugged_size == 0
+    assert "?" in vmem_tables.sub_block_strip(one_gib, 40)
 
 
 def test_claim_inside_region_makes_add_fail_and_device_broken() -> None:
@@ -539,7 +542,7 @@ def test_online_reports_its_zone_when_the_work_removes_the_block_again() -> None
 
 # ----------------------------------------------------------------------------- kcore, revoke
 def l1(*sets: str) -> VirtioMem:
-    """Layout L1 of devmem-policy §8.1: block A (mb 80) online, B (81) not added, C (82)
+    """The virtio-mem part of tests/layouts.py L1: block A (mb 80) online, B (81) not added, C (82)
     online with 0x294000000-0x297ffffff unplugged."""
     m = machine(*sets, boot=BOOT_L1)
     vm = vd.add_device(m, "vmem0", 0x280000000, 0x200000000, index=0)
@@ -556,31 +559,35 @@ def l1(*sets: str) -> VirtioMem:
     return vm
 
 
-def test_kcore_k4_k8_memory_states() -> None:
+def test_kcore_memory_states() -> None:
     vm = l1()
     m = vm.machine
-    assert m.memory_state(0x294000000) == "page_offline"  # K4
+    assert (
+        m.memory_state(0x294000000) == "page_offline"
+    )  # an unplugged sub-block of an online block
     assert m.memory_state(0x293FFF000) == "online"
-    assert m.memory_state(0x288000000) == "not_added"  # K8 (block B)
+    assert m.memory_state(0x288000000) == "not_added"  # block B
     assert sysfs_offline(m, 80).outcome == "DONE"
-    assert m.memory_state(0x280000000) == "offline"  # K6
+    assert m.memory_state(0x280000000) == "offline"  # an added block that is offline
     assert m.kcore(0x294000000, 4096).outcome.value == "ZEROS"
     assert m.kcore(0x280000000, 4096).outcome.value == "ZEROS"
     assert m.kcore(0x290000000, 4096).outcome.value == "OK"
 
 
-def test_kcore_k5_k7_before_5_14() -> None:
+def test_kcore_before_5_14() -> None:
     vm = l1("kernel=5.13")
     m = vm.machine
     assert m.memory_state(0x294000000) == "page_offline"
-    assert m.kcore(0x294000000, 4096).outcome.value == "OK"  # K5: no PageOffline check
+    assert m.kcore(0x294000000, 4096).outcome.value == "OK"  # before 5.14: no PageOffline check
     sysfs_offline(m, 80)
     assert m.memory_state(0x280000000) == "offline"
-    assert m.kcore(0x280000000, 4096).outcome.value == "OK"  # K7
+    assert (
+        m.kcore(0x280000000, 4096).outcome.value == "OK"
+    )  # before 5.14: an offline block is read raw
 
 
 @pytest.mark.parametrize("io_strict, touched", [("on", "SIGBUS"), ("off", "OK")])
-def test_r6_r7_probe_revokes_existing_mappings(io_strict: str, touched: str) -> None:
+def test_probe_revokes_existing_mappings(io_strict: str, touched: str) -> None:
     m = machine("kernel=6.1", f"io_strict_devmem={io_strict}", boot=BOOT_L1)
     v = m.mmap(0x288000000, 4096)  # the region is still a hole
     assert v.outcome.value == "OK" and v.mapping
@@ -592,8 +599,8 @@ def test_r6_r7_probe_revokes_existing_mappings(io_strict: str, touched: str) -> 
 
 
 # ----------------------------------------------------------------------------- save / open
-def test_round_trip_through_json(t24: VirtioMem) -> None:
-    vm = t24
+def test_round_trip_through_json(one_gib: VirtioMem) -> None:
+    vm = one_gib
     sysfs_offline(vm.machine, 44)
     vm.resize(1 * G + 96 * M)
     d = json.loads(json.dumps(codec.to_dict(vm)))
@@ -625,14 +632,14 @@ def test_round_trip_through_state_module() -> None:
     assert calls(r1) == calls(r2) and iomem(vm) == iomem(vm2)
 
 
-def test_from_dict_rejects_missing_parent(t24: VirtioMem) -> None:
-    d = codec.to_dict(t24)
+def test_from_dict_rejects_missing_parent(one_gib: VirtioMem) -> None:
+    d = codec.to_dict(one_gib)
     m = machine()
     with pytest.raises(DevmemError, match="virtio0 resource"):
         codec.from_dict(m, d)
     d2 = dict(d, states=[[9, 1]])
     with pytest.raises(DevmemError):
-        codec.from_dict(t24.machine, d2)
+        codec.from_dict(one_gib.machine, d2)
 
 
 # ----------------------------------------------------------------------------- complexity

@@ -2,7 +2,7 @@
 
 The SME series ("x86/mm: Use proper encryption attributes with /dev/mem", 4.14) switched it to
 memremap(), which refuses a page that is only partly System RAM ("mixed range") -> EFAULT.
-Before, such a page went through ioremap_cache() and was read (reference vector 5 covers 4.14+).
+Before, such a page went through ioremap_cache() and was read.
 """
 
 import pytest
