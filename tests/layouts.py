@@ -137,7 +137,7 @@ def l1(
         m.vmem["vmem0"] = l1_vmem()  # type: ignore[assignment]
         m.high_memory = 0x298000000
     else:
-        m.high_memory = 0x280000000  # no virtio-mem memory was ever added (no driver: 5.16+ with STRICT_DEVMEM=n)
+        m.high_memory = 0x280000000  # no virtio-mem memory added: no driver
     return m
 
 

@@ -109,8 +109,8 @@ def test_kcore_vector(
 
 @pytest.mark.parametrize("mode", ["S", "SI", "N", "X"])
 def test_kcore_ignores_devmem_rules(mode: str) -> None:
-    """K10 versus test_policy_vectors #8: the same RAM page, EPERM through /dev/mem, data through kcore,
-    whatever STRICT_DEVMEM, IO_STRICT_DEVMEM or even DEVMEM say."""
+    """K10 versus test_policy_vectors #8: the same RAM page, EPERM through /dev/mem, data
+    through kcore, whatever STRICT_DEVMEM, IO_STRICT_DEVMEM or even DEVMEM say."""
     m = l1(config("6.1", mode))
     assert m.kcore(0x100000).outcome == "OK"
     assert not any("devmem_is_allowed" in line for line in m.kcore(0x100000).trace)

@@ -211,7 +211,8 @@ def test_whatis_shows_the_chain_and_three_verdicts(session: Session) -> None:
         "0000:00:04.0",
         "virtio-pci-modern",
     ]
-    # test_policy_vectors #13/#34 and test_kcore K3: busy claim, IO_STRICT off -> read/mmap OK; kcore zeros
+    # test_policy_vectors #13/#34, test_kcore K3: busy claim, IO_STRICT off -> read/mmap OK;
+    # kcore zeros
     assert (r.data["read"], r.data["mmap"], r.data["kcore"]) == ("OK", "OK", "ZEROS")
     assert any(t.startswith("read: ") for t in r.trace)
     assert any(t.startswith("mmap: ") for t in r.trace)

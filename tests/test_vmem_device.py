@@ -340,7 +340,8 @@ def test_system_reset_during_migration_keeps_plugged_memory() -> None:
 
 
 @pytest.mark.skip(
-    reason="the unplugged-inaccessible check is feature negotiation (virtio_mem_validate_features vs. an old driver); "
+    reason="unplugged-inaccessible is feature negotiation (virtio_mem_validate_features vs. an "
+    "old driver); "
     "the device model only carries unplugged_inaccessible, negotiation is the driver's"
 )
 def test_unplugged_inaccessible_negotiation() -> None:

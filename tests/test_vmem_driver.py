@@ -366,7 +366,7 @@ def test_pinned_movable_block_gets_five_attempts(one_gib: VirtioMem) -> None:
     assert sysfs_offline(vm.machine, 47).outcome == "EBUSY"
 
 
-# ----------------------------------------------------------------------------- kexec, BBM, kdump, PM
+# ------------------------------------------------------------------------ kexec, BBM, kdump, PM
 def test_kexec_unplug_all_then_replug(one_gib: VirtioMem) -> None:
     vm = one_gib
     r = vm.kexec()
