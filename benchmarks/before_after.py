@@ -213,13 +213,13 @@ def lazy_version() -> list[str]:
 
 
 def tui_gc_freeze() -> list[str]:
-    """tui/app._settle_heap: freeze the heap after loading a big machine (was: full garbage
+    """tui/heap.settle_heap: freeze the heap after loading a big machine (was: full garbage
     collections walking ~900k objects during keypresses)."""
     from benchmarks.suite import _MACHINES, Settings, tui_machine
     from benchmarks.tui_bench import bench_tui
     from devmem_tui.frontends.tui import app
 
-    new = app._settle_heap
+    new = app.settle_heap
     worst: dict[str, list[float]] = {"old": [], "new": []}
     paint: dict[str, list[float]] = {"old": [], "new": []}
     for _ in range(2):
@@ -228,11 +228,11 @@ def tui_gc_freeze() -> list[str]:
             _MACHINES.clear()
             gc.unfreeze()
             gc.collect()
-            app._settle_heap = fn
+            app.settle_heap = fn
             try:
                 r = bench_tui(m, (120, 40), 15)
             finally:
-                app._settle_heap = new
+                app.settle_heap = new
                 gc.unfreeze()
             paint[label].append(r["first_paint_s"])
             worst[label].append(
@@ -240,7 +240,7 @@ def tui_gc_freeze() -> list[str]:
             )
     med = statistics.median
     return [
-        "`tui/app.py` `_settle_heap` (gc.freeze)",
+        "`tui/heap.py` `settle_heap` (gc.freeze)",
         "TUI, 100k map + 1 TiB device: first paint / slowest key",
         f"{med(paint['old']):.2f} s / {med(worst['old']):.0f} ms",
         f"{med(paint['new']):.2f} s / {med(worst['new']):.0f} ms",

@@ -164,7 +164,7 @@ def test_config_options_before_or_after_the_subcommand(capsys: pytest.CaptureFix
         ),
         (["run", "--kernel", "banana"], "--kernel: kernel version 'banana'"),
         (["run", "--frobnicate"], "unrecognized arguments: --frobnicate"),
-        (["play"], "the following arguments are required: FILE"),
+        (["play"], "play needs a FILE or --lesson N"),
         (["bogus"], "invalid choice: 'bogus'"),
         (["run", "--machine", "no-such-preset", "-c", "config"], "--machine:"),
         (["run", "--iomem", "/no/such/file.iomem", "-c", "config"], "--iomem:"),
@@ -185,7 +185,7 @@ def test_bad_options_are_one_line_and_exit_2(
 
 def test_help_and_version(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = main(capsys, "--help")
-    assert code == 0 and "{repl,play,run}" in out and "--iomem-param" in out
+    assert code == 0 and "{repl,play,run,lessons}" in out and "--iomem-param" in out
     code, out, _ = main(capsys, "run", "--help")
     assert code == 0 and "-c COMMANDS" in out
     code, out, _ = main(capsys, "--version")
@@ -256,11 +256,12 @@ def test_play_tui_and_bare_tui_call_run_tui(
     calls: list[tuple[Session, str | None]] = []
     fake = types.ModuleType("devmem_tui.frontends.tui.app")
 
-    def run_tui(session: Session, scenario: str | None = None) -> None:
+    def run_tui(session: Session, scenario: str | None = None, **kw: object) -> None:
         calls.append((session, scenario))
 
     fake.run_tui = run_tui  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "devmem_tui.frontends.tui.app", fake)
+    monkeypatch.setattr(cli, "_need_terminal", lambda: None)  # tests have no terminal
     f = tmp_path / "t.scenario"
     f.write_text("config\nexpect DONE\n")
     assert main(capsys, "play", "--tui", "--kernel", "5.15", str(f))[0] == 0

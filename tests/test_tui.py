@@ -82,6 +82,12 @@ def entry(node: object) -> model.Entry:
     return data
 
 
+def outcome_line(app: DevmemApp, line: str, glyph: str, word: str) -> bool:
+    """The log line under ``> line`` starts with the glyph and names the outcome."""
+    out = since(app, line)[1]
+    return out.startswith(glyph + " ") and word in out
+
+
 def node_names(tree: IomemTree) -> list[str]:
     return [n.data.name for n in tree.root.children if n.data is not None]
 
@@ -213,7 +219,7 @@ async def test_plug_unplug_resize_and_block_map_keys() -> None:
         tree = app.query_one(IomemTree)
         # nothing requested, no usable region: a raw PLUG is ERROR and nothing changes
         await pilot.press("p")
-        assert since(app, "plug vmem0 0x140000000 2M")[1].startswith("✗ ERROR")
+        assert outcome_line(app, "plug vmem0 0x140000000 2M", "✗", "ERROR")
         assert bm.changed == []
         # + asks the host for one memory block more: tree and block map both change
         await pilot.press("plus")
@@ -241,12 +247,12 @@ async def test_plug_unplug_resize_and_block_map_keys() -> None:
         bm.move_to(5)
         await pilot.press("p")
         await pilot.pause()
-        assert since(app, "plug vmem0 0x140a00000 2M")[1].startswith("✓ ACK")
+        assert outcome_line(app, "plug vmem0 0x140a00000 2M", "✓", "ACK")
         assert bm.changed == [(5, 6)]
         assert cells(app)[5] == "not_added"
         await pilot.press("u")
         await pilot.pause()
-        assert since(app, "unplug vmem0 0x140a00000 2M")[1].startswith("✓ ACK")
+        assert outcome_line(app, "unplug vmem0 0x140a00000 2M", "✓", "ACK")
         assert cells(app)[5] == "unplugged"
         # u under online memory: the device ACKs, and the cell shows memory Linux lost
         app.run_command("wait 50s")  # the retry timer: the driver plugs and adds 128M
@@ -255,7 +261,7 @@ async def test_plug_unplug_resize_and_block_map_keys() -> None:
         bm.move_to(0)
         await pilot.press("u")
         await pilot.pause()
-        assert since(app, "unplug vmem0 0x140000000 2M")[1].startswith("✓ ACK")
+        assert outcome_line(app, "unplug vmem0 0x140000000 2M", "✓", "ACK")
         assert bm.changed == [(0, 1)] and tree.highlight == set()
         assert cells(app)[0] == "lost"
 

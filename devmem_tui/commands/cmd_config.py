@@ -5,6 +5,7 @@ from __future__ import annotations
 from devmem_tui.commands import render
 from devmem_tui.commands.registry import Result, expect_args
 from devmem_tui.commands.session import REGISTRY, Session, all_specs, command, lookup
+from devmem_tui.commands.settings import SETTINGS, is_setting
 from devmem_tui.engine.config import KEYS
 from devmem_tui.engine.interfaces import EventKind
 
@@ -18,21 +19,28 @@ from devmem_tui.engine.interfaces import EventKind
 )
 def cmd_config(session: Session, args: list[str]) -> Result:
     expect_args(REGISTRY["config"], args, 0)
-    return Result(
-        True, "DONE", render.config_text(session.machine), data={"config": session.config.to_dict()}
-    )
+    text = render.config_text(session.machine) + "\n\n" + render.settings_text(session.settings)
+    return Result(True, "DONE", text, data={"config": session.config.to_dict()})
 
 
 @command(
     "set",
     "set KEY VALUE",
     summary="change one config key (a live what-if: the map, devices and mappings stay)",
-    help="Keys: " + ", ".join(KEYS) + ".\nExample: set iomem relaxed",
+    help="Kernel config keys: "
+    + ", ".join(KEYS)
+    + ".\nFront-end settings (kept by the session, not the kernel config; 'save' does not\n"
+    + "write them): "
+    + ", ".join(f"{k} ({'|'.join(v[0]) if v[0] else 'DURATION'})" for k, v in SETTINGS.items())
+    + ".\nExamples: set iomem relaxed    set trace short    set pager off",
     group="config",
 )
 def cmd_set(session: Session, args: list[str]) -> Result:
     expect_args(REGISTRY["set"], args, 2)
     key, value = args
+    if is_setting(key):
+        session.settings.set(key, value)
+        return Result(True, "DONE", f"{key.lower()} = {session.settings.get(key)}")
     session.config.set(key, value)
     if key == "migration":
         for dev in session.machine.vmem.values():

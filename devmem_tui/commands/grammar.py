@@ -2,8 +2,9 @@
 scenario player, the recorder, completion and the REPL's highlighting.
 
 Lines: words are separated by white space, ``"double quotes"`` group words, a word starting
-with ``#`` starts a comment, and ``;`` separates commands on one ``-c`` line
-(``split_line``, ``split_commands``, ``quote_word``, ``split_partial``).
+with ``#`` starts a comment, and ``;`` separates commands on one typed line in every front end
+(``split_line``, ``split_commands``, ``quote_word``, ``split_partial``). A scenario file holds
+one command per line: there ``;`` is an error outside ``say`` and ``expect output`` text.
 
 Usage strings (``read ADDR [LEN]``, ``export svg|iomem|json FILE``): after the command word,
 lowercase words are literals, placeholders name the argument kind (``ARG_KINDS``), ``[X]``
@@ -34,20 +35,33 @@ def split_line(line: str) -> list[str]:
 
 
 def split_commands(text: str) -> list[str]:
-    """Split a -c argument at ';' outside double quotes."""
+    """Split a line into commands at ';' outside double quotes, as every front end reads a
+    typed line (the REPL, the TUI's command bar, ``run -c`` and a ``run`` FILE). A word that
+    starts with '#' outside quotes starts a comment, which runs to the end of the line: a
+    ';' in it separates nothing. Blank pieces are kept (callers skip them)."""
     out: list[str] = []
-    cur: list[str] = []
+    start = 0
     quoted = False
-    for ch in text:
+    word_start = True  # the next character begins a word
+    for i, ch in enumerate(text):
         if ch == '"':
             quoted = not quoted
-        if ch == ";" and not quoted:
-            out.append("".join(cur))
-            cur = []
-        else:
-            cur.append(ch)
-    out.append("".join(cur))
+        elif not quoted:
+            if ch == "#" and word_start:
+                break  # a comment: the rest of the line belongs to the last command
+            if ch == ";":
+                out.append(text[start:i])
+                start = i + 1
+                word_start = True
+                continue
+        word_start = not quoted and ch.isspace()
+    out.append(text[start:])
     return out
+
+
+def has_separator(text: str) -> bool:
+    """Whether ``split_commands`` would split this line (a ';' outside quotes and comments)."""
+    return len(split_commands(text)) > 1
 
 
 def quote_word(word: str) -> str:

@@ -12,6 +12,7 @@ from typing import Any
 
 from devmem_tui.commands.predict import Prediction
 from devmem_tui.commands.registry import CommandSpec, S
+from devmem_tui.commands.settings import SETTINGS, Settings
 from devmem_tui.engine import presets
 from devmem_tui.engine.config import KEYS, KernelConfig
 from devmem_tui.engine.devmem import rules
@@ -157,6 +158,17 @@ def config_text(m: Machine) -> str:
         warnings.append(f"{DRIVER_UNBUILDABLE} (the device keeps its state)")
     for w in warnings:
         lines.append(f"warning: {w}")
+    return "\n".join(lines)
+
+
+def settings_text(settings: Settings) -> str:
+    """`config`: the front-end settings, apart from the kernel config they are not part of."""
+    lines = ["front-end settings (this session only; not kernel config):"]
+    width = max(len(k) for k in SETTINGS)
+    for key, value in settings.items():
+        allowed, help_text = SETTINGS[key]
+        choices = f"  ({'/'.join(allowed)})" if allowed else ""
+        lines.append(f"  {key:<{width}}  {value:<6} {help_text}{choices}")
     return "\n".join(lines)
 
 

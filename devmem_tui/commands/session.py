@@ -1,7 +1,8 @@
 """A Session: the machine being explored plus what the command layer remembers between lines,
 and ``COMMANDS``, the one registry of commands a session runs.
 
-``Session.execute(line)`` is the single way in for the REPL, the TUI and scenarios.
+``Session.execute(line)`` is the single way in for the REPL, the TUI and scenarios;
+``Session.execute_all(line)`` runs a typed line that may chain commands with ``;``.
 """
 
 from __future__ import annotations
@@ -10,8 +11,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from devmem_tui.commands.grammar import split_line
+from devmem_tui.commands.grammar import split_commands, split_line
 from devmem_tui.commands.registry import CommandSpec, Registry, Result
+from devmem_tui.commands.settings import Settings
 from devmem_tui.engine import session_json as state
 from devmem_tui.engine.config import KernelConfig
 from devmem_tui.engine.errors import DevmemError
@@ -65,6 +67,7 @@ class Session:
     source: str = "<input>"  # file name for messages (scenarios)
     line_no: int = 0
     export_svg: Callable[[str], None] | None = None  # the TUI's screenshot, while it runs
+    settings: Settings = field(default_factory=Settings)  # front-end settings (trace, pager)
 
     @classmethod
     def new(cls, preset: str = DEFAULT_PRESET, config: KernelConfig | None = None) -> Session:
@@ -77,6 +80,20 @@ class Session:
     def replace_machine(self, machine: Machine) -> None:
         self.machine = machine
         machine.emit(EventKind.MACHINE, machine.name)
+
+    def execute_all(self, line: str) -> list[Result]:
+        """Run a typed line: its commands split at ';' (``grammar.split_commands``: not
+        inside double quotes or a comment), each through ``execute``, in order. Stops after
+        an ``exit``. Blank pieces and comments give no result."""
+        results: list[Result] = []
+        for piece in split_commands(line):
+            result = self.execute(piece)
+            if result is None:
+                continue
+            results.append(result)
+            if result.data.get("exit"):
+                break
+        return results
 
     def execute(self, line: str) -> Result | None:
         """Run one line; None for a blank or comment line. Never raises for user input."""

@@ -3,8 +3,9 @@
 
     devmem-tui [OPTIONS]                       the Textual TUI
     devmem-tui repl [OPTIONS]                  the prompt_toolkit REPL
-    devmem-tui play FILE... [--trace] [--json] [--tui]
+    devmem-tui play FILE|N... [--lesson N] [--trace [MODE]] [--json] [--tui] [--quiz]
     devmem-tui run [-c COMMANDS]... [FILE|-] [--json]
+    devmem-tui lessons                         the lessons shipped with the package
 
 Front ends are imported lazily inside the functions that need them, so ``run`` and ``play``
 never import textual or prompt_toolkit (start-up stays well under half a second), and ``run``
@@ -23,6 +24,7 @@ from typing import IO, NoReturn
 
 from devmem_tui.commands.grammar import split_commands
 from devmem_tui.commands.session import DEFAULT_PRESET, Session
+from devmem_tui.commands.settings import TRACE_MODES
 from devmem_tui.engine.config import KEYS, KernelConfig
 from devmem_tui.engine.errors import DevmemError
 from devmem_tui.files import read_text
@@ -32,6 +34,7 @@ from devmem_tui.frontends.output import (
     EXIT_USAGE,
     ansi,
     format_result,
+    isatty,
     want_color,
 )
 
@@ -74,14 +77,31 @@ def _common_options() -> _Parser:
     )
     for key, (allowed, help_text) in KEYS.items():
         metavar = "|".join(allowed) if allowed else ("VERSION" if key == "kernel" else "N")
-        extra = " (the iomem= boot parameter)" if key == "iomem" else ""
         g.add_argument(
             OPTION_FOR_KEY[key],
             dest=f"cfg_{key}",
             metavar=metavar,
             default=argparse.SUPPRESS,
-            help=f"{help_text}{extra}",
+            help=help_text,  # `iomem`'s help already says it is the iomem= boot parameter
         )
+    f = common.add_argument_group("front-end settings (also 'set trace ...', 'set pager ...')")
+    f.add_argument(
+        "--trace",
+        nargs="?",
+        const="on",
+        choices=TRACE_MODES,
+        default=argparse.SUPPRESS,
+        metavar="on|short|off",
+        help="how much kernel trace results show: all of it, the deciding check, or none "
+        "(default: on; play: off; --trace alone: on)",
+    )
+    f.add_argument(
+        "--pager",
+        choices=("on", "off"),
+        default=argparse.SUPPRESS,
+        metavar="on|off",
+        help="the REPL pages output taller than the terminal (default: on)",
+    )
     return common
 
 
@@ -132,12 +152,15 @@ def build_parser() -> argparse.ArgumentParser:
         "virtio-mem, /dev/mem and /proc/kcore. Without a subcommand: the TUI.",
         epilog="Examples:\n"
         "  devmem-tui run -c 'read 0x1000; set strict_devmem off; read 0x1000'\n"
-        "  devmem-tui play scenarios/*.scn\n"
-        "  devmem-tui repl --kernel 5.15",
+        "  devmem-tui lessons\n"
+        "  devmem-tui play --lesson 1\n"
+        "  devmem-tui play --quiz 3\n"
+        "  devmem-tui play my-lesson.scenario --tui\n"
+        "  devmem-tui repl --kernel 5.15 --trace short",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action=_VersionAction)
-    sub = parser.add_subparsers(dest="cmd", metavar="{repl,play,run}", parser_class=_Parser)
+    sub = parser.add_subparsers(dest="cmd", metavar="{repl,play,run,lessons}", parser_class=_Parser)
     sub.add_parser(
         "repl",
         parents=[common],
@@ -148,15 +171,33 @@ def build_parser() -> argparse.ArgumentParser:
     play = sub.add_parser(
         "play",
         parents=[common],
-        help="play scenario files headless",
+        help="play scenario files or lessons headless",
         description="Play scenarios: each file starts from a fresh session "
-        "built from the options. Exit 0 when every expect holds, "
+        "built from the options. A number N (or --lesson N) plays the shipped lesson N "
+        "('devmem-tui lessons' lists them). Exit 0 when every expect holds, "
         "1 when one fails, 2 on a usage error.",
     )
-    play.add_argument("files", nargs="+", metavar="FILE")
-    play.add_argument("--trace", action="store_true", help="show each command's kernel trace")
+    play.add_argument("files", nargs="*", metavar="FILE|N")
+    play.add_argument(
+        "--lesson",
+        action="append",
+        default=[],
+        metavar="N",
+        help="play lesson N (a number or a name; repeatable)",
+    )
     play.add_argument("--json", action="store_true", help="JSON Lines instead of a transcript")
     play.add_argument("--tui", action="store_true", help="step through one FILE in the TUI")
+    play.add_argument(
+        "--quiz",
+        action="store_true",
+        help="predict, then see: before each command an 'expect' checks, name the outcome "
+        "you predict (answers are read from stdin); then see the verdict and a score",
+    )
+    sub.add_parser(
+        "lessons",
+        help="list the lessons shipped with the package",
+        description="The lessons: number, title and what each teaches.",
+    )
     run = sub.add_parser(
         "run",
         parents=[common],
@@ -197,7 +238,8 @@ def config_from_options(ns: argparse.Namespace) -> KernelConfig:
 
 
 def make_session(ns: argparse.Namespace) -> Session:
-    """A fresh session from --machine / --iomem and the config options."""
+    """A fresh session from --machine / --iomem, the config options and the front-end
+    settings (--trace, --pager)."""
     cfg = config_from_options(ns)
     preset = getattr(ns, "machine", None)
     iomem = getattr(ns, "iomem", None)
@@ -216,6 +258,8 @@ def make_session(ns: argparse.Namespace) -> Session:
             raise CliError(f"--iomem: {msg.removeprefix('error: ')}")
         session.last_result = None
         session.machine.drain_events()
+    session.settings.trace = getattr(ns, "trace", "on")
+    session.settings.pager = getattr(ns, "pager", "on")
     return session
 
 
@@ -239,7 +283,14 @@ def run_sources(ns: argparse.Namespace) -> Iterator[tuple[int, str]]:
                 n += 1
                 yield n, cmd
     if ns.file is not None or not ns.commands:
-        yield from enumerate(_read_lines(ns.file or "-"), 1)
+        if (ns.file or "-") == "-" and isatty(sys.stdin):
+            sys.stderr.write(
+                f"{PROG} run: reading commands from the terminal, one per line; Ctrl-D ends "
+                f"(give -c 'COMMANDS' or a FILE, or use '{PROG} repl' for a prompt)\n"
+            )
+        for no, text in enumerate(_read_lines(ns.file or "-"), 1):
+            for cmd in split_commands(text):  # a file's lines chain with ';' as typed ones do
+                yield no, cmd
 
 
 def run_commands(
@@ -258,7 +309,7 @@ def run_commands(
         else:
             echo = f"> {result.command}"
             out.write((ansi(echo, "bold") if color else echo) + "\n")
-            body = format_result(result, trace=True, color=color)
+            body = format_result(result, trace=session.settings.trace, color=color)
             if body:
                 out.write(body + "\n")
         out.flush()
@@ -268,46 +319,106 @@ def run_commands(
 
 
 # ----------------------------------------------------------------------------- front ends
-def _run_tui(session: Session, scenario: str | None = None) -> int:
+def _need_terminal() -> None:
+    """The TUI reads keys from stdin and draws on stderr (Textual's Linux driver writes to
+    sys.__stderr__, so stdout may be redirected): without a terminal on both it would wait
+    for keys that never come, redrawing into a file. Say so instead."""
+    for name, stream in (("input (stdin)", sys.stdin), ("screen (stderr)", sys.stderr)):
+        if not isatty(stream):
+            raise CliError(
+                f"the TUI needs a terminal, and its {name} is not one; for text use "
+                f"'{PROG} run -c COMMANDS' (or a FILE), '{PROG} play FILE' or '{PROG} repl'"
+            )
+
+
+def _run_tui(ns: argparse.Namespace, scenario: str | None = None, quiz: bool = False) -> int:
+    _need_terminal()
     try:
         from devmem_tui.frontends.tui.app import run_tui  # lazy: textual loads only for the TUI
     except ImportError as e:
         raise CliError(f"the TUI is not available: {e}") from None
-    code = run_tui(session, scenario=scenario)
+    code = run_tui(
+        make_session(ns), scenario=scenario, new_session=lambda: make_session(ns), quiz=quiz
+    )
     return code if isinstance(code, int) else EXIT_OK
 
 
-def _main(argv: list[str] | None) -> int:
-    ns = build_parser().parse_args(argv)
-    if ns.cmd == "play":
-        # lazy: the scenario modules load only to play, so `run` starts faster
-        from devmem_tui.frontends.play import play_files
-        from devmem_tui.scenario.script import check_files
+def play_paths(ns: argparse.Namespace) -> list[str]:
+    """The files to play: FILE arguments, where a bare number that names no file is that
+    lesson, then each --lesson."""
+    from devmem_tui.scenario.lessons import find_lesson  # lazy: only play needs the lessons
 
-        if ns.tui:
-            if len(ns.files) != 1:
-                raise CliError("play --tui takes exactly one FILE")
-            if ns.json:
-                raise CliError("play --tui cannot be combined with --json")
-            config_from_options(ns)
-            problems = check_files(ns.files)
-            if problems:
-                for p in problems:
-                    sys.stderr.write(p + "\n")
-                return EXIT_USAGE
-            return _run_tui(make_session(ns), scenario=ns.files[0])
-        make_session(ns)  # option errors surface once, before any file plays
-        return play_files(
-            ns.files, lambda: make_session(ns), sys.stdout, trace=ns.trace, as_json=ns.json
-        )
+    paths = []
+    for arg in ns.files:
+        if arg.isdigit() and not os.path.exists(arg):
+            paths.append(find_lesson(arg).path)
+        else:
+            paths.append(arg)
+    paths.extend(find_lesson(n).path for n in ns.lesson)
+    if not paths:
+        raise CliError("play needs a FILE or --lesson N ('devmem-tui lessons' lists them)")
+    return paths
+
+
+def _play(ns: argparse.Namespace) -> int:
+    # lazy: the scenario modules load only to play, so `run` starts faster
+    from devmem_tui.frontends.play import play_files
+    from devmem_tui.scenario.script import check_files
+
+    paths = play_paths(ns)
+    if ns.json and (ns.tui or ns.quiz):
+        raise CliError(f"play {'--tui' if ns.tui else '--quiz'} cannot be combined with --json")
+    if ns.tui:
+        if len(paths) != 1:
+            raise CliError("play --tui takes exactly one FILE or lesson")
+        config_from_options(ns)
+        problems = check_files(paths)
+        if problems:
+            for p in problems:
+                sys.stderr.write(p + "\n")
+            return EXIT_USAGE
+        return _run_tui(ns, scenario=paths[0], quiz=ns.quiz)
+    make_session(ns)  # option errors surface once, before any file plays
+    return play_files(
+        paths,
+        lambda: make_session(ns),
+        sys.stdout,
+        trace=getattr(ns, "trace", "off"),  # play shows no trace unless asked
+        as_json=ns.json,
+        quiz_input=sys.stdin if ns.quiz else None,
+    )
+
+
+def trace_flag_value(argv: list[str]) -> list[str]:
+    """``--trace`` takes an optional mode, but argparse would take the word after a bare
+    ``--trace`` as its value (``play --trace 01.scenario``): give a bare one its mode."""
+    out = list(argv)
+    for i, arg in enumerate(out):
+        if arg == "--":
+            break
+        if arg == "--trace" and (i + 1 >= len(out) or out[i + 1] not in TRACE_MODES):
+            out[i] = "--trace=on"
+    return out
+
+
+def _main(argv: list[str] | None) -> int:
+    ns = build_parser().parse_args(trace_flag_value(sys.argv[1:] if argv is None else argv))
+    if ns.cmd == "play":
+        return _play(ns)
+    if ns.cmd == "lessons":
+        from devmem_tui.scenario.lessons import all_lessons, lessons_text
+
+        sys.stdout.write(lessons_text(all_lessons()) + "\n")
+        return EXIT_OK
+    if ns.cmd is None:
+        make_session(ns)  # option errors first, then whether there is a terminal
+        return _run_tui(ns)
     session = make_session(ns)
     if ns.cmd == "run":
         return run_commands(session, run_sources(ns), sys.stdout, ns.json)
-    if ns.cmd == "repl":
-        from devmem_tui.frontends.repl import run_repl  # lazy: prompt_toolkit only for the REPL
+    from devmem_tui.frontends.repl import run_repl  # lazy: prompt_toolkit only for the REPL
 
-        return run_repl(session)
-    return _run_tui(session)
+    return run_repl(session)
 
 
 def _silence_stdout() -> None:

@@ -1,7 +1,10 @@
 """How a command's ``Result`` looks in every front end: its lines (``result_lines``, for the
-transcript of ``run``, ``play`` and the REPL; ``log_lines``, for the TUI's log), the one
-colour map of outcome words (ANSI for terminals, Rich styles for the TUI, a glyph that
-carries the verdict without colour), whether to colour a stream, and the exit statuses.
+transcript of ``run``, ``play`` and the REPL; ``log_entry``, for the TUI's log), how much of
+its trace the ``trace`` setting shows (``shown_trace``), the one colour map of outcome words
+(ANSI for terminals, Rich styles for the TUI, a glyph that carries the verdict without
+colour), whether to colour a stream, and the exit statuses.
+
+Nothing here imports rich: ``devmem-tui run`` loads this module on every start.
 """
 
 from __future__ import annotations
@@ -10,7 +13,9 @@ import os
 import re
 from typing import IO, NamedTuple
 
+from devmem_tui.commands.grammar import split_line
 from devmem_tui.commands.registry import Result
+from devmem_tui.commands.settings import TRACE_MODES
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 
@@ -59,17 +64,36 @@ def ansi(text: str, style: str) -> str:
     return code + text + ANSI["reset"]
 
 
-def want_color(stream: IO[str]) -> bool:
-    if os.environ.get("NO_COLOR"):
-        return False
+def isatty(stream: IO[str]) -> bool:
     try:
         return stream.isatty()
     except (AttributeError, ValueError):
         return False
 
 
+def want_color(stream: IO[str]) -> bool:
+    """Colour on a terminal unless NO_COLOR is set (https://no-color.org: any value)."""
+    if os.environ.get("NO_COLOR"):
+        return False
+    return isatty(stream)
+
+
+# ----------------------------------------------------------------------------- trace
+def shown_trace(result: Result, mode: str = "on") -> list[str]:
+    """The trace lines the ``trace`` setting shows: all (on), the check that decided the
+    outcome (short: the verdict's decider, else the last line), or none (off)."""
+    if mode not in TRACE_MODES:
+        raise ValueError(f"trace mode {mode!r}")
+    if mode == "off" or not result.trace:
+        return []
+    if mode == "short":
+        decider = result.data.get("decider")
+        return [decider] if isinstance(decider, str) and decider else result.trace[-1:]
+    return list(result.trace)
+
+
 # ----------------------------------------------------------------------------- transcript
-def result_lines(result: Result, trace: bool = True) -> list[tuple[str, str]]:
+def result_lines(result: Result, trace: str = "on") -> list[tuple[str, str]]:
     """A result as (style, text) lines: style is 'error', 'outcome:WORD' (a first line that
     carries the outcome word), 'message', 'trace' or 'narration'. Front ends colour these;
     ``format_result`` joins them as plain text or ANSI."""
@@ -91,12 +115,11 @@ def result_lines(result: Result, trace: bool = True) -> list[tuple[str, str]]:
             lines.extend(("message", ln) for ln in msg_lines)
         elif outcome and not result.data.get("exit") and not result.data.get("pause"):
             lines.append((f"outcome:{outcome}", outcome))
-    if trace:
-        lines.extend(("trace", "    " + t) for t in result.trace)
+    lines.extend(("trace", "    " + t) for t in shown_trace(result, trace))
     return lines
 
 
-def format_result(result: Result, trace: bool = True, color: bool = False) -> str:
+def format_result(result: Result, trace: str = "on", color: bool = False) -> str:
     """A result as text: outcome and message, then the trace indented (dim with color)."""
     out = []
     for style, text in result_lines(result, trace):
@@ -118,25 +141,127 @@ def format_result(result: Result, trace: bool = True, color: bool = False) -> st
 
 
 # ----------------------------------------------------------------------------- the TUI's log
-def log_lines(line: str, result: Result | None) -> list[tuple[str, str]]:
-    """(text, Rich style) lines for one command in the TUI's log: the command, a glyph and
-    the outcome with a one-line message (an error is its first line only), the message's
-    other lines indented, then the trace. Terser than the transcript: the log is a pane."""
-    out: list[tuple[str, str]] = [(f"> {line}", "bold")]
-    if result is None:
-        return out
-    if not result.ok:
-        msg = result.message.strip().splitlines()
-        first = msg[0] if msg else "error"
-        out.append((f"✗ {first}", STYLES["error"].rich))
-        return out
-    glyph, style = outcome_style(result.outcome)
-    msg_lines = result.message.rstrip("\n").splitlines() or [""]
-    head = f"{glyph} {result.outcome or ''}"
-    if len(msg_lines) == 1 and msg_lines[0]:
-        head += f"  {msg_lines[0]}"
-        msg_lines = []
-    out.append((head, style))
-    out.extend((f"  {m}", "") for m in msg_lines)
-    out.extend((f"    · {tr}", "dim") for tr in result.trace)
+# Commands whose message is a table or a listing: in the TUI's log their lines never wrap (the
+# log scrolls sideways instead), where prose wraps under a hanging indent.
+TABLE_COMMANDS = frozenset(
+    {"iomem", "blocks", "vmem", "config", "compare", "maps", "machine", "whatis", "help"}
+)
+
+
+class LogLine(NamedTuple):
+    """One line of the TUI's log. ``wrap``: prose, wrapped to the pane with continuation
+    lines indented by ``hang`` cells; else a table line, never wrapped."""
+
+    text: str
+    style: str = ""
+    wrap: bool = True
+    hang: int = 2
+
+
+class LogEntry(NamedTuple):
+    """One command in the TUI's log: its lines (the command, the outcome, the message, what
+    changed) and its trace, which the log shows as the ``trace`` setting says and folds
+    when it is long."""
+
+    lines: list[LogLine]
+    trace: list[str]
+    decider: str = ""  # the trace line that decided the outcome (what `trace short` shows)
+
+
+def _table_like(text: str) -> bool:
+    """Column-aligned text: two spaces in a row after the indent."""
+    return "  " in text.strip()
+
+
+def _drop_echo(first: str, line: str) -> str:
+    """``kcore 0x1000: OK (...)`` logged under ``> kcore 0x1000`` is ``OK (...)``: the
+    command is on the line above, so the message does not repeat it."""
+    head, sep, rest = first.partition(": ")
+    words = head.split()
+    if sep and rest and words and split_line(line)[: len(words)] == words:
+        return rest
+    return first
+
+
+def _help_paragraphs(lines: list[str]) -> list[LogLine]:
+    """``help COMMAND`` for a pane: usage and table lines as written, prose lines joined
+    into paragraphs (a paragraph ends at a line ending in '.' or ':', at a change of
+    indent, or before ``Example``), so the pane wraps them once, under a hanging indent."""
+    out: list[LogLine] = []
+    para: list[str] = []
+    indent = 0
+    usage = False  # lines under "usage:" (the first line is one too)
+
+    def flush() -> None:
+        if para:
+            out.append(LogLine(" " * indent + " ".join(para), hang=indent + 2))
+            para.clear()
+
+    for i, ln in enumerate(lines):
+        text = ln.strip()
+        lead = len(ln) - len(ln.lstrip())
+        if i == 0 or not text or usage or _table_like(text):
+            flush()
+            out.append(LogLine(ln, wrap=False))
+            usage = usage and bool(text)
+            continue
+        if text == "usage:":
+            flush()
+            out.append(LogLine(ln, wrap=False))
+            usage = True
+            continue
+        if para and (lead != indent or text.startswith("Example")):
+            flush()
+        indent = lead
+        para.append(text)
+        if text.endswith((".", ":")):
+            flush()
+    flush()
     return out
+
+
+def log_entry(line: str, result: Result | None) -> LogEntry:
+    """A command for the TUI's log: ``> line``, then a glyph and the outcome with the
+    message's first line (without the command it repeats), the message's other lines
+    (tables as written, prose to be wrapped), and the trace. An ``expect`` is one line,
+    its verdict; a command that cannot run is ``✗`` and its error."""
+    cmd = LogLine(f"> {line}", "bold")
+    if result is None:
+        return LogEntry([cmd], [])
+    words = split_line(line)
+    name = words[0] if words else ""
+    msg_lines = result.message.rstrip("\n").splitlines()
+    if name == "expect" and (result.ok or result.expect_failed):
+        if result.ok:
+            glyph, style = outcome_style("OK")
+            return LogEntry([LogLine(f"{glyph} {line}", style)], [])
+        return LogEntry(
+            [LogLine(f"✗ {msg_lines[0] if msg_lines else line}", STYLES["error"].rich)], []
+        )
+    if not result.ok:
+        first = msg_lines[0] if msg_lines else "error"
+        rest = [LogLine(f"  {m}", wrap=True, hang=4) for m in msg_lines[1:]]
+        return LogEntry([cmd, LogLine(f"✗ {first}", STYLES["error"].rich), *rest], [])
+    glyph, style = outcome_style(result.outcome)
+    out = [cmd]
+    outcome = result.outcome or ""
+    # `vmem` lists the devices; `vmem resize` and `vmem add` report in prose
+    table = name in TABLE_COMMANDS and not (name == "vmem" and len(words) > 1)
+    if outcome == "DONE" and len(msg_lines) > 1 and (table or _table_like(msg_lines[0])):
+        body = msg_lines  # a listing: a glyph line would only say "done"
+    else:
+        first = _drop_echo(msg_lines[0], line) if msg_lines else ""
+        if outcome != "DONE" and outcome not in re.findall(r"[A-Z]+", first):
+            first = f"{outcome}  {first}".rstrip()
+        out.append(LogLine(f"{glyph} {first}".rstrip(), style, hang=2))
+        body = msg_lines[1:]
+    if name == "help" and len(words) > 1:
+        out.extend(
+            LogLine("  " + p.text, p.style, p.wrap, p.hang + 2) for p in _help_paragraphs(body)
+        )
+    else:
+        for m in body:
+            lead = len(m) - len(m.lstrip())
+            out.append(LogLine(f"  {m}", wrap=not table and not _table_like(m), hang=lead + 4))
+    short = shown_trace(result, "short")
+    return LogEntry(out, list(result.trace), short[0] if short else "")

@@ -32,7 +32,7 @@ from devmem_tui.commands.session import ALIASES, REGISTRY, Session, load_all
 from devmem_tui.engine.devmem.verdict import Outcome
 from devmem_tui.files import FileError, check_path
 from devmem_tui.frontends.complete import complete
-from devmem_tui.frontends.output import format_result, want_color
+from devmem_tui.frontends.output import ansi, format_result, isatty
 
 PROMPT = "devmem> "
 
@@ -195,6 +195,10 @@ def toolbar_fragments(session: Session) -> StyleAndTextTuples:
     ]
     if cfg.proposal != "none":
         frags.append(("class:bottom-toolbar.rec", f"  proposal={cfg.proposal}"))
+    for key, default in (("trace", "on"), ("pager", "on")):
+        value = session.settings.get(key)
+        if value != default:
+            frags.append(("", f"  {key}={value}"))
     rec = getattr(session.recorder, "path", None)
     if rec:
         frags.append(("class:bottom-toolbar.rec", f"  REC {os.path.basename(rec)}"))
@@ -202,38 +206,91 @@ def toolbar_fragments(session: Session) -> StyleAndTextTuples:
 
 
 # ----------------------------------------------------------------------------- output
-def _page(text: str, out: IO[str]) -> bool:
-    """Page text when it is taller than the terminal (only on a real terminal)."""
-    if os.environ.get("DEVMEM_TUI_NO_PAGER") or not want_color(out):
-        return False
-    rows = shutil.get_terminal_size((80, 24)).lines
-    if text.count("\n") + 1 < rows - 1:
-        return False
-    import pydoc  # lazy: only a tall result on a terminal pages
+class Pager:
+    """Pages output taller than the terminal, as pgcli does: through ``$PAGER`` (else
+    ``less``) with ``LESS=-RXF`` unless ``LESS`` is set, so colours are kept (-R), output
+    that fits one screen is not paged (-F), and the text stays on screen after ``q`` (-X).
 
-    pydoc.pager(text)
-    return True
+    ``rows`` and ``run`` can be replaced (tests); by default they ask the terminal and start
+    the pager process."""
+
+    def __init__(
+        self,
+        rows: Callable[[], int] | None = None,
+        run: Callable[[str], None] | None = None,
+    ) -> None:
+        self.rows = rows or (lambda: shutil.get_terminal_size((80, 24)).lines)
+        self.run = run or run_pager
+
+    def fits(self, text: str) -> bool:
+        return text.count("\n") + 1 < self.rows() - 1
 
 
-def show_result(result: Result, out: IO[str], interactive: bool = False) -> None:
-    if result.data.get("exit") or result.data.get("pause"):
+def run_pager(text: str) -> None:
+    cmd = os.environ.get("PAGER") or "less"
+    env = dict(os.environ)
+    env.setdefault("LESS", "-RXF")
+    import subprocess  # lazy: only a tall result on a terminal pages
+
+    try:
+        proc = subprocess.Popen(cmd, shell=True, stdin=subprocess.PIPE, env=env)
+    except OSError:
+        sys.stdout.write(text + "\n")
         return
-    color = want_color(out)
-    if interactive and _page(format_result(result, trace=True, color=False), out):
-        return
-    text = format_result(result, trace=True, color=color)
-    if text:
-        out.write(text + "\n")
-        out.flush()
+    assert proc.stdin is not None
+    try:
+        proc.stdin.write((text + "\n").encode("utf-8", "replace"))
+        proc.stdin.close()
+    except BrokenPipeError:  # the reader quit before reading it all
+        pass
+    proc.wait()
 
 
-def handle_line(session: Session, line: str, out: IO[str], interactive: bool = False) -> bool:
-    """Run one line and show its result; False when the REPL should stop."""
-    result = session.execute(line)
-    if result is None:
+def paging_on(session: Session) -> bool:
+    """The ``pager`` setting, and the older ``DEVMEM_TUI_NO_PAGER=1`` switch."""
+    return session.settings.pager == "on" and not os.environ.get("DEVMEM_TUI_NO_PAGER")
+
+
+def results_text(results: list[Result], trace: str, color: bool) -> str:
+    """What the REPL prints for one typed line: each result, echoed as ``> command`` first
+    when the line chained several commands with ';'."""
+    parts = []
+    for result in results:
+        if len(results) > 1:
+            echo = f"> {result.command}"
+            parts.append(ansi(echo, "bold") if color else echo)
+        if result.data.get("exit") or result.data.get("pause"):
+            continue
+        text = format_result(result, trace=trace, color=color)
+        if text:
+            parts.append(text)
+    return "\n".join(parts)
+
+
+def handle_line(
+    session: Session,
+    line: str,
+    out: IO[str],
+    *,
+    tty: bool | None = None,
+    pager: Pager | None = None,
+) -> bool:
+    """Run one typed line (commands chained with ';' run in turn) and show the results;
+    False when the REPL should stop. ``tty``: whether ``out`` is a terminal (default: ask
+    it); colour needs one and no NO_COLOR, paging needs one and the ``pager`` setting."""
+    results = session.execute_all(line)
+    if not results:
         return True
-    show_result(result, out, interactive)
-    return not result.data.get("exit")
+    terminal = isatty(out) if tty is None else tty
+    color = terminal and not os.environ.get("NO_COLOR")
+    text = results_text(results, session.settings.trace, color)
+    if text:
+        if pager is not None and terminal and paging_on(session) and not pager.fits(text):
+            pager.run(text)
+        else:
+            out.write(text + "\n")
+            out.flush()
+    return not any(r.data.get("exit") for r in results)
 
 
 # ----------------------------------------------------------------------------- loops
@@ -282,17 +339,26 @@ class Repl:
         output: Output | None = None,
         history: History | None = None,
         out: IO[str] | None = None,
+        tty: bool | None = None,
+        pager: Pager | None = None,
     ) -> None:
         self.session = session
         self.out = out or sys.stdout
         self.real_terminal = input is None
+        # On a real terminal, ask the output stream; a test passes tty (and a pager) to
+        # stand in for one.
+        self.tty = tty if tty is not None else (isatty(self.out) if self.real_terminal else False)
+        self.pager = pager if pager is not None else Pager()
         self.prompt_session = make_prompt_session(
             session, input=input, output=output, history=history
         )
 
     def run(self) -> int:
         if self.real_terminal:
-            self.out.write("devmem-tui REPL: 'help' lists commands, Tab completes, Ctrl-D quits.\n")
+            self.out.write(
+                "devmem-tui REPL: 'help' lists commands, Tab completes, ';' chains commands, "
+                "Ctrl-D quits.\n"
+            )
         while True:
             try:
                 line = self.prompt_session.prompt()
@@ -301,7 +367,7 @@ class Repl:
             except EOFError:
                 break  # Ctrl-D
             try:
-                if not handle_line(self.session, line, self.out, interactive=self.real_terminal):
+                if not handle_line(self.session, line, self.out, tty=self.tty, pager=self.pager):
                     break
             except KeyboardInterrupt:  # Ctrl-C while a command or the pager runs
                 self.out.write("interrupted\n")

@@ -2,7 +2,9 @@
 
 A scenario is a text file of commands, one per line (``#`` starts a comment), plus the
 scenario-only commands ``say TEXT``, ``expect OUTCOME``, ``expect output TEXT`` and ``pause``
-(``CommandSpec.scenario_only``). Every file is read and checked whole before anything runs:
+(``CommandSpec.scenario_only``). A ``;`` outside quotes in a command line is an error here (in
+``say`` and ``expect output`` text it is text): a scenario step is one line, one command, so
+that ``file:line`` names it. Every file is read and checked whole before anything runs:
 an unknown command word, an ``expect`` with an unknown outcome or with no command before it
 is reported as ``file:line: ...`` and nothing plays.
 """
@@ -14,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from devmem_tui.commands.cmd_session import parse_expect
-from devmem_tui.commands.grammar import split_line
+from devmem_tui.commands.grammar import has_separator, split_line
 from devmem_tui.commands.registry import UsageError
 from devmem_tui.commands.session import lookup
 from devmem_tui.engine.errors import DevmemError
@@ -66,6 +68,14 @@ def parse_scenario(text: str, path: str = "<scenario>") -> Scenario:
         except UsageError as e:
             problems.append(f"{where}: {e}")
             seen_command = True  # one problem per line: no "expect before any command" after
+            continue
+        text_line = spec.name == "say" or words[1:2] == ["output"]  # free text: ';' is text
+        if not text_line and has_separator(raw):
+            problems.append(
+                f"{where}: one command per line in a scenario (';' chains commands only "
+                "where they are typed: the REPL, the TUI's command bar and 'run')"
+            )
+            seen_command = True
             continue
         if spec.name == "expect":
             try:

@@ -9,8 +9,8 @@ and redraws what changed; it reads everything it shows from ``session.machine``.
 
 from __future__ import annotations
 
-import gc
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,10 +18,11 @@ from rich.text import Text
 from textual import on
 from textual.app import App, ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal
 from textual.timer import Timer
 from textual.widgets import Footer, Header, Input, Select, Static, Switch, Tree
 
+from devmem_tui.commands.grammar import split_commands
 from devmem_tui.commands.numbers import parse_number
 from devmem_tui.commands.registry import Result
 from devmem_tui.commands.session import Session, load_all
@@ -29,155 +30,55 @@ from devmem_tui.engine.errors import DevmemError
 from devmem_tui.engine.machine import Machine
 from devmem_tui.engine.units import fmt_size
 from devmem_tui.engine.virtio_mem.blockruns import BlockRuns
-from devmem_tui.frontends.output import EXIT_FAIL, EXIT_OK, EXIT_USAGE, log_lines
+from devmem_tui.frontends.output import (
+    EXIT_FAIL,
+    EXIT_OK,
+    EXIT_USAGE,
+    LogEntry,
+    LogLine,
+    log_entry,
+)
 from devmem_tui.frontends.tui import model
+from devmem_tui.frontends.tui.bindings import APP_BINDINGS, NAV_ROWS
+from devmem_tui.frontends.tui.heap import settle_heap
 from devmem_tui.frontends.tui.keymap import keymap_path, load_keymap
 from devmem_tui.frontends.tui.provider import DevmemCommands
+from devmem_tui.frontends.tui.scenario_mode import ScenarioApp
 from devmem_tui.frontends.tui.screens.help import HelpScreen
 from devmem_tui.frontends.tui.screens.prompt import FindScreen, GotoScreen
 from devmem_tui.frontends.tui.stepper import Stepper
-from devmem_tui.frontends.tui.widgets.block_map import BlockMap, header_text, legend_text
+from devmem_tui.frontends.tui.styles import text_without_color
+from devmem_tui.frontends.tui.widgets.block_map import BlockHead, BlockMap, legend_text
 from devmem_tui.frontends.tui.widgets.command_bar import CommandBar, usage_hint
 from devmem_tui.frontends.tui.widgets.config_panel import ConfigPanel
 from devmem_tui.frontends.tui.widgets.iomem_tree import IomemTree
-from devmem_tui.frontends.tui.widgets.panels import (
-    AccessLog,
-    DetailsPanel,
-    ScenarioPanel,
-    details_text,
-)
+from devmem_tui.frontends.tui.widgets.log_view import LogView
+from devmem_tui.frontends.tui.widgets.panels import DetailsPanel, Pane, ScenarioPanel, details_text
 from devmem_tui.frontends.tui.widgets.text_pane import TextPane
+from devmem_tui.frontends.tui.widgets.wrapping import plain
 from devmem_tui.scenario.player import StepGroup
 from devmem_tui.scenario.script import Step, check_files
 
 NARROW = 110  # below this width the config panel is shown only on `c`
 SHORT = 32  # below this height the legends hide (they are in the help) and so does the hint
-
-# Navigation keys of the tree and block map, for the help screen (they live on the widgets).
-NAV_ROWS = [
-    ("↑ ↓ / j K", "move (k is kcore, so vim-up is K; rebind in keymap.toml)"),
-    ("← → / h l", "tree: collapse/parent, expand; blocks: previous/next block"),
-    ("space", "tree: expand or collapse (scenario mode: run the next step)"),
-    ("enter", "tree: select and toggle (scenario mode: run the next step)"),
-    ("pgup pgdn", "scroll a page"),
-    ("home end", "first / last"),
-    ("tab shift+tab", "next / previous pane"),
-    ("click", "select a node, a block, or a switch"),
-    ("ctrl+p", "command palette: every command and action"),
-]
+# Below this size the panes cannot sit side by side (the tree and the block map need 66
+# columns together): the focused pane fills the screen, and Tab moves to the next one.
+TINY_WIDTH, TINY_HEIGHT = 70, 20
+PANES = ("#tree", "#blocks", "#details", "#log", "#config", "#bar")  # Tab's order
+PANE_IDS = frozenset({"tree-pane", "block-pane", "details", "log", "config"})  # `z` zooms these
 
 
-BIG_MAP = 5_000  # resources; below this a full garbage collection is cheap
-
-
-def _settle_heap(machine: Machine, replaced: bool) -> None:
-    """Keep a big machine out of the cyclic garbage collector's full collections.
-
-    A 100k-resource map with a 1 TiB device is ~900,000 tracked objects; every generation-2
-    collection walks them all (~1 s here) and lands on some keypress (docs/performance.md:
-    2.7 s of a 14.6 s TUI benchmark, 0.23 s with this). ``gc.freeze()`` moves what is alive now
-    to the permanent generation. When a machine is replaced, unfreeze and collect first, so the
-    old machine's parent/child cycles are still reclaimed. Only GC timing changes. Whether the
-    heap is frozen is the interpreter's own state (``gc.get_freeze_count()``), per process."""
-    big = len(machine.tree) >= BIG_MAP
-    if replaced and (big or gc.get_freeze_count()):
-        gc.unfreeze()
-        gc.collect()
-    if big:
-        gc.freeze()
-
-
-class DevmemApp(App[int]):
+class DevmemApp(ScenarioApp):
     """Panes: iomem tree, block map, config, details, log; command bar; palette."""
 
     TITLE = "devmem-tui"
     CSS_PATH = "app.tcss"
     COMMANDS = App.COMMANDS | {DevmemCommands}
+    # A maximized pane keeps the title, the command bar, its hint, the scenario panel and
+    # the footer around it.
+    ALLOW_IN_MAXIMIZED_VIEW = "Header, Footer, CommandBar, #hint, ScenarioPanel"
 
-    BINDINGS = [
-        Binding(
-            "colon",
-            "focus_bar",
-            "Command",
-            key_display=":",
-            id="command_bar",
-            tooltip="type any command (Tab completes)",
-        ),
-        Binding("p", "plug", "Plug", id="plug", tooltip="plug DEV ADDR BLOCK at the block cursor"),
-        Binding(
-            "u",
-            "unplug",
-            "Unplug",
-            id="unplug",
-            tooltip="unplug DEV ADDR BLOCK at the block cursor",
-        ),
-        Binding("r", "read", "Read", id="read", tooltip="read the selected address (4 KiB)"),
-        Binding("m", "mmap", "Mmap", id="mmap", tooltip="mmap 4 KiB at the selected address"),
-        Binding(
-            "k",
-            "kcore",
-            "Kcore",
-            id="kcore",
-            tooltip="read the selected address through /proc/kcore",
-        ),
-        Binding("c", "config", "Config", id="config", tooltip="show and focus the config panel"),
-        Binding(
-            "slash",
-            "find",
-            "Find",
-            key_display="/",
-            id="find",
-            tooltip="find a resource by name or address",
-        ),
-        Binding("g", "goto", "Go to", id="goto", tooltip="go to an address"),
-        Binding("question_mark", "help", "Help", key_display="?", id="help"),
-        Binding("q", "quit_app", "Quit", id="quit"),
-        Binding(
-            "space,enter",
-            "step",
-            "Step",
-            key_display="space",
-            id="step",
-            priority=True,
-            tooltip="run the next scenario step",
-        ),
-        Binding("a", "autoplay", "Auto-play", id="autoplay", tooltip="play steps on a timer"),
-        Binding(
-            "plus",
-            "resize(1)",
-            "+128M",
-            key_display="+",
-            id="grow",
-            show=False,
-            tooltip="vmem resize: request one memory block more",
-        ),
-        Binding(
-            "minus",
-            "resize(-1)",
-            "-128M",
-            key_display="-",
-            id="shrink",
-            show=False,
-            tooltip="vmem resize: request one memory block less",
-        ),
-        Binding("n", "next_device", "Next device", id="next_device", show=False),
-        Binding(
-            "w",
-            "write",
-            "Write",
-            id="write",
-            show=False,
-            tooltip="write 4 KiB at the selected address",
-        ),
-        Binding(
-            "escape",
-            "focus_tree",
-            "Tree",
-            id="focus_tree",
-            show=False,
-            tooltip="back to the iomem tree",
-        ),
-    ]
+    BINDINGS = APP_BINDINGS
 
     def __init__(
         self,
@@ -185,11 +86,18 @@ class DevmemApp(App[int]):
         scenario: str | None = None,
         keymap: dict[str, str] | None = None,
         keymap_file: Path | None = None,
-        autoplay_delay: float = 1.5,
+        autoplay_delay: float | None = None,
+        new_session: Callable[[], Session] | None = None,
+        quiz: bool = False,
     ) -> None:
         super().__init__()
         load_all()
         self.session = session
+        # restart, step back and lessons start from a session like the first one
+        self.new_session = new_session or Session.new
+        self.quiz = quiz
+        if autoplay_delay is not None:  # tests step faster than `set` allows
+            session.settings.autoplay_delay = autoplay_delay
         self.transcript: list[str] = []
         self.results: list[Result] = []
         self.last_changes = model.Changes()
@@ -197,9 +105,9 @@ class DevmemApp(App[int]):
         self.sel_entry: model.Entry | None = None
         self._reveal_addr: int | None = None
         self.details = ""
-        self.stepper = Stepper.load(scenario) if scenario is not None else None
-        self.autoplay_delay = autoplay_delay
+        self.stepper = Stepper.load(scenario, quiz=quiz) if scenario is not None else None
         self._auto: Timer | None = None
+        self._zoomed = False  # `z` maximized a pane (a tiny terminal maximizes on its own)
         self._user_keymap = keymap
         self._keymap_file = keymap_file
         self.keymap_problems: list[str] = []
@@ -228,21 +136,25 @@ class DevmemApp(App[int]):
     def compose(self) -> ComposeResult:
         yield Header()
         with Horizontal(id="main"):
-            with Vertical(id="tree-pane"):
+            with Pane(id="tree-pane"):
                 yield IomemTree(lambda: self.session.machine, id="tree")
-                yield Static(self._kind_legend(), id="tree-legend")
-            with Vertical(id="block-pane"):
-                yield TextPane(id="block-head")
+                yield Static(self._colors(self._kind_legend()), id="tree-legend")
+            with Pane(id="block-pane"):
+                yield BlockHead(lambda: self.session.machine, id="block-head")
                 yield BlockMap(lambda: self.session.machine, id="blocks")
-                yield Static(legend_text(), id="block-legend")
+                yield Static(self._colors(legend_text()), id="block-legend")
         yield ScenarioPanel(id="scenario")
         with Horizontal(id="bottom"):
             yield DetailsPanel(id="details")
-            yield AccessLog(id="log")
+            yield LogView(id="log")
             yield ConfigPanel(lambda: self.session.machine, id="config")
         yield CommandBar(lambda: self.session, id="bar")
         yield TextPane(usage_hint(""), id="hint")
         yield Footer()
+
+    def _colors(self, text: Text) -> Text:
+        """Text as this terminal shows it: without colour under NO_COLOR (styles.py)."""
+        return text_without_color(text) if self.no_color else text
 
     @staticmethod
     def _kind_legend() -> Text:
@@ -260,7 +172,7 @@ class DevmemApp(App[int]):
         self.query_one("#block-pane").border_title = "virtio-mem blocks"
         self.query_one("#config").border_title = "config (c)"
         self.query_one("#details").border_title = "details"
-        self.query_one("#log").border_title = "log"
+        self.query_one("#log").border_title = "log (t: traces · z: zoom)"
         self.query_one("#scenario").border_title = "scenario"
         self._apply_keymap()
         self.machine.drain_events()  # building the preset is not a change to show
@@ -272,20 +184,20 @@ class DevmemApp(App[int]):
         scenario_error = self.stepper.error if self.stepper is not None else None
         self.query_one(ScenarioPanel).display = bool(self.steps) or scenario_error is not None
         if scenario_error:
-            self._log_lines([(f"✗ {scenario_error}", "bold red")])
+            self.note(f"✗ {scenario_error}", "bold red")
         self._update_scenario()
         for p in self.keymap_problems:
-            self._log_lines([(f"✗ {p}", "bold red")])
+            self.note(f"✗ {p}", "bold red")
         if not self.transcript:
-            self._log_lines(
-                [
-                    (f"{self.machine.name}: {self.machine.config.short()}", "bold"),
-                    ("? help · : command · ctrl+p palette · tab next pane", "dim"),
-                ]
+            self.note(f"{self.machine.name}: {model.config_words(self.machine.config)}", "bold")
+            self.note(
+                "? help · : command (; chains) · ctrl+p palette and lessons · tab next pane · "
+                "z zoom",
+                "dim",
             )
         self._layout_for(self.size.width)
         tree.focus()
-        _settle_heap(self.machine, replaced=False)
+        settle_heap(self.machine, replaced=False)
         node = tree.cursor_node
         if node is not None and node.data is not None:
             self._select(node.data.start, node.data)
@@ -298,10 +210,93 @@ class DevmemApp(App[int]):
         self._layout_for(event.size.width, event.size.height)
 
     def _layout_for(self, width: int, height: int | None = None) -> None:
-        short = (height if height is not None else self.size.height) < SHORT
+        height = height if height is not None else self.size.height
+        short = height < SHORT
+        tiny = width < TINY_WIDTH or height < TINY_HEIGHT
         self.set_class(width < NARROW, "narrow")
         self.set_class(short, "short")
+        self.set_class(tiny, "tiny")
         self.query_one("#hint").display = not short or isinstance(self.focused, CommandBar)
+        if tiny:
+            self._zoom_to_focus()
+        elif self.screen.maximized is not None and not self._zoomed:
+            self.screen.minimize()  # the terminal grew: the panes fit side by side again
+        self._update_block_head()
+
+    def _pane_of(self, widget: Any) -> Any:
+        """The bordered pane holding widget (the tree's or the block map's Pane, the
+        details, the log, the config panel), or None (the command bar)."""
+        node = widget
+        while node is not None and node is not self.screen:
+            if node.id in PANE_IDS:
+                return node
+            node = node.parent
+        return None
+
+    def _zoom_to_focus(self) -> None:
+        """On a tiny terminal the focused pane fills the screen (the bar keeps the last)."""
+        if self.screen is not self.screen_stack[0]:
+            return  # a modal (help, find) is open
+        pane = self._pane_of(self.focused) if self.focused is not None else None
+        if pane is not None and self.screen.maximized is not pane:
+            self.screen.maximize(pane, container=False)
+
+    def on_descendant_focus(self, event: Any) -> None:
+        if self.has_class("tiny"):
+            self._zoom_to_focus()
+
+    def action_maximize_pane(self) -> None:
+        """`z`: the focused pane fills the screen; `z` (or esc) again restores the layout."""
+        if self.has_class("tiny"):
+            return  # already one pane at a time
+        if self.screen.maximized is not None:
+            self.screen.minimize()
+            self._zoomed = False
+            return
+        pane = self._pane_of(self.focused) if self.focused is not None else None
+        if pane is None:
+            pane = self.query_one(LogView)
+        self._zoomed = self.screen.maximize(pane, container=False)
+
+    def action_focus_next(self) -> None:
+        self._focus_pane(1)
+
+    def action_focus_previous(self) -> None:
+        self._focus_pane(-1)
+
+    def _focus_pane(self, step: int) -> None:
+        """Tab and shift+Tab move from pane to pane (tree, blocks, details, log, config,
+        command bar), not from control to control: the config panel's controls are one
+        stop (↑ ↓ move inside it). In a modal screen they move as Textual moves them."""
+        if self.screen is not self.screen_stack[0]:
+            if step > 0:
+                self.screen.focus_next()
+            else:
+                self.screen.focus_previous()
+            return
+        targets: list[Any] = []
+        for sel in PANES:
+            widget: Any = self.query_one(sel)
+            if sel == "#config":
+                controls = self.query_one(ConfigPanel).controls()
+                widget = controls[0] if controls else None
+                if widget is None or not self.query_one(ConfigPanel).display:
+                    continue
+                if self.has_class("narrow") and not self.has_class("show-config"):
+                    continue
+            targets.append(widget)
+        pane = self._pane_of(self.focused) if self.focused is not None else self.focused
+        current = next(
+            (i for i, t in enumerate(targets) if t is self.focused or self._pane_of(t) is pane),
+            -1,
+        )
+        if isinstance(self.focused, CommandBar):
+            current = len(targets) - 1
+        nxt = targets[(current + step) % len(targets)]
+        if self.screen.maximized is not None and not self.has_class("tiny"):
+            self.screen.minimize()
+            self._zoomed = False
+        nxt.focus()
 
     def _apply_keymap(self) -> None:
         ids = {b.id for b in self._all_bindings() if b.id}
@@ -355,14 +350,17 @@ class DevmemApp(App[int]):
         ch = model.changes_from(events, blocks)
         if m is not machine:
             ch.machine_replaced = True
-            _settle_heap(m, replaced=True)
+            settle_heap(m, replaced=True)
         self.results.append(result)
         if step is not None and step.name == "say":
-            lines = [(f"» {result.message}", "italic")]
+            entry = LogEntry([LogLine(f"» {result.message}", "italic")], [])
+        elif step is not None and step.name == "pause":
+            entry = LogEntry([], [])
         else:
-            lines = log_lines(line, result)
-        lines += [(f"  ⇒ {s}", "cyan") for s in ch.summary()]
-        self._log_lines(lines)
+            entry = log_entry(line, result)
+        # what changed comes right under the outcome, before the (foldable) trace
+        entry.lines.extend(LogLine(f"  ⇒ {s}", "cyan", hang=6) for s in ch.summary())
+        self._write(entry)
         if merge:
             self.last_changes.merge(ch)
             ch = self.last_changes
@@ -380,11 +378,35 @@ class DevmemApp(App[int]):
         except OSError as e:
             raise DevmemError(f"cannot write {path}: {e.strerror or e}") from None
 
-    def _log_lines(self, lines: list[tuple[str, str]]) -> None:
-        log = self.query_one(AccessLog)
-        for text, style in lines:
-            self.transcript.append(text)
-            log.write(Text(text, style=style))
+    def _write(self, entry: LogEntry) -> None:
+        """Log an entry; ``transcript`` keeps every line of it, the whole trace included."""
+        if not entry.lines and not entry.trace:
+            return
+        log = self.query_one(LogView)
+        log.set_trace_mode(self.session.settings.trace)
+        self.transcript.extend(ln.text for ln in entry.lines)
+        self.transcript.extend(f"    · {t}" for t in entry.trace)
+        log.write(entry)
+
+    def note(self, text: str, style: str = "") -> None:
+        """A line in the log that is not a command (a hint, a problem, a scenario event)."""
+        self._write(LogEntry([LogLine(text, style)], []))
+
+    def action_toggle_traces(self) -> None:
+        self.query_one(LogView).action_toggle_traces()
+
+    def replace_session(self, session: Session) -> None:
+        """Carry on with another session (a scenario restarted, a lesson opened): the
+        screenshot hook moves to it and every pane shows its machine."""
+        if self.session.export_svg == self.export_svg:
+            self.session.export_svg = None
+        self.session = session
+        session.export_svg = self.export_svg
+        session.machine.drain_events()
+        settle_heap(session.machine, replaced=True)
+        self.last_changes = model.Changes(machine_replaced=True)
+        self.refresh_views(self.last_changes)
+        self.last_changes = model.Changes()
 
     def refresh_views(self, ch: model.Changes | None = None) -> None:
         ch = ch or model.Changes()
@@ -402,12 +424,12 @@ class DevmemApp(App[int]):
         self._show_details()
 
     def _update_title(self) -> None:
-        self.sub_title = f"{self.machine.name} · {self.machine.config.short()}"
+        self.sub_title = f"{self.machine.name} · {model.config_words(self.machine.config)}"
 
     def _update_block_head(self) -> None:
         bm = self.query_one(BlockMap)
         bm.dev()  # picks a device if the current one is gone
-        self.query_one("#block-head", TextPane).update(header_text(self.machine, bm.device_name))
+        self.query_one(BlockHead).show(bm.device_name)
 
     # ------------------------------------------------------------------ selection
     def _select(self, addr: int, entry: model.Entry | None = None) -> None:
@@ -420,9 +442,9 @@ class DevmemApp(App[int]):
             return
         panel = self.query_one(DetailsPanel)
         panel.border_title = f"details {self.sel_addr:#x}"
-        text = details_text(self.machine, self.sel_addr, self.sel_entry)
-        self.details = text.plain  # what the pane shows, as plain text (tests, bench)
-        panel.update(text)
+        content = details_text(self.machine, self.sel_addr, self.sel_entry)
+        self.details = plain(content)  # what the pane shows, as plain text (tests, bench)
+        panel.update(content)
 
     @on(Tree.NodeHighlighted)
     def tree_highlighted(self, event: Tree.NodeHighlighted[model.Entry]) -> None:
@@ -463,7 +485,10 @@ class DevmemApp(App[int]):
         if not line:
             return
         bar.remember(line)
-        self.run_command(line)
+        for piece in split_commands(line):  # `;` chains commands, as in the REPL and `run`
+            result = self.run_command(piece.strip())
+            if result is not None and result.data.get("exit"):
+                break
 
     @on(CommandBar.Hint)
     def bar_hint(self, event: CommandBar.Hint) -> None:
@@ -488,7 +513,7 @@ class DevmemApp(App[int]):
 
     # ------------------------------------------------------------------ key actions
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in ("step", "autoplay"):
+        if action in ("step", "autoplay", "step_back", "restart", "speed"):
             if not self.steps:
                 return False
             if action == "step":
@@ -501,6 +526,9 @@ class DevmemApp(App[int]):
             if action == "next_device" and len(self.machine.vmem) < 2:
                 return False
         return True
+
+    def action_config_move(self, step: int) -> None:
+        self.query_one(ConfigPanel).move(step)
 
     def action_focus_tree(self) -> None:
         if self.has_class("show-config"):
@@ -515,7 +543,7 @@ class DevmemApp(App[int]):
         dev = bm.dev()
         addr = bm.cursor_addr()
         if dev is None or addr is None or bm.device_name is None:
-            self._log_lines([("✗ no virtio-mem device to act on", "bold red")])
+            self.note("✗ no virtio-mem device to act on", "bold red")
             return None
         return f"{verb} {bm.device_name} {addr:#x} {fmt_size(dev.device.block_size)}"
 
@@ -531,7 +559,7 @@ class DevmemApp(App[int]):
 
     def _addr_command(self, fmt: str, page: bool = False) -> None:
         if self.sel_addr is None:
-            self._log_lines([("✗ nothing selected: pick a node or a block first", "bold red")])
+            self.note("✗ nothing selected: pick a node or a block first", "bold red")
             return
         addr = model.page_floor(self.sel_addr) if page else self.sel_addr
         self.run_command(fmt.format(addr=f"{addr:#x}"))
@@ -582,9 +610,11 @@ class DevmemApp(App[int]):
     def action_find(self) -> None:
         tree = self.query_one(IomemTree)
 
-        def done(addr: int | None) -> None:
-            if addr is not None:
-                self.reveal(addr)
+        def done(hit: model.Entry | int | None) -> None:
+            if isinstance(hit, model.Entry):
+                self.reveal(hit.start, hit.key)
+            elif hit is not None:
+                self.reveal(hit)
 
         self.push_screen(FindScreen(tree.find_name), done)
 
@@ -595,18 +625,21 @@ class DevmemApp(App[int]):
             try:
                 addr = parse_number(text, "address")
             except DevmemError as e:
-                self._log_lines([(f"✗ go to: {e}", "bold red")])
+                self.note(f"✗ go to: {e}", "bold red")
                 return
             self.reveal(addr)
 
         self.push_screen(GotoScreen(), done)
 
-    def reveal(self, addr: int) -> None:
-        """Select addr: the deepest tree node holding it (expanding its ancestors), the
-        block there, and its details."""
+    def reveal(self, addr: int, key: model.ResKey | None = None) -> None:
+        """Select addr: the tree node of ``key`` when given (a resource found by name), else
+        the deepest node holding addr (expanding its ancestors), the block there, and its
+        details."""
         tree = self.query_one(IomemTree)
         self._reveal_addr = addr
-        node = tree.node_at(addr, reveal=True)
+        node = tree.reveal_key(key) if key is not None else None
+        if node is None:
+            node = tree.node_at(addr, reveal=True)
         self.query_one(BlockMap).goto_addr(addr)
         entry = node.data if node is not None else None
         self._select(addr, entry)
@@ -621,64 +654,24 @@ class DevmemApp(App[int]):
     def action_quit_app(self) -> None:
         self.exit(EXIT_FAIL if self.expect_failures else EXIT_OK)
 
-    # ------------------------------------------------------------------ scenarios
-    def action_step(self) -> None:
-        """Run the next scenario step: its narration, its command, then its expects."""
-        st = self.stepper
-        if st is None or st.done:
-            self._stop_autoplay()
-            self._update_scenario()
-            return
-        group = st.start_group()
-        for n, item in enumerate(group.items):
-            result = self.run_command(item.text, step=item, merge=n > 0)
-            if result is not None and item.name == "expect" and st.check(item, result):
-                self._stop_autoplay()
-        self._update_scenario()
 
-    def action_autoplay(self) -> None:
-        if self._auto is not None:
-            self._stop_autoplay()
-        else:
-            self._auto = self.set_interval(self.autoplay_delay, self._auto_tick)
-        self._update_scenario()
-
-    def _stop_autoplay(self) -> None:
-        if self._auto is not None:
-            self._auto.stop()
-            self._auto = None
-
-    def _auto_tick(self) -> None:
-        if self.stepper is None or self.stepper.done:
-            self._stop_autoplay()
-            self._update_scenario()
-            return
-        if self.steps[self.step_index].stop and self.step_index > 0 and self._auto is not None:
-            self.steps[self.step_index].stop = False  # stop once; space continues
-            self._stop_autoplay()
-            self._update_scenario()
-            return
-        self.action_step()
-
-    def _update_scenario(self) -> None:
-        if self.stepper is None or not self.stepper.steps:
-            return
-        changes = self.last_changes.summary()
-        text = self.stepper.panel_text(self._auto is not None, changes)
-        self.query_one(ScenarioPanel).update(text)
-
-
-def run_tui(session: Session, scenario: str | None = None) -> int:
-    """Open the TUI on session (optionally stepping a scenario). Returns the exit status:
-    1 if a scenario expect failed while stepping, 2 if the scenario cannot be played (its
-    problems go to stderr, as `play` reports them), else 0."""
+def run_tui(
+    session: Session,
+    scenario: str | None = None,
+    new_session: Callable[[], Session] | None = None,
+    quiz: bool = False,
+) -> int:
+    """Open the TUI on session (optionally stepping a scenario, in quiz mode with ``quiz``;
+    ``new_session`` builds the fresh sessions that restart, step back and lessons use).
+    Returns the exit status: 1 if a scenario expect failed while stepping, 2 if the scenario
+    cannot be played (its problems go to stderr, as `play` reports them), else 0."""
     if scenario is not None:
         problems = check_files([scenario])
         if problems:
             for p in problems:
                 print(p, file=sys.stderr)
             return EXIT_USAGE
-    app = DevmemApp(session, scenario=scenario)
+    app = DevmemApp(session, scenario=scenario, new_session=new_session, quiz=quiz)
     code = app.run()
     if app.return_code:  # the app stopped on an unhandled error (Textual printed it)
         return app.return_code

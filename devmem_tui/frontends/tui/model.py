@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Any
 
 from devmem_tui.commands.render import eff_flags
 from devmem_tui.engine.iomem.tree import F, Resource, flags_words
-from devmem_tui.engine.units import GiB, KiB, MiB, TiB
 
 if TYPE_CHECKING:
     from devmem_tui.engine.config import KernelConfig
@@ -104,21 +103,11 @@ def child_entries(res: Resource, cfg: KernelConfig | None = None) -> list[Entry]
     return [entry_for(c, cfg) for c in res.children]
 
 
-def human_size(n: int) -> str:
-    """Short size for labels: exact when it is (2G, 635K), else one decimal (3.0G). Unlike
-    ``units.fmt_size`` (exact, for commands and traces) it rounds, to fit a tree label."""
-    for unit, scale in (("T", TiB), ("G", GiB), ("M", MiB), ("K", KiB)):
-        if n >= scale:
-            if n % scale == 0:
-                return f"{n // scale}{unit}"
-            v = n / scale
-            return f"{v:.0f}{unit}" if v >= 100 else f"{v:.1f}{unit}"
-    return f"{n}B"
-
-
 def fmt_range(start: int, end: int) -> str:
-    width = 8 if end < (1 << 32) else len(f"{end:x}")
-    return f"{start:0{width}x}-{end:0{width}x}"
+    """A range as /proc/iomem writes it: start and end each in hex, at least 8 digits
+    (kernel/resource.c r_show(): ``%0*llx`` with width 8 for iomem), for resources and
+    holes alike."""
+    return f"{start:08x}-{end:08x}"
 
 
 # --------------------------------------------------------------------------- block map
@@ -293,6 +282,25 @@ def merge_runs(runs: list[tuple[int, int]]) -> list[tuple[int, int]]:
 
 def runs_contain(runs: list[tuple[int, int]], i: int) -> bool:
     return any(a <= i < b for a, b in runs)
+
+
+# --------------------------------------------------------------------------- title
+def config_words(cfg: KernelConfig) -> str:
+    """The config for the title bar, spelled out where ``KernelConfig.short()`` abbreviates
+    (``S`` STRICT_DEVMEM, ``SI`` with IO_STRICT_DEVMEM, ``N`` not strict, ``X`` no /dev/mem):
+    '6.16 x86_64 · STRICT_DEVMEM · iomem=default'."""
+    if not cfg.devmem:
+        mode = "no /dev/mem (DEVMEM=n)"
+    elif not cfg.eff_strict_devmem:
+        mode = "STRICT_DEVMEM off"
+    elif cfg.eff_io_strict_devmem:
+        mode = "STRICT_DEVMEM + IO_STRICT_DEVMEM"
+    else:
+        mode = "STRICT_DEVMEM"
+    text = f"{cfg.kernel} {cfg.arch} · {mode} · iomem={cfg.iomem}"
+    if cfg.proposal != "none":
+        text += f" · proposal {cfg.proposal} (counterfactual)"
+    return text
 
 
 # --------------------------------------------------------------------------- details

@@ -1,8 +1,13 @@
 """Command palette provider: every command of the registry (the same list as the REPL's
-`help`) and every key action of the app.
+`help`), every key action of the app, and every shipped lesson.
 
 Choosing a command that needs arguments puts it in the command bar to finish; one that
-needs none runs at once. Choosing an action runs it as its key would.
+needs none runs at once. Choosing an action runs it as its key would; choosing a lesson
+steps through it on a fresh machine.
+
+The palette parses its texts as Textual markup, in which ``[LEN]`` is a style tag (and
+``textual.markup.escape`` only escapes tags that start lowercase): every text here is
+escaped (``escape_markup``) or passed as plain ``Content``, so usages keep their brackets.
 """
 
 from __future__ import annotations
@@ -11,9 +16,11 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any, Protocol, cast
 
-from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.command import DiscoveryHit, Hit, Hits, Matcher, Provider
+from textual.content import Content
 
 from devmem_tui.commands.session import all_specs
+from devmem_tui.scenario.lessons import all_lessons
 
 
 class PaletteHost(Protocol):
@@ -28,6 +35,23 @@ class PaletteHost(Protocol):
 
     async def run_action(self, action: str) -> Any: ...
 
+    def open_lesson(self, path: str, title: str) -> None: ...
+
+
+def escape_markup(text: str) -> str:
+    """Text for a place that reads Textual markup, shown as written (any ``[``)."""
+    return text.replace("[", "\\[")
+
+
+def highlight(matcher: Matcher, text: str) -> Content:
+    """``Matcher.highlight`` without parsing ``text`` as markup."""
+    content = Content(text)
+    _, offsets = matcher.fuzzy_search.match(matcher.query, text)
+    for offset in offsets:
+        if not text[offset].isspace():
+            content = content.stylize(matcher.match_style, offset, offset + 1)
+    return content
+
 
 def palette_entries(app: PaletteHost) -> list[tuple[str, str, Callable[[], object]]]:
     """(text, help, callback) for every command and action, commands first."""
@@ -40,6 +64,9 @@ def palette_entries(app: PaletteHost) -> list[tuple[str, str, Callable[[], objec
         out.append((spec.usages[0], spec.summary, cb))
     for key, action, title, tip in app.action_entries():
         out.append((f"action: {title} ({key})", tip or title, partial(app.run_action, action)))
+    for lesson in all_lessons():
+        text = f"lesson {lesson.number}: {lesson.title}"
+        out.append((text, lesson.summary, partial(app.open_lesson, lesson.path, text)))
     return out
 
 
@@ -47,7 +74,7 @@ class DevmemCommands(Provider):
     async def discover(self) -> Hits:
         app = cast(PaletteHost, self.app)
         for text, help_text, cb in palette_entries(app):
-            yield DiscoveryHit(text, cb, text=text, help=help_text)
+            yield DiscoveryHit(Content(text), cb, text=text, help=escape_markup(help_text))
 
     async def search(self, query: str) -> Hits:
         app = cast(PaletteHost, self.app)
@@ -55,4 +82,6 @@ class DevmemCommands(Provider):
         for text, help_text, cb in palette_entries(app):
             score = matcher.match(text)
             if score > 0:
-                yield Hit(score, matcher.highlight(text), cb, text=text, help=help_text)
+                yield Hit(
+                    score, highlight(matcher, text), cb, text=text, help=escape_markup(help_text)
+                )

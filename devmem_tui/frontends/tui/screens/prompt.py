@@ -1,4 +1,5 @@
-"""Small modal prompts: go to an address, find a resource by name or address."""
+"""Small modal prompts: go to an address, find a resource by name or address, and the quiz's
+"what will it give?" question."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
+from textual.suggester import SuggestFromList
 from textual.widgets import Input, Label, OptionList
 from textual.widgets.option_list import Option
 
@@ -40,11 +42,15 @@ class GotoScreen(ModalScreen[str | None]):
         self.dismiss(None)
 
 
-class FindScreen(ModalScreen[int | None]):
-    """Find a resource by name (substring) or by address; returns the start address of the
-    chosen resource (or the address typed), None on Esc."""
+class FindScreen(ModalScreen[model.Entry | int | None]):
+    """Find a resource by name (substring) or by address; returns the chosen resource's
+    entry (so a parent and its child that start at the same address are told apart), or
+    the address typed, None on Esc. Down moves from the input into the results."""
 
-    BINDINGS = [Binding("escape", "cancel", "Cancel", id="find.cancel")]
+    BINDINGS = [
+        Binding("escape", "cancel", "Cancel", id="find.cancel"),
+        Binding("down", "results", "Results", show=False, id="find.results"),
+    ]
 
     def __init__(self, search: Callable[[str], list[model.Entry]]) -> None:
         super().__init__()
@@ -64,14 +70,21 @@ class FindScreen(ModalScreen[int | None]):
         text = event.value.strip()
         self.hits = self.search(text)[:200] if text else []
         ol.add_options(
-            Option(Text(f"{model.fmt_range(e.start, e.end)} : {e.name}")) for e in self.hits
+            Option(Text(f"{'  ' * (len(e.key) - 1)}{model.fmt_range(e.start, e.end)} : {e.name}"))
+            for e in self.hits
         )
+
+    def action_results(self) -> None:
+        ol = self.query_one(OptionList)
+        if self.focused is not ol and self.hits:
+            ol.focus()
+            ol.highlighted = 0
 
     @on(Input.Submitted)
     def submitted(self, event: Input.Submitted) -> None:
         text = event.value.strip()
         if self.hits:
-            self.dismiss(self.hits[0].start)
+            self.dismiss(self.hits[0])
             return
         try:
             self.dismiss(parse_number(text, "address"))
@@ -80,7 +93,86 @@ class FindScreen(ModalScreen[int | None]):
 
     @on(OptionList.OptionSelected)
     def picked(self, event: OptionList.OptionSelected) -> None:
-        self.dismiss(self.hits[event.option_index].start)
+        self.dismiss(self.hits[event.option_index])
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class QuizScreen(ModalScreen[str | None]):
+    """Predict, then see: ask which outcome a command will get. Returns the outcome word
+    (typed, completed with Tab or picked from the list), or None on Esc (no answer)."""
+
+    BINDINGS = [
+        Binding("escape", "cancel", "No answer", id="quiz.cancel"),
+        Binding("down", "words", "Words", show=False, id="quiz.words"),
+        Binding("tab", "complete_word", "Complete", show=False, id="quiz.complete"),
+    ]
+
+    def __init__(self, command: str, words: tuple[str, ...]) -> None:
+        super().__init__()
+        self.command = command
+        self.words = words
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="prompt-box"):
+            yield Label(Text.assemble(("What will ", ""), (self.command, "bold"), (" give?", "")))
+            yield Label(
+                Text(
+                    "Type an outcome word (Tab completes) or pick one; Esc: no answer", style="dim"
+                ),
+                id="quiz-help",
+            )
+            yield Input(
+                placeholder="OK, EPERM, ZEROS ...",
+                id="quiz-input",
+                suggester=SuggestFromList(self.words, case_sensitive=False),
+            )
+            yield OptionList(*(Option(w, id=w) for w in self.words), id="quiz-words")
+
+    def on_mount(self) -> None:
+        self.query_one(Input).focus()
+
+    def _options(self, text: str) -> list[str]:
+        return [w for w in self.words if w.startswith(text.strip().upper())]
+
+    @on(Input.Changed)
+    def changed(self, event: Input.Changed) -> None:
+        ol = self.query_one(OptionList)
+        ol.clear_options()
+        ol.add_options(Option(w, id=w) for w in self._options(event.value))
+
+    def action_complete_word(self) -> None:
+        inp = self.query_one(Input)
+        if self.focused is inp:
+            options = self._options(inp.value)
+            if options:
+                inp.value = options[0]
+                inp.cursor_position = len(inp.value)
+
+    def action_words(self) -> None:
+        ol = self.query_one(OptionList)
+        if self.focused is not ol and ol.option_count:
+            ol.focus()
+            ol.highlighted = 0
+
+    @on(Input.Submitted)
+    def submitted(self, event: Input.Submitted) -> None:
+        word = event.value.strip().upper()
+        if word in self.words:
+            self.dismiss(word)
+            return
+        options = self._options(word)
+        if len(options) == 1:
+            self.dismiss(options[0])
+            return
+        self.query_one("#quiz-help", Label).update(
+            Text(f"{event.value.strip()!r} is not an outcome word", style="red")
+        )
+
+    @on(OptionList.OptionSelected)
+    def picked(self, event: OptionList.OptionSelected) -> None:
+        self.dismiss(event.option.id)
 
     def action_cancel(self) -> None:
         self.dismiss(None)

@@ -23,11 +23,22 @@ from textual.strip import Strip
 
 from devmem_tui.engine.units import fmt_size
 from devmem_tui.frontends.tui import model
+from devmem_tui.frontends.tui.styles import plain_style
+from devmem_tui.frontends.tui.widgets.text_pane import TextPane
 
 if TYPE_CHECKING:
     from devmem_tui.engine.machine import Machine
 
-SUFFIX_WIDTH = 15
+SUFFIX_WIDTH = 15  # " m40 online"
+# The compact memory-block label, for panes that fit a memory block's cells but not the full
+# label (a 160-column terminal): " m40 on". Three letters at most; the help screen lists them.
+COMPACT_WORDS = {
+    "online": "on",
+    "offline": "off",
+    "added": "add",
+    "not added": "plg",
+    "hwpoison": "hwp",
+}
 
 
 class BlockMap(ScrollView, can_focus=True):
@@ -67,6 +78,7 @@ class BlockMap(ScrollView, can_focus=True):
         self.geo: model.Geometry | None = None
         self._label_width = 11
         self._suffix_width = SUFFIX_WIDTH
+        self._compact = False
         self._cache: dict[int, Strip] = {}
 
     # ------------------------------------------------------------------ data
@@ -103,9 +115,16 @@ class BlockMap(ScrollView, can_focus=True):
         self._label_width = len(f"{d.addr + d.region_size:x}") + 2
         width = self.scrollable_content_region.width or self.size.width or 80
         cells = max(8, width - self._label_width - 1)
-        # The memory-block column only when a whole memory block still fits beside it.
+        # The memory-block label only when a whole memory block (up to 64 cells) still fits
+        # beside it: in full (" m40 online") if it can, else compact (" m40 on").
         bpm = self.machine.memory_block_size // d.block_size
-        self._suffix_width = SUFFIX_WIDTH if cells - SUFFIX_WIDTH >= min(bpm, 64) else 0
+        last_mb = (d.addr + d.region_size - 1) // self.machine.memory_block_size
+        compact = len(f" m{last_mb} off")
+        need = min(bpm, 64)
+        self._compact = cells - SUFFIX_WIDTH < need <= cells - compact
+        self._suffix_width = (
+            SUFFIX_WIDTH if cells - SUFFIX_WIDTH >= need else compact if self._compact else 0
+        )
         cells -= self._suffix_width
         nblocks = d.region_size // d.block_size
         self.geo = model.make_geometry(nblocks, d.block_size, self.machine.memory_block_size, cells)
@@ -140,16 +159,17 @@ class BlockMap(ScrollView, can_focus=True):
         d = dev.device
         first = row * geo.per_row
         addr = d.addr + first * d.block_size
+        dim = base + self._style("dim")
         segs = [
-            Segment(f"{addr:>{self._label_width - 2}x}", base + Style(dim=True)),
-            Segment(self._marker(geo, addr, d.block_size), base + Style(dim=True)),
+            Segment(f"{addr:>{self._label_width - 2}x}", dim),
+            Segment(self._marker(geo, addr, d.block_size), dim),
         ]
         states = model.row_cells(self.machine, dev, geo, row)
         for col, st in enumerate(states):
             if col and col % geo.per_group == 0:
-                segs.append(Segment("│", base + Style(dim=True)))
+                segs.append(Segment("│", dim))
             glyph, color, _ = model.CELLS[st]
-            style = base + Style.parse(color)
+            style = base + self._style(color)
             idx = first + col
             if self.changed and model.runs_contain(self.changed, idx):
                 style += Style(bold=True, underline=True)
@@ -157,8 +177,11 @@ class BlockMap(ScrollView, can_focus=True):
                 style += Style(reverse=True, bold=True)
             segs.append(Segment(glyph, style))
         segs.append(Segment(" " * (geo.row_width() - geo.cell_x(len(states) - 1) - 1), base))
-        segs.append(Segment(self._suffix(dev, geo, row, addr), base + Style(dim=True)))
+        segs.append(Segment(self._suffix(dev, geo, row, addr), dim))
         return Strip(segs)
+
+    def _style(self, style: str) -> Style:
+        return plain_style(style, self.app.no_color)
 
     def _marker(self, geo: model.Geometry, addr: int, bs: int) -> str:
         """Memory-block boundary marker when one memory block spans several rows:
@@ -177,14 +200,17 @@ class BlockMap(ScrollView, can_focus=True):
         bs = dev.device.block_size
         if bs >= mb or not self._suffix_width:
             return ""
+        width = self._suffix_width
         if addr % mb:  # a later row of the same memory block
-            return " " * SUFFIX_WIDTH
+            return " " * width
         first_mb = addr // mb
         n_mb = max(1, geo.per_row // geo.blocks_per_mb)
         if n_mb > 1:
-            return f" m{first_mb}-{first_mb + n_mb - 1}".ljust(SUFFIX_WIDTH)[:SUFFIX_WIDTH]
+            return f" m{first_mb}-{first_mb + n_mb - 1}".ljust(width)[:width]
         word = model.mb_state_word(self.machine, dev, addr, mb)
-        return f" m{first_mb} {word}".ljust(SUFFIX_WIDTH)[:SUFFIX_WIDTH]
+        if self._compact:
+            word = COMPACT_WORDS.get(word, word[:3])
+        return f" m{first_mb} {word}".ljust(width)[:width]
 
     # ------------------------------------------------------------------ cursor
     def cursor_addr(self) -> int | None:
@@ -262,28 +288,60 @@ class BlockMap(ScrollView, can_focus=True):
         self.focus()
 
 
-def header_text(machine: Machine, name: str | None) -> Text:
-    """Device summary line (QEMU info memory-devices fields) above the map."""
+class BlockHead(TextPane):
+    """The device summary above the map: ``header_text`` for the pane's own width, rebuilt
+    when the pane is resized; its height follows the number of lines."""
+
+    def __init__(self, machine: Callable[[], Machine], **kw: Any) -> None:
+        super().__init__(**kw)
+        self._machine = machine
+        self.device_name: str | None = None
+
+    def show(self, device_name: str | None) -> None:
+        self.device_name = device_name
+        width = self.size.width or 80
+        text = header_text(self._machine(), device_name, width)
+        lines = text.plain.count("\n") + 1
+        if self.styles.height is None or self.styles.height.value != lines:
+            self.styles.height = lines  # 2 lines when the summary fits one, else 3
+        self.update(text)
+
+    def on_resize(self, event: events.Resize) -> None:
+        self.show(self.device_name)
+
+
+def header_text(machine: Machine, name: str | None, width: int = 200) -> Text:
+    """Device summary (QEMU info memory-devices fields) and the keys that act on it, in as
+    many lines as ``width`` needs (two when it fits, else three, with a shorter hint): the
+    hint line is never pushed out of the pane."""
     if name is None or name not in machine.vmem:
         return Text("no virtio-mem device (vmem add DEV ADDR SIZE adds one)", style="dim")
-    d = machine.vmem[name].device
+    vm = machine.vmem[name]
+    d = vm.device
     others = [n for n in machine.vmem if n != name]
+    mode = f"  {vm.mode}" if hasattr(vm, "mode") else ""
+    ident = f"{d.addr:#x} {fmt_size(d.region_size)} block {fmt_size(d.block_size)}"
+    sizes = (
+        f"requested {fmt_size(d.requested_size)}  plugged {fmt_size(d.plugged_size)}  "
+        f"usable {fmt_size(d.usable_region_size)}"
+    )
+    hint = "+/- ask the host for 128M more/less · p/u raw plug/unplug at the cursor"
+    if len(hint) > width:
+        hint = "+/- request ±128M · p/u plug/unplug"
+    if others:
+        hint += f" · n next device ({', '.join(others)})"
     t = Text()
     t.append(f"{name} ", style="bold")
-    t.append(f"{d.addr:#x} {fmt_size(d.region_size)} block {fmt_size(d.block_size)}  ")
-    t.append(f"requested {fmt_size(d.requested_size) if d.requested_size else '0'}  ")
-    t.append(f"plugged {fmt_size(d.plugged_size) if d.plugged_size else '0'}  ")
-    t.append(f"usable {fmt_size(d.usable_region_size) if d.usable_region_size else '0'}")
-    t.append(f"  {machine.vmem[name].mode}" if hasattr(machine.vmem[name], "mode") else "")
-    t.append(
-        "\n+/- ask the host for 128M more/less · p/u raw plug/unplug at the cursor", style="dim"
-    )
-    if others:
-        t.append(f" · n next device ({', '.join(others)})", style="dim")
+    if len(f"{name} {ident}  {sizes}{mode}") <= width:
+        t.append(f"{ident}  {sizes}{mode}")
+    else:
+        t.append(f"{ident}{mode}\n{sizes}")
+    t.append(f"\n{hint}", style="dim")
     return t
 
 
 def legend_text() -> Text:
+    """The cells' glyphs and what they mean."""
     t = Text()
     for i, (glyph, color, word) in enumerate(model.CELLS.values()):
         if word == "hwpoison":

@@ -13,9 +13,9 @@ from textual.message import Message
 from textual.suggester import Suggester
 from textual.widgets import Input
 
-from devmem_tui.commands.grammar import split_line
-from devmem_tui.commands.registry import UsageError
-from devmem_tui.commands.session import Session, lookup
+from devmem_tui.commands.grammar import START, advance, closure, split_commands, split_partial
+from devmem_tui.commands.registry import CommandSpec, UsageError
+from devmem_tui.commands.session import ALIASES, REGISTRY, Session, load_all, lookup
 from devmem_tui.frontends.complete import complete
 
 
@@ -49,16 +49,57 @@ class CompleterSuggester(Suggester):
         return line if line.startswith(value) and line != value else None
 
 
+def matching_usages(spec: CommandSpec[Session], args: list[str], typing: str = "") -> list[str]:
+    """The usages of spec that the arguments typed so far fit, ``typing`` being the word
+    under the cursor (all of them when none does): after ``vmem add`` (or ``vmem ad``)
+    only the ``vmem add ...`` form is left."""
+    out = []
+    for usage, slots in zip(spec.usages, spec.usage_slots, strict=True):
+        states = {START}
+        for i, word in enumerate(args):
+            states, _ = advance(slots, states, word, i)
+            if not states:
+                break
+        if states and typing:
+            nxt = [
+                alt
+                for st in closure(slots, states)
+                if st.pos < len(slots)
+                for alt in slots[st.pos].alts
+            ]
+            if not any(alt.literal is None or alt.literal.startswith(typing) for alt in nxt):
+                continue
+        if states:
+            out.append(usage)
+    return out or list(spec.usages)
+
+
+REMINDER = "Enter runs · Tab completes · ↑↓ history · ; chains commands · Esc leaves"
+
+
 def usage_hint(text: str) -> Text:
-    """The usage of the command being typed, or a short reminder."""
-    words = split_line(text)
+    """The usage of the command being typed (the forms that still fit what is typed after
+    the last ';'), or a short reminder. Plain Text: usages keep their [brackets]."""
+    load_all()
+    words, partial, _ = split_partial(split_commands(text)[-1])
     if not words:
-        return Text("Enter runs · Tab completes · ↑↓ history · Esc leaves", style="dim")
+        if partial is None:
+            return Text(REMINDER, style="dim")
+        names = sorted(n for n in (*REGISTRY, *ALIASES) if n.startswith(partial.text))
+        if partial.text not in names:
+            if names:
+                return Text("commands: " + "  ".join(names), style="dim")
+            return Text(f"unknown command {partial.text!r}", style="yellow")
+        words, partial = [partial], None
     try:
-        spec = lookup(words[0])
+        spec = lookup(words[0].text)
     except UsageError:
-        return Text(f"unknown command {words[0]!r}", style="yellow")
-    return Text(" | ".join(spec.usages) + f"  — {spec.summary}", style="dim")
+        return Text(f"unknown command {words[0].text!r}", style="yellow")
+    typing = partial.text if partial is not None else ""
+    usages = matching_usages(spec, [w.text for w in words[1:]], typing)
+    if len(usages) > 1:  # the forms are what matter here; `help` has the summary
+        return Text(" | ".join(usages), style="dim")
+    return Text(f"{usages[0]}  — {spec.summary}", style="dim")
 
 
 class CommandBar(Input):

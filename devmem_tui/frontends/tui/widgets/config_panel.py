@@ -13,8 +13,10 @@ from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
+from textual.widget import Widget
 from textual.widgets import Input, Label, Select, Static, Switch
 
 from devmem_tui.commands.render import DRIVER_UNBUILDABLE, driver_unbuildable
@@ -33,9 +35,27 @@ def config_warnings(machine: Machine) -> list[str]:
     return out
 
 
+class ConfigSelect(Select[str]):
+    """A Select whose Up and Down move to the previous and next control, as in a form:
+    Enter or Space opens the list (Textual's Select opens it on Up and Down too)."""
+
+    BINDINGS = [
+        Binding("enter,space", "show_overlay", "Show menu", show=False),
+        Binding("up", "app.config_move(-1)", "Previous", show=False),
+        Binding("down", "app.config_move(1)", "Next", show=False),
+    ]
+
+
 class ConfigPanel(VerticalScroll, can_focus=False):
-    """One row per config key; Kconfig warnings below. Not focusable itself: Tab goes
-    straight to its controls."""
+    """One row per config key; Kconfig warnings below. Not focusable itself: ``c`` (or
+    Tab, which moves from pane to pane) lands on its first control, Up and Down move
+    between its controls, Tab goes on to the next pane."""
+
+    ALLOW_MAXIMIZE = True
+    BINDINGS = [
+        Binding("up", "app.config_move(-1)", "Previous", show=False),
+        Binding("down", "app.config_move(1)", "Next", show=False),
+    ]
 
     class SetRequested(Message):
         def __init__(self, key: str, value: str) -> None:
@@ -63,7 +83,7 @@ class ConfigPanel(VerticalScroll, can_focus=False):
                     yield sw
                     yield Label(Text(current), id=f"cfgword-{key}", classes="cfg-word")
                 elif allowed is not None:
-                    sel: Select[str] = Select(
+                    sel: Select[str] = ConfigSelect(
                         [(v, v) for v in allowed],
                         value=current,
                         allow_blank=False,
@@ -74,7 +94,7 @@ class ConfigPanel(VerticalScroll, can_focus=False):
                     yield sel
                 elif key == "kernel":
                     values = list(dict.fromkeys([*ERAS, current]))
-                    ksel: Select[str] = Select(
+                    ksel: Select[str] = ConfigSelect(
                         [(v, v) for v in values],
                         value=current,
                         allow_blank=False,
@@ -91,6 +111,17 @@ class ConfigPanel(VerticalScroll, can_focus=False):
 
     def on_mount(self) -> None:
         self.sync()
+
+    def controls(self) -> list[Widget]:
+        return list(self.query("Switch, Select, Input"))
+
+    def move(self, step: int) -> None:
+        """Focus the previous or next control (Up, Down), staying inside the panel."""
+        controls = self.controls()
+        focused = self.app.focused
+        i = controls.index(focused) if focused in controls else -1
+        j = max(0, min(len(controls) - 1, i + step))
+        controls[j].focus()
 
     # ------------------------------------------------------------------ user changes
     def _request(self, key: str, value: str) -> None:

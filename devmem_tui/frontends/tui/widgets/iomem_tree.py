@@ -8,30 +8,45 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from rich.cells import cell_len
+from rich.style import Style
 from rich.text import Text
+from textual import events
 from textual.binding import Binding
 from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
+from devmem_tui.engine.units import fmt_size
 from devmem_tui.frontends.tui import model
+from devmem_tui.frontends.tui.styles import text_without_color
 
 if TYPE_CHECKING:
     from devmem_tui.engine.machine import Machine
 
 Node = TreeNode[model.Entry]
+COMPACT_BELOW = 56  # pane width (cells) below which labels drop the range end
 
 
-def entry_label(entry: model.Entry, changed: bool = False) -> Text:
-    """Glyph + range + name + size. Names come from a user's /proc/iomem, so this is a
-    rich Text, never markup (Textual parses a str label as markup)."""
+def size_text(entry: model.Entry) -> str:
+    return fmt_size(entry.end - entry.start + 1)
+
+
+def entry_label(
+    entry: model.Entry, changed: bool = False, size_width: int = 0, compact: bool = False
+) -> Text:
+    """Glyph, range, size (exact, right-aligned in ``size_width`` so siblings line up; before
+    the name, so a narrow pane cuts the name, not the size), name. ``compact`` (a narrow
+    pane) gives the start address only: the details pane has the whole range. Names come
+    from a user's /proc/iomem, so this is a rich Text, never markup (Textual parses a str
+    label as markup)."""
     glyph, style, _ = model.KINDS[entry.kind]
+    hole = entry.kind == "hole"
     t = Text()
     t.append(glyph, style=style)
     t.append(" ")
-    t.append(model.fmt_range(entry.start, entry.end), style="dim" if entry.kind == "hole" else "")
-    t.append(" : ")
-    t.append(entry.name, style=style if entry.kind != "hole" else "dim italic")
-    t.append(f"  {model.human_size(entry.end - entry.start + 1)}", style="dim")
+    where = f"{entry.start:08x}" if compact else model.fmt_range(entry.start, entry.end)
+    t.append(where, style="dim" if hole else "")
+    t.append(f" {size_text(entry):>{size_width}}  ", style="dim")
+    t.append(entry.name, style=style if not hole else "dim italic")
     if changed:
         t.append(" ✚", style="bold")
         t.stylize("bold underline")
@@ -50,12 +65,21 @@ class IomemTree(Tree[model.Entry]):
         Binding("left", "collapse_or_parent", "Collapse", show=False, id="tree.collapse"),
     ]
 
+    LEAF_ICON = "  "  # as wide as ICON_NODE ("▶ "), for leaves
+
     def __init__(self, machine: Callable[[], Machine], **kw: Any) -> None:
         super().__init__("iomem", **kw)
         self._machine = machine
         self.show_root = False
         self.guide_depth = 2
         self.highlight: set[model.ResId] = set()
+        self.compact = False  # labels without the range end, for a narrow pane
+
+    def on_resize(self, event: events.Resize) -> None:
+        compact = event.size.width < COMPACT_BELOW
+        if compact != self.compact:
+            self.compact = compact
+            self.reload()
 
     @property
     def machine(self) -> Machine:
@@ -66,17 +90,28 @@ class IomemTree(Tree[model.Entry]):
         visible node on each expand/collapse; the default renders every label (Text.assemble),
         ~70 ms per expand on a 100k map. Our labels are plain Text, so the width is the label's
         cell length plus the expand icon (Textual's docs invite this override)."""
-        icon = ""
+        icon = self.LEAF_ICON
         if node.allow_expand:
             icon = self.ICON_NODE_EXPANDED if node.is_expanded else self.ICON_NODE
         label = node.label
         width = label.cell_len if isinstance(label, Text) else cell_len(label)
         return width + cell_len(icon)
 
+    def render_label(self, node: Node, base_style: Style, style: Style) -> Text:
+        """Textual's label, with leaves indented as far as the expand icon, so rows line up
+        whether or not they can expand; under NO_COLOR the label's colours become emphasis."""
+        text = super().render_label(node, base_style, style)
+        if not node.allow_expand:
+            text = Text(self.LEAF_ICON, style=base_style).append_text(text)
+        return text_without_color(text) if self.app.no_color else text
+
     # ------------------------------------------------------------------ building
-    def _add(self, parent: Node, entry: model.Entry) -> Node:
+    def _add(self, parent: Node, entry: model.Entry, size_width: int = 0) -> Node:
         label = entry_label(
-            entry, (entry.start, entry.name) in self.highlight and entry.resource is not None
+            entry,
+            (entry.start, entry.name) in self.highlight and entry.resource is not None,
+            size_width,
+            self.compact,
         )
         if entry.has_children:
             node = parent.add(label, data=entry, allow_expand=True)
@@ -84,13 +119,18 @@ class IomemTree(Tree[model.Entry]):
             node = parent.add_leaf(label, data=entry)
         return node
 
+    def _add_all(self, parent: Node, entries: list[model.Entry]) -> None:
+        """Siblings, their sizes aligned to the widest of them."""
+        width = max((len(size_text(e)) for e in entries), default=0)
+        for e in entries:
+            self._add(parent, e, width)
+
     def ensure_children(self, node: Node) -> None:
         """Build a node's children the first time it is expanded (lazy)."""
         entry = node.data
         if entry is None or entry.resource is None or node.children:
             return
-        for e in model.child_entries(entry.resource, self.machine.config):
-            self._add(node, e)
+        self._add_all(node, model.child_entries(entry.resource, self.machine.config))
 
     def on_tree_node_expanded(self, event: Tree.NodeExpanded[model.Entry]) -> None:
         self.ensure_children(event.node)
@@ -116,8 +156,7 @@ class IomemTree(Tree[model.Entry]):
         cur_key = cur.data.key if cur is not None and cur.data is not None else None
         cur_addr = cur.data.start if cur is not None and cur.data is not None else None
         self.clear()
-        for e in model.top_entries(self.machine):
-            self._add(self.root, e)
+        self._add_all(self.root, model.top_entries(self.machine))
         for start, name in self.highlight:
             chain = self.machine.tree.chain_at(start)
             for i, res in enumerate(chain):
@@ -169,6 +208,24 @@ class IomemTree(Tree[model.Entry]):
             if nxt is None:
                 return None
             node = nxt
+        return node
+
+    def reveal_key(self, key: model.ResKey) -> Node | None:
+        """The node of one resource (by its key), its ancestors expanded and the cursor
+        on it; None when the map has no such resource."""
+        node: Node = self.root
+        for depth in range(1, len(key) + 1):
+            if node is not self.root:
+                self.expand_node(node)
+            nxt = next(
+                (c for c in node.children if c.data is not None and c.data.key == key[:depth]),
+                None,
+            )
+            if nxt is None:
+                return None
+            node = nxt
+        _ = self.last_line  # lines are built lazily; node.line needs them
+        self.move_cursor(node)
         return node
 
     def node_at(self, addr: int, reveal: bool = True) -> Node | None:
