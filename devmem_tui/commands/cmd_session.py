@@ -8,12 +8,15 @@ files.py. ``record FILE`` attaches a ``commands.recorder.Recorder``. ``say``, ``
 from __future__ import annotations
 
 import os
+import re
 
 from devmem_tui import files
+from devmem_tui.commands.grammar import quote_word
 from devmem_tui.commands.recorder import start_recording, stop_recording
 from devmem_tui.commands.registry import Result, UsageError, expect_args
 from devmem_tui.commands.session import REGISTRY, Session, command
 from devmem_tui.engine.devmem.verdict import Outcome
+from devmem_tui.engine.errors import DevmemError
 from devmem_tui.engine.iomem import text as iomem_text
 
 OUTCOME_WORDS: tuple[str, ...] = tuple(o.value for o in Outcome)
@@ -47,12 +50,22 @@ def cmd_save(session: Session, args: list[str]) -> Result:
     "open FILE",
     summary="restore a session saved with 'save' (replaces the machine and its config)",
     help="A file that is not a session, is truncated or was written by a newer devmem-tui\n"
-    "is refused with one line; the current session then stays as it was.",
+    "is refused with one line; the current session then stays as it was. A saved\n"
+    "/proc/iomem text is read with 'load iomem FILE' instead.",
     group="session",
 )
 def cmd_open(session: Session, args: list[str]) -> Result:
     expect_args(REGISTRY["open"], args, 1)
-    machine = files.load_session(os.path.expanduser(args[0]))  # builds a new machine or raises
+    path = os.path.expanduser(args[0])
+    try:
+        machine = files.load_session(path)  # builds a new machine or raises
+    except DevmemError as e:
+        if _looks_like_iomem(path):
+            raise DevmemError(
+                f"{args[0]} is a /proc/iomem text, not a saved session: "
+                f"use 'load iomem {quote_word(args[0])}'"
+            ) from None
+        raise e from None
     session.replace_machine(machine)
     return Result(
         True,
@@ -62,6 +75,19 @@ def cmd_open(session: Session, args: list[str]) -> Result:
         f"{len(machine.mappings)} mappings)",
         data={"path": args[0]},
     )
+
+
+_IOMEM_LINE = re.compile(r"^\s*[0-9a-fA-F]+-[0-9a-fA-F]+ : \S")
+
+
+def _looks_like_iomem(path: str) -> bool:
+    """Whether a file that is not a session starts like /proc/iomem (``0-fff : Reserved``)."""
+    try:
+        text = files.read_text(path)
+    except DevmemError:
+        return False
+    first = next((ln for ln in text.splitlines() if ln.strip()), "")
+    return bool(_IOMEM_LINE.match(first))
 
 
 # ----------------------------------------------------------------------------- export

@@ -57,8 +57,10 @@ def _report_data(report: vd.VmemReport) -> dict[str, Any]:
         "vmem: every device as QEMU 'info memory-devices' prints it (memaddr, node,\n"
         "requested-size, size = plugged, max-size, block-size, memdev), plus the usable\n"
         "region, the guest driver's mode (SBM/BBM) and state.\n"
-        "vmem add vmem1 0x540000000 4G block=2M: a new device; its driver probes if the\n"
-        "kernel config builds virtio-mem (else the region stays a hole).\n"
+        "vmem add vmem1 0x5c0000000 4G block=2M: a new device (on the default machine that\n"
+        "address is free, above the PCI bus); its driver probes if the kernel config builds\n"
+        "virtio-mem (else the region stays a hole). An address that overlaps something gets\n"
+        "an error naming the nearest free aligned address.\n"
         "vmem resize vmem0 1G: like QEMU 'qom-set vmem0 requested-size 1G'; the driver\n"
         "plugs or unplugs in the kernel's order and the result lists every request."
     ),
@@ -90,7 +92,10 @@ def cmd_vmem(session: Session, args: list[str]) -> Result:
             if word not in ("on", "off"):
                 raise usage_error(spec, f"unplugged-inaccessible must be on or off, not {word!r}")
             inacc = word == "on"
-        vm = vd.add_device(m, name, addr, size, block, requested, unplugged_inaccessible=inacc)
+        try:
+            vm = vd.add_device(m, name, addr, size, block, requested, unplugged_inaccessible=inacc)
+        except DevmemError as e:
+            raise DevmemError(str(e) + _free_hint(m, addr, size, block)) from None
         report = vm.last_probe
         lines = [
             f"{name}: virtio-mem-pci at {addr:#x}, {vd.fmt_size(size)}, block size "
@@ -118,6 +123,45 @@ def cmd_vmem(session: Session, args: list[str]) -> Result:
             True, "DONE", report.text(), trace=report.full_trace(), data=_report_data(report)
         )
     raise usage_error(spec, f"vmem: unknown subcommand {sub!r}")
+
+
+def free_address(m: Any, addr: int, size: int, align: int) -> int | None:
+    """The ``align``-aligned address nearest ``addr`` where ``size`` bytes overlap no
+    top-level resource and no virtio-mem device region (a device whose driver is not
+    built has no resource), below the physical address limit; None when there is none."""
+    taken = sorted(
+        [(r.start, r.end) for r in m.tree.root.children]
+        + [(vm.device.addr, vm.device.addr + vm.device.region_size - 1) for vm in m.vmem.values()]
+    )
+    limit = 1 << m.config.phys_bits
+    best: int | None = None
+    cursor = 0
+    for start, end in [*taken, (limit, limit)]:
+        lo = -(-cursor // align) * align
+        hi = (start - size) // align * align
+        if lo <= hi:
+            here = min(max(addr // align * align, lo), hi)
+            if best is None or abs(here - addr) < abs(best - addr):
+                best = here
+        cursor = max(cursor, end + 1)
+    return best
+
+
+def _free_hint(m: Any, addr: int, size: int, block: int) -> str:
+    """For an overlap: where the device would fit (memory-block aligned, as the driver
+    adds whole memory blocks)."""
+    end = addr + size - 1
+    overlaps = m.tree.overlapping(addr, end) or any(
+        vm.device.addr <= end and addr < vm.device.addr + vm.device.region_size
+        for vm in m.vmem.values()
+    )
+    if not overlaps:
+        return ""
+    align = max(block, m.memory_block_size)
+    where = free_address(m, addr, size, align)
+    if where is None:
+        return f"; no free {vd.fmt_size(align)}-aligned range of {vd.fmt_size(size)} is left"
+    return f"; the nearest free {vd.fmt_size(align)}-aligned address for it is {where:#x}"
 
 
 def _options(spec: Any, words: list[str], allowed: tuple[str, ...]) -> dict[str, str]:

@@ -183,5 +183,14 @@ def help_text(specs: Iterable[CommandSpec[S]]) -> str:
         lines.append(f"  {spec.usages[0]:<38} {spec.summary}")
     lines.append("")
     lines.append("Numbers: 0x1000, 4096, 128M.  Ranges: START-END (inclusive) or START+SIZE.")
+    lines.append("';' runs several commands from one line: set iomem relaxed; read 0xfec00000")
+    lines.append(CONFIG_LETTERS)
     lines.append("'help COMMAND' explains one command.")
     return "\n".join(lines)
+
+
+# What the mode letters of KernelConfig.short() mean (in `compare`, `whatis` and `record`).
+CONFIG_LETTERS = (
+    "In '6.16 x86_64 S iomem=default' the letters are the /dev/mem mode: S STRICT_DEVMEM,\n"
+    "SI STRICT_DEVMEM and IO_STRICT_DEVMEM, N STRICT_DEVMEM off, X no /dev/mem (DEVMEM=n)."
+)

@@ -61,15 +61,28 @@ class Tally:
 @dataclass
 class StepGroup:
     """What one press of "next step" plays: the ``say`` lines (narration shown before it
-    runs), one command, and the ``expect`` lines that check it, in file order. ``stop``
-    marks a ``pause`` before it (auto-play stops there)."""
+    runs), one command, the ``expect`` lines that check it, and the ``say`` lines written
+    right under them (no blank line between: they explain the result), in file order.
+    ``stop`` marks a ``pause`` before it (auto-play stops there)."""
 
     items: list[Step] = field(default_factory=list)
     stop: bool = False
 
+    def _says(self, before: bool) -> list[str]:
+        cmd = self.command
+        at = self.items.index(cmd) if cmd is not None else len(self.items)
+        part = self.items[:at] if before else self.items[at:]
+        return [" ".join(split_line(i.text)[1:]) for i in part if i.name == "say"]
+
     @property
     def say(self) -> list[str]:
-        return [" ".join(split_line(i.text)[1:]) for i in self.items if i.name == "say"]
+        """The narration before the command (for the TUI's "next step" panel)."""
+        return self._says(before=True)
+
+    @property
+    def after(self) -> list[str]:
+        """The narration that explains the command's result, shown after it ran."""
+        return self._says(before=False)
 
     @property
     def command(self) -> Step | None:
@@ -96,7 +109,14 @@ def group_steps(items: Iterable[Step]) -> list[StepGroup]:
             close()
             cur.stop = True
         elif item.name == "say":
-            if cur.command is not None or cur.expects:
+            prev = cur.items[-1] if cur.items else None
+            explains = (
+                cur.command is not None
+                and prev is not None
+                and prev is not cur.command
+                and item.line == prev.line + 1
+            )
+            if not explains and (cur.command is not None or cur.expects):
                 close()
             cur.items.append(item)
         elif item.name == "expect":

@@ -4,7 +4,9 @@ TUI's quiz stepping).
 Every command that an ``expect OUTCOME`` line checks is a question: before it runs, the learner
 names the outcome word they predict; then the real verdict and its trace are shown, and the
 answer is scored against the outcome the command really got. ``expect output`` lines check
-text, not an outcome, and ask nothing. Nothing here prints or reads input: the front ends ask.
+text, not an outcome, and ``expect DONE`` (a command that simply ran: ``set``, ``compare``)
+has nothing to predict: they ask nothing. Nothing here prints or reads input: the front ends
+ask.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ def _expected(step: Step) -> str | None:
     if step.name != "expect":
         return None
     kind, want = parse_expect(split_line(step.text)[1:])
-    return want if kind == "outcome" else None
+    return want if kind == "outcome" and want != "DONE" else None
 
 
 def question_for(group: StepGroup) -> Question | None:

@@ -103,7 +103,7 @@ class ScenarioApp(App[int]):
                 result = st.run_step(session, item)
                 if item.name == "expect":
                     st.check(item, result)
-        st.report = []
+        st.report, st.explained = [], []
         session.machine.drain_events()
         self.replace_session(session)
 

@@ -37,6 +37,7 @@ class Stepper:
     right: int = 0
     verdict: str = ""  # the last quiz answer's verdict line
     paused_at: set[int] = field(default_factory=set)  # `pause` stops auto-play already made
+    explained: list[str] = field(default_factory=list)  # the last group's closing narration
 
     @classmethod
     def load(cls, path: str, title: str = "", quiz: bool = False) -> Stepper:
@@ -54,6 +55,7 @@ class Stepper:
         """Back to the first step, with the counts cleared (the app brings a fresh session)."""
         self.index = 0
         self.report = []
+        self.explained = []
         self.failures = self.passes = self.asked = self.right = 0
         self.verdict = ""
         self.paused_at = set()
@@ -93,6 +95,7 @@ class Stepper:
         group = self.steps[self.index]
         self.index += 1
         self.report = []
+        self.explained = group.after
         return group
 
     def check(self, item: Step, result: Result) -> bool:
@@ -129,6 +132,8 @@ class Stepper:
         for msg, ok in self.report:
             glyph, style = outcome_style("OK" if ok else "EPERM")
             t.append(f"  {glyph} {msg}\n", style=style)
+        for line in self.explained:
+            t.append(f"  » {line}\n", style="italic")
         summary = changes if self.index else []
         if summary:
             t.append("  changed: " + "; ".join(summary[:4]), style="cyan")

@@ -10,7 +10,9 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from devmem_tui.commands.render import CONFIG_LETTERS
 from devmem_tui.commands.session import all_specs
+from devmem_tui.frontends.tui.styles import text_without_color
 
 
 def commands_text() -> Text:
@@ -58,9 +60,16 @@ class HelpScreen(ModalScreen[None]):
         body.append("\nCommands (type them after ':')", style="bold underline")
         body.append_text(commands_text())
         body.append(
-            "\nNumbers: 0x1000, 4096, 128M.  Ranges: START-END (inclusive) or START+SIZE.\n",
+            "\nNumbers: 0x1000, 4096, 128M.  Ranges: START-END (inclusive) or START+SIZE.\n"
+            "';' runs several commands from one line: set iomem relaxed; read 0xfec00000\n"
+            f"{CONFIG_LETTERS}\n"
+            "Block map labels: 'm40 online' (or on a narrower pane 'm40 on'; off, add =\n"
+            "added with unplugged parts, plg = plugged but not added) name memory block 40.\n"
+            "Log: t unfolds long traces; 'set trace short' keeps only the deciding check.\n",
             style="dim",
         )
+        if self.app.no_color:
+            body = text_without_color(body)
         with VerticalScroll(id="help-box"):
             yield Static(body, id="help-body")
 

@@ -21,6 +21,7 @@ from textual.widgets import Input, Label, Select, Static, Switch
 
 from devmem_tui.commands.render import DRIVER_UNBUILDABLE, driver_unbuildable
 from devmem_tui.engine.config import ERAS, KEYS, ON_OFF
+from devmem_tui.frontends.tui.styles import text_without_color
 
 if TYPE_CHECKING:
     from devmem_tui.engine.machine import Machine
@@ -66,6 +67,7 @@ class ConfigPanel(VerticalScroll, can_focus=False):
     def __init__(self, machine: Callable[[], Machine], **kw: Any) -> None:
         super().__init__(**kw)
         self._machine = machine
+        self._warnings_shown = ""
 
     @property
     def machine(self) -> Machine:
@@ -178,4 +180,11 @@ class ConfigPanel(VerticalScroll, can_focus=False):
             text.append(w + "\n", style="yellow")
         if not warnings:
             text.append("✓ no Kconfig conflicts", style="dim")
-        self.query_one("#cfg-warnings", Static).update(text)
+        if self.app.no_color:
+            text = text_without_color(text)
+        box = self.query_one("#cfg-warnings", Static)
+        if text.plain != self._warnings_shown:
+            self._warnings_shown = text.plain
+            box.update(text)
+            if warnings:  # a new warning: scroll it into view (a short panel cuts it off)
+                self.call_after_refresh(self.scroll_to_widget, box, animate=False)
