@@ -82,7 +82,7 @@ BAD: list[tuple[str, str]] = [
         "vmem add vmem1 0x100000000 1G",
         "error: vmem1: region 0x100000000-0x13fffffff overlaps "
         "100000000-13fffffff : System RAM: device memory needs a free part of the physical "
-        "address space",
+        "address space; the nearest free 128M-aligned address for it is 0x5c0000000",
     ),
     (
         "claim 0xfeb80000+4K mydrv",

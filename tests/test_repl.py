@@ -20,7 +20,15 @@ from devmem_tui.engine.devmem.mapping import Mapping
 from devmem_tui.engine.iomem.tree import F, Resource, ResourceTree
 from devmem_tui.engine.machine import Machine
 from devmem_tui.frontends import repl as repl_mod
-from devmem_tui.frontends.repl import Repl, history_path, lex_line, run_repl, toolbar_fragments
+from devmem_tui.frontends.repl import (
+    Pager,
+    Repl,
+    history_path,
+    lex_line,
+    run_pager,
+    run_repl,
+    toolbar_fragments,
+)
 
 TIMEOUT = 5.0
 
@@ -73,7 +81,11 @@ class Driver:
 
 
 def drive(
-    session: Session, script: Callable[[Driver], None], history: History | None = None
+    session: Session,
+    script: Callable[[Driver], None],
+    history: History | None = None,
+    tty: bool | None = None,
+    pager: Pager | None = None,
 ) -> tuple[str, Driver, int]:
     out = io.StringIO()
     with create_pipe_input() as inp:
@@ -83,6 +95,8 @@ def drive(
             output=DummyOutput(),
             history=history if history is not None else InMemoryHistory(),
             out=out,
+            tty=tty,
+            pager=pager,
         )
         driver = Driver(inp, repl, out)
 
@@ -271,3 +285,124 @@ def test_history_refuses_a_kernel_interface(monkeypatch: pytest.MonkeyPatch) -> 
 
     monkeypatch.setenv("DEVMEM_TUI_HISTORY", "/dev/mem")
     assert isinstance(make_history(), InMemoryHistory)
+
+
+# ----------------------------------------------------------------------------- ';' chains
+def test_semicolons_chain_commands_as_everywhere() -> None:
+    """The README's chained lines work as typed: each command runs and is echoed."""
+    session = Session.new()
+
+    def script(d: Driver) -> None:
+        d.line("set io_strict_devmem on; read 0xfec00000", "EPERM")
+        d.line('say "a; b"; config # frob; frob', "virtio-mem driver")
+
+    out, d, _ = drive(session, script)
+    assert d.failures == []
+    lines = out.splitlines()
+    assert lines[:4] == [
+        "> set io_strict_devmem on",
+        "io_strict_devmem = on",
+        "> read 0xfec00000",
+        "read 0xfec00000: EPERM (page 0xfec00000 is denied; nothing was read)",
+    ]
+    assert "a; b" in lines  # a quoted ';' is text
+    assert "unknown command" not in out  # a ';' in a comment separates nothing
+    assert session.config.io_strict_devmem is True
+
+
+def test_trace_setting_short_and_off() -> None:
+    session = Session.new()
+
+    def script(d: Driver) -> None:
+        d.line("set trace short; read 0x100000", "EPERM")
+        d.line("set trace off; read 0x1000", "ZEROS")
+
+    out, d, _ = drive(session, script)
+    assert d.failures == []
+    first, second = out.split("> set trace off")
+    assert "    devmem_is_allowed(0x100): System RAM" in first
+    assert "valid_phys_addr_range" not in first  # short: the deciding check only
+    assert "    " not in second  # off: no trace lines
+    # a front-end setting, not kernel config: not in the config, not saved
+    assert "trace" not in session.config.to_dict()
+
+
+# ----------------------------------------------------------------------------- pager, NO_COLOR
+TALL = "iomem"  # the default map: ~40 lines
+
+
+def paged_session() -> tuple[Session, list[str], Pager]:
+    pages: list[str] = []
+    return Session.new(), pages, Pager(rows=lambda: 24, run=pages.append)
+
+
+def test_tall_output_is_paged_with_colours_short_output_is_not(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("DEVMEM_TUI_NO_PAGER")
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    session, pages, pager = paged_session()
+
+    def script(d: Driver) -> None:
+        d.line("read 0x100000", "EPERM")  # 4 lines: printed
+        d.send(TALL + "\r")
+        d.wait("the pager", lambda: len(pages) == 1)
+        d.line("set pager off", "pager = off")
+        d.line(TALL, "virtio0")
+
+    out, d, _ = drive(session, script, tty=True, pager=pager)
+    assert d.failures == []
+    assert len(pages) == 1 and "140000000-53fffffff : virtio0" in pages[0]
+    assert "\x1b[2m    valid_phys_addr_range" in out  # colours on a terminal: dim trace
+    assert out.count("140000000-53fffffff : virtio0") == 1  # pager off: printed
+
+
+def test_no_color_keeps_the_pager_and_drops_the_colours(monkeypatch: pytest.MonkeyPatch) -> None:
+    """NO_COLOR turns colour off, not paging: a tall result still goes to the pager, as
+    plain text."""
+    monkeypatch.delenv("DEVMEM_TUI_NO_PAGER")
+    monkeypatch.setenv("NO_COLOR", "1")
+    session, pages, pager = paged_session()
+
+    def script(d: Driver) -> None:
+        d.line("read 0x100000", "EPERM")
+        d.send("vmem resize vmem0 1G\r")  # ~40 lines of report and trace
+        d.wait("the pager", lambda: len(pages) == 1)
+
+    out, d, _ = drive(session, script, tty=True, pager=pager)
+    assert d.failures == []
+    assert len(pages) == 1 and "added: memory40-memory47" in pages[0]
+    assert "\x1b[" not in out + pages[0]
+
+
+def test_the_old_no_pager_switch_still_works() -> None:
+    session, pages, pager = paged_session()  # DEVMEM_TUI_NO_PAGER=1 (autouse fixture)
+
+    def script(d: Driver) -> None:
+        d.line(TALL, "virtio0")
+
+    _, d, _ = drive(session, script, tty=True, pager=pager)
+    assert d.failures == [] and pages == []
+
+
+def test_run_pager_keeps_colours_and_leaves_text_on_screen(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Like pgcli: LESS=-RXF unless LESS is set (-R colours, -X no screen clear, -F one
+    screen is not paged)."""
+    seen = tmp_path / "seen"
+    monkeypatch.setenv("PAGER", f"sh -c 'printf %s \"$LESS\" > {seen}.less; cat > {seen}'")
+    monkeypatch.delenv("LESS", raising=False)
+    run_pager("\x1b[32mOK\x1b[0m")
+    assert seen.read_text() == "\x1b[32mOK\x1b[0m\n"
+    assert (tmp_path / "seen.less").read_text() == "-RXF"
+    monkeypatch.setenv("LESS", "-R")
+    run_pager("x")
+    assert (tmp_path / "seen.less").read_text() == "-R"
+
+
+def test_toolbar_shows_settings_that_differ() -> None:
+    session = small_session()
+    session.execute_all("set trace short; set pager off")
+    text = "".join(frag[1] for frag in toolbar_fragments(session))
+    assert "trace=short" in text and "pager=off" in text

@@ -312,30 +312,41 @@ class BlockHead(TextPane):
 
 def header_text(machine: Machine, name: str | None, width: int = 200) -> Text:
     """Device summary (QEMU info memory-devices fields) and the keys that act on it, in as
-    many lines as ``width`` needs (two when it fits, else three, with a shorter hint): the
-    hint line is never pushed out of the pane."""
+    few lines of at most ``width`` cells as it takes (two when the summary fits one, else
+    three, each in a shorter form when the long one does not fit): the hint line is never
+    wrapped out of the pane."""
     if name is None or name not in machine.vmem:
         return Text("no virtio-mem device (vmem add DEV ADDR SIZE adds one)", style="dim")
     vm = machine.vmem[name]
     d = vm.device
     others = [n for n in machine.vmem if n != name]
     mode = f"  {vm.mode}" if hasattr(vm, "mode") else ""
-    ident = f"{d.addr:#x} {fmt_size(d.region_size)} block {fmt_size(d.block_size)}"
-    sizes = (
-        f"requested {fmt_size(d.requested_size)}  plugged {fmt_size(d.plugged_size)}  "
-        f"usable {fmt_size(d.usable_region_size)}"
+    size, bs = fmt_size(d.region_size), fmt_size(d.block_size)
+    req, plg, use = (
+        fmt_size(d.requested_size),
+        fmt_size(d.plugged_size),
+        fmt_size(d.usable_region_size),
     )
-    hint = "+/- ask the host for 128M more/less · p/u raw plug/unplug at the cursor"
-    if len(hint) > width:
-        hint = "+/- request ±128M · p/u plug/unplug"
-    if others:
-        hint += f" · n next device ({', '.join(others)})"
+
+    def fit(*forms: str) -> str:
+        return next((f for f in forms if len(f) <= width), forms[-1])
+
+    ident = fit(
+        f"{name} {d.addr:#x} {size} block {bs}{mode}",
+        f"{name} {d.addr:#x} {size}/{bs}{mode}",
+        f"{name} {d.addr:#x} {size}/{bs}",
+    )
+    sizes = fit(f"requested {req}  plugged {plg}  usable {use}", f"req {req} plg {plg} use {use}")
+    nxt = f" · n next device ({', '.join(others)})" if others else ""
+    hint = fit(
+        "+/- ask the host for 128M more/less · p/u raw plug/unplug at the cursor" + nxt,
+        "+/- request ±128M · p/u plug/unplug" + nxt,
+        "+/- ±128M · p/u plug/unplug" + (" · n next" if others else ""),
+    )
     t = Text()
-    t.append(f"{name} ", style="bold")
-    if len(f"{name} {ident}  {sizes}{mode}") <= width:
-        t.append(f"{ident}  {sizes}{mode}")
-    else:
-        t.append(f"{ident}{mode}\n{sizes}")
+    t.append(ident[: len(name)], style="bold")
+    one = f"{ident}  {sizes}"
+    t.append(one[len(name) :] if len(one) <= width else f"{ident[len(name) :]}\n{sizes}")
     t.append(f"\n{hint}", style="dim")
     return t
 

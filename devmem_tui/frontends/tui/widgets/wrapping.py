@@ -45,7 +45,7 @@ def wrap_para(para: Para, width: int) -> list[Text]:
     if para.hang == NOWRAP or width <= 0 or cell_len(source) <= width:
         return [text]
     hang = leading(source) + 2 if para.hang is None else para.hang
-    hang = max(0, min(hang, width // 2))  # a narrow pane still gets half a line of text
+    hang = max(0, min(hang, width - 12))  # a narrow pane still gets 12 cells of text a line
     first = divide_line(source, width, fold=True)
     cut = first[0] if first else len(source)
     offsets = [cut] + [cut + off for off in divide_line(source[cut:], width - hang, fold=True)]
