@@ -66,7 +66,7 @@ BAD: list[tuple[str, str]] = [
         "set nosuch on",
         "error: unknown config key 'nosuch'; valid keys: kernel, arch, pat, "
         "devmem, strict_devmem, io_strict_devmem, iomem, auto_online, proposal, migration, "
-        "phys_bits",
+        "phys_bits; front-end settings: trace, pager, autoplay_delay",
     ),
     (
         "set iomem sideways",

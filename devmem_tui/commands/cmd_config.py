@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from devmem_tui.commands import render
-from devmem_tui.commands.registry import Result, expect_args
+from devmem_tui.commands.registry import Result, UsageError, expect_args
 from devmem_tui.commands.session import REGISTRY, Session, all_specs, command, lookup
 from devmem_tui.commands.settings import SETTINGS, is_setting
 from devmem_tui.engine.config import KEYS
@@ -41,6 +41,11 @@ def cmd_set(session: Session, args: list[str]) -> Result:
     if is_setting(key):
         session.settings.set(key, value)
         return Result(True, "DONE", f"{key.lower()} = {session.settings.get(key)}")
+    if key.strip().lower() not in KEYS:
+        raise UsageError(
+            f"unknown config key {key!r}; valid keys: {', '.join(KEYS)}; "
+            f"front-end settings: {', '.join(SETTINGS)}"
+        )
     session.config.set(key, value)
     if key == "migration":
         for dev in session.machine.vmem.values():
