@@ -1,4 +1,5 @@
-"""SVG snapshots of the TUI at 120x40 on the default preset (pytest-textual-snapshot).
+"""SVG snapshots of the TUI on the default preset (pytest-textual-snapshot): three at 120x40,
+one each at 80x24 and 160x48, and one at 80x24 under NO_COLOR.
 
 snap_compare runs the app itself, so these are plain (sync) tests. Animations and the
 command bar's cursor blink are off so the pictures are stable; the SVGs depend on the
@@ -56,3 +57,35 @@ def test_snapshot_iomem_relaxed_details(snap_compare: Any) -> None:
         await pilot.pause()
 
     assert snap_compare(make_app(), terminal_size=SIZE, run_before=run_before)
+
+
+def test_snapshot_80x24_launch(snap_compare: Any) -> None:
+    """80 columns: `? Help` and `q Quit` lead the footer, the block header keeps its hint,
+    the tree shows sizes and names."""
+    assert snap_compare(make_app(), terminal_size=(80, 24), run_before=steady)
+
+
+def test_snapshot_160x48_resize_and_blocks(snap_compare: Any) -> None:
+    """160 columns: memory-block labels beside the rows, a folded trace under the resize,
+    the blocks table unwrapped in the log."""
+
+    async def run_before(pilot: Any) -> None:
+        await steady(pilot)
+        pilot.app.run_command("vmem resize vmem0 1G")
+        pilot.app.run_command("blocks")
+        await pilot.pause()
+
+    assert snap_compare(make_app(), terminal_size=(160, 48), run_before=run_before)
+
+
+def test_snapshot_80x24_no_color(snap_compare: Any, monkeypatch: Any) -> None:
+    """NO_COLOR: emphasis (bold, italic, underline) and glyphs instead of greyed colours."""
+    monkeypatch.setenv("NO_COLOR", "1")
+    app = make_app()  # Textual reads (and removes) NO_COLOR when the app is made
+
+    async def run_before(pilot: Any) -> None:
+        await steady(pilot)
+        pilot.app.run_command("set io_strict_devmem on; read 0xfec00000")
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)

@@ -22,7 +22,7 @@ from textual.containers import Horizontal
 from textual.timer import Timer
 from textual.widgets import Footer, Header, Input, Select, Static, Switch, Tree
 
-from devmem_tui.commands.grammar import split_commands
+from devmem_tui.commands.grammar import has_separator, split_commands
 from devmem_tui.commands.numbers import parse_number
 from devmem_tui.commands.registry import Result
 from devmem_tui.commands.session import Session, load_all
@@ -332,11 +332,20 @@ class DevmemApp(ScenarioApp):
     ) -> Result | None:
         """Run one command line through the session (a scenario ``step`` through the
         player's ``run_step``), log it, and redraw what changed (with ``merge``, what changed
-        since the previous command too: the lines of one scenario step)."""
+        since the previous command too: the lines of one scenario step). A typed line that
+        chains commands with ';' runs them in turn (``grammar.split_commands``, the parser
+        of every front end); the last result is returned."""
+        if step is None and has_separator(line):
+            result: Result | None = None
+            for piece in split_commands(line):
+                result = self.run_command(piece.strip()) or result
+                if result is not None and result.data.get("exit"):
+                    break
+            return result
         machine = self.session.machine
         before = {name: dev.device.blocks.copy() for name, dev in machine.vmem.items()}
         if step is not None and self.stepper is not None:
-            result: Result | None = self.stepper.run_step(self.session, step)
+            result = self.stepper.run_step(self.session, step)
         else:
             result = self.session.execute(line)
         if result is None:
@@ -485,10 +494,7 @@ class DevmemApp(ScenarioApp):
         if not line:
             return
         bar.remember(line)
-        for piece in split_commands(line):  # `;` chains commands, as in the REPL and `run`
-            result = self.run_command(piece.strip())
-            if result is not None and result.data.get("exit"):
-                break
+        self.run_command(line)  # `;` chains commands, as in the REPL and `run`
 
     @on(CommandBar.Hint)
     def bar_hint(self, event: CommandBar.Hint) -> None:

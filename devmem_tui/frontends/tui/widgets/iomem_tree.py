@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from devmem_tui.engine.machine import Machine
 
 Node = TreeNode[model.Entry]
-COMPACT_BELOW = 56  # pane width (cells) below which labels drop the range end
+COMPACT_BELOW = 48  # pane width (cells) below which labels drop the range end
 
 
 def size_text(entry: model.Entry) -> str:
