@@ -15,6 +15,7 @@ import pytest
 
 os.environ["TEXTUAL_ANIMATIONS"] = "none"
 
+from test_tui import type_command  # noqa: E402
 from textual.widgets import Input, OptionList, Select, Switch  # noqa: E402
 from textual.widgets._select import SelectOverlay  # noqa: E402
 
@@ -49,21 +50,12 @@ def pane_lines(app: DevmemApp, selector: str) -> list[str]:
     return [row[region.x + 1 : region.right - 1] for row in rows]
 
 
-async def bar(pilot, text: str) -> None:  # type: ignore[no-untyped-def]
-    await pilot.press("colon")
-    b = pilot.app.query_one(CommandBar)
-    b.value = text
-    b.cursor_position = len(text)
-    await pilot.press("enter")
-    await pilot.pause()
-
-
 # ----------------------------------------------------------------------------- 1: the log
 async def test_log_tables_scroll_prose_hangs_and_traces_fold() -> None:
     app = make_app()
     async with app.run_test(size=(160, 48)) as pilot:
         await pilot.pause()
-        await bar(pilot, "vmem resize vmem0 1G")
+        await type_command(pilot, "vmem resize vmem0 1G")
         log = app.query_one(LogView)
         shown = pane_lines(app, "#log")
         # the command and its outcome stay in view above the folded 29-line trace
@@ -71,7 +63,7 @@ async def test_log_tables_scroll_prose_hangs_and_traces_fold() -> None:
         assert any("✓ vmem0: requested-size 0 -> 1G" in row for row in shown)
         assert any("▸ 28 more trace lines (t shows them)" in row for row in shown)
         assert log.folded == 1
-        await bar(pilot, "blocks")
+        await type_command(pilot, "blocks")
         await pilot.pause()
         shown = pane_lines(app, "#log")
         # a table row is never broken: it runs off the pane and the log scrolls sideways
@@ -79,7 +71,7 @@ async def test_log_tables_scroll_prose_hangs_and_traces_fold() -> None:
         assert "1G" in row and not row.rstrip().endswith("Movable")  # cut at the edge
         assert not any(r.strip().startswith("40-47") for r in shown)
         assert log.virtual_size.width > log.scrollable_content_region.width
-        await bar(pilot, "set strict_devmem off")
+        await type_command(pilot, "set strict_devmem off")
         shown = pane_lines(app, "#log")
         # prose wraps under a hanging indent, never back to column 1
         warn = next(i for i, r in enumerate(shown) if "warning: no virtio-mem driver" in r)
@@ -98,14 +90,14 @@ async def test_trace_setting_applies_to_the_log() -> None:
     app = make_app()
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.pause()
-        await bar(pilot, "read 0x100000")
+        await type_command(pilot, "read 0x100000")
         log = app.query_one(LogView)
         assert sum("valid_phys_addr_range" in ln for ln in log.lines) == 1
-        await bar(pilot, "set trace short")
+        await type_command(pilot, "set trace short")
         assert log.trace_mode == "short"
         assert not any("valid_phys_addr_range" in ln for ln in log.lines)
         assert any("devmem_is_allowed(0x100)" in ln for ln in log.lines)
-        await bar(pilot, "set trace off")
+        await type_command(pilot, "set trace off")
         assert not any("devmem_is_allowed(0x100)" in ln for ln in log.lines)
         assert "trace" not in app.machine.config.to_dict()
 
@@ -114,8 +106,8 @@ async def test_log_says_each_thing_once() -> None:
     app = make_app()
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.pause()
-        await bar(pilot, "kcore 0x100000")
-        await bar(pilot, "expect ERROR")
+        await type_command(pilot, "kcore 0x100000")
+        await type_command(pilot, "expect ERROR")
         t = app.transcript
         i = t.index("> kcore 0x100000")
         assert t[i + 1] == "✓ OK (returns 4096 bytes: System RAM contents)"
@@ -138,7 +130,7 @@ async def test_zoom_maximizes_the_focused_pane_and_restores_it() -> None:
     app = make_app()
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.pause()
-        await bar(pilot, "blocks")
+        await type_command(pilot, "blocks")
         await pilot.press("escape")
         app.query_one(LogView).focus()
         await pilot.press("z")
@@ -155,7 +147,7 @@ async def test_semicolons_in_the_command_bar() -> None:
     app = make_app()
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.pause()
-        await bar(pilot, 'set io_strict_devmem on; read 0xfec00000; say "a; b"')
+        await type_command(pilot, 'set io_strict_devmem on; read 0xfec00000; say "a; b"')
         t = app.transcript
         assert "> set io_strict_devmem on" in t and "> read 0xfec00000" in t
         assert t[t.index("> read 0xfec00000") + 1].startswith("✗ EPERM")
@@ -278,7 +270,7 @@ async def test_kconfig_warning_is_shown_whole() -> None:
     app = make_app()
     async with app.run_test(size=(160, 48)) as pilot:
         await pilot.pause()
-        await bar(pilot, "set strict_devmem off")
+        await type_command(pilot, "set strict_devmem off")
         await pilot.pause()
         text = " ".join(r.strip() for r in pane_lines(app, "#config"))
         assert "no virtio-mem driver" in text and "STRICT_DEVMEM" in text.split("needs")[-1]

@@ -188,6 +188,7 @@ class ScenarioApp(App[int]):
         panel.display = True
         panel.border_title = "lesson" if title.startswith("lesson") else "scenario"
         self.note(f"▶ {title}: on a fresh machine; space steps through it", "bold")
+        self.refresh_bindings()  # the footer now offers the scenario keys
         self._update_scenario()
 
     def _update_scenario(self) -> None:

@@ -25,7 +25,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from devmem_tui.frontends.output import LogEntry, LogLine
-from devmem_tui.frontends.tui.widgets.text_pane import render_strips
+from devmem_tui.frontends.tui.widgets.text_pane import render_strips, visible_line
 from devmem_tui.frontends.tui.widgets.wrapping import NOWRAP, Para
 
 FOLD_AFTER = 4  # trace lines shown unfolded; a longer trace folds to its deciding check
@@ -166,15 +166,9 @@ class LogView(ScrollView, can_focus=True):
         self._wrapped_for = -1
 
     def render_line(self, y: int) -> Strip:
-        width = self.scrollable_content_region.width
-        if self._wrapped_for != width:
+        if self._wrapped_for != self.scrollable_content_region.width:
             self._rebuild()
-        row = y + int(self.scroll_y)
-        x = int(self.scroll_x)
-        base = self.rich_style
-        if 0 <= row < len(self._strips):
-            return self._strips[row].crop_extend(x, x + width, base)
-        return Strip.blank(width, base)
+        return visible_line(self, self._strips, y, self.rich_style)
 
 
 def _para(line: LogLine) -> Para:

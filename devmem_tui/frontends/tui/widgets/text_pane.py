@@ -46,6 +46,16 @@ def render_strips(
     return strips
 
 
+def visible_line(widget: ScrollView, strips: list[Strip], y: int, base: Style) -> Strip:
+    """Row y of a scrolled pane of strips: cropped to the pane, scrolled both ways."""
+    width = widget.scrollable_content_region.width
+    row = y + int(widget.scroll_y)
+    x = int(widget.scroll_x)
+    if 0 <= row < len(strips):
+        return strips[row].crop_extend(x, x + width, base)
+    return Strip.blank(width, base)
+
+
 class TextPane(ScrollView, can_focus=False):
     DEFAULT_CSS = """
     TextPane {
@@ -107,11 +117,6 @@ class TextPane(ScrollView, can_focus=False):
             )
 
     def render_line(self, y: int) -> Strip:
-        width = self.scrollable_content_region.width
-        if self._wrapped_for != width:
+        if self._wrapped_for != self.scrollable_content_region.width:
             self._wrap()
-        row = y + int(self.scroll_y)
-        x = int(self.scroll_x)
-        if 0 <= row < len(self._strips):
-            return self._strips[row].crop_extend(x, x + width, self._base)
-        return Strip.blank(width, self._base)
+        return visible_line(self, self._strips, y, self._base)
