@@ -36,6 +36,7 @@ MAX_ENTRIES = 2000
 class _Item:
     entry: LogEntry
     strips: list[Strip] = field(default_factory=list)
+    width: int = 0  # the widest strip (how far the log scrolls sideways)
     key: tuple[Any, ...] = ()  # what the strips were wrapped for
 
 
@@ -116,12 +117,16 @@ class LogView(ScrollView, can_focus=True):
         return [p.text.plain for it in self._items for p in self.entry_lines(it)]
 
     # ------------------------------------------------------------------ rendering
-    def _item_strips(self, item: _Item, width: int) -> list[Strip]:
-        key = (width, self.trace_mode, self.expanded, self.rich_style)
+    def _item_strips(self, item: _Item, key: tuple[Any, ...]) -> list[Strip]:
+        """An entry's strips, wrapped again only when ``key`` (the width, the trace mode, the
+        folding and the pane's style: computed once per rebuild, reading the style walks the
+        CSS) has changed since."""
         if item.key != key:
+            width, base = key[0], key[-1]
             item.strips = render_strips(
-                self.app.console, self.entry_lines(item), width, self.rich_style, self.app.no_color
+                self.app.console, self.entry_lines(item), width, base, self.app.no_color
             )
+            item.width = max((s.cell_length for s in item.strips), default=0)
             item.key = key
         return item.strips
 
@@ -131,15 +136,16 @@ class LogView(ScrollView, can_focus=True):
             self._wrapped_for = -1
             return
         at_bottom = self.scroll_y >= self.max_scroll_y
+        key = (width, self.trace_mode, self.expanded, self.rich_style)
         strips: list[Strip] = []
         start = 0
         for it in self._items:
             if it is scroll_to:
                 start = len(strips)
-            strips.extend(self._item_strips(it, width))
+            strips.extend(self._item_strips(it, key))
         self._strips = strips
         self._wrapped_for = width
-        size = Size(max([width, *(s.cell_length for s in strips)]), len(strips))
+        size = Size(max([width, *(it.width for it in self._items)]), len(strips))
         if size != self.virtual_size:
             self.virtual_size = size
         if scroll_to is not None:
