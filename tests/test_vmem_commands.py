@@ -256,6 +256,49 @@ def test_wait_long_busy_fast_forwards(s: Session) -> None:
 
 
 # ----------------------------------------------------------------------------- blocks
+def test_blocks_totals_count_boot_memory_and_other_ram() -> None:
+    cxl = Session.new("server-cxl")
+    msg = ok(cxl, "blocks").message
+    assert msg.startswith("no virtio-mem devices\n")
+    assert "Total online memory:" in msg and "virtio-mem share:      0 online, 0 offline" in msg
+    plain = Session.new()
+    assert "Total online memory:   4G" in ok(plain, "blocks").message
+    ok(plain, "vmem resize vmem0 1G")
+    ok(plain, "offline memory47")
+    msg = ok(plain, "blocks").message
+    assert "Total online memory:   4.875G\nTotal offline memory:  128M" in msg
+
+
+def test_online_offline_take_chmem_ranges(s: Session) -> None:
+    ok(s, "vmem resize vmem0 1G")
+    ok(s, "pin 0x168000000")  # memory45: unmovable
+    r = run(s, "offline memory40-47")
+    assert r.ok and r.outcome == "EBUSY"  # the first failure's outcome
+    first = r.message.splitlines()[0]
+    assert first == (
+        "offline memory40-memory47 (1G): could only offline 896M of memory; "
+        "memory45 failed with EBUSY"
+    )
+    assert s.machine.memory_blocks.zone_of(46) == "offline"  # a failure does not stop the rest
+    r = run(s, "online 0x140000000-0x167ffffff movable")
+    assert r.outcome == "DONE" and r.message.startswith(
+        "online memory40-memory44 (640M): all 5 memory blocks online"
+    )
+    r = run(s, "online memory44-memory47")
+    assert r.outcome == "DONE" and "memory44 already online (Movable)" in r.message
+    assert run(s, "offline memory48-49").message == (
+        "error: memory48 does not exist: 0x180000000 belongs to vmem0 but is not added to "
+        "Linux (no /sys/devices/system/memory/memory48)"
+    )
+    bad = run(s, "online 0x140000000-0x140000fff")
+    assert bad.message == (
+        "error: online: 0x140000000-0x140000fff: start and end + 1 must be aligned to the "
+        "memory block size (128M)"
+    )
+    assert run(s, "offline memory47-40").message.startswith("error: bad memory block range")
+    assert run(s, "online memory40").outcome == "EINVAL"  # one block: the sysfs write itself
+
+
 def test_blocks_table(s: Session) -> None:
     ok(s, "vmem resize vmem0 1088M")
     msg = ok(s, "blocks vmem0").message
@@ -280,7 +323,11 @@ def test_blocks_table(s: Session) -> None:
         "32/64",
     ]
     assert "memory48    " + "#" * 32 + "." * 32 in msg
-    assert "Memory block size:     128M" in msg and "Total online memory:   1.125G" in msg
+    # lsmem's totals are the whole system's (4 GiB of boot RAM: memory0-23 and 32-39), with
+    # the virtio-mem share apart
+    assert "Memory block size:     128M" in msg and "Total online memory:   5.125G" in msg
+    assert "virtio-mem share:      1.125G online, 0 offline" in msg
+    assert "vmem0 (virtio0, SBM, sub-block 2M (64 per memory block)): 1.125G online" in msg
     full = ok(s, "blocks --all").message
     strips = [ln for ln in full.splitlines() if ln.startswith("memory")]
     assert [ln.split()[0] for ln in strips] == [f"memory{mb}" for mb in range(40, 49)]

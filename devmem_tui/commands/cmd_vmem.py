@@ -14,12 +14,13 @@ from __future__ import annotations
 from typing import Any
 
 from devmem_tui.commands import vmem_tables
-from devmem_tui.commands.numbers import parse_duration, parse_number, parse_size
+from devmem_tui.commands.numbers import parse_duration, parse_number, parse_range, parse_size
 from devmem_tui.commands.registry import Result, expect_args, usage_error
 from devmem_tui.commands.session import REGISTRY, Session, command
 from devmem_tui.engine.errors import DevmemError
 from devmem_tui.engine.interfaces import EventKind
 from devmem_tui.engine.mm import hotplug
+from devmem_tui.engine.mm.memory_blocks import OFFLINE
 from devmem_tui.engine.virtio_mem import driver as vd
 
 
@@ -186,7 +187,10 @@ def _options(spec: Any, words: list[str], allowed: tuple[str, ...]) -> dict[str,
         "Columns: RANGE SIZE STATE BLOCK ZONES, the driver's block state (SBM UNUSED..\n"
         "MOVABLE_PARTIAL, BBM UNUSED/PLUGGED/ADDED) and plugged sub-blocks. Neighbouring\n"
         "blocks that match in every column are merged; --all lists one row per block and a\n"
-        "sub-block strip for each (# plugged, . unplugged, ! pinned, ? device disagrees)."
+        "sub-block strip for each (# plugged, . unplugged, ! pinned, ? device disagrees).\n"
+        "Then each device's line (its blocks online and offline, sizes, MemTotal share),\n"
+        "and, as lsmem prints them, the totals of the whole system's memory blocks (boot RAM\n"
+        "included) with the virtio-mem share apart."
     ),
     group="vmem",
     mutates=False,
@@ -202,13 +206,22 @@ def cmd_blocks(session: Session, args: list[str]) -> Result:
             raise usage_error(spec, f"blocks: unknown option {a!r}")
     m = session.machine
     devs = [vd.vmem_of(m, rest[0])] if rest else list(m.vmem.values())
-    if not devs:
-        return Result(True, "DONE", "no virtio-mem devices")
-    text = "\n\n".join(
-        (f"{vm.name}:\n" if len(devs) > 1 else "") + vmem_tables.blocks_table(vm, all=show_all)
-        for vm in devs
+    text = (
+        "no virtio-mem devices"
+        if not devs
+        else "\n\n".join(
+            (f"{vm.name}:\n" if len(devs) > 1 else "") + vmem_tables.blocks_table(vm, all=show_all)
+            for vm in devs
+        )
     )
-    return Result(True, "DONE", text, data={"devices": [vm.name for vm in devs]})
+    totals = vmem_tables.system_totals(m)
+    text += "\n\n" + "\n".join(vmem_tables.totals_lines(totals))
+    return Result(
+        True,
+        "DONE",
+        text,
+        data={"devices": [vm.name for vm in devs], "totals": totals._asdict()},
+    )
 
 
 # ----------------------------------------------------------------------------- raw requests
@@ -295,40 +308,137 @@ def _sysfs_result(res: hotplug.SysfsResult) -> Result:
     return Result(True, res.outcome, res.message, trace=res.trace, data=data)
 
 
+_RANGE_HELP = (
+    "A range of blocks is given as chmem(8) takes it: memory40-47 (its -b BLOCKRANGE), or\n"
+    "an address range 0x140000000-0x17fffffff (or START+SIZE) whose start and end + 1 are\n"
+    "aligned to the memory block size. As chmem does for a range, the blocks are written\n"
+    "in ascending order, a block already in the state is skipped, and one that fails does\n"
+    "not stop the rest; the first line says how much was done, the outcome is the first\n"
+    "failure's (DONE when every block is in the state)."
+)
+
+
 @command(
     "online",
-    "online memoryN [kernel|movable]",
-    summary="online a memory block, as 'echo online > memoryN/state' does",
+    "online memoryN|RANGE [kernel|movable]",
+    summary="online a memory block (or a chmem-style range), as 'echo online > memoryN/state'",
     help=(
         "Without a zone the kernel picks it (contig-zones: the zone the block already\n"
         "touches, else the kernel zone); 'kernel' = online_kernel, 'movable' =\n"
         "online_movable. Fails with EINVAL when already online. The virtio-mem driver may\n"
-        "add more memory afterwards (it waits for onlining past its offline threshold)."
+        "add more memory afterwards (it waits for onlining past its offline threshold).\n"
+        + _RANGE_HELP
     ),
     group="vmem",
 )
 def cmd_online(session: Session, args: list[str]) -> Result:
     spec = REGISTRY["online"]
     expect_args(spec, args, 1, 2)
-    mb = hotplug.parse_memory_block(args[0])
+    lo, hi = _block_range(session, "online", args[0])
     how = args[1].lower() if len(args) > 1 else None
     if how not in (None, "kernel", "movable"):
         raise usage_error(spec, f"online: zone must be kernel or movable, not {args[1]!r}")
-    return _sysfs_result(hotplug.sysfs_online(session.machine, mb, how))
+    if lo == hi:
+        return _sysfs_result(hotplug.sysfs_online(session.machine, lo, how))
+    return _sysfs_range(session, "online", args[0], lo, hi, how)
 
 
 @command(
     "offline",
-    "offline memoryN",
-    summary="offline a memory block, as 'echo offline > memoryN/state' does",
+    "offline memoryN|RANGE",
+    summary="offline a memory block (or a chmem-style range), as 'echo offline > memoryN/state'",
     help="Fails with EBUSY when pinned (unmovable) pages are in its plugged memory, EINVAL\n"
-    "when already offline.",
+    "when already offline.\n" + _RANGE_HELP,
     group="vmem",
 )
 def cmd_offline(session: Session, args: list[str]) -> Result:
     expect_args(REGISTRY["offline"], args, 1)
-    mb = hotplug.parse_memory_block(args[0])
-    return _sysfs_result(hotplug.sysfs_offline(session.machine, mb))
+    lo, hi = _block_range(session, "offline", args[0])
+    if lo == hi:
+        return _sysfs_result(hotplug.sysfs_offline(session.machine, lo))
+    return _sysfs_range(session, "offline", args[0], lo, hi, None)
+
+
+def _block_range(session: Session, name: str, text: str) -> tuple[int, int]:
+    """The memory blocks an argument names, first and last: memoryN (or N), memoryA-B
+    (memoryA-memoryB too), or an address range whose start and end + 1 are aligned to the
+    memory block size (chmem's RANGE and -b BLOCKRANGE)."""
+    t = text.strip()
+    body = t[len("memory") :] if t.lower().startswith("memory") else t
+    if "-" in body and body.split("-", 1)[0].isdigit() and not body.startswith("0x"):
+        a, b = body.split("-", 1)
+        b = b.removeprefix("memory")
+        if not b.isdigit() or int(b) < int(a):
+            raise DevmemError(
+                f"bad memory block range {text!r}: expected memoryA-B with A <= B, e.g. memory40-47"
+            )
+        return int(a), int(b)
+    if body.isdigit() or t.lower().startswith("memory"):
+        mb = hotplug.parse_memory_block(t)
+        return mb, mb
+    start, end = parse_range(t)
+    mbs = session.machine.memory_block_size
+    if start % mbs or (end + 1) % mbs:
+        raise DevmemError(
+            f"{name}: {start:#x}-{end:#x}: start and end + 1 must be aligned to the memory "
+            f"block size ({vd.fmt_size(mbs)})"
+        )
+    return start // mbs, (end + 1) // mbs - 1
+
+
+def _sysfs_range(
+    session: Session, name: str, text: str, lo: int, hi: int, how: str | None
+) -> Result:
+    """online/offline of every memory block in [lo, hi], as chmem_range() (util-linux
+    sys-utils/chmem.c) writes them: ascending, skipping blocks already in the state,
+    going on after a failure."""
+    m = session.machine
+    mbs = m.memory_block_size
+    exist = sorted(mb for g in m.memory_blocks.groups.values() for mb in g.blocks if lo <= mb <= hi)
+    if not exist:
+        hotplug.owning_group(m, lo)  # raises the one-line reason for the first block
+        raise DevmemError(f"{name}: no memory block of memory{lo}-memory{hi} exists")
+    want_online = name == "online"
+    done, lines, trace = 0, [], []
+    first_fail: hotplug.SysfsResult | None = None
+    failed_at = -1
+    last: hotplug.SysfsResult | None = None
+    for mb in exist:
+        zone = m.memory_blocks.zone_of(mb)
+        if zone is None:  # the driver removed it while an earlier block was written
+            lines.append(f"  memory{mb}: removed meanwhile")
+            continue
+        if (zone != OFFLINE) == want_online:
+            done += 1
+            lines.append(f"  memory{mb} already {name}" + (f" ({zone})" if want_online else ""))
+            continue
+        if want_online:
+            res = hotplug.sysfs_online(m, mb, how)
+        else:
+            res = hotplug.sysfs_offline(m, mb)
+        last = res
+        trace.extend(res.trace)
+        lines.extend("  " + ln for ln in res.message.splitlines())
+        if res.outcome == "DONE":
+            done += 1
+        elif first_fail is None:
+            first_fail, failed_at = res, mb
+    total = hi - lo + 1
+    span = f"memory{lo}-memory{hi} ({vd.fmt_size(total * mbs)})"
+    if done == total:
+        head = f"{name} {span}: all {total} memory blocks {name}"
+    else:
+        head = f"{name} {span}: could only {name} {vd.fmt_size(done * mbs)} of memory"
+        missing = total - len(exist)
+        if first_fail is not None:
+            head += f"; memory{failed_at} failed with {first_fail.outcome}"
+        if missing:
+            head += f"; {missing} of the {total} blocks do not exist"
+    outcome = first_fail.outcome if first_fail is not None else "DONE"
+    data: dict[str, Any] = {"outcome": outcome, "done": done, "blocks": total}
+    if last is not None and last.reports:
+        data.update(_report_data(last.reports[-1]))
+    return Result(True, outcome, "\n".join([head, *lines]), trace=trace, data=data)
 
 
 # ----------------------------------------------------------------------------- pins

@@ -1,5 +1,6 @@
 """The text views of virtio-mem devices: the lsmem-style ``blocks`` table with its sub-block
-strips and summary lines, and HMP's ``info memory-devices`` entry.
+strips and summary lines, the system's memory totals under it, and HMP's
+``info memory-devices`` entry.
 
 Presentation only: the rows come from the driver (``VirtioMem.block_row``, ``sub_blocks``,
 ``summary``) as data (virtio_mem/report.py); this module lays them out.
@@ -7,8 +8,10 @@ Presentation only: the rows come from the driver (``VirtioMem.block_row``, ``sub
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
+from devmem_tui.engine.iomem.resource import SYSTEM_RAM
+from devmem_tui.engine.machine import Machine
 from devmem_tui.engine.units import fmt_size
 from devmem_tui.engine.virtio_mem.driver import VirtioMem
 from devmem_tui.engine.virtio_mem.report import SubBlock
@@ -75,21 +78,66 @@ def blocks_table(vm: VirtioMem, all: bool = False) -> str:
         )
         lines.extend(strips)
     lines.append("")
-    lines.extend(summary_lines(vm))
+    lines.append(device_line(vm))
     return "\n".join(lines)
 
 
-def summary_lines(vm: VirtioMem) -> list[str]:
+def device_line(vm: VirtioMem) -> str:
+    """One device's share: its memory blocks online and offline, the device's sizes, the
+    driver's MemTotal share (plugged online memory) and state."""
     dev = vm.device
     s = vm.summary()
-    return [
-        f"Memory block size:     {fmt_size(s.block_size)}",
-        f"Total online memory:   {fmt_size(s.online)}",
-        f"Total offline memory:  {fmt_size(s.offline)}",
-        f"{dev.name} ({vm.res_name}, {s.mode}): plugged {fmt_size(dev.plugged_size)} of "
+    return (
+        f"{dev.name} ({vm.res_name}, {s.mode}): {fmt_size(s.online)} online, "
+        f"{fmt_size(s.offline)} offline; plugged {fmt_size(dev.plugged_size)} of "
         f"requested {fmt_size(dev.requested_size)}, usable {fmt_size(dev.usable_region_size)}, "
         f"device block {fmt_size(dev.block_size)}; MemTotal share {fmt_size(s.mem_total)}; "
-        f"driver {vm.driver_state()}",
+        f"driver {vm.driver_state()}"
+    )
+
+
+class Totals(NamedTuple):
+    """The system's memory blocks by state, as lsmem sums them (whole blocks), and the
+    virtio-mem devices' share of them."""
+
+    block_size: int
+    online: int
+    offline: int
+    vmem_online: int
+    vmem_offline: int
+
+
+def system_totals(m: Machine) -> Totals:
+    """Every memory block of the system: the blocks that hold RAM the virtio-mem devices did
+    not add (boot RAM, dax kmem; always online here) and the devices' blocks. lsmem counts
+    memoryN devices (drivers/base/memory.c creates one per memory block with present
+    sections), so a block that is only partly RAM counts whole."""
+    mbs = m.memory_block_size
+    devices = list(m.vmem.values())
+    other: set[int] = set()
+    for _, r in m.tree.walk():
+        if (r.flags & SYSTEM_RAM) != SYSTEM_RAM or not r.busy:
+            continue
+        parent = r.parent
+        if parent is not None and (parent.flags & SYSTEM_RAM) == SYSTEM_RAM:
+            continue  # nested System RAM: the outer resource counts
+        if any(vm.covers(r.start) for vm in devices):
+            continue  # a device's memory: its driver's table says online or offline
+        other.update(range(r.start // mbs, r.end // mbs + 1))
+    sums = [vm.summary() for vm in devices]
+    v_on = sum(s.online for s in sums)
+    v_off = sum(s.offline for s in sums)
+    return Totals(mbs, len(other) * mbs + v_on, v_off, v_on, v_off)
+
+
+def totals_lines(t: Totals) -> list[str]:
+    """lsmem's summary, for the whole system, and the virtio-mem share apart."""
+    return [
+        f"Memory block size:     {fmt_size(t.block_size)}",
+        f"Total online memory:   {fmt_size(t.online)}",
+        f"Total offline memory:  {fmt_size(t.offline)}",
+        f"virtio-mem share:      {fmt_size(t.vmem_online)} online, "
+        f"{fmt_size(t.vmem_offline)} offline (the rest is boot or other RAM)",
     ]
 
 
