@@ -46,7 +46,8 @@ def config(
 @dataclass
 class FakeVmem:
     """Stands in for a probed virtio-mem device + driver: only what the access code asks
-    (``device.addr/region_size/name``, ``probed``, ``covers``, ``memory_state``)."""
+    (``device.addr/region_size/name``, ``probed``, ``covers``, ``memory_state`` and where it
+    changes)."""
 
     name: str
     addr: int
@@ -64,6 +65,10 @@ class FakeVmem:
 
     def covers(self, addr: int) -> bool:
         return self.addr <= addr < self.addr + self.size
+
+    def memory_state_edges(self) -> list[int]:
+        spans = [(self.addr, self.addr + self.size - 1), *self.online, *self.offline]
+        return [e for a, b in spans + self.page_offline for e in (a, b + 1)]
 
     def memory_state(self, addr: int) -> str:
         def inside(spans: list[tuple[int, int]]) -> bool:

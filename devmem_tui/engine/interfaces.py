@@ -66,6 +66,10 @@ class MemoryDevice(Protocol):
         """The Linux MM state of the page at addr (see ``Machine.memory_state``)."""
         ...
 
+    def memory_state_edges(self) -> list[int]:
+        """The addresses where ``memory_state`` can change (unsorted)."""
+        ...
+
 
 class MachineLike(Protocol):
     """The machine as the rules, the memory-hotplug code and the drivers use it."""

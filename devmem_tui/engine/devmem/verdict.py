@@ -243,6 +243,13 @@ class Verdict:
     def decider(self, value: Line) -> None:
         self._decider, self._raw = value, True
 
+    @property
+    def raw_lines(self) -> tuple[list[Line], Line]:
+        """The trace and the deciding line as they are, lazy or rendered, without rendering
+        the rest: for callers that read two lines of each of many verdicts (the sweep). While
+        the verdict is unrendered the deciding line is the very object in the trace."""
+        return self._trace, self._decider
+
     def _fields(self) -> tuple[object, ...]:
         return (
             self.op,

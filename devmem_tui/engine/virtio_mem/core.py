@@ -509,6 +509,24 @@ class VirtioMemCore:
             return "offline"
         return self.blockmode.page_state(mb, addr - mb * mbs)
 
+    def memory_state_edges(self) -> list[int]:
+        """The addresses where ``memory_state()`` can change (unsorted, may repeat): the ends of
+        the device region, of each added memory block and, in an online block, of its plugged
+        parts (the rest of an online block is PG_offline). It reads what ``memory_state()``
+        reads, so the two must change together; the sweep (devmem/edges.py) relies on it."""
+        start, end = self.region()
+        edges = [start, end + 1]
+        if not self.probed or self.kdump:
+            return edges
+        mbs = self.machine.memory_block_size
+        plugged_ranges = self.blockmode.plugged_ranges
+        for mb, zone in self.group.blocks.items():
+            edges += (mb * mbs, (mb + 1) * mbs)
+            if zone != OFFLINE:
+                for a, b in plugged_ranges(mb):
+                    edges += (a, b + 1)
+        return edges
+
     def sbm_state_name(self, mb: int) -> str:
         """Driver state of memory block mb (SBM) or of its big block (BBM), or '-'."""
         if not self.probed or self.kdump:
