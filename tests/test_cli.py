@@ -43,7 +43,7 @@ def test_run_json_lines_have_exactly_the_design_keys(capsys: pytest.CaptureFixtu
     code, out, _ = main(capsys, "run", "-c", "set kernel 5.15", "-c", "config", "--json")
     assert code == 0
     rows = jsonl(out)
-    assert [list(r) for r in rows] == [JSON_KEYS, JSON_KEYS]
+    assert [list(r) for r in rows] == [JSON_KEYS, [*JSON_KEYS, "data"]]  # config: a table
     assert rows[0] == {
         "line": 1,
         "command": "set kernel 5.15",

@@ -3,17 +3,16 @@
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 from devmem_tui.commands import render
 from devmem_tui.commands.numbers import parse_number, parse_range
 from devmem_tui.commands.registry import Result, UsageError, expect_args, usage_error
 from devmem_tui.commands.session import REGISTRY, Session, command, lookup
-from devmem_tui.engine.config import ERAS, PROPOSALS, KernelConfig
+from devmem_tui.commands.whatif import scratch_machine
+from devmem_tui.engine.config import ERAS, PROPOSALS
 from devmem_tui.engine.devmem import kcore, mappings, mmap, rw
 from devmem_tui.engine.devmem.verdict import Verdict
-from devmem_tui.engine.machine import Machine
 
 ACCESS_HELP = (
     "The outcome word is OK (real data moved), ZEROS (every byte zero-filled by the kernel),\n"
@@ -152,20 +151,19 @@ def cmd_munmap(session: Session, args: list[str]) -> Result:
 def cmd_maps(session: Session, args: list[str]) -> Result:
     expect_args(REGISTRY["maps"], args, 0)
     m = session.machine
-    data = {
-        "mappings": [
-            {
-                "id": mp.id,
-                "start": mp.start,
-                "length": mp.length,
-                "private": mp.private,
-                "sync": mp.sync,
-                "zapped": [list(z) for z in mp.zapped],
-            }
-            for mp in m.mappings.values()
-        ]
-    }
-    return Result(True, "DONE", render.maps_text(m), data=data)
+    rows = [
+        {
+            "id": mp.id,
+            "start": mp.start,
+            "end": mp.end,
+            "length": mp.length,
+            "private": mp.private,
+            "sync": mp.sync,
+            "zapped": [list(z) for z in mp.zapped],
+        }
+        for mp in m.mappings.values()
+    ]
+    return Result(True, "DONE", render.maps_text(m), data={"mappings": rows}, rows=rows)
 
 
 @command(
@@ -208,17 +206,6 @@ def cmd_release(session: Session, args: list[str]) -> Result:
 
 # ------------------------------------------------------------------------------ compare
 COMPARABLE = ("read", "write", "mmap", "kcore")
-
-
-def scratch_machine(machine: Machine, config: KernelConfig) -> Machine:
-    """A throwaway view of ``machine`` under ``config`` for one access: it shares the
-    resource tree and devices read-only (reads, writes, mmaps and kcore never change them)
-    and has its own config, mappings and events, so the session's machine stays as it was."""
-    m = copy.copy(machine)
-    m.config = config
-    m.mappings = {k: copy.copy(v) for k, v in machine.mappings.items()}
-    m.events = []
-    return m
 
 
 @command(
@@ -267,4 +254,4 @@ def cmd_compare(session: Session, args: list[str]) -> Result:
             }
         )
     text = render.compare_text(line, base, rows, unbuildable)
-    return Result(True, "DONE", text, data={"rows": rows})
+    return Result(True, "DONE", text, data={"rows": rows}, rows=rows)

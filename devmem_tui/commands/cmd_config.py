@@ -19,8 +19,15 @@ from devmem_tui.engine.interfaces import EventKind
 )
 def cmd_config(session: Session, args: list[str]) -> Result:
     expect_args(REGISTRY["config"], args, 0)
-    text = render.config_text(session.machine) + "\n\n" + render.settings_text(session.settings)
-    return Result(True, "DONE", text, data={"config": session.config.to_dict()})
+    m = session.machine
+    text = render.config_text(m) + "\n\n" + render.settings_text(session.settings)
+    return Result(
+        True,
+        "DONE",
+        text,
+        data={"config": session.config.to_dict()},
+        rows=render.config_rows(m, session.settings),
+    )
 
 
 @command(

@@ -147,15 +147,13 @@ def cmd_iomem(session: Session, args: list[str]) -> Result:
     shown = _shown(tree, start, end)
     if not text:
         text = f"no resource overlaps {start:#x}-{end:#x} (a hole)"
+    resources = [_resource_data(r, d) for d, r in shown]
     return Result(
         True,
         "DONE",
         text,
-        data={
-            "range": [start, end],
-            "flags": flags,
-            "resources": [_resource_data(r, d) for d, r in shown],
-        },
+        data={"range": [start, end], "flags": flags, "resources": resources},
+        rows=resources,
     )
 
 

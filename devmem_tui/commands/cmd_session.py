@@ -12,9 +12,11 @@ import re
 
 from devmem_tui import files
 from devmem_tui.commands.grammar import quote_word
+from devmem_tui.commands.policy_svg import sweep_svg
 from devmem_tui.commands.recorder import start_recording, stop_recording
 from devmem_tui.commands.registry import Result, UsageError, expect_args
 from devmem_tui.commands.session import REGISTRY, Session, command
+from devmem_tui.commands.sweeps import parse_job
 from devmem_tui.engine.devmem.verdict import Outcome
 from devmem_tui.engine.errors import DevmemError
 from devmem_tui.engine.iomem import text as iomem_text
@@ -94,16 +96,27 @@ def _looks_like_iomem(path: str) -> bool:
 @command(
     "export",
     "export svg|iomem|json FILE",
-    summary="write a screenshot (TUI only), the map as annotated /proc/iomem text, or the "
-    "session as JSON",
+    "export policy-map FILE [read|write|mmap|kcore] [RANGE]",
+    "export policy-map FILE [read|write|mmap|kcore] [RANGE] --vs KEY=VALUE...",
+    "export policy-map FILE [read|write|mmap|kcore] [RANGE] --vs-saved FILE",
+    summary="write a screenshot (TUI only), the map as annotated /proc/iomem text, the "
+    "session as JSON, or a policy-map picture",
     help="export iomem FILE   the map with [flags] annotations; 'load iomem FILE' reads it\n"
     "export json FILE    the same JSON document as 'save'\n"
-    "export svg FILE     a screenshot of the TUI (only inside the TUI)",
+    "export svg FILE     a screenshot of the TUI (only inside the TUI)\n"
+    "export policy-map FILE.svg [OP] [RANGE] [--vs KEY=VALUE...]\n"
+    "                    the 'sweep' of OP (default read) as a standalone SVG picture: the\n"
+    "                    address space as a strip of ranges coloured by outcome, labelled,\n"
+    "                    with a legend and the config in the title; with --vs (or\n"
+    "                    --vs-saved FILE) before and after side by side, changes outlined\n"
+    "Example: export policy-map map.svg mmap --vs kernel=5.15",
     group="session",
     mutates=False,
 )
 def cmd_export(session: Session, args: list[str]) -> Result:
     spec = REGISTRY["export"]
+    if args and args[0].lower() == "policy-map":
+        return _export_policy_map(session, args[1:])
     expect_args(spec, args, 2)
     what, path = args[0].lower(), os.path.expanduser(args[1])
     if what == "svg":
@@ -127,6 +140,27 @@ def cmd_export(session: Session, args: list[str]) -> Result:
             data={"path": path},
         )
     raise UsageError(f"export: unknown format {args[0]!r}; usage: {spec.usages[0]}")
+
+
+def _export_policy_map(session: Session, args: list[str]) -> Result:
+    """``export policy-map FILE [OP] [RANGE] [--vs ...]``: everything is checked (the file
+    name, the arguments, a --vs-saved file) before the picture is drawn and written."""
+    if not args or args[0].startswith("--"):
+        raise UsageError("export policy-map: missing FILE (e.g. export policy-map map.svg)")
+    path = os.path.expanduser(args[0])
+    files.check_path(path, writing=True)
+    if os.path.isdir(path):
+        raise UsageError(f"export policy-map: {args[0]} is a directory")
+    job = parse_job(session.machine, args[1:], "export policy-map", op_optional=True)
+    svg = sweep_svg(job)
+    files.write_atomic(path, svg)
+    what = f"{len(job.diff)} changed" if job.other is not None else f"{len(job.rows)}"
+    return Result(
+        True,
+        "DONE",
+        f"exported the {job.op} policy map ({what} ranges, {job.range_text}) to {args[0]}",
+        data={"path": path, "op": job.op, "range": [job.lo, job.hi]},
+    )
 
 
 # ----------------------------------------------------------------------------- record

@@ -72,9 +72,10 @@ def cmd_vmem(session: Session, args: list[str]) -> Result:
     m = session.machine
     if not args:
         if not m.vmem:
-            return Result(True, "DONE", "no virtio-mem devices", data={"devices": []})
+            return Result(True, "DONE", "no virtio-mem devices", data={"devices": []}, rows=[])
         text = "\n".join(vmem_tables.info_text(vm) for vm in m.vmem.values())
-        return Result(True, "DONE", text, data={"devices": [vm.info() for vm in m.vmem.values()]})
+        infos = [vm.info() for vm in m.vmem.values()]
+        return Result(True, "DONE", text, data={"devices": infos}, rows=infos)
     sub = args[0]
     if sub == "add":
         if len(args) < 4:
@@ -216,11 +217,13 @@ def cmd_blocks(session: Session, args: list[str]) -> Result:
     )
     totals = vmem_tables.system_totals(m)
     text += "\n\n" + "\n".join(vmem_tables.totals_lines(totals))
+    rows = [row for vm in devs for row in vmem_tables.blocks_data(vm, all=show_all)]
     return Result(
         True,
         "DONE",
         text,
         data={"devices": [vm.name for vm in devs], "totals": totals._asdict()},
+        rows=rows,
     )
 
 

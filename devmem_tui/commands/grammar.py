@@ -129,6 +129,7 @@ ARG_KINDS: dict[str, str] = {
     "DURATION": "duration",
     "TEXT": "text",
     "OUTCOME": "outcome",
+    "KEY=VALUE": "setting",  # a config key and its value in one word (sweep --vs)
 }
 # Kinds whose slot swallows the rest of the line.
 REST_KINDS = frozenset({"text", "command"})
@@ -158,14 +159,14 @@ class Slot(NamedTuple):
 
 
 def _alt(word: str) -> Alt:
+    if word in ARG_KINDS:
+        return Alt(kind=ARG_KINDS[word])
     if "=" in word and not word.startswith("="):
         pre, _, ph = word.partition("=")
         values = tuple(v for v in ph.split("|") if v)
         if len(values) > 1 or (values and not re.fullmatch(r"[A-Z][A-Za-z0-9_]*", values[0])):
             return Alt(kind="choice", prefix=pre + "=", choices=values)
         return Alt(kind=ARG_KINDS.get(ph, "value"), prefix=pre + "=")
-    if word in ARG_KINDS:
-        return Alt(kind=ARG_KINDS[word])
     if re.fullmatch(r"[A-Z][A-Z0-9_]*", word):
         return Alt(kind="value")  # a placeholder the registry does not know: free-form
     return Alt(literal=word)

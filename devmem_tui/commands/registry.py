@@ -47,9 +47,12 @@ class Result:
     data: dict[str, Any] = field(default_factory=dict)
     command: str = ""
     expect_failed: bool = False
+    # A table command's rows as typed objects (addresses and sizes as integers): `run --json`
+    # prints them as "data" (docs/cli.md has each command's row schema).
+    rows: list[dict[str, Any]] | None = None
 
     def to_json(self, line: int) -> dict[str, Any]:
-        return {
+        out = {
             "line": line,
             "command": self.command,
             "ok": self.ok,
@@ -57,6 +60,9 @@ class Result:
             "message": self.message,
             "trace": list(self.trace),
         }
+        if self.rows is not None:
+            out["data"] = self.rows
+        return out
 
 
 Handler = Callable[[S, list[str]], Result]

@@ -172,6 +172,44 @@ def settings_text(settings: Settings) -> str:
     return "\n".join(lines)
 
 
+def config_rows(m: Machine, settings: Settings) -> list[dict[str, Any]]:
+    """`config` as typed rows, ``kind`` saying which part of the table: every config key
+    ("config", the value as the config holds it: a bool for on/off, an int for phys_bits),
+    the derived values ("derived"), the front-end settings ("setting")."""
+    cfg = m.config
+    rows: list[dict[str, Any]] = [
+        {
+            "key": key,
+            "value": getattr(cfg, key),
+            "choices": list(allowed) if allowed else None,
+            "help": help_text,
+            "kind": "config",
+        }
+        for key, (allowed, help_text) in KEYS.items()
+    ]
+    derived = (
+        ("strict_devmem_effective", cfg.eff_strict_devmem, "STRICT_DEVMEM as built"),
+        ("io_strict_devmem_effective", cfg.eff_io_strict_devmem, "IO_STRICT_DEVMEM as built"),
+        ("strict_iomem_checks", int(cfg.strict_iomem_checks), "strict_iomem() in resource.c"),
+        ("high_memory", m.high_memory, "one past the top of directly mapped RAM"),
+        ("virtio_mem_driver_built", cfg.virtio_mem_buildable, "VIRTIO_MEM can be built"),
+    )
+    rows += [
+        {"key": k, "value": v, "choices": None, "help": h, "kind": "derived"} for k, v, h in derived
+    ]
+    for key, (allowed, help_text) in SETTINGS.items():
+        rows.append(
+            {
+                "key": key,
+                "value": getattr(settings, key),
+                "choices": list(allowed) if allowed else None,
+                "help": help_text,
+                "kind": "setting",
+            }
+        )
+    return rows
+
+
 def help_text(specs: Iterable[CommandSpec[S]]) -> str:
     """`help`: the commands by group, one usage and summary each."""
     lines = []

@@ -37,16 +37,14 @@ def sub_block_strip(vm: VirtioMem, mb: int) -> str:
     return "".join([glyphs[s] for s in vm.blockmode.sub_blocks(mb)])
 
 
-def blocks_table(vm: VirtioMem, all: bool = False) -> str:
-    """lsmem-style table of the device's memory blocks: RANGE SIZE STATE BLOCK ZONES plus the
-    driver's block state and plugged sub-blocks; neighbouring blocks that match in every column
-    are merged (``all``: one row per block). Partially plugged blocks (every block with
-    ``all``) get a sub-block strip. Ends with a summary."""
+def _block_rows(vm: VirtioMem, all: bool) -> tuple[list[list[Any]], list[str]]:
+    """The ``blocks`` rows [first_mb, last_mb, (state, zones, driver, plugged)]: neighbouring
+    blocks that match in every column merged (``all``: one row per block), and the sub-block
+    strips of partially plugged blocks (every block with ``all``)."""
     dev = vm.device
-    mbs = vm.mbs
-    first = -(-dev.addr // mbs)
-    last = dev.end // mbs - 1
-    rows: list[list[Any]] = []  # [first_mb, last_mb, key]
+    first = -(-dev.addr // vm.mbs)
+    last = dev.end // vm.mbs - 1
+    rows: list[list[Any]] = []
     strips: list[str] = []
     show_strips = vm.probed and not vm.kdump
     for mb in range(first, last + 1):
@@ -58,6 +56,36 @@ def blocks_table(vm: VirtioMem, all: bool = False) -> str:
             rows.append([mb, mb, key])
         if show_strips and (all and row.strip or row.partial):
             strips.append(f"memory{mb:<5} {sub_block_strip(vm, mb)}")
+    return rows, strips
+
+
+def blocks_data(vm: VirtioMem, all: bool = False) -> list[dict[str, Any]]:
+    """The rows of ``blocks_table`` as typed objects (``run --json``)."""
+    mbs = vm.mbs
+    return [
+        {
+            "device": vm.name,
+            "start": a * mbs,
+            "end": (b + 1) * mbs - 1,
+            "size": (b - a + 1) * mbs,
+            "state": state,
+            "first_block": a,
+            "last_block": b,
+            "zones": zones,
+            "driver_state": drv,
+            "plugged": plugged,
+        }
+        for a, b, (state, zones, drv, plugged) in _block_rows(vm, all)[0]
+    ]
+
+
+def blocks_table(vm: VirtioMem, all: bool = False) -> str:
+    """lsmem-style table of the device's memory blocks: RANGE SIZE STATE BLOCK ZONES plus the
+    driver's block state and plugged sub-blocks; neighbouring blocks that match in every column
+    are merged (``all``: one row per block). Partially plugged blocks (every block with
+    ``all``) get a sub-block strip. Ends with a summary."""
+    mbs = vm.mbs
+    rows, strips = _block_rows(vm, all)
     header = ("RANGE", "SIZE", "STATE", "BLOCK", "ZONES", "VIRTIO-MEM", "PLUGGED")
     table = [header]
     for a, b, (state, zones, drv, plugged) in rows:

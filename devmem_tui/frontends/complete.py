@@ -232,6 +232,14 @@ def _kind_candidates(
     elif kind == "config_value":
         key = args[0] if args else ""
         yield from _config_values(key)
+    elif kind == "setting":  # KEY=VALUE: the keys first, then the values of the typed key
+        key, eq, _ = partial.partition("=")
+        if eq:
+            for value, meta in _config_values(key):
+                yield f"{key}={value}", meta
+        else:
+            for key, meta in _config_keys():
+                yield f"{key}=", meta
     elif kind == "preset":
         yield from _presets()
     elif kind == "device":

@@ -1,0 +1,53 @@
+"""What-if machines: the session's machine under another configuration, for the commands that
+compare without changing the session (``compare``, ``sweep --vs``, ``export policy-map``)."""
+
+from __future__ import annotations
+
+import copy
+
+from devmem_tui.commands.registry import UsageError
+from devmem_tui.engine.config import KernelConfig
+from devmem_tui.engine.errors import DevmemError
+from devmem_tui.engine.machine import Machine
+
+
+def scratch_machine(machine: Machine, config: KernelConfig) -> Machine:
+    """A throwaway view of ``machine`` under ``config`` for accesses: it shares the resource
+    tree and devices read-only (reads, writes, mmaps, kcore and sweeps never change them) and
+    has its own config, mappings and events, so the session's machine stays as it was."""
+    m = copy.copy(machine)
+    m.config = config
+    m.mappings = {k: copy.copy(v) for k, v in machine.mappings.items()}
+    m.events = []
+    return m
+
+
+def parse_settings(words: list[str], option: str = "--vs") -> list[tuple[str, str]]:
+    """``KEY=VALUE`` words as (key, value) pairs, checked against a copy of the default config
+    so that a bad key or value is reported before anything runs."""
+    if not words:
+        raise UsageError(f"{option}: missing KEY=VALUE (e.g. {option} io_strict_devmem=on)")
+    pairs: list[tuple[str, str]] = []
+    probe = KernelConfig()
+    for w in words:
+        key, eq, value = w.partition("=")
+        if not eq or not key or not value:
+            raise UsageError(f"{option}: {w!r} is not KEY=VALUE (e.g. kernel=5.15)")
+        try:
+            probe.set(key, value)
+        except DevmemError as e:
+            raise UsageError(f"{option} {w}: {e}") from None
+        pairs.append((key.strip().lower(), value.strip()))
+    return pairs
+
+
+def with_settings(machine: Machine, pairs: list[tuple[str, str]]) -> Machine:
+    """``machine`` seen under its config with ``pairs`` applied (a scratch machine)."""
+    cfg = machine.config.copy()
+    for key, value in pairs:
+        cfg.set(key, value)
+    return scratch_machine(machine, cfg)
+
+
+def settings_text(pairs: list[tuple[str, str]]) -> str:
+    return " ".join(f"{k}={v}" for k, v in pairs)
