@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from devmem_tui.commands.policy_svg import box_lines, range_label
+from devmem_tui.commands.policy_svg import range_label
 from devmem_tui.commands.session import Session
-from devmem_tui.commands.sweeps import parse_job, size_text
+from devmem_tui.commands.sweeps import box_lines, parse_job, size_text
 from devmem_tui.engine import session_json
 from devmem_tui.engine.devmem.sweep import sweep
 from devmem_tui.frontends import cli

@@ -89,3 +89,19 @@ def test_snapshot_80x24_no_color(snap_compare: Any, monkeypatch: Any) -> None:
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
+
+
+def test_snapshot_policy_map_diff(snap_compare: Any) -> None:
+    """The policy map (M) of mmap against io_strict_devmem=on, the cursor on the first
+    change and its two traces shown."""
+
+    async def run_before(pilot: Any) -> None:
+        await steady(pilot)
+        await pilot.press("M", "m", "d")
+        pilot.app.focused.value = "io_strict_devmem=on"
+        await pilot.press("enter")
+        await pilot.pause()
+        await pilot.press("n", "enter")
+        await pilot.pause()
+
+    assert snap_compare(make_app(), terminal_size=SIZE, run_before=run_before)

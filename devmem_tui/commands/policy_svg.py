@@ -6,9 +6,8 @@ and the config (in the title) go with it. A diff puts the two configurations sid
 before on the left, after on the right, cut where either changes, and marks the pieces whose
 outcome changed.
 
-The scale is per range, not per byte (a 4 KiB page next to 60 TiB of nothing must be seen): a
-box is one line high, plus one more for each factor of 1024 its size has above 1 MiB, up to
-five.
+The scale is per range, not per byte (a 4 KiB page next to 60 TiB of nothing must be seen):
+``sweeps.box_lines``, as in the TUI's policy map.
 
 Written with the standard library's ElementTree, which escapes the names that come from a
 user's /proc/iomem; an SVG library would add a dependency for a few rectangles and lines of
@@ -19,7 +18,8 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
-from devmem_tui.commands.sweeps import SweepJob, size_text
+from devmem_tui.commands.sweeps import SweepJob, box_lines, size_text
+from devmem_tui.engine.devmem.sweep import overlay
 
 SVG_NS = "http://www.w3.org/2000/svg"
 FONT = 12  # px, monospace: a character is ~0.6 em wide
@@ -44,17 +44,6 @@ COLOURS: dict[str, str] = {
     "ENOSYS": "#bbbbbb",
 }
 OTHER = "#666666"
-
-
-def box_lines(size: int) -> int:
-    """How many lines high a range's box is: 1 below 1 MiB, 2 from 1 MiB, +1 per factor of
-    1024 above that, up to 5."""
-    lines = 1
-    size >>= 20
-    while size >= 1 and lines < 5:
-        lines += 1
-        size >>= 10
-    return lines
 
 
 def range_label(start: int, end: int) -> str:
@@ -186,10 +175,7 @@ def _diff_svg(job: SweepJob) -> str:
         _el(body, "text", word, x=x + STRIP_W / 2, y=y + FONT, class_="word")
     y += LINE
     widest = int(len(title) * HEAD_SCALE)
-    i = j = 0
-    while i < len(old) and j < len(new):
-        a, b = old[i], new[j]
-        lo, hi = max(a.start, b.start), min(a.end, b.end)
+    for lo, hi, a, b in overlay(old, new):
         changed = a.outcome != b.outcome
         lines = max(box_lines(hi - lo + 1), 3 if changed else 1)
         h = lines * LINE
@@ -203,8 +189,4 @@ def _diff_svg(job: SweepJob) -> str:
         _texts(body, x_text, y, texts, bold_first=changed)
         widest = max(widest, int(len(texts[0]) * HEAD_SCALE), *(len(t) for t in texts))
         y += h
-        if a.end == hi:
-            i += 1
-        if b.end == hi:
-            j += 1
     return _finish(root, x_text + CHAR_W * widest + MARGIN, y + MARGIN)

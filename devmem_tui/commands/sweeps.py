@@ -28,7 +28,7 @@ from devmem_tui.engine.errors import DevmemError
 from devmem_tui.engine.machine import Machine
 from devmem_tui.engine.units import GiB, KiB, MiB, TiB
 
-__all__ = ["OPS", "SweepJob", "diff_text", "parse_job", "size_text", "sweep_text"]
+__all__ = ["OPS", "SweepJob", "box_lines", "diff_text", "parse_job", "size_text", "sweep_text"]
 
 
 def size_text(n: int) -> str:
@@ -41,6 +41,18 @@ def size_text(n: int) -> str:
     if (n * 1000) % scale == 0:
         return f"{n / scale:.3f}".rstrip("0").rstrip(".") + unit
     return f"~{n * 100 // scale / 100:.2f}{unit}"
+
+
+def box_lines(size: int) -> int:
+    """How many lines a range gets in a picture of a sweep (the TUI's policy map, the SVG):
+    the scale is per range, not per byte, so a 4 KiB page next to 60 TiB of nothing is seen.
+    1 below 1 MiB, 2 from 1 MiB, +1 per factor of 1024 above that, up to 5."""
+    lines = 1
+    size >>= 20
+    while size >= 1 and lines < 5:
+        lines += 1
+        size >>= 10
+    return lines
 
 
 @dataclass

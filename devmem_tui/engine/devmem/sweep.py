@@ -20,7 +20,7 @@ differs.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -32,7 +32,17 @@ from devmem_tui.engine.units import PAGE_SHIFT, PAGE_SIZE
 if TYPE_CHECKING:
     from devmem_tui.engine.interfaces import MachineLike
 
-__all__ = ["OPS", "DiffRow", "Row", "access", "diff", "phys_limit", "sweep", "totals"]
+__all__ = [
+    "OPS",
+    "DiffRow",
+    "Row",
+    "access",
+    "diff",
+    "overlay",
+    "phys_limit",
+    "sweep",
+    "totals",
+]
 
 _PAGE_MASK = PAGE_SIZE - 1
 
@@ -228,24 +238,27 @@ class DiffRow:
         return {"start": self.start, "end": self.end, "old": side(self.old), "new": side(self.new)}
 
 
-def diff(old: list[Row], new: list[Row]) -> list[DiffRow]:
-    """The pieces of the range where the two sweeps (of the same range) give different
-    outcomes, in address order: one per pair of overlapping rows (the sweeps already merged
-    what ends alike, so two neighbouring pieces always differ on one side)."""
+def overlay(old: list[Row], new: list[Row]) -> Iterator[tuple[int, int, Row, Row]]:
+    """Two sweeps of the same range cut where either changes: (start, end, old row, new row)
+    for every piece, in address order."""
     if old and new and (old[0].start, old[-1].end) != (new[0].start, new[-1].end):
-        raise ValueError("diff needs two sweeps of the same range")
-    out: list[DiffRow] = []
+        raise ValueError("two sweeps of different ranges cannot be compared")
     i = j = 0
     while i < len(old) and j < len(new):
         a, b = old[i], new[j]
-        lo, hi = max(a.start, b.start), min(a.end, b.end)
-        if a.outcome != b.outcome:
-            out.append(DiffRow(lo, hi, a, b))
+        hi = min(a.end, b.end)
+        yield max(a.start, b.start), hi, a, b
         if a.end == hi:
             i += 1
         if b.end == hi:
             j += 1
-    return out
+
+
+def diff(old: list[Row], new: list[Row]) -> list[DiffRow]:
+    """The pieces of the range where the two sweeps (of the same range) give different
+    outcomes, in address order: one per pair of overlapping rows (the sweeps already merged
+    what ends alike, so two neighbouring pieces always differ on one side)."""
+    return [DiffRow(lo, hi, a, b) for lo, hi, a, b in overlay(old, new) if a.outcome != b.outcome]
 
 
 def diff_totals(rows: list[DiffRow]) -> dict[str, int]:

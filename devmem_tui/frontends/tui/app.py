@@ -20,7 +20,7 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.timer import Timer
-from textual.widgets import Footer, Header, Input, Select, Static, Switch, Tree
+from textual.widgets import Footer, Header, Input, OptionList, Select, Static, Switch, Tree
 
 from devmem_tui.commands.grammar import has_separator, split_commands
 from devmem_tui.commands.numbers import parse_number
@@ -45,6 +45,7 @@ from devmem_tui.frontends.tui.keymap import keymap_path, load_keymap
 from devmem_tui.frontends.tui.provider import DevmemCommands
 from devmem_tui.frontends.tui.scenario_mode import ScenarioApp
 from devmem_tui.frontends.tui.screens.help import HelpScreen
+from devmem_tui.frontends.tui.screens.policy_map import PolicyMapScreen
 from devmem_tui.frontends.tui.screens.prompt import FindScreen, GotoScreen
 from devmem_tui.frontends.tui.stepper import Stepper
 from devmem_tui.frontends.tui.styles import text_without_color
@@ -311,7 +312,7 @@ class DevmemApp(ScenarioApp):
 
     def _all_bindings(self) -> list[Binding]:
         out = [b for b in self.BINDINGS if isinstance(b, Binding)]
-        for cls in (IomemTree, BlockMap, CommandBar):
+        for cls in (IomemTree, BlockMap, CommandBar, PolicyMapScreen):
             out += [b for b in cls.BINDINGS if isinstance(b, Binding)]
         return out
 
@@ -421,6 +422,7 @@ class DevmemApp(ScenarioApp):
         ch = ch or model.Changes()
         self._update_title()
         tree = self.query_one(IomemTree)
+        tree.refresh_badges()
         ids = model.changed_ids(ch)
         if ch.tree_changed or tree.highlight or ch.config:
             tree.reload(highlight=ids)
@@ -523,7 +525,7 @@ class DevmemApp(ScenarioApp):
             if not self.steps:
                 return False
             if action == "step":
-                if isinstance(self.focused, Input | Select | Switch):
+                if isinstance(self.focused, Input | Select | Switch | OptionList):
                     return False  # their own enter/space
             return True
         if action in ("plug", "unplug", "resize", "next_device"):
@@ -650,6 +652,12 @@ class DevmemApp(ScenarioApp):
         entry = node.data if node is not None else None
         self._select(addr, entry)
         tree.focus()
+
+    def action_policy_map(self) -> None:
+        self.push_screen(PolicyMapScreen(lambda: self.session.machine))
+
+    def action_badges(self) -> None:
+        self.query_one(IomemTree).toggle_badges()
 
     def action_help(self) -> None:
         rows = [

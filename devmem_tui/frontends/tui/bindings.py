@@ -56,6 +56,22 @@ APP_BINDINGS: list[BindingType] = [
     ),
     Binding("g", "goto", "Go to", id="goto", tooltip="go to an address"),
     Binding(
+        "M",
+        "policy_map",
+        "Policy map",
+        id="policy_map",
+        show=False,
+        tooltip="the address space as ranges coloured by outcome; d compares configs",
+    ),
+    Binding(
+        "v",
+        "badges",
+        "Verdicts",
+        id="badges",
+        show=False,
+        tooltip="iomem tree: read/mmap verdict badges on every node (v again hides them)",
+    ),
+    Binding(
         "z",
         "maximize_pane",
         "Zoom",

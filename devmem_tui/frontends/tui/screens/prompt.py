@@ -25,14 +25,17 @@ class GotoScreen(ModalScreen[str | None]):
 
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="goto.cancel")]
 
-    def __init__(self, title: str = "Go to address (0x..., decimal, or 4G)") -> None:
+    def __init__(
+        self, title: str = "Go to address (0x..., decimal, or 4G)", placeholder: str = "0x140000000"
+    ) -> None:
         super().__init__()
         self.title_text = title
+        self.placeholder = placeholder
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="prompt-box"):
             yield Label(Text(self.title_text))
-            yield Input(placeholder="0x140000000", id="goto-input")
+            yield Input(placeholder=self.placeholder, id="goto-input")
 
     @on(Input.Submitted)
     def submitted(self, event: Input.Submitted) -> None:

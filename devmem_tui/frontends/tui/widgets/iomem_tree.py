@@ -12,11 +12,13 @@ from rich.style import Style
 from rich.text import Text
 from textual import events
 from textual.binding import Binding
+from textual.widget import Widget
 from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
 from devmem_tui.engine.units import fmt_size
 from devmem_tui.frontends.tui import model
+from devmem_tui.frontends.tui.policy import Badges, badge_legend
 from devmem_tui.frontends.tui.styles import text_without_color
 
 if TYPE_CHECKING:
@@ -31,13 +33,18 @@ def size_text(entry: model.Entry) -> str:
 
 
 def entry_label(
-    entry: model.Entry, changed: bool = False, size_width: int = 0, compact: bool = False
+    entry: model.Entry,
+    changed: bool = False,
+    size_width: int = 0,
+    compact: bool = False,
+    badges: Badges | None = None,
 ) -> Text:
     """Glyph, range, size (exact, right-aligned in ``size_width`` so siblings line up; before
-    the name, so a narrow pane cuts the name, not the size), name. ``compact`` (a narrow
-    pane) gives the start address only: the details pane has the whole range. Names come
-    from a user's /proc/iomem, so this is a rich Text, never markup (Textual parses a str
-    label as markup)."""
+    the name, so a narrow pane cuts the name, not the size), the read/mmap verdict badges
+    while they show (lined up the same way), name. ``compact`` (a narrow pane) gives the
+    start address only: the details pane has the whole range. Names come from a user's
+    /proc/iomem, so this is a rich Text, never markup (Textual parses a str label as
+    markup)."""
     glyph, style, _ = model.KINDS[entry.kind]
     hole = entry.kind == "hole"
     t = Text()
@@ -46,11 +53,18 @@ def entry_label(
     where = f"{entry.start:08x}" if compact else model.fmt_range(entry.start, entry.end)
     t.append(where, style="dim" if hole else "")
     t.append(f" {size_text(entry):>{size_width}}  ", style="dim")
+    if badges is not None:
+        t.append_text(badges.text(entry.start, entry.end))
+        t.append("  ")
     t.append(entry.name, style=style if not hole else "dim italic")
     if changed:
         t.append(" ✚", style="bold")
         t.stylize("bold underline")
     return t
+
+
+def _size_width(entries: list[model.Entry]) -> int:
+    return max((len(size_text(e)) for e in entries), default=0)
 
 
 class IomemTree(Tree[model.Entry]):
@@ -74,6 +88,7 @@ class IomemTree(Tree[model.Entry]):
         self.guide_depth = 2
         self.highlight: set[model.ResId] = set()
         self.compact = False  # labels without the range end, for a narrow pane
+        self.badges: Badges | None = None  # the read/mmap verdicts, while they show (`v`)
 
     def on_resize(self, event: events.Resize) -> None:
         compact = event.size.width < COMPACT_BELOW
@@ -106,13 +121,12 @@ class IomemTree(Tree[model.Entry]):
         return text_without_color(text) if self.app.no_color else text
 
     # ------------------------------------------------------------------ building
+    def _label(self, entry: model.Entry, size_width: int) -> Text:
+        changed = (entry.start, entry.name) in self.highlight and entry.resource is not None
+        return entry_label(entry, changed, size_width, self.compact, self.badges)
+
     def _add(self, parent: Node, entry: model.Entry, size_width: int = 0) -> Node:
-        label = entry_label(
-            entry,
-            (entry.start, entry.name) in self.highlight and entry.resource is not None,
-            size_width,
-            self.compact,
-        )
+        label = self._label(entry, size_width)
         if entry.has_children:
             node = parent.add(label, data=entry, allow_expand=True)
         else:
@@ -121,9 +135,37 @@ class IomemTree(Tree[model.Entry]):
 
     def _add_all(self, parent: Node, entries: list[model.Entry]) -> None:
         """Siblings, their sizes aligned to the widest of them."""
-        width = max((len(size_text(e)) for e in entries), default=0)
+        width = _size_width(entries)
         for e in entries:
             self._add(parent, e, width)
+
+    # ------------------------------------------------------------------ verdict badges
+    def toggle_badges(self) -> bool:
+        """Show or hide each node's read/mmap verdicts (one sweep per op); True if shown."""
+        self.badges = None if self.badges is not None else Badges(self.machine)
+        self._relabel()
+        return self.badges is not None
+
+    def refresh_badges(self) -> None:
+        """Sweep again after a change (only while the badges show)."""
+        if self.badges is not None:
+            self.badges = Badges(self.machine)
+            self._relabel()
+
+    def _relabel(self) -> None:
+        """New labels for every node built so far, siblings aligned as ``_add_all`` does."""
+        stack: list[Node] = [self.root]
+        while stack:
+            parent = stack.pop()
+            kids = [n for n in parent.children if n.data is not None]
+            width = _size_width([n.data for n in kids if n.data is not None])
+            for n in kids:
+                assert n.data is not None
+                n.set_label(self._label(n.data, width))
+                stack.append(n)
+        pane = self.parent
+        if isinstance(pane, Widget):  # the pane says what the badges mean
+            pane.border_subtitle = badge_legend() if self.badges is not None else ""
 
     def ensure_children(self, node: Node) -> None:
         """Build a node's children the first time it is expanded (lazy)."""
