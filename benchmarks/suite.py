@@ -1,4 +1,4 @@
-"""The benchmark sections (a)-(g) of docs/performance.md. Each returns a Table; a section whose
+"""The benchmark sections (a)-(h) of docs/performance.md. Each returns a Table; a section whose
 engine module has not landed (or fails) returns a table saying so instead of stopping the run."""
 
 from __future__ import annotations
@@ -585,8 +585,16 @@ def tui(s: Settings) -> Table:
     return t
 
 
+def sweeps(s: Settings) -> Table:
+    """(h) benchmarks/sweep_bench.py: sweep cost per map size and on a fragmented 1 TiB device."""
+    from benchmarks.sweep_bench import sweep_section
+
+    return sweep_section(s, machine)
+
+
 SECTIONS: dict[str, Callable[[Settings], Table]] = {
     "verdicts": verdicts,
+    "sweep": sweeps,
     "vmem": vmem,
     "iomem": iomem_text,
     "play": playback,
