@@ -314,6 +314,8 @@ def test_every_table_command_carries_typed_rows(capsys: pytest.CaptureFixture[st
         "value": 0x180000000,
         "choices": None,
         "help": "one past the top of directly mapped RAM",
-        "derived": True,
+        "kind": "derived",
     }
+    assert config["trace"]["kind"] == "setting" and config["trace"]["value"] == "on"
+    assert config["autoplay_delay"]["value"] == 1.5
     assert "data" not in by["read"]  # not a table
