@@ -84,7 +84,7 @@ def test_diff_lists_changes_with_both_checks_and_totals(capsys: pytest.CaptureFi
     assert "-> io_strict_devmem=on (6.16 x86_64 SI iomem=default): 4 ranges change" in lines[0]
     ioapic = lines.index(next(ln for ln in lines if ln.startswith("0x00000000fec00000")))
     assert lines[ioapic].split()[-3:] == ["OK", "->", "EPERM"]
-    assert lines[ioapic + 1].startswith("    before: devmem_is_allowed: not RAM")
+    assert lines[ioapic + 1].startswith("  before: devmem_is_allowed: not RAM")
     assert "'IOAPIC 0' 0xfec00000-0xfec003ff" in lines[ioapic + 2]
     assert lines[-1] == "changed: 28K OK -> EPERM"
     assert s.config.io_strict_devmem is False  # the session is as it was

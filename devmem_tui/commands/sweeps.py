@@ -185,7 +185,7 @@ def diff_text(job: SweepJob) -> str:
     lines = [head, f"{'RANGE':<37}  {'SIZE':>{width}}  OUTCOME"]
     for r in rows:
         lines.append(f"{_range(r.start, r.end)}  {size_text(r.size):>{width}}  {r.change}")
-        lines.append(f"    before: {r.old.decided_by}")
-        lines.append(f"    after:  {r.new.decided_by}")
+        lines.append(f"  before: {r.old.decided_by}")
+        lines.append(f"  after:  {r.new.decided_by}")
     lines.append(f"changed: {_totals_line(diff_totals(rows))}")
     return "\n".join(lines)
