@@ -23,17 +23,18 @@ TARGET_S = 1.0
 TARGET_RATIO = 150.0
 
 
-def fragmented_tib(m0: Machine, info: GenInfo, runs: int = 10_000) -> Machine:
-    """``m0``'s map with a 1 TiB virtio-mem device (2 MiB blocks, Sub Block Mode) plugged and
-    online, then in ``runs // 2`` of its memory blocks the upper 64 MiB unplugged again by the
+def fragmented_tib(m0: Machine, info: GenInfo, runs: int = 10_000, size: int = TiB) -> Machine:
+    """``m0``'s map with a ``size`` (1 TiB) virtio-mem device (2 MiB blocks, Sub Block Mode)
+    plugged and online, then in ``runs // 2`` of its memory blocks the upper 64 MiB unplugged
+    again by the
     driver's own sub-block unplug (fake-offline + UNPLUG, as ``unplug_request`` does when it
     cannot remove whole blocks): ``runs`` alternating plugged / unplugged runs, each memory
     block's tail PageOffline, the device's bitmap agreeing with the driver."""
     from devmem_tui.engine.virtio_mem import driver as vmem_driver
 
     m = Machine(m0.tree.copy(), m0.config.copy(), name=f"tib-{runs}-runs")
-    vm = vmem_driver.add_device(m, "vmem0", info.vmem_base, TiB, 2 * MiB, 0)
-    vm.resize(TiB)
+    vm = vmem_driver.add_device(m, "vmem0", info.vmem_base, size, 2 * MiB, 0)
+    vm.resize(size)
     sbm = vm.blockmode
     half = m.memory_block_size // (4 * MiB)  # sub-blocks of 2 MiB in half a memory block
     first = info.vmem_base // m.memory_block_size

@@ -427,3 +427,21 @@ def test_diff_needs_the_same_range() -> None:
     m = Machine.from_preset("qemu-x86")
     with pytest.raises(ValueError):
         diff(sweep(m, "read", 0, 0xFFFF), sweep(m, "read", 0, 0x1FFFF))
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_memory_state_edges_are_where_the_state_changes(data: st.DataObject) -> None:
+    """VirtioMemCore.memory_state_edges against memory_state() at every 2 MiB (the smallest
+    sub-block): constant between two edges, different across each edge inside the region."""
+    session = preset_session(data, "qemu-x86-virtio-mem")
+    vm = session.machine.vmem["vmem0"]
+    start, end = vm.region()
+    edges = vm.memory_state_edges()
+    assert edges == sorted(set(edges)) and edges[0] == start and edges[-1] == end + 1
+    grain = 2 * MiB
+    for a, b in zip(edges, edges[1:], strict=False):
+        states = {vm.memory_state(x) for x in range(a, b, grain)}
+        assert len(states) == 1, (hex(a), hex(b), states)
+        if b <= end:
+            assert vm.memory_state(b - grain) != vm.memory_state(b), hex(b)

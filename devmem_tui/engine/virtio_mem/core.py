@@ -510,22 +510,43 @@ class VirtioMemCore:
         return self.blockmode.page_state(mb, addr - mb * mbs)
 
     def memory_state_edges(self) -> list[int]:
-        """The addresses where ``memory_state()`` can change (unsorted, may repeat): the ends of
-        the device region, of each added memory block and, in an online block, of its plugged
-        parts (the rest of an online block is PG_offline). It reads what ``memory_state()``
-        reads, so the two must change together; the sweep (devmem/edges.py) relies on it."""
+        """The addresses where ``memory_state()`` changes, ascending: the ends of the device
+        region and, inside it, where one state ends and another begins (added blocks offline
+        or online; in an online block its plugged parts online, the rest PG_offline; the
+        rest not added). Neighbouring blocks in the same state give no edge, so a fully
+        plugged 1 TiB device has two. It reads what ``memory_state()`` reads, so the two must
+        change together; the sweep (devmem/edges.py) relies on it."""
         start, end = self.region()
-        edges = [start, end + 1]
         if not self.probed or self.kdump:
-            return edges
+            return [start, end + 1]
         mbs = self.machine.memory_block_size
         plugged_ranges = self.blockmode.plugged_ranges
-        for mb, zone in self.group.blocks.items():
-            edges += (mb * mbs, (mb + 1) * mbs)
-            if zone != OFFLINE:
-                for a, b in plugged_ranges(mb):
-                    edges += (a, b + 1)
-        return edges
+        segs: list[tuple[int, str]] = [(start, "not_added")]  # (from this address, state)
+
+        def at(addr: int, state: str) -> None:
+            if segs[-1][0] == addr:
+                segs[-1] = (addr, state)  # the segment before was empty
+                if len(segs) > 1 and segs[-2][1] == state:
+                    segs.pop()
+            elif segs[-1][1] != state:
+                segs.append((addr, state))
+
+        blocks = self.group.blocks
+        for mb in sorted(blocks):
+            a = mb * mbs
+            if blocks[mb] == OFFLINE:
+                at(a, "offline")
+            else:
+                cur = a
+                for lo, hi in plugged_ranges(mb):
+                    if lo > cur:
+                        at(cur, "page_offline")
+                    at(lo, "online")
+                    cur = hi + 1
+                if cur < a + mbs:
+                    at(cur, "page_offline")
+            at(a + mbs, "not_added")
+        return [a for a, _ in segs if a <= end] + [end + 1]
 
     def sbm_state_name(self, mb: int) -> str:
         """Driver state of memory block mb (SBM) or of its big block (BBM), or '-'."""
