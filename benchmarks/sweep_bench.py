@@ -55,8 +55,9 @@ def _timed(m: Machine, op: str) -> float:
     return time.perf_counter() - t0
 
 
-def sweep_section(s: Any, machine: Any) -> Table:
-    """``s``: the suite's Settings; ``machine(n)``: its cache of generated maps."""
+def sweep_section(s: Any, machine: Any, runs: int = 10_000) -> Table:
+    """``s``: the suite's Settings; ``machine(n)``: its cache of generated maps; ``runs``: of
+    the fragmented 1 TiB device."""
     t = Table(
         "(h) sweep: one-page verdicts over the whole physical address space",
         ["map", "op", "verdicts", "rows", "best of rounds", "us/verdict", "cost / smallest"],
@@ -64,7 +65,6 @@ def sweep_section(s: Any, machine: Any) -> Table:
     rounds = max(3, s.runs)
     maps: dict[str, Machine] = {f"{n:,} resources": machine(n)[0] for n in s.sizes}
     m0, info = machine(s.sizes[0])
-    runs = 1_000 if s.quick and s.sizes[0] < 1_000 else 10_000
     tib = f"1 TiB device, {runs:,} runs"
     maps[tib] = fragmented_tib(m0, info, runs)
     jobs = [(label, op) for label in maps for op in OPS]

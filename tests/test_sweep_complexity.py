@@ -52,3 +52,14 @@ def test_sweep_work_does_not_grow_with_memory() -> None:
     extra_blocks = (TiB - 16 * GiB) // big.memory_block_size
     assert lines(big, "kcore") - lines(small, "kcore") <= 40 * extra_blocks
     assert lines(big, "mmap") <= 1.1 * lines(small, "mmap")  # mmap reads no memory state
+
+
+def test_the_benchmark_section_runs_on_a_tiny_machine() -> None:
+    from benchmarks import suite
+    from benchmarks.sweep_bench import sweep_section
+
+    s = suite.Settings(sizes=(300, 600), runs=1, samples=40)
+    t = sweep_section(s, suite.machine, runs=200)
+    assert [row[1] for row in t.rows[:4]] == list(OPS)
+    assert t.data["1 TiB device, 200 runs/kcore"]["rows"] >= 200
+    assert "met" in t.notes[0]

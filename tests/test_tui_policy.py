@@ -143,3 +143,18 @@ def test_glyphs_tell_outcomes_apart_without_colour() -> None:
     assert plain[4].startswith("╳╳╳╳╳╳ 0x0000000000100000")  # EPERM, 3 lines (~3 GiB)
     assert plain[4].count("\n") == 2
     assert "░░ EFAULT" in policy.legend(lines).plain
+
+
+async def test_policy_map_under_no_color(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """NO_COLOR: the strip keeps its glyphs, the colours become emphasis."""
+    monkeypatch.setenv("NO_COLOR", "1")
+    app = make_app()  # Textual reads NO_COLOR when the app is made
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("M")
+        screen = app.screen
+        assert isinstance(screen, PolicyMapScreen)
+        ol = screen.query_one(OptionList)
+        prompts = [ol.get_option_at_index(i).prompt for i in range(ol.option_count)]
+        assert all(span.style.color is None for p in prompts for span in p.spans)  # type: ignore[union-attr]
+        assert str(prompts[4]).startswith("╳╳╳╳╳╳ 0x0000000000100000")  # EPERM by its glyph
+        assert str(prompts[0]).startswith("██████ 0x0000000000000000")  # OK

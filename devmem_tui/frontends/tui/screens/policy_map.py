@@ -26,6 +26,7 @@ from devmem_tui.engine.machine import Machine
 from devmem_tui.frontends.output import outcome_style
 from devmem_tui.frontends.tui.policy import MapLine, legend, line_text, map_lines
 from devmem_tui.frontends.tui.screens.prompt import GotoScreen
+from devmem_tui.frontends.tui.styles import text_without_color
 
 
 class PolicyMapScreen(ModalScreen[None]):
@@ -73,13 +74,17 @@ class PolicyMapScreen(ModalScreen[None]):
         self.job = parse_job(self._machine(), args, "policy map")
         self.lines = map_lines(self.job)
         ol.clear_options()
-        ol.add_options(Option(line_text(ln)) for ln in self.lines)
+        ol.add_options(Option(self._plain(line_text(ln))) for ln in self.lines)
         at = 0
         if keep is not None:
             at = next((i for i, ln in enumerate(self.lines) if ln.start <= keep <= ln.end), 0)
         ol.highlighted = at
-        self.query_one("#map-head", Static).update(self._head())
+        self.query_one("#map-head", Static).update(self._plain(self._head()))
         self._show_trace(None)
+
+    def _plain(self, text: Text) -> Text:
+        """Under NO_COLOR, emphasis instead of colour (the glyphs tell outcomes apart)."""
+        return text_without_color(text) if self.app.no_color else text
 
     def _head(self) -> Text:
         job = self.job
@@ -127,7 +132,7 @@ class PolicyMapScreen(ModalScreen[None]):
             for tr in v.trace[same:]:
                 t.append(f"    {tr}\n", style="dim")
         self.trace = t.plain
-        pane.update(t)
+        pane.update(self._plain(t))
 
     # ------------------------------------------------------------------ events and keys
     @on(OptionList.OptionSelected)
