@@ -594,12 +594,12 @@ def sweeps(s: Settings) -> Table:
 
 SECTIONS: dict[str, Callable[[Settings], Table]] = {
     "verdicts": verdicts,
-    "sweep": sweeps,
     "vmem": vmem,
     "iomem": iomem_text,
     "play": playback,
     "startup": startup,
     "tui": tui,
+    "sweep": sweeps,
 }
 
 
