@@ -52,6 +52,11 @@ async def test_badges_toggle_follow_changes_and_expansion() -> None:
         app.reveal(0xFEB80000)
         await pilot.pause()
         assert badges_of(tree, 0xFEB80000) == "r✗ m✗"  # the e1000e BAR, exclusive
+        # a command that changes nothing the verdicts read does not sweep again
+        before = tree.badges
+        app.run_command("config")
+        app.run_command("vmem")
+        assert tree.badges is before
         # after a change the sweep runs again
         app.run_command("set strict_devmem off")
         await pilot.pause()

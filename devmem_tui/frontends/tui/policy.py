@@ -45,11 +45,26 @@ def style(outcome: str) -> str:
 
 
 # ----------------------------------------------------------------------------- badges
+def state_key(machine: Machine) -> tuple[object, ...]:
+    """What read and mmap verdicts depend on, cheaply compared: the machine, its tree's
+    generation (bumped by every change), the config as the rules read it, high_memory and the
+    live mappings (their PAT memtypes). Equal keys mean the sweeps would be the same."""
+    maps = tuple((m.id, m.start, m.length, m.sync) for m in machine.mappings.values())
+    return (
+        id(machine),
+        machine.tree.generation,
+        machine.config.switches,
+        machine.high_memory,
+        maps,
+    )
+
+
 class Badges:
     """The read and mmap sweeps of a machine, for the tree's badges: which outcomes the pages
     of a node's range get (one sweep per op, bisected per node)."""
 
     def __init__(self, machine: Machine) -> None:
+        self.key = state_key(machine)
         # the tree shows resources past the physical address limit too (a saved map may)
         kids = machine.tree.root.children
         top = max(phys_limit(machine) - 1, kids[-1].end if kids else 0)

@@ -18,7 +18,7 @@ from textual.widgets.tree import TreeNode
 
 from devmem_tui.engine.units import fmt_size
 from devmem_tui.frontends.tui import model
-from devmem_tui.frontends.tui.policy import Badges, badge_legend
+from devmem_tui.frontends.tui.policy import Badges, badge_legend, state_key
 from devmem_tui.frontends.tui.styles import text_without_color
 
 if TYPE_CHECKING:
@@ -147,8 +147,9 @@ class IomemTree(Tree[model.Entry]):
         return self.badges is not None
 
     def refresh_badges(self) -> None:
-        """Sweep again after a change (only while the badges show)."""
-        if self.badges is not None:
+        """Sweep again after a change that can move a verdict (only while the badges show;
+        a command that changed none of what read and mmap depend on costs nothing)."""
+        if self.badges is not None and self.badges.key != state_key(self.machine):
             self.badges = Badges(self.machine)
             self._relabel()
 
