@@ -163,12 +163,14 @@ class ScenarioApp(App[int]):
         self._update_scenario()
 
     def _auto_tick(self) -> None:
+        if self._auto is None:
+            return  # a tick queued before auto-play stopped (a loaded event loop) plays nothing
         st = self.stepper
         if st is None or st.done:
             self._stop_autoplay()
             self._update_scenario()
             return
-        if self._auto is not None and st.should_pause():
+        if st.should_pause():
             self._stop_autoplay()  # a `pause` line: there is something to read
             self._update_scenario()
             return
