@@ -53,6 +53,22 @@ def check_path(path: str, writing: bool = False) -> None:
         raise FileError(f"cannot write {path}: not a regular file")
 
 
+def confine(path: str, roots: list[str], name: str) -> str:
+    """path, if it lies inside one of roots once links are resolved; else a one-line FileError
+    naming what the user typed (name). A session with a file root (``--file-root``, every tab
+    of ``devmem-tui serve``) reads and writes only there, so whoever drives it cannot read or
+    replace the files of the user running devmem-tui."""
+    real = os.path.realpath(path)
+    for root in roots:
+        top = os.path.realpath(root)
+        if real == top or real.startswith(top.rstrip(os.sep) + os.sep):
+            return path
+    raise FileError(
+        f"cannot use {name}: this session reads and writes files only in its own folder "
+        "(give a plain file name, like 'work.json')"
+    )
+
+
 def read_text(path: str, what: str = "file") -> str:
     """Read a text file, turning OS and encoding errors into one-line DevmemErrors."""
     check_path(path)

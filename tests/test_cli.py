@@ -319,7 +319,7 @@ def test_run_never_imports_textual_or_prompt_toolkit() -> None:
         "from devmem_tui.frontends.cli import main\n"
         "code = main(['run', '--json', '-c', 'read 0x1000; help; config'])\n"
         "bad = [m for m in sys.modules if m.split('.')[0] in ('textual', 'prompt_toolkit',"
-        " 'rich')]\n"
+        " 'rich', 'textual_serve', 'aiohttp')]\n"
         "print('LEAK', bad) if bad else None\n"
         "sys.exit(code)\n"
     )

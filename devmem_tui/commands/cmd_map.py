@@ -95,7 +95,7 @@ def cmd_load(session: Session, args: list[str]) -> Result:
     expect_args(spec, args, 2)
     if args[0] != "iomem":
         raise usage_error(spec, f"load: cannot load {args[0]!r}")
-    path = _find_file(session, args[1])
+    path = session.user_path(_find_file(session, args[1]))
     text = files.read_iomem(path)
     machine = Machine.from_iomem_text(text, path, session.config)  # raises before any change
     old_arch = session.config.arch

@@ -35,7 +35,7 @@ OUTCOME_WORDS: tuple[str, ...] = tuple(o.value for o in Outcome)
 )
 def cmd_save(session: Session, args: list[str]) -> Result:
     expect_args(REGISTRY["save"], args, 1)
-    path = os.path.expanduser(args[0])
+    path = session.user_path(args[0], writing=True)
     files.save_session(session.machine, path)
     m = session.machine
     return Result(
@@ -58,7 +58,7 @@ def cmd_save(session: Session, args: list[str]) -> Result:
 )
 def cmd_open(session: Session, args: list[str]) -> Result:
     expect_args(REGISTRY["open"], args, 1)
-    path = os.path.expanduser(args[0])
+    path = session.user_path(args[0])
     try:
         machine = files.load_session(path)  # builds a new machine or raises
     except DevmemError as e:
@@ -118,7 +118,7 @@ def cmd_export(session: Session, args: list[str]) -> Result:
     if args and args[0].lower() == "policy-map":
         return _export_policy_map(session, args[1:])
     expect_args(spec, args, 2)
-    what, path = args[0].lower(), os.path.expanduser(args[1])
+    what, path = args[0].lower(), session.user_path(args[1], writing=True)
     if what == "svg":
         exporter = session.export_svg  # set by the TUI while it runs
         if exporter is None:
@@ -185,7 +185,7 @@ def cmd_record(session: Session, args: list[str]) -> Result:
         return Result(True, "DONE", f"recording stopped: {rec.commands} commands in {rec.path}")
     if session.recorder is not None:
         raise UsageError(f"already recording to {session.recorder.path}; 'record stop' first")
-    path = os.path.expanduser(args[0])
+    path = session.user_path(args[0], writing=True)
     files.check_path(path, writing=True)  # never /dev/mem, a device node or a FIFO
     if os.path.isdir(path):
         raise UsageError(f"record: {args[0]} is a directory")

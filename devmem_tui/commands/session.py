@@ -7,10 +7,12 @@ and ``COMMANDS``, the one registry of commands a session runs.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from devmem_tui import files
 from devmem_tui.commands.grammar import split_commands, split_line
 from devmem_tui.commands.registry import CommandSpec, Registry, Result
 from devmem_tui.commands.settings import Settings
@@ -68,6 +70,7 @@ class Session:
     line_no: int = 0
     export_svg: Callable[[str], None] | None = None  # the TUI's screenshot, while it runs
     settings: Settings = field(default_factory=Settings)  # front-end settings (trace, pager)
+    file_root: str | None = None  # file commands stay inside this folder (--file-root, serve)
 
     @classmethod
     def new(cls, preset: str = DEFAULT_PRESET, config: KernelConfig | None = None) -> Session:
@@ -76,6 +79,18 @@ class Session:
     @property
     def config(self) -> KernelConfig:
         return self.machine.config
+
+    def user_path(self, name: str, writing: bool = False) -> str:
+        """The path a file command opens for the name the user gave: ``~`` expanded and, when
+        the session has a file root, only inside it (or, to read, inside the directory of
+        the scenario being played, whose files a lesson may load)."""
+        path = os.path.expanduser(name)
+        if self.file_root is None:
+            return path
+        roots = [self.file_root]
+        if not writing and os.path.isfile(self.source):
+            roots.append(os.path.dirname(os.path.abspath(self.source)))
+        return files.confine(path, roots, name)
 
     def replace_machine(self, machine: Machine) -> None:
         self.machine = machine

@@ -6,10 +6,11 @@
     devmem-tui play FILE|N... [--lesson N] [--trace [MODE]] [--json] [--tui] [--quiz]
     devmem-tui run [-c COMMANDS]... [FILE|-] [--json]
     devmem-tui lessons                         the lessons shipped with the package
+    devmem-tui serve [--host H] [--port N] [--max-sessions N] [--public-url URL]
 
 Front ends are imported lazily inside the functions that need them, so ``run`` and ``play``
-never import textual or prompt_toolkit (start-up stays well under half a second), and ``run``
-never imports the scenario modules.
+never import textual, prompt_toolkit or textual-serve (start-up stays well under half a
+second), and ``run`` never imports the scenario modules.
 Every user error is one line on stderr and exit status 2; never a traceback.
 """
 
@@ -20,7 +21,7 @@ import json
 import os
 import sys
 from collections.abc import Iterable, Iterator
-from typing import IO, NoReturn
+from typing import IO, Any, NoReturn
 
 from devmem_tui.commands.grammar import split_commands
 from devmem_tui.commands.session import DEFAULT_PRESET, Session
@@ -102,6 +103,13 @@ def _common_options() -> _Parser:
         metavar="on|off",
         help="the REPL pages output taller than the terminal (default: on)",
     )
+    common.add_argument(
+        "--file-root",
+        metavar="DIR",
+        default=argparse.SUPPRESS,
+        help="file commands (load, open, save, export, record) read and write only inside "
+        "DIR; serve gives every tab a folder of its own",
+    )
     return common
 
 
@@ -160,7 +168,9 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action=_VersionAction)
-    sub = parser.add_subparsers(dest="cmd", metavar="{repl,play,run,lessons}", parser_class=_Parser)
+    sub = parser.add_subparsers(
+        dest="cmd", metavar="{repl,play,run,lessons,serve}", parser_class=_Parser
+    )
     sub.add_parser(
         "repl",
         parents=[common],
@@ -221,7 +231,61 @@ def build_parser() -> argparse.ArgumentParser:
         help='one JSON object per command: {"line", "command", "ok", "outcome", '
         '"message", "trace"}',
     )
+    _add_serve_parser(sub, common)
     return parser
+
+
+def _add_serve_parser(sub: Any, common: argparse.ArgumentParser) -> None:
+    serve = sub.add_parser(
+        "serve",
+        parents=[common],
+        help="serve the TUI to web browsers (a classroom)",
+        description="Serve the TUI over HTTP: every browser tab gets its own fresh session "
+        "(its own process and machine), started from the options. Needs the 'web' extra: "
+        "pip install 'devmem-tui[web]'. Ctrl+C stops it.",
+    )
+    serve.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on (default 127.0.0.1: this "
+        "computer only; 0.0.0.0 for every network)",
+    )
+    serve.add_argument(
+        "--port", type=_port, default=8000, help="TCP port (default 8000; 0: any free port)"
+    )
+    serve.add_argument(
+        "--max-sessions",
+        type=_positive,
+        default=32,
+        metavar="N",
+        help="tabs served at once; the next one gets a page saying all are in use (default 32)",
+    )
+    serve.add_argument(
+        "--public-url",
+        type=_http_url,
+        metavar="URL",
+        help="the address browsers use, when it is not the one listened on (a reverse "
+        "proxy, https)",
+    )
+
+
+def _port(text: str) -> int:
+    if not text.isdigit() or int(text) > 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number (0-65535)")
+    return int(text)
+
+
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of 1 or more")
+    return int(text)
+
+
+def _http_url(text: str) -> str:
+    scheme, _, rest = text.partition("://")
+    if scheme not in ("http", "https") or not rest.strip("/"):
+        raise argparse.ArgumentTypeError(f"{text!r} is not an http:// or https:// URL")
+    return text
 
 
 def config_from_options(ns: argparse.Namespace) -> KernelConfig:
@@ -239,7 +303,8 @@ def config_from_options(ns: argparse.Namespace) -> KernelConfig:
 
 def make_session(ns: argparse.Namespace) -> Session:
     """A fresh session from --machine / --iomem, the config options and the front-end
-    settings (--trace, --pager)."""
+    settings (--trace, --pager), its file commands kept inside --file-root when that is
+    given."""
     cfg = config_from_options(ns)
     preset = getattr(ns, "machine", None)
     iomem = getattr(ns, "iomem", None)
@@ -260,7 +325,29 @@ def make_session(ns: argparse.Namespace) -> Session:
         session.machine.drain_events()
     session.settings.trace = getattr(ns, "trace", "on")
     session.settings.pager = getattr(ns, "pager", "on")
+    root = getattr(ns, "file_root", None)
+    if root is not None:
+        if not os.path.isdir(root):
+            raise CliError(f"--file-root: {root} is not a directory")
+        session.file_root = os.path.realpath(root)
     return session
+
+
+def session_options(ns: argparse.Namespace) -> list[str]:
+    """The machine and config options of ns as arguments, for another devmem-tui process to
+    build the same session (serve's tabs). Files are named by absolute path."""
+    args: list[str] = []
+    if getattr(ns, "machine", None):
+        args.append(f"--machine={ns.machine}")
+    if getattr(ns, "iomem", None):
+        args.append(f"--iomem={os.path.abspath(ns.iomem)}")
+    for key in KEYS:
+        value = getattr(ns, f"cfg_{key}", None)
+        if value is not None:
+            args.append(f"{OPTION_FOR_KEY[key]}={value}")
+    if getattr(ns, "trace", None):
+        args.append(f"--trace={ns.trace}")
+    return args
 
 
 # ----------------------------------------------------------------------------- run
@@ -322,7 +409,11 @@ def run_commands(
 def _need_terminal() -> None:
     """The TUI reads keys from stdin and draws on stderr (Textual's Linux driver writes to
     sys.__stderr__, so stdout may be redirected): without a terminal on both it would wait
-    for keys that never come, redrawing into a file. Say so instead."""
+    for keys that never come, redrawing into a file. Say so instead. Not when Textual is told
+    to use another driver: textual-serve runs each tab with its WebDriver, which speaks to
+    the server over pipes."""
+    if os.environ.get("TEXTUAL_DRIVER"):
+        return
     for name, stream in (("input (stdin)", sys.stdin), ("screen (stderr)", sys.stderr)):
         if not isatty(stream):
             raise CliError(
@@ -341,6 +432,28 @@ def _run_tui(ns: argparse.Namespace, scenario: str | None = None, quiz: bool = F
         make_session(ns), scenario=scenario, new_session=lambda: make_session(ns), quiz=quiz
     )
     return code if isinstance(code, int) else EXIT_OK
+
+
+def _serve(ns: argparse.Namespace) -> int:
+    if getattr(ns, "file_root", None) is not None:
+        raise CliError("serve gives every tab a folder of its own; --file-root does not apply")
+    make_session(ns)  # option errors surface once, here, not in every tab
+    try:
+        # lazy: textual-serve and aiohttp load only to serve (an optional extra)
+        from devmem_tui.frontends.web.server import serve
+    except ImportError as e:
+        missing = (e.name or "textual_serve").split(".")[0].replace("_", "-")
+        raise CliError(
+            f"serve needs the 'web' extra ({missing} is not installed): "
+            "pip install 'devmem-tui[web]'"
+        ) from None
+    return serve(
+        session_options(ns),
+        host=ns.host,
+        port=ns.port,
+        public_url=ns.public_url,
+        max_sessions=ns.max_sessions,
+    )
 
 
 def play_paths(ns: argparse.Namespace) -> list[str]:
@@ -405,6 +518,8 @@ def _main(argv: list[str] | None) -> int:
     ns = build_parser().parse_args(trace_flag_value(sys.argv[1:] if argv is None else argv))
     if ns.cmd == "play":
         return _play(ns)
+    if ns.cmd == "serve":
+        return _serve(ns)
     if ns.cmd == "lessons":
         from devmem_tui.scenario.lessons import all_lessons, lessons_text
 

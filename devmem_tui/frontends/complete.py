@@ -20,6 +20,7 @@ from devmem_tui.commands.session import ALIASES, REGISTRY, Session, load_all, lo
 from devmem_tui.engine import presets
 from devmem_tui.engine.config import ERAS, KEYS
 from devmem_tui.engine.devmem.verdict import Outcome
+from devmem_tui.engine.errors import DevmemError
 
 # Common sizes offered after a bare number for size-like arguments.
 SIZE_SUFFIXES = ("K", "M", "G")
@@ -201,11 +202,17 @@ def _outcomes() -> Iterator[tuple[str, str]]:
         yield o.value, ""
 
 
-def _files(partial: str) -> Iterator[tuple[str, str]]:
-    """File-system paths starting with partial (directories end with '/')."""
+def _files(partial: str, session: Session | None) -> Iterator[tuple[str, str]]:
+    """File-system paths starting with partial (directories end with '/'); only inside the
+    session's file root when it has one (a served tab lists no folder of the server)."""
     expanded = os.path.expanduser(partial)
     head, tail = os.path.split(expanded)
     shown_head = partial[: len(partial) - len(tail)]
+    if session is not None and session.file_root is not None:
+        try:
+            session.user_path(head or ".", writing=True)
+        except DevmemError:
+            return
     try:
         names = sorted(os.listdir(head or "."))
     except OSError:
@@ -255,7 +262,7 @@ def _kind_candidates(
     elif kind == "outcome":
         yield from _outcomes()
     elif kind == "file":
-        yield from _files(partial)
+        yield from _files(partial, session)
     elif kind == "size" and partial.isdigit():
         for s in SIZE_SUFFIXES:
             yield partial + s, ""
