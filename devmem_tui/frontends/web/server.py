@@ -80,8 +80,7 @@ def bind_warning(host: str, max_sessions: int) -> str | None:
         return None
     return (
         f"warning: serving on {host}: anyone who can reach it gets a session (a simulated "
-        "machine: never this computer's memory or files), and each session is a process "
-        f"(at most {max_sessions} at once)"
+        f"machine, never this one; each session is a process, at most {max_sessions} at once)"
     )
 
 
