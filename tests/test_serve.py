@@ -79,7 +79,22 @@ async def test_page_loads_and_each_websocket_starts_a_session_and_stop_is_clean(
         assert not alive(tab)
         assert not os.path.exists(root)
         assert served.stop() == 0
-    assert served.rest()[-1] == "devmem-tui serve: stopped (1 sessions served, 0 refused)"
+    assert served.rest()[-1] == "devmem-tui serve: stopped (1 session served, 0 refused)"
+
+
+async def test_lesson_opens_every_tab_stepping_that_lesson() -> None:
+    with Served("--lesson", "3", "--quiz") as served:
+        async with aiohttp.ClientSession() as http:
+            async with http.get(served.url) as page:
+                html = await page.text()
+            assert "<title>devmem-tui · lesson 3: The first megabyte" in html
+            async with http.ws_connect(ws_url(served)) as ws:
+                text = await screen_text(ws, "03-first-megabyte.scenario")
+                assert "step 0/" in text
+                (tab,) = served.tabs()
+                cmdline = Path(f"/proc/{tab}/cmdline").read_bytes().split(b"\0")
+                assert cmdline[3:7] == [b"play", b"--tui", b"--lesson=3", b"--quiz"]
+        assert served.stop() == 0
 
 
 async def test_max_sessions_refuses_the_next_tab_with_a_page_until_one_closes() -> None:
@@ -100,7 +115,7 @@ async def test_max_sessions_refuses_the_next_tab_with_a_page_until_one_closes() 
             async with http.get(served.url) as page:
                 assert page.status == 200
         assert served.stop() == 0
-    assert served.rest()[-1] == "devmem-tui serve: stopped (1 sessions served, 2 refused)"
+    assert served.rest()[-1] == "devmem-tui serve: stopped (1 session served, 2 refused)"
 
 
 async def test_a_websocket_from_another_site_is_refused() -> None:
@@ -174,6 +189,8 @@ def test_a_port_in_use_is_one_line_and_status_2() -> None:
         (["--public-url", "ftp://x"], "'ftp://x' is not an http:// or https:// URL"),
         (["--file-root", "."], "serve gives every tab a folder of its own"),
         (["--kernel", "1.0"], "--kernel:"),
+        (["--lesson", "99"], "no lesson '99'; lessons are numbered 1-"),
+        (["--quiz"], "serve --quiz needs --lesson N"),
     ],
 )
 def test_bad_serve_options_are_one_line(

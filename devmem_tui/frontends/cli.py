@@ -7,6 +7,7 @@
     devmem-tui run [-c COMMANDS]... [FILE|-] [--json]
     devmem-tui lessons                         the lessons shipped with the package
     devmem-tui serve [--host H] [--port N] [--max-sessions N] [--public-url URL]
+                     [--lesson N [--quiz]]
 
 Front ends are imported lazily inside the functions that need them, so ``run`` and ``play``
 never import textual, prompt_toolkit or textual-serve (start-up stays well under half a
@@ -267,6 +268,17 @@ def _add_serve_parser(sub: Any, common: argparse.ArgumentParser) -> None:
         help="the address browsers use, when it is not the one listened on (a reverse "
         "proxy, https)",
     )
+    serve.add_argument(
+        "--lesson",
+        metavar="N",
+        help="every tab steps through lesson N (a number or a name; 'devmem-tui lessons')",
+    )
+    serve.add_argument(
+        "--quiz",
+        action="store_true",
+        help="with --lesson: predict, then see (each tab asks for the outcome before a "
+        "command an 'expect' checks)",
+    )
 
 
 def _port(text: str) -> int:
@@ -438,6 +450,15 @@ def _serve(ns: argparse.Namespace) -> int:
     if getattr(ns, "file_root", None) is not None:
         raise CliError("serve gives every tab a folder of its own; --file-root does not apply")
     make_session(ns)  # option errors surface once, here, not in every tab
+    tab_args, title = session_options(ns), PROG
+    if ns.lesson is not None:
+        from devmem_tui.scenario.lessons import find_lesson  # lazy: only lessons need it
+
+        lesson = find_lesson(ns.lesson)  # an unknown lesson is one line, here
+        tab_args = ["play", "--tui", f"--lesson={ns.lesson}", *(["--quiz"] * ns.quiz), *tab_args]
+        title = f"{PROG} · lesson {lesson.number}: {lesson.title}"
+    elif ns.quiz:
+        raise CliError("serve --quiz needs --lesson N: the quiz asks about a lesson's steps")
     try:
         # lazy: textual-serve and aiohttp load only to serve (an optional extra)
         from devmem_tui.frontends.web.server import serve
@@ -448,11 +469,12 @@ def _serve(ns: argparse.Namespace) -> int:
             "pip install 'devmem-tui[web]'"
         ) from None
     return serve(
-        session_options(ns),
+        tab_args,
         host=ns.host,
         port=ns.port,
         public_url=ns.public_url,
         max_sessions=ns.max_sessions,
+        title=title,
     )
 
 

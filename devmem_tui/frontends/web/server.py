@@ -84,6 +84,10 @@ def bind_warning(host: str, max_sessions: int) -> str | None:
     )
 
 
+def count(n: int, what: str) -> str:
+    return f"{n} {what}" + ("" if n == 1 else "s")
+
+
 def origin_of(url: str) -> str:
     parts = urlsplit(url)
     return f"{parts.scheme}://{parts.netloc}"
@@ -357,9 +361,10 @@ class ClassroomServer(Server):
             self.say("Ctrl+C stops the server and ends every session")
             await stop.wait()
             if self.stats.tabs:
-                self.say(f"stopping: ending {len(self.stats.tabs)} sessions")
+                self.say(f"stopping: ending {count(len(self.stats.tabs), 'session')}")
             await runner.cleanup()
-            self.say(f"stopped ({self.stats.opened} sessions served, {self.stats.refused} refused)")
+            served, refused = count(self.stats.opened, "session"), self.stats.refused
+            self.say(f"stopped ({served} served, {refused} refused)")
             return 0
         finally:
             shutil.rmtree(self.folder, ignore_errors=True)
