@@ -287,7 +287,10 @@ class ClassroomServer(Server):
             )
             await tab.process.start(width, height)
             self.stats.opened += 1
-            self.say(f"tab opened (pid {tab.process.pid}); {self.sessions_line()}")
+            self.say(
+                f"tab opened from {request.remote or 'an unknown address'} "
+                f"(pid {tab.process.pid}); {self.sessions_line()}"
+            )
             await self._process_messages(websocket, tab.process)
         except asyncio.CancelledError:
             pass
