@@ -258,6 +258,9 @@ def test_file_root_keeps_file_commands_inside_it(tmp_path: Path) -> None:
             f"open {outside}",
             "export iomem ~/x.iomem",
             f"record {tmp_path}/r.scenario",
+            f"export policy-map {tmp_path}/map.svg",
+            f"sweep read --vs-saved {outside}",
+            "export policy-map map.svg --vs-saved ../teacher.txt",
         ):
             result = session.execute(line)
             assert result is not None and not result.ok, line
@@ -266,12 +269,23 @@ def test_file_root_keeps_file_commands_inside_it(tmp_path: Path) -> None:
         os.symlink(outside, root / "link.txt")
         result = session.execute("load iomem link.txt")  # a link out of the folder
         assert result is not None and "only in its own folder" in result.message
-        for line in ("save work.json", "open work.json", "export iomem sub.iomem"):
+        for line in (
+            "save work.json",
+            "open work.json",
+            "export iomem sub.iomem",
+            "sweep read 0-0xfffff --vs-saved work.json",
+            "export policy-map map.svg read 0-0xfffff",
+        ):
             result = session.execute(line)
             assert result is not None and result.ok, result.message
     finally:
         os.chdir(cwd)
-    assert sorted(p.name for p in root.iterdir()) == ["link.txt", "sub.iomem", "work.json"]
+    assert sorted(p.name for p in root.iterdir()) == [
+        "link.txt",
+        "map.svg",
+        "sub.iomem",
+        "work.json",
+    ]
 
 
 def test_file_root_option(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -147,11 +147,17 @@ def _export_policy_map(session: Session, args: list[str]) -> Result:
     name, the arguments, a --vs-saved file) before the picture is drawn and written."""
     if not args or args[0].startswith("--"):
         raise UsageError("export policy-map: missing FILE (e.g. export policy-map map.svg)")
-    path = os.path.expanduser(args[0])
+    path = session.user_path(args[0], writing=True)
     files.check_path(path, writing=True)
     if os.path.isdir(path):
         raise UsageError(f"export policy-map: {args[0]} is a directory")
-    job = parse_job(session.machine, args[1:], "export policy-map", op_optional=True)
+    job = parse_job(
+        session.machine,
+        args[1:],
+        "export policy-map",
+        op_optional=True,
+        open_path=session.user_path,
+    )
     svg = sweep_svg(job)
     files.write_atomic(path, svg)
     what = f"{len(job.diff)} changed" if job.other is not None else f"{len(job.rows)}"

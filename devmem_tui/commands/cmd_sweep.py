@@ -32,7 +32,7 @@ from devmem_tui.commands.sweeps import diff_text, parse_job, sweep_text
     mutates=False,
 )
 def cmd_sweep(session: Session, args: list[str]) -> Result:
-    job = parse_job(session.machine, args, "sweep")
+    job = parse_job(session.machine, args, "sweep", open_path=session.user_path)
     data = {"op": job.op, "range": [job.lo, job.hi], "config": job.base.config.short()}
     if job.other is None:
         rows = job.rows

@@ -7,6 +7,7 @@ The rows come from the engine (``engine.devmem.sweep``); nothing here decides a 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -85,10 +86,18 @@ class SweepJob:
         return f"{self.lo:#x}-{self.hi:#x}"
 
 
-def parse_job(machine: Machine, args: list[str], name: str, op_optional: bool = False) -> SweepJob:
+def parse_job(
+    machine: Machine,
+    args: list[str],
+    name: str,
+    op_optional: bool = False,
+    open_path: Callable[[str], str] | None = None,
+) -> SweepJob:
     """``OP [RANGE] [--vs KEY=VALUE...] [--vs-saved FILE]`` (``name`` prefixes the errors).
     RANGE defaults to the physical address space (up to 2^phys_bits on x86, 2^48 on arm64),
-    of both machines for a diff. Everything is checked before anything runs."""
+    of both machines for a diff. Everything is checked before anything runs. ``open_path``
+    turns the FILE typed into the path to read (``Session.user_path``: a session with a file
+    root reads only there)."""
     rest = list(args)
     op = "read"
     if rest and rest[0].lower() in OPS:
@@ -131,7 +140,7 @@ def parse_job(machine: Machine, args: list[str], name: str, op_optional: bool = 
         job.other = with_settings(machine, job.settings)
         job.other_label = settings_text(job.settings)
     elif saved is not None:
-        job.other = files.load_session(saved)
+        job.other = files.load_session(open_path(saved) if open_path is not None else saved)
         job.other_label = saved
     if rng is None:
         top = max(phys_limit(m) for m in (job.base, job.other) if m is not None)
