@@ -9,8 +9,7 @@ from devmem_tui.commands import render
 from devmem_tui.commands.numbers import parse_number, parse_range
 from devmem_tui.commands.registry import Result, UsageError, expect_args, usage_error
 from devmem_tui.commands.session import REGISTRY, Session, command, lookup
-from devmem_tui.commands.whatif import scratch_machine
-from devmem_tui.engine.config import ERAS, PROPOSALS
+from devmem_tui.engine.config import ERAS, PROPOSALS, KernelConfig
 from devmem_tui.engine.devmem import kcore, mappings, mmap, rw
 from devmem_tui.engine.devmem.verdict import Verdict
 
@@ -208,6 +207,21 @@ def cmd_release(session: Session, args: list[str]) -> Result:
 COMPARABLE = ("read", "write", "mmap", "kcore")
 
 
+def run_under(session: Session, config: KernelConfig, line: str) -> Result:
+    """Run one access command on the session's machine under ``config`` and undo everything
+    it changed (its mapping, the events, the config swap) through the machine's journal: the
+    cost of a copy-on-write overlay, what the access changes, not a copy of every mapping."""
+    m = session.machine
+    txn = m.begin()
+    try:
+        m.config = config
+        r = Session(m).execute(line)
+    finally:
+        m.rollback(txn)
+    assert r is not None
+    return r
+
+
 @command(
     "compare",
     "compare COMMAND",
@@ -236,8 +250,7 @@ def cmd_compare(session: Session, args: list[str]) -> Result:
         cfg = base.copy()
         cfg.set("kernel", kernel)
         cfg.set("proposal", proposal)
-        r = Session(scratch_machine(session.machine, cfg)).execute(line)
-        assert r is not None
+        r = run_under(session, cfg, line)
         if not r.ok:
             raise UsageError(r.message.removeprefix("error: "))
         label = kernel if proposal == "none" else f"{kernel} {proposal} (counterfactual)"

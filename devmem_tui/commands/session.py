@@ -10,45 +10,28 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Protocol
 
 from devmem_tui import files
 from devmem_tui.commands.grammar import split_commands, split_line
 from devmem_tui.commands.registry import CommandSpec, Registry, Result
 from devmem_tui.commands.settings import Settings
-from devmem_tui.engine import session_json as state
 from devmem_tui.engine.config import KernelConfig
 from devmem_tui.engine.errors import DevmemError
 from devmem_tui.engine.interfaces import EventKind
-from devmem_tui.engine.machine import Machine
+from devmem_tui.engine.machine import Machine, Txn
 
 DEFAULT_PRESET = "qemu-x86-virtio-mem"
 
-# The safety net (docs/errors.md): before a command whose spec says it mutates, the machine is
-# serialized (state.to_dict, ~1 ms on the default preset, 20-25 us per resource) so that a
-# handler that raises after changing something can be undone. Above this many resources the
-# snapshot would cost more than the command (about 20 ms at 1k, 2.6 s at 100k), so big maps
-# rely on the handlers' validate-first contract alone.
-SNAPSHOT_MAX_RESOURCES = 1000
-
 
 @dataclass
-class Snapshot:
-    """The session's machine before a mutating command: the object and its serialized state
-    (None when the map is too large to snapshot cheaply)."""
+class Transaction:
+    """A mutating command's transaction on the session's machine (docs/errors.md): every
+    change the handler makes is recorded in the machine's undo journal, so that one that fails
+    can be undone at the cost of what it changed, at any map size."""
 
     machine: Machine
-    doc: dict[str, Any] | None
-    why_not: str = ""  # why doc is None
-
-
-def take_snapshot(machine: Machine) -> Snapshot:
-    if len(machine.tree) > SNAPSHOT_MAX_RESOURCES:
-        return Snapshot(machine, None, "too large to snapshot")
-    try:
-        return Snapshot(machine, state.to_dict(machine))
-    except Exception as e:  # noqa: BLE001 - a machine state cannot serialize: run unprotected
-        return Snapshot(machine, None, f"no snapshot: {type(e).__name__}")
+    txn: Txn
 
 
 class Recording(Protocol):
@@ -117,23 +100,25 @@ class Session:
         if not words:
             return None
         text = line.strip()
-        snap: Snapshot | None = None
+        tx: Transaction | None = None
         spec: CommandSpec[Session] | None = None
         try:
             spec = COMMANDS.lookup(words[0])
             if spec.mutates:
-                snap = take_snapshot(self.machine)
+                tx = Transaction(self.machine, self.machine.begin())
             result = spec.handler(self, words[1:])
+            if tx is not None:
+                tx.machine.commit(tx.txn)
         except DevmemError as e:
             result = Result(False, None, f"error: {e}")
-            self._undo(snap)
+            self._undo(tx)
         except RecursionError:
             result = Result(False, None, "error: input nested too deeply")
-            self._undo(snap)
+            self._undo(tx)
         except Exception as e:  # a bug must not kill a front end: report it on one line
             detail = " ".join(str(e).split())[:200]
             result = Result(
-                False, None, f"internal error: {type(e).__name__}: {detail}" + self._undo(snap)
+                False, None, f"internal error: {type(e).__name__}: {detail}" + self._undo(tx)
             )
         result.command = text
         if spec is None or not spec.scenario_only:
@@ -152,30 +137,25 @@ class Session:
                 )
         return result
 
-    def _undo(self, snap: Snapshot | None) -> str:
-        """After a failed mutating command: put the machine back as it was if the handler
-        changed it. Returns a note for an internal error's message ('' when nothing changed)."""
-        if snap is None:
+    def _undo(self, tx: Transaction | None) -> str:
+        """After a failed mutating command: undo what the handler changed (the journal's
+        inverse operations, newest first), and keep the machine object it started with (a
+        half-finished ``open`` or ``machine``). Returns a note for an internal error's message
+        ('' when nothing had changed)."""
+        if tx is None:
             return ""
-        if snap.doc is None:  # too large to have been snapshotted
-            if self.machine is not snap.machine:
-                self.machine = snap.machine
-            return f"; the machine may be partly changed ({snap.why_not})"
+        machine = tx.machine
+        replaced = self.machine is not machine
+        self.machine = machine
         try:
-            if state.to_dict(snap.machine) == snap.doc:
-                if self.machine is snap.machine:
-                    return ""
-                restored = snap.machine  # a half-finished replace: keep the old object
-            else:
-                restored = state.from_dict(snap.doc)
-        except Exception as e:  # noqa: BLE001 - the machine is too broken to compare
-            try:
-                restored = state.from_dict(snap.doc)
-            except Exception:  # noqa: BLE001
-                return f"; the machine could not be restored ({type(e).__name__})"
-        self.machine = restored
-        restored.drain_events()
-        restored.emit(EventKind.MACHINE, restored.name)  # views redraw everything
+            changed = machine.rollback(tx.txn)
+        except Exception as e:  # noqa: BLE001 - an undo operation failed: say so, go on
+            machine.emit(EventKind.MACHINE, machine.name)
+            return f"; the machine could not be restored ({type(e).__name__})"
+        if not (changed or replaced):
+            return ""
+        machine.drain_events()
+        machine.emit(EventKind.MACHINE, machine.name)  # views redraw everything
         return "; its changes were undone"
 
 

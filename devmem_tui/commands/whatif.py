@@ -12,13 +12,14 @@ from devmem_tui.engine.machine import Machine
 
 
 def scratch_machine(machine: Machine, config: KernelConfig) -> Machine:
-    """A throwaway view of ``machine`` under ``config`` for accesses: it shares the resource
-    tree and devices read-only (reads, writes, mmaps, kcore and sweeps never change them) and
-    has its own config, mappings and events, so the session's machine stays as it was."""
+    """A throwaway read-only view of ``machine`` under ``config`` for sweeps: it shares the
+    resource tree, devices and live mappings (a sweep decides its accesses with ``dry_run``
+    and changes none of them), so it costs O(1) whatever the machine holds, and has its own
+    config and events, so the session's machine stays as it was. A command that changes the
+    machine runs under another config through the journal instead (``compare``)."""
     m = copy.copy(machine)
-    m.config = config
-    m.mappings = {k: copy.copy(v) for k, v in machine.mappings.items()}
-    m.events = []
+    object.__setattr__(m, "config", config)  # not a change of the session's machine: no undo
+    object.__setattr__(m, "events", [])
     return m
 
 

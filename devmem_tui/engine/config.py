@@ -16,6 +16,7 @@ from functools import cached_property
 from typing import Any
 
 from devmem_tui.engine.errors import DevmemError
+from devmem_tui.engine.journal import Journaled
 
 ON_OFF = ("on", "off")
 
@@ -102,7 +103,7 @@ class Switches:
 
 
 @dataclass
-class KernelConfig:
+class KernelConfig(Journaled):
     kernel: str = "6.16"
     arch: str = "x86_64"
     pat: bool = True
@@ -116,7 +117,9 @@ class KernelConfig:
     phys_bits: int = 46
 
     def __setattr__(self, name: str, value: object) -> None:
-        object.__setattr__(self, name, value)
+        # The config of a machine is part of its state: the machine's undo journal
+        # (journal.py) records the old value while a transaction is open.
+        super().__setattr__(name, value)
         # Any change drops the cached ``switches`` (cached_property keeps it in __dict__).
         self.__dict__.pop("switches", None)
 

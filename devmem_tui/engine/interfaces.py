@@ -9,19 +9,26 @@ down, with no cycle even for type annotations.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from bisect import bisect_left, bisect_right
+from collections.abc import Iterable, Iterator, Mapping, MutableSet
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
 
 from devmem_tui.engine.config import KernelConfig
-from devmem_tui.engine.devmem.mapping import Mapping as DevmemMapping
+from devmem_tui.engine.devmem.mapping import MappingTable
 from devmem_tui.engine.iomem.tree import ResourceTree
+from devmem_tui.engine.journal import Journal
 from devmem_tui.engine.mm.memory_blocks import MemoryBlocks
 
 # The simulated clock's ceiling (about 31,700 years): far below where a float loses the 50 s
 # timer steps (~5e17), so retry deadlines always move forward (wait/open refuse more).
 MAX_CLOCK = 1e12
+
+# Pending events a machine keeps before it replaces them by one OVERFLOW event (a session that
+# nobody drains must not grow: ``run`` and ``play`` never read them). The TUI drains after every
+# command; a single command emits this many only when it revokes thousands of mappings.
+MAX_EVENTS = 10_000
 
 
 class EventKind(StrEnum):
@@ -37,6 +44,7 @@ class EventKind(StrEnum):
     CONFIG = "config"  # the config or a derived value such as high_memory
     CLOCK = "clock"
     MACHINE = "machine"  # a different machine: views redraw everything
+    OVERFLOW = "overflow"  # events were dropped (see MAX_EVENTS): views redraw everything
 
 
 @dataclass
@@ -46,6 +54,45 @@ class Event:
     kind: EventKind
     what: str
     data: dict[str, Any] = field(default_factory=dict)
+
+
+class PfnSet(MutableSet[int]):
+    """A set of pfns (the hwpoisoned pages) that also answers "which of them lie in
+    [first, last]" by bisection: the sorted list is kept on the set itself and dropped by
+    every change."""
+
+    def __init__(self, pfns: Iterable[int] = ()) -> None:
+        self._pfns = set(pfns)
+        self._sorted: list[int] | None = None
+
+    def __contains__(self, pfn: object) -> bool:
+        return pfn in self._pfns
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self._pfns)
+
+    def __len__(self) -> int:
+        return len(self._pfns)
+
+    def __repr__(self) -> str:
+        return f"PfnSet({sorted(self._pfns)!r})"
+
+    def add(self, pfn: int) -> None:
+        self._pfns.add(pfn)
+        self._sorted = None
+
+    def discard(self, pfn: int) -> None:
+        self._pfns.discard(pfn)
+        self._sorted = None
+
+    def in_range(self, first: int, last: int) -> list[int]:
+        """The pfns in [first, last], ascending."""
+        if not self._pfns:
+            return []
+        s = self._sorted
+        if s is None:
+            s = self._sorted = sorted(self._pfns)
+        return s[bisect_left(s, first) : bisect_right(s, last)]
 
 
 class MemoryDevice(Protocol):
@@ -79,11 +126,12 @@ class MachineLike(Protocol):
     high_memory: int
     memory_block_size: int
     clock: float
-    mappings: dict[str, DevmemMapping]
+    mappings: MappingTable
     next_mapping: int
-    pinned: list[tuple[int, int]]
-    hwpoison: set[int]
+    pinned: list[tuple[int, int]]  # read and changed only through mm/hotplug.py's pin functions
+    hwpoison: PfnSet
     memory_blocks: MemoryBlocks  # Linux MM's memory blocks of hot-added memory
+    journal: Journal  # the undo journal of the open transaction (journal.py)
 
     @property
     def vmem(self) -> Mapping[str, MemoryDevice]: ...
@@ -98,3 +146,11 @@ class MachineLike(Protocol):
     def raise_high_memory(self, end_exclusive: int) -> None: ...
 
     def memory_state(self, addr: int) -> str: ...
+
+    def device_at(self, addr: int) -> MemoryDevice | None:
+        """The device whose memory region holds addr, found by bisection."""
+        ...
+
+    def next_device_start(self, addr: int) -> int:
+        """The start of the first device region above addr (2^64 if none)."""
+        ...

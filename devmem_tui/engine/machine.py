@@ -9,23 +9,29 @@ It holds the state and delegates every kernel behaviour to the module that model
 (virtio_mem/). Those modules see the machine through ``interfaces.MachineLike``, never import
 this one. State changes append ``Event``s to ``machine.events`` so front ends redraw only what
 changed.
+
+Every change to the state is recorded in ``machine.journal`` while a transaction is open
+(``begin`` / ``commit`` / ``rollback``, journal.py): a command that fails is undone at the cost
+of what it changed.
 """
 
 from __future__ import annotations
 
 import os
+from bisect import bisect_right
 from typing import Any
 
 from devmem_tui.engine import presets
 from devmem_tui.engine.config import KernelConfig
 from devmem_tui.engine.devmem import kcore, mappings, mmap, rw
-from devmem_tui.engine.devmem.mapping import Mapping
+from devmem_tui.engine.devmem.mapping import MappingTable
 from devmem_tui.engine.devmem.verdict import Verdict
-from devmem_tui.engine.interfaces import Event, EventKind, MemoryDevice
+from devmem_tui.engine.interfaces import MAX_EVENTS, Event, EventKind, MemoryDevice, PfnSet
 from devmem_tui.engine.iomem import text as iomem_text
 from devmem_tui.engine.iomem.tree import F, Resource, ResourceTree
+from devmem_tui.engine.journal import Journal, Journaled, attach
 from devmem_tui.engine.mm.memory_blocks import MemoryBlocks
-from devmem_tui.engine.units import PAGE_SHIFT
+from devmem_tui.engine.units import ADDR_MAX, PAGE_SHIFT
 from devmem_tui.engine.virtio_mem import driver as vmem_driver
 from devmem_tui.engine.virtio_mem.driver import VirtioMem
 
@@ -38,36 +44,152 @@ _TREE_EVENTS = {
 }
 
 
-class Machine:
+# A transaction's marks: the journal's, the number of events and of event-queue overflows.
+Txn = tuple[int, int, int]
+_MISSING: Any = object()
+
+
+class DeviceTable(dict[str, VirtioMem]):
+    """The machine's memory devices by name, in the order they were added, with their regions
+    sorted by start address so that the device holding an address is found by bisection
+    (every page of a kcore read or a pin check asks). Changes are journaled."""
+
+    def __init__(self, journal: Journal | None = None) -> None:
+        super().__init__()
+        self._journal = journal
+        self._starts: list[int] = []
+        self._regions: list[tuple[int, int, VirtioMem]] = []
+
+    def _reindex(self) -> None:
+        regions = []
+        for dev in self.values():
+            d = getattr(dev, "device", None)
+            if d is not None:
+                regions.append((d.addr, d.addr + d.region_size - 1, dev))
+        regions.sort(key=_first)
+        self._regions = regions
+        self._starts = [r[0] for r in regions]
+
+    def __setitem__(self, name: str, dev: VirtioMem) -> None:
+        old = self.get(name, _MISSING)
+        super().__setitem__(name, dev)
+        if self._journal is not None:
+            self._journal.record(self._restore, name, old)
+        self._reindex()
+
+    def __delitem__(self, name: str) -> None:
+        old = self[name]
+        super().__delitem__(name)
+        if self._journal is not None:
+            self._journal.record(self._restore, name, old)
+        self._reindex()
+
+    def _restore(self, name: str, dev: VirtioMem) -> None:
+        if dev is _MISSING:
+            super().__delitem__(name)  # it was added last, so the order stays as it was
+        else:
+            super().__setitem__(name, dev)
+        self._reindex()
+
+    def at(self, addr: int) -> VirtioMem | None:
+        """The device whose region holds addr."""
+        i = bisect_right(self._starts, addr) - 1
+        if i >= 0:
+            lo, hi, dev = self._regions[i]
+            if addr <= hi:
+                return dev
+        return None
+
+    def next_start(self, addr: int) -> int:
+        """The start of the first device region above addr (2^64 if none)."""
+        starts = self._starts
+        i = bisect_right(starts, addr)
+        return starts[i] if i < len(starts) else ADDR_MAX + 1
+
+
+def _first(region: tuple[int, int, VirtioMem]) -> int:
+    return region[0]
+
+
+class Machine(Journaled):
     """One simulated machine. Construct with ``from_preset`` or ``from_iomem_text``."""
+
+    journal: Journal  # the undo journal of its transactions (journal.py)
+    events: list[Event]  # pending events for views (not state: never journaled)
 
     def __init__(
         self, tree: ResourceTree, config: KernelConfig | None = None, name: str = "custom"
     ) -> None:
+        journal = Journal()
+        object.__setattr__(self, "journal", journal)
+        attach(self, journal)
         self.tree = tree
         self.config = config or KernelConfig()
         self.name = name
-        self.vmem: dict[str, VirtioMem] = {}
-        self.mappings: dict[str, Mapping] = {}
+        self.vmem = DeviceTable(journal)
+        self.mappings = MappingTable(journal)
         self.next_mapping = 1
         self.clock = 0.0  # simulated seconds
-        self.pinned: list[tuple[int, int]] = []  # unmovable page ranges (inclusive bytes)
-        self.hwpoison: set[int] = set()  # pfns
-        self.events: list[Event] = []
+        # unmovable page ranges (inclusive bytes, sorted and merged); only mm/hotplug.py's pin
+        # functions read and change them
+        self.pinned: list[tuple[int, int]] = []
+        self.hwpoison = PfnSet()  # pfns
+        object.__setattr__(self, "events", [])  # not state: never journaled
+        self._overflows = 0  # times the event queue overflowed (see _push)
         self.memory_block_size = MEMORY_BLOCK_SIZE
-        self.memory_blocks = MemoryBlocks()  # the memoryN of hot-added memory, per device
+        self.memory_blocks = MemoryBlocks(journal)  # the memoryN of hot-added memory, per device
         self.high_memory = self.boot_high_memory()
         tree.observers.append(self._on_tree)
 
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name == "hwpoison" and not isinstance(value, PfnSet):  # a plain set of pfns
+            value = PfnSet(value)
+        super().__setattr__(name, value)
+        if name == "config":  # a config's changes are the machine's changes
+            attach(value, self.journal)
+        elif name == "tree":
+            value.journal = self.journal
+
+    # ------------------------------------------------------------------ transactions
+    def begin(self) -> Txn:
+        """Open a transaction: every change from now on can be undone (journal.py)."""
+        return self.journal.begin(), len(self.events), self._overflows
+
+    def commit(self, txn: Txn) -> None:
+        """Keep the transaction's changes."""
+        self.journal.commit(txn[0])
+
+    def rollback(self, txn: Txn) -> bool:
+        """Undo every change since ``begin``, newest first, and drop the events they emitted;
+        True if there was anything to undo. Costs what the transaction changed."""
+        undone = self.journal.rollback(txn[0])
+        if self._overflows != txn[2]:  # the queue overflowed meanwhile: views redraw all
+            object.__setattr__(self, "events", [Event(EventKind.OVERFLOW, "events")])
+        else:
+            del self.events[txn[1] :]
+        return undone > 0
+
     # ------------------------------------------------------------------ events
+    def _push(self, event: Event) -> None:
+        """Queue an event. The queue is bounded: a session nobody drains (``run``, ``play``, a
+        library user) must not grow without limit, so past MAX_EVENTS pending events they are
+        replaced by one OVERFLOW event, after which views redraw everything."""
+        events = self.events
+        if len(events) >= MAX_EVENTS:
+            events.clear()
+            events.append(Event(EventKind.OVERFLOW, "events"))
+            object.__setattr__(self, "_overflows", self._overflows + 1)
+        events.append(event)
+
     def _on_tree(self, what: str, res: Resource) -> None:
-        self.events.append(Event(_TREE_EVENTS[what], res.label()))
+        self._push(Event(_TREE_EVENTS[what], res.label()))
 
     def emit(self, kind: EventKind, what: str, **data: Any) -> None:
-        self.events.append(Event(kind, what, dict(data)))
+        self._push(Event(kind, what, dict(data)))
 
     def drain_events(self) -> list[Event]:
-        out, self.events = self.events, []
+        out = self.events
+        object.__setattr__(self, "events", [])
         return out
 
     # ------------------------------------------------------------------ devices
@@ -79,6 +201,14 @@ class Machine:
             raise TypeError(f"{name}: only virtio-mem devices are modelled")
         self.vmem[name] = device
         self.memory_blocks.register(device.group)
+
+    def device_at(self, addr: int) -> VirtioMem | None:
+        """The virtio-mem device whose region holds addr (bisection over the regions)."""
+        return self.vmem.at(addr)
+
+    def next_device_start(self, addr: int) -> int:
+        """The start of the first device region above addr (2^64 if none)."""
+        return self.vmem.next_start(addr)
 
     # ------------------------------------------------------------------ memory facts
     def boot_high_memory(self) -> int:
@@ -101,12 +231,10 @@ class Machine:
         offline), 'page_offline' (PG_offline: unplugged sub-block of an added block),
         'not_added' (device memory never added), 'hwpoison'. Holes and MMIO are decided by the
         resource tree, not here."""
-        if addr >> PAGE_SHIFT in self.hwpoison:
+        if self.hwpoison and addr >> PAGE_SHIFT in self.hwpoison:
             return "hwpoison"
-        for dev in self.vmem.values():
-            if dev.covers(addr):
-                return dev.memory_state(addr)
-        return "online"
+        dev = self.device_at(addr)
+        return "online" if dev is None else dev.memory_state(addr)
 
     # ------------------------------------------------------------------ accesses
     def read(self, addr: int, length: int = 4096) -> Verdict:

@@ -20,9 +20,10 @@ from typing import Any
 from devmem_tui.engine.config import KernelConfig
 from devmem_tui.engine.devmem.mapping import Mapping
 from devmem_tui.engine.errors import DevmemError
-from devmem_tui.engine.interfaces import MAX_CLOCK
+from devmem_tui.engine.interfaces import MAX_CLOCK, PfnSet
 from devmem_tui.engine.iomem.tree import DESCS, FLAG_WORDS, F, Resource, TreeBuilder
 from devmem_tui.engine.machine import Machine
+from devmem_tui.engine.mm import hotplug
 from devmem_tui.engine.units import ADDR_MAX
 from devmem_tui.engine.virtio_mem import codec as vmem_codec
 
@@ -179,7 +180,7 @@ def to_dict(machine: Machine) -> dict[str, Any]:
         "vmem": [vmem_codec.to_dict(dev) for dev in machine.vmem.values()],
         "mappings": [_mapping_dict(mp) for mp in machine.mappings.values()],
         "next_mapping": machine.next_mapping,
-        "pinned": _ranges(machine.pinned),
+        "pinned": _ranges(hotplug.pinned_ranges(machine)),
         "hwpoison": [_hex(p) for p in sorted(machine.hwpoison)],
     }
 
@@ -311,11 +312,11 @@ def _from_dict_v1(data: dict[str, Any]) -> Machine:
     if isinstance(nxt, bool) or not isinstance(nxt, int) or nxt < 1:
         raise StateError("corrupt session file: next_mapping must be a positive integer")
     machine.next_mapping = nxt
-    machine.pinned = _parse_ranges(data.get("pinned", []), "pinned")
+    hotplug.restore_pins(machine, _parse_ranges(data.get("pinned", []), "pinned"))
     hw = data.get("hwpoison", [])
     if not isinstance(hw, list):
         raise StateError("corrupt session file: hwpoison must be a list of pfns")
-    machine.hwpoison = {_num(p, "hwpoison pfn") for p in hw}
+    machine.hwpoison = PfnSet(_num(p, "hwpoison pfn") for p in hw)
     machine.high_memory = _num(data.get("high_memory", _hex(machine.high_memory)), "high_memory")
     machine.events.clear()  # building is not a change a view should replay
     return machine

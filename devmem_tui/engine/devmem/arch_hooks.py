@@ -66,7 +66,7 @@ def memblock_region(machine: MachineLike, addr: int) -> tuple[int, int] | None:
         return None
     kind = int(top.flags) & _DRIVER_MANAGED
     sibs = top.parent.children
-    i = sibs.index(top)
+    i = top.parent.child_index_at(top.start)  # siblings start apart: bisection finds it
     lo, hi = i, i
 
     def same(r: Resource) -> bool:

@@ -72,7 +72,7 @@ def kcore_page(
 
 def _state_runs(machine: MachineLike, first: int, last: int) -> list[tuple[int, int]]:
     """Split a run at hwpoisoned pfns, whose memory state differs from their neighbours'."""
-    poisoned = sorted(p for p in machine.hwpoison if first <= p <= last)
+    poisoned = machine.hwpoison.in_range(first, last)  # by bisection
     out: list[tuple[int, int]] = []
     pos = first
     for p in poisoned:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from devmem_tui.engine import ranges
 from devmem_tui.engine.config import BUSY_IS_EXCLUSIVE, Switches
 from devmem_tui.engine.devmem.arch_hooks import Xlate
 from devmem_tui.engine.devmem.mapping import Mapping
@@ -23,7 +24,7 @@ from devmem_tui.engine.devmem.verdict import Outcome, Verdict
 from devmem_tui.engine.errors import DevmemError
 from devmem_tui.engine.interfaces import EventKind
 from devmem_tui.engine.iomem.tree import F, Resource
-from devmem_tui.engine.units import PAGE_SHIFT, PAGE_SIZE, merge_ranges
+from devmem_tui.engine.units import PAGE_SHIFT, PAGE_SIZE
 
 if TYPE_CHECKING:
     from devmem_tui.engine.interfaces import MachineLike
@@ -50,19 +51,17 @@ def touch(machine: MachineLike, mapping_id: str, offset: int = 0) -> Verdict:
     addr = m.start + offset
     sw = machine.config.switches
     v = Verdict(f"touch {m.id} {hex(offset)}", Outcome.OK, counterfactual=sw.counterfactual)
-    for a, b in m.zapped:
-        if a <= addr <= b:
-            line = (
-                f"do_fault({hex(addr)}): PTE zapped by revoke_iomem(), vma has no ->fault "
-                "-> VM_FAULT_SIGBUS"
-            )
-            v.trace.append(line)
-            return v.finish(
-                Outcome.SIGBUS,
-                f"page {hex(addr & ~(PAGE_SIZE - 1))} of {m.id} was "
-                "revoked when a driver claimed it",
-                line,
-            )
+    if m.zapped and ranges.covers(m.zapped, addr):  # the zapped ranges, by bisection
+        line = (
+            f"do_fault({hex(addr)}): PTE zapped by revoke_iomem(), vma has no ->fault "
+            "-> VM_FAULT_SIGBUS"
+        )
+        v.trace.append(line)
+        return v.finish(
+            Outcome.SIGBUS,
+            f"page {hex(addr & ~(PAGE_SIZE - 1))} of {m.id} was revoked when a driver claimed it",
+            line,
+        )
     pfn = addr >> PAGE_SHIFT
     ram, t = page_is_ram(machine, pfn, sw)
     kind = data_kind(machine, addr, Xlate.DIRECT if ram else Xlate.IOREMAP)
@@ -82,10 +81,6 @@ def munmap(machine: MachineLike, mapping_id: str) -> Mapping:
     del machine.mappings[m.id]
     machine.emit(EventKind.MAPPING_REMOVED, m.id, start=m.start, length=m.length)
     return m
-
-
-def _add_zapped(m: Mapping, a: int, b: int) -> None:
-    m.zapped = merge_ranges([*m.zapped, (a, b)])
 
 
 def _revoke_page_allowed(machine: MachineLike, sw: Switches, pfn: int) -> tuple[int, list[str]]:
@@ -129,12 +124,11 @@ def revoke_iomem(machine: MachineLike, start: int, end: int) -> list[str]:
     hlen = (size + PAGE_SIZE - 1) >> PAGE_SHIFT
     za, zb = hba << PAGE_SHIFT, ((hba + hlen) << PAGE_SHIFT) - 1
     hit = []
-    for m in machine.mappings.values():
+    for m in machine.mappings.overlapping(za, zb):  # the i_mmap interval tree's walk
         lo, hi = max(za, m.start), min(zb, m.end)
-        if lo <= hi:
-            _add_zapped(m, lo, hi)
-            hit.append(f"{m.id} {hex(lo)}-{hex(hi)}")
-            machine.emit(EventKind.MAPPING_REVOKED, m.id, start=lo, end=hi)
+        ranges.add(m.zapped, lo, hi, machine.journal)
+        hit.append(f"{m.id} {hex(lo)}-{hex(hi)}")
+        machine.emit(EventKind.MAPPING_REVOKED, m.id, start=lo, end=hi)
     what = ", ".join(hit) if hit else "no live mapping there"
     return [
         *trace,
@@ -183,12 +177,12 @@ def release(machine: MachineLike, name: str) -> tuple[Resource, list[str]]:
             f"{len(busy)} busy resources are named {name!r} ({where}); the name is ambiguous"
         )
     res = busy[0]
-    for dev in machine.vmem.values():
-        if dev.covers(res.start):
-            raise DevmemError(
-                f"{res.label()} belongs to virtio-mem device {dev_name(dev)}: "
-                "its driver releases it (vmem resize / unplug)"
-            )
+    dev = machine.device_at(res.start)
+    if dev is not None:
+        raise DevmemError(
+            f"{res.label()} belongs to virtio-mem device {dev_name(dev)}: "
+            "its driver releases it (vmem resize / unplug)"
+        )
     if res.children:
         raise DevmemError(f"{res.label()} still has children; release them first")
     machine.tree.release_region(res.start, res.size)

@@ -76,9 +76,8 @@ def reserve_pfn_range(
             (_RESERVE, start, end, want, "System RAM keeps its own memtype (lookup_memtype) -> 0")
         ]
     types: dict[str, str] = {}
-    for m in machine.mappings.values():
-        if m.end < start or m.start > end:
-            continue
+    # the memtype interval tree's lookup (memtype_check_conflict): only overlapping mappings
+    for m in machine.mappings.overlapping(start, end):
         if _pat_is_ram(machine, sw, m.start, m.end):
             continue
         types.setdefault(_memtype(m), m.id)

@@ -6,16 +6,19 @@ sorted by start address. ``ResourceTree`` is the one place that links and unlink
 its kernel operations (``request_resource``, ``insert_resource``, ``__request_region``, ...)
 and ``TreeBuilder``, which makes a whole tree in one pass (a parsed /proc/iomem, a saved
 session). It inherits the read-only walks from walk.py; every mutation bumps ``generation``,
-drops the walks' caches and tells the observers.
+keeps the cached child start lists current, drops the walks' other caches, records its inverse
+in the machine's undo journal (journal.py) and tells the observers.
 
-An ``intervaltree.IntervalTree`` over every resource at every depth (``index``) is built on
-first use and kept current by every mutation after that; ``check()`` proves it matches.
+Two indexes are built on first use and kept current by every mutation after that: the name
+index (``find``: name -> resources, for claims, releases, device probes and completion) and an
+``intervaltree.IntervalTree`` over every resource at every depth (``index``); ``check()``
+proves both match the tree.
 """
 
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from intervaltree import Interval, IntervalTree
 
@@ -31,6 +34,7 @@ from devmem_tui.engine.iomem.resource import (
     flags_words,
 )
 from devmem_tui.engine.iomem.walk import TreeWalker
+from devmem_tui.engine.journal import Journal
 from devmem_tui.engine.units import ADDR_MAX
 
 # Resource and the flag names are defined in resource.py (below walk.py, which reads them) and
@@ -48,6 +52,11 @@ __all__ = [
     "TreeBuilder",
     "flags_words",
 ]
+
+
+def _walk_key(r: Resource) -> tuple[int, int]:
+    """/proc/iomem order: by start, an ancestor before the descendants that share it."""
+    return r.start, r.depth
 
 
 class ResourceConflict(DevmemError):
@@ -68,13 +77,22 @@ class ResourceTree(TreeWalker):
         # A tree grown one resource at a time keeps its (empty) index current from the start;
         # TreeBuilder leaves it None, to be built on first use.
         self._index: IntervalTree | None = IntervalTree()
+        # name -> the resources of that name (an ordered set), built on first use
+        self._names: dict[str, dict[Resource, None]] | None = None
+        # The machine's undo journal (journal.py): every mutation records its inverse.
+        self.journal: Journal | None = None
 
     # ----------------------------------------------------------------- upkeep
     def _notify(self, what: str, res: Resource) -> None:
         self.generation += 1
-        self.drop_caches()
+        self.changed()
         for obs in self.observers:
             obs(what, res)
+
+    def _record(self, undo: Callable[..., object], *args: object) -> None:
+        j = self.journal
+        if j is not None and j.depth:
+            j.record(undo, *args)
 
     @property
     def index(self) -> IntervalTree:
@@ -90,34 +108,93 @@ class ResourceTree(TreeWalker):
     def _index_add(self, res: Resource) -> None:
         if self._index is not None:
             self._index.add(Interval(res.start, res.end + 1, res))
+        names = self._names
+        if names is not None:
+            got = names.get(res.name)
+            if got is None:
+                names[res.name] = {res: None}
+            else:
+                got[res] = None
 
     def _index_remove(self, res: Resource) -> None:
         if self._index is not None:
             self._index.remove(Interval(res.start, res.end + 1, res))
+        names = self._names
+        if names is not None:
+            got = names[res.name]
+            del got[res]
+            if not got:
+                del names[res.name]
 
     def _count_subtree(self, res: Resource, add: bool) -> None:
         """Count (and index, once there is an index) res and its descendants in or out."""
+        starts = self._starts
         for r in self.walk_from(res):
             self._size += 1 if add else -1
             if add:
                 self._index_add(r)
             else:
                 self._index_remove(r)
+                starts.pop(r, None)  # its child starts, if cached: it is out of the tree
 
     def _set_range(self, res: Resource, start: int, end: int) -> None:
+        old_start, old_end = res.start, res.end
         self._index_remove(res)
+        parent = res.parent
+        if parent is not None and start != old_start:
+            st = self._starts.get(parent)
+            if st is not None:  # the order among siblings stays: they do not overlap
+                st[parent.child_index_at(old_start)] = start
         res.start, res.end = start, end
         self._index_add(res)
+        self._record(self._set_range, res, old_start, old_end)
         self._notify("change", res)
 
     def set_flags(self, res: Resource, flags: F) -> None:
         """Change a resource's flags in place (e.g. virtio-mem clearing BUSY on its parent
         right after ``__request_mem_region``), bumping the generation for caches and views."""
+        self._record(self.set_flags, res, res.flags)
         res.flags = F(flags)
         self._notify("change", res)
 
+    def _mark_flags(self, res: Resource, flags: F) -> None:
+        """Change flag bits no rule or view reads (SYSRAM_MERGEABLE): no generation bump."""
+        self._record(self._mark_flags, res, res.flags)
+        res.flags = flags
+
     def __len__(self) -> int:
         return self._size
+
+    def find(self, name: str) -> list[Resource]:
+        """The resources named ``name`` in /proc/iomem order, from the name index (built on
+        first use, then kept by every link and unlink): O(resources of that name)."""
+        names = self._names
+        if names is None:
+            names = self._names = {}
+            for _, r in self.walk():
+                got = names.get(r.name)
+                if got is None:
+                    names[r.name] = {r: None}
+                else:
+                    got[r] = None
+        got = names.get(name)
+        if not got:
+            return []
+        return sorted(got, key=_walk_key)
+
+    def has_name(self, name: str) -> bool:
+        """Whether any resource is named ``name`` (the name index, O(1))."""
+        if self._names is None:
+            self.find(name)
+        assert self._names is not None
+        return name in self._names
+
+    def names(self) -> Iterator[tuple[str, list[Resource]]]:
+        """Every distinct name with its resources (in no particular order)."""
+        self.find("")  # builds the index
+        assert self._names is not None
+        for name, got in self._names.items():
+            yield name, list(got)
 
     # ----------------------------------------------------------------- low-level insert
     def add_child(self, parent: Resource, res: Resource) -> Resource:
@@ -136,8 +213,12 @@ class ResourceTree(TreeWalker):
         i = parent.child_index_at(res.start) + 1
         kids = parent.children
         parent.children = (*kids[:i], res, *kids[i:])
+        st = self._starts.get(parent)
+        if st is not None:
+            st.insert(i, res.start)
         res.parent = parent
         self._count_subtree(res, add=True)
+        self._record(self._unlink, res, False)
         self._notify("add", res)
         return res
 
@@ -145,19 +226,48 @@ class ResourceTree(TreeWalker):
         parent = res.parent
         assert parent is not None
         kids = parent.children
-        i = kids.index(res)
+        i = parent.child_index_at(res.start)  # siblings start apart: bisection finds res
+        assert kids[i] is res
+        st = self._starts.get(parent)
         if keep_children and res.children:
+            adopted = res.children
             self._size -= 1
             self._index_remove(res)
-            for c in res.children:
+            self._starts.pop(res, None)
+            for c in adopted:
                 c.parent = parent
-            parent.children = (*kids[:i], *res.children, *kids[i + 1 :])
+            parent.children = (*kids[:i], *adopted, *kids[i + 1 :])
+            if st is not None:
+                st[i : i + 1] = [c.start for c in adopted]
             res.children = ()
+            self._record(self._adopt, parent, res, adopted)
         else:
             self._count_subtree(res, add=False)
             parent.children = (*kids[:i], *kids[i + 1 :])
+            if st is not None:
+                del st[i]
+            self._record(self.add_child, parent, res)
         res.parent = None
         self._notify("remove", res)
+
+    def _adopt(self, node: Resource, res: Resource, clash: tuple[Resource, ...]) -> Resource:
+        """Link res under node in place of the consecutive children ``clash`` it covers, which
+        become its children (``__insert_resource`` when the new resource covers them)."""
+        kids = node.children
+        i = node.child_index_at(clash[0].start)
+        res.parent = node
+        res.children = clash
+        for c in clash:
+            c.parent = res
+        node.children = (*kids[:i], res, *kids[i + len(clash) :])
+        st = self._starts.get(node)
+        if st is not None:
+            st[i : i + len(clash)] = [res.start]
+        self._size += 1
+        self._index_add(res)  # the adopted subtrees keep their ranges and entries
+        self._record(self._unlink, res, True)
+        self._notify("add", res)
+        return res
 
     # ----------------------------------------------------------------- kernel operations
     def request_resource(self, res: Resource, parent: Resource | None = None) -> Resource:
@@ -180,17 +290,7 @@ class ResourceTree(TreeWalker):
                 node = first  # descend into the resource that covers the new one
                 continue
             if all(res.contains(c.start, c.end) for c in clash):
-                kids = node.children
-                i = kids.index(first)
-                res.parent = node
-                res.children = tuple(clash)
-                for c in clash:
-                    c.parent = res
-                node.children = (*kids[:i], res, *kids[i + len(clash) :])
-                self._size += 1
-                self._index_add(res)  # the adopted subtrees keep their ranges and entries
-                self._notify("add", res)
-                return res
+                return self._adopt(node, res, tuple(clash))
             raise ResourceConflict(f"{res.label()} partially overlaps {first.label()}")
 
     def request_region(
@@ -304,10 +404,10 @@ class ResourceTree(TreeWalker):
     def merge_system_ram_resource(self, res: Resource) -> Resource:
         """``merge_system_ram_resource()``: mark res mergeable and merge it with its next and
         previous siblings where they are mergeable. Returns the surviving resource."""
-        res.flags |= F.SYSRAM_MERGEABLE
+        self._mark_flags(res, res.flags | F.SYSRAM_MERGEABLE)
         parent = res.parent
         assert parent is not None
-        i = parent.children.index(res)
+        i = parent.child_index_at(res.start)
         if i + 1 < len(parent.children):
             nxt = parent.children[i + 1]
             if self.mergeable(res, nxt):
@@ -343,6 +443,12 @@ class ResourceTree(TreeWalker):
         assert seen == len(self.index), "index size differs from tree"
         for _, r in self.walk():
             assert Interval(r.start, r.end + 1, r) in self.index, f"{r.label()} not indexed"
+        for node, starts in self._starts.items():
+            assert starts == [c.start for c in node.children], f"{node.label()}: stale starts"
+        if self._names is not None:
+            named = {r: r.name for _, r in self.walk()}
+            indexed = {r: name for name, got in self._names.items() for r in got}
+            assert indexed == named, "name index differs from tree"
 
     def copy(self) -> ResourceTree:
         """A new tree with copies of every resource (generation 0, no observers)."""

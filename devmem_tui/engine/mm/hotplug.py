@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from devmem_tui.engine import ranges
 from devmem_tui.engine.devmem import mappings
 from devmem_tui.engine.errors import DevmemError
 from devmem_tui.engine.interfaces import MachineLike
@@ -79,7 +80,8 @@ def valid_zones(machine: MachineLike, mb: int) -> str:
     """``valid_zones`` of memoryN (drivers/base/memory.c): the zone when online; when offline
     the default zone first, then the other zones it may be onlined to; '-' when no such
     block exists."""
-    zone = machine.memory_blocks.zone_of(mb)
+    group = group_of(machine, mb)
+    zone = None if group is None else group.blocks.get(mb)
     if zone is None:
         return "-"
     if zone != OFFLINE:
@@ -115,7 +117,7 @@ def add_memory_driver_managed(
     first = addr // mbs
     ids = range(first, first + size // mbs)
     for mb in ids:
-        group.blocks[mb] = OFFLINE
+        group.add_block(mb)
     log.added.extend(ids)
     if log.want():
         log.t(
@@ -199,10 +201,10 @@ def _queue_add(
     merges = machine.config.virtio_mem_merges_resources
     p = group.pending_add
     if p is not None and merges and p[1] + 1 == addr:
-        p[1] = end
+        group.pending_add = (p[0], end)
         return
     _flush_add(machine, group, log)
-    group.pending_add = [addr, end]
+    group.pending_add = (addr, end)
     if not merges:
         _flush_add(machine, group, log)
 
@@ -214,10 +216,10 @@ def _queue_remove(
     end = addr + size - 1
     p = group.pending_remove
     if p is not None and (end + 1 == p[0] or p[1] + 1 == addr):
-        p[0], p[1] = min(p[0], addr), max(p[1], end)
+        group.pending_remove = (min(p[0], addr), max(p[1], end))
         return
     _flush_remove(machine, group)
-    group.pending_remove = [addr, end]
+    group.pending_remove = (addr, end)
 
 
 def flush(machine: MachineLike, group: MemoryGroup, log: OperationLog) -> None:
@@ -353,19 +355,29 @@ def parse_memory_block(text: str) -> int:
     return int(t)
 
 
+def group_of(machine: MachineLike, mb: int) -> MemoryGroup | None:
+    """The memory group memory<mb> belongs to, or None when no such block exists: the group of
+    the device whose region holds the block (found by bisection over the regions)."""
+    dev = machine.device_at(mb * machine.memory_block_size)
+    if dev is None:
+        return None
+    group = machine.memory_blocks.groups.get(dev.name)
+    return group if group is not None and mb in group.blocks else None
+
+
 def owning_group(machine: MachineLike, mb: int) -> MemoryGroup:
     """The memory group ``memory<mb>`` belongs to; DevmemError (one line) when no such memory
     block exists or it is boot memory (not modelled)."""
-    group = machine.memory_blocks.group_of(mb)
+    group = group_of(machine, mb)
     if group is not None:
         return group
     addr = mb * machine.memory_block_size
-    for dev in machine.vmem.values():
-        if dev.covers(addr):
-            raise DevmemError(
-                f"memory{mb} does not exist: {addr:#x} belongs to {dev.name} but is not "
-                f"added to Linux (no /sys/devices/system/memory/memory{mb})"
-            )
+    dev = machine.device_at(addr)
+    if dev is not None:
+        raise DevmemError(
+            f"memory{mb} does not exist: {addr:#x} belongs to {dev.name} but is not "
+            f"added to Linux (no /sys/devices/system/memory/memory{mb})"
+        )
     raise DevmemError(
         f"memory{mb} is not virtio-mem memory: only memory blocks added by a virtio-mem "
         "driver are modelled (boot memory cannot be onlined/offlined here)"
@@ -473,37 +485,29 @@ def pin_problem(machine: MachineLike, start: int, end: int) -> str | None:
     return None
 
 
+# The pins are a sorted list of merged inclusive ranges (``machine.pinned``); these functions
+# are the only code that reads or changes it, each by bisection (engine/ranges.py), recording
+# its inverse in the machine's journal.
 def add_pin(machine: MachineLike, start: int, end: int) -> None:
     """Record [start, end] (page-rounded) as pinned, merging with touching pins."""
-    start &= ~0xFFF
-    end |= 0xFFF
-    machine.pinned[:] = merge_ranges([*machine.pinned, (start, end)])
+    ranges.add(machine.pinned, start & ~0xFFF, end | 0xFFF, machine.journal)
 
 
 def remove_pin(machine: MachineLike, start: int, end: int) -> int:
     """Unpin [start, end] (page-rounded); returns how many bytes were pinned there."""
-    start &= ~0xFFF
-    end |= 0xFFF
-    out: list[tuple[int, int]] = []
-    freed = 0
-    for a, b in machine.pinned:
-        if b < start or a > end:
-            out.append((a, b))
-            continue
-        freed += min(b, end) - max(a, start) + 1
-        if a < start:
-            out.append((a, start - 1))
-        if b > end:
-            out.append((end + 1, b))
-    machine.pinned[:] = out
-    return freed
+    return ranges.remove(machine.pinned, start & ~0xFFF, end | 0xFFF, machine.journal)
 
 
 def first_pinned(machine: MachineLike, start: int, end: int) -> int | None:
     """Lowest pinned address in [start, end], or None."""
-    best: int | None = None
-    for a, b in machine.pinned:
-        if a <= end and start <= b:
-            hit = max(a, start)
-            best = hit if best is None else min(best, hit)
-    return best
+    return ranges.first_in(machine.pinned, start, end)
+
+
+def pinned_ranges(machine: MachineLike) -> list[tuple[int, int]]:
+    """Every pinned range [start, end], ascending (a copy)."""
+    return list(machine.pinned)
+
+
+def restore_pins(machine: MachineLike, pins: list[tuple[int, int]]) -> None:
+    """Replace the pins (a saved session): any order, merged."""
+    machine.pinned = merge_ranges(pins)

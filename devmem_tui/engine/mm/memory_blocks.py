@@ -12,11 +12,13 @@ hotplug.py.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from devmem_tui.engine.iomem.tree import SYSTEM_RAM, F, ResourceTree
+from devmem_tui.engine.journal import Journal, Journaled, attach
+from devmem_tui.engine.runs import RunIndex, edges_of_runs
 
 OFFLINE = "offline"
 NORMAL = "Normal"
@@ -122,83 +124,157 @@ class GroupOwner(MemoryNotifier, Protocol):
 
 # ----------------------------------------------------------------------------- the table
 @dataclass(eq=False)
-class MemoryGroup:
+class MemoryGroup(Journaled):
     """``struct memory_group``: the memory blocks one driver added (memoryN -> zone, or
     'offline'), the name its memory gets in /proc/iomem, and the resource changes of the
     current operation not yet applied (consecutive adds or removes are coalesced into one
-    tree operation, see hotplug.flush)."""
+    tree operation, see hotplug.flush).
+
+    ``blocks`` is read like a dict and changed only through the methods below, which record
+    each change in the machine's journal and keep ``runs`` (where the zone changes from one
+    block to the next) current."""
 
     owner: GroupOwner
     resource_name: str
     blocks: dict[int, str] = field(default_factory=dict)
-    pending_add: list[int] | None = None  # [start, end] inclusive
-    pending_remove: list[int] | None = None
-    _spans: Spans | None = field(default_factory=dict, repr=False)  # None: recompute
+    pending_add: tuple[int, int] | None = None  # [start, end] inclusive
+    pending_remove: tuple[int, int] | None = None
+    # the span [first, end) of memory block ids per zone of the online blocks; None: recompute
+    _spans: Spans | None = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        self.runs = RunIndex(self._zone_at)
+
+    def _zone_at(self, mb: int) -> str | None:
+        return self.blocks.get(mb)
+
+    def _set(self, mb: int, zone: str | None) -> None:
+        """memory<mb> is now in zone ('offline'), or gone (None)."""
+        blocks = self.blocks
+        old = blocks.get(mb)
+        if old == zone:
+            return
+        j = self._journal
+        if j is not None and j.depth:
+            j.record(self._set, mb, old)
+        if zone is None:
+            del blocks[mb]
+        else:
+            blocks[mb] = zone
+        self.runs.touch(mb)
+        table = self._table
+        if old is not None and old != OFFLINE:
+            self._spans = None  # a zone may shrink: recomputed from the runs on demand
+            if table is not None:
+                table.spans_dropped()
+        elif zone is not None and zone != OFFLINE:
+            if self._spans is not None:
+                _widen(self._spans, zone, mb, mb + 1)
+            if table is not None:
+                table.spans_widened(zone, mb, mb + 1)
+
+    _table: MemoryBlocks | None = None  # the table it is registered in (for the zone spans)
 
     def online_spans(self, mbs: int) -> Spans:
         """Span [start, end) of the group's online memory per zone (cached until a block goes
-        offline or away: onlining only widens it)."""
-        if self._spans is None:
-            spans: Spans = {}
-            for mb, zone in self.blocks.items():
+        offline or away: onlining only widens it); from the zone runs, not block by block."""
+        spans = self._spans
+        if spans is None:
+            spans = {}
+            for a, b, zone in self.zone_runs():
                 if zone != OFFLINE:
-                    _widen(spans, zone, mb * mbs, (mb + 1) * mbs)
+                    _widen(spans, zone, a, b)
             self._spans = spans
-        return self._spans
+        return {zone: (a * mbs, b * mbs) for zone, (a, b) in spans.items()}
+
+    def zone_runs(
+        self, lo: int | None = None, hi: int | None = None
+    ) -> Iterator[tuple[int, int, str]]:
+        """Runs [a, b) of added blocks in one zone (or offline), in order, within [lo, hi)."""
+        if not self.blocks:
+            return
+        if lo is None or hi is None:
+            lo, hi = min(self.blocks), max(self.blocks) + 1
+        get = self.blocks.get
+        for a, b in self.runs.runs(lo, hi):
+            zone = get(a)
+            if zone is not None:
+                yield a, b, zone
+
+    def add_block(self, mb: int) -> None:
+        """memory<mb> was added: offline until onlined."""
+        self._set(mb, OFFLINE)
 
     def set_online(self, mb: int, zone: str, mbs: int) -> None:
-        self.blocks[mb] = zone
-        if self._spans is not None:
-            _widen(self._spans, zone, mb * mbs, (mb + 1) * mbs)
+        self._set(mb, zone)
 
     def set_offline(self, mb: int) -> None:
-        self.blocks[mb] = OFFLINE
-        self._spans = None
+        self._set(mb, OFFLINE)
 
     def drop(self, ids: range) -> None:
         for mb in ids:
-            self.blocks.pop(mb, None)
-        self._spans = None
+            self._set(mb, None)
 
-    def restore(self, blocks: dict[int, str]) -> None:
-        """Replace the blocks (a saved session); the spans are recomputed on demand."""
-        self.blocks.clear()
-        self.blocks.update(blocks)
+    def restore(self, runs: Iterable[tuple[int, int, str]]) -> None:
+        """Replace the blocks by runs (first, count, zone) (a saved session); the spans are
+        recomputed on demand."""
+        runs = list(runs)
+        blocks: dict[int, str] = {}
+        for first, n, zone in runs:
+            blocks.update(dict.fromkeys(range(first, first + n), zone))
+        self.blocks = blocks
+        self.runs.reset(edges_of_runs(runs))
         self._spans = None
 
     def reset(self) -> None:
         """No blocks and nothing pending (a new kernel: kexec)."""
-        self.blocks.clear()
+        j = self._journal
+        if j is not None and j.depth:
+            j.record(self.runs.load, self.runs.save())
+        self.blocks = {}
+        self.runs.reset()
         self._spans = {}
         self.pending_add = self.pending_remove = None
 
 
 class MemoryBlocks:
     """The machine's memory-block table: the registered memory groups (one per hot-pluggable
-    device, in the order they were added) and the boot zones' spans."""
+    device, in the order they were added) and the zones' spans (boot RAM plus every group's
+    online memory), kept up to date as groups online memory (a span only widens then) and
+    recomputed only after one goes offline."""
 
-    def __init__(self) -> None:
+    def __init__(self, journal: Journal | None = None) -> None:
+        attach(self, journal)
         self.groups: dict[str, MemoryGroup] = {}
         # boot zone spans of (tree, its generation): the plug path asks once per memory block
         self._boot: tuple[ResourceTree, int, Spans] | None = None
+        # every zone's span of (tree, generation, memory block size), or None after a group's
+        # span shrank
+        self._all: tuple[ResourceTree, int, int, Spans] | None = None
 
     def register(self, group: MemoryGroup) -> None:
-        self.groups[group.owner.name] = group
+        name = group.owner.name
+        self.groups[name] = group
+        j: Journal | None = getattr(self, "_journal", None)
+        if j is not None:
+            j.record(self._unregister, name)
+        object.__setattr__(group, "_table", self)
+        self._all = None
 
-    def group_of(self, mb: int) -> MemoryGroup | None:
-        """The group memory<mb> belongs to, or None when no such block exists."""
-        for g in self.groups.values():
-            if mb in g.blocks:
-                return g
-        return None
+    def _unregister(self, name: str) -> None:
+        del self.groups[name]
+        self._all = None
 
-    def zone_of(self, mb: int) -> str | None:
-        """memory<mb>'s zone, 'offline', or None when no such block exists."""
-        for g in self.groups.values():
-            zone = g.blocks.get(mb)
-            if zone is not None:
-                return zone
-        return None
+    def spans_widened(self, zone: str, first: int, end: int) -> None:
+        """A group's online memory now also covers memory blocks [first, end) of zone."""
+        cached = self._all
+        if cached is not None:
+            mbs = cached[2]
+            _widen(cached[3], zone, first * mbs, end * mbs)
+
+    def spans_dropped(self) -> None:
+        """A group's span of some zone may have shrunk: recompute on the next question."""
+        self._all = None
 
     def boot_zone_spans(self, tree: ResourceTree) -> Spans:
         """Spans [start, end) of the boot zones, from busy System RAM that is not
@@ -222,9 +298,17 @@ class MemoryBlocks:
 
     def zone_spans(self, tree: ResourceTree, mbs: int) -> Spans:
         """Current span [start, end) of every populated zone: boot RAM plus the online memory
-        of every group (zone spans shrink again when memory is offlined)."""
-        spans = dict(self.boot_zone_spans(tree))
-        for g in self.groups.values():
-            for zone, (a, b) in g.online_spans(mbs).items():
-                _widen(spans, zone, a, b)
-        return spans
+        of every group (zone spans shrink again when memory is offlined). A copy."""
+        cached = self._all
+        if (
+            cached is None
+            or cached[0] is not tree
+            or cached[1] != tree.generation
+            or cached[2] != mbs
+        ):
+            spans = dict(self.boot_zone_spans(tree))
+            for g in self.groups.values():
+                for zone, (a, b) in g.online_spans(mbs).items():
+                    _widen(spans, zone, a, b)
+            self._all = cached = (tree, tree.generation, mbs, spans)
+        return dict(cached[3])

@@ -13,6 +13,8 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from typing import ClassVar, Protocol
 
+from devmem_tui.engine.journal import Journaled, attach
+from devmem_tui.engine.runs import RunIndex, edges_of_runs
 from devmem_tui.engine.units import ENOSPC
 from devmem_tui.engine.virtio_mem.device import VirtioMemDevice
 from devmem_tui.engine.virtio_mem.report import SubBlock
@@ -57,7 +59,7 @@ class Driver(Protocol):
     def pinned_at(self, start: int, end: int) -> int | None: ...
 
 
-class BlockMode(ABC):
+class BlockMode(Journaled, ABC):
     """The block ids the driver tracks (``first_id`` .. ``next_id`` - 1, usable up to
     ``last_usable_id``), one state byte each, and the mode's algorithms (subclasses)."""
 
@@ -66,11 +68,32 @@ class BlockMode(ABC):
     plug_unit_name: ClassVar[str]  # the unit of plug requests: 'sub-block' / 'big block'
 
     def __init__(self, drv: Driver, first_id: int = 0) -> None:
+        attach(self, getattr(drv, "_journal", None))  # the driver's changes are the machine's
         self.drv = drv
         self.first_id = first_id  # first_mb_id / first_bb_id
         self.next_id = first_id  # next_mb_id / next_bb_id
         self.last_usable_id = first_id - 1
-        self.states = bytearray()  # mb_states / bb_states, index id - first_id
+        # mb_states / bb_states, index id - first_id: changed only by set_state and grow,
+        # which record the inverse in the journal and keep ``state_runs`` current
+        self.states = bytearray()
+        self.state_runs = RunIndex(self._state_at)
+
+    def _state_at(self, id_: int) -> int | None:
+        i = id_ - self.first_id
+        return self.states[i] if 0 <= i < len(self.states) else None
+
+    def load_states(self, runs: list[tuple[int, int]]) -> None:
+        """Set the state array from (value, count) runs (a saved session)."""
+        states = bytearray()
+        for v, n in runs:
+            states += bytes((v,)) * n
+        self.states = states
+        first = self.first_id
+        edges, pos = [], first
+        for v, n in runs:
+            edges.append((pos, n, v))
+            pos += n
+        self.state_runs.reset(edges_of_runs(edges))
 
     # ------------------------------------------------------------------ geometry
     @property
@@ -99,7 +122,12 @@ class BlockMode(ABC):
         return self.states[id_ - self.first_id]
 
     def set_state(self, id_: int, st: int) -> None:
-        self.states[id_ - self.first_id] = st
+        i = id_ - self.first_id
+        j = self._journal
+        if j is not None and j.depth:
+            j.record(self.set_state, id_, self.states[i])
+        self.states[i] = st
+        self.state_runs.touch(id_)
 
     def iter_state(self, st: int, reverse: bool = False) -> Iterator[int]:
         """``virtio_mem_sbm_for_each_mb(_rev)`` / ``virtio_mem_bbm_for_each_bb(_rev)``: ids in
@@ -138,7 +166,17 @@ class BlockMode(ABC):
         return 0, id_
 
     def grow(self) -> None:
+        """One more tracked block (state 0) at the end of the arrays."""
+        j = self._journal
+        if j is not None and j.depth:
+            j.record(self._shrink)
         self.states.append(0)
+        self.state_runs.touch(self.first_id + len(self.states) - 1)
+
+    def _shrink(self) -> None:
+        """Undo ``grow``."""
+        self.states.pop()
+        self.state_runs.touch(self.first_id + len(self.states))
 
     # ------------------------------------------------------------------ the work item
     @abstractmethod

@@ -9,11 +9,13 @@ with one line instead of exhausting memory or tripping an assertion later.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from devmem_tui.engine.errors import DevmemError
 from devmem_tui.engine.interfaces import MAX_CLOCK, MachineLike
 from devmem_tui.engine.mm.memory_blocks import KERNEL_ZONES, MOVABLE, OFFLINE
+from devmem_tui.engine.runs import RunIndex
 from devmem_tui.engine.virtio_mem.bbm import BigBlockMode
 from devmem_tui.engine.virtio_mem.blockmode import BlockMode
 from devmem_tui.engine.virtio_mem.core import RETRY_TIMER_MAX, RETRY_TIMER_MIN
@@ -42,8 +44,12 @@ def to_dict(vm: VirtioMem) -> dict[str, Any]:
         "first_id": bm.first_id,
         "next_id": bm.next_id,
         "last_usable_id": bm.last_usable_id,
-        "states": _rle(list(bm.states)),
-        "sb_masks": [[_h(v), n] for v, n in _rle(sbm.sb_masks if sbm else [])],
+        "states": [[v, n] for v, n in _runs(bm.state_runs, bm._state_at, bm.first_id, bm.next_id)],
+        "sb_masks": (
+            [[_h(v), n] for v, n in _runs(sbm.mask_runs, sbm._mask_at, sbm.first_id, sbm.next_id)]
+            if sbm
+            else []
+        ),
         "offline_size": _h(vm.offline_size),
         "offline_threshold": _h(vm.offline_threshold),
         "plugged_size": _h(vm.plugged_size),
@@ -61,7 +67,7 @@ def to_dict(vm: VirtioMem) -> dict[str, Any]:
         "last_block": (
             None if vm.last_block_addr is None else [_h(vm.last_block_addr), vm.last_block_plugged]
         ),
-        "mm": _mm_runs(vm.mm),
+        "mm": [[a, b - a, zone] for a, b, zone in vm.group.zone_runs()],
     }
 
 
@@ -115,10 +121,11 @@ def from_dict(machine: MachineLike, data: dict[str, Any]) -> VirtioMem:
         vm.last_block_addr = _hx(lb[0], "last_block")
         vm.last_block_plugged = _bool(lb[1], "last_block")
     bm = vm.blockmode
-    vm.group.restore(_mm_unruns(data["mm"], _most(machine, device)))
-    if vm.probed and not vm.kdump and vm.mm:
+    mm_runs = _mm_unruns(data["mm"], _most(machine, device))
+    vm.group.restore(mm_runs)
+    if vm.probed and not vm.kdump and mm_runs:
         lo, hi = bm.first_id * bm.unit // vm.mbs, bm.next_id * bm.unit // vm.mbs
-        if any(not lo <= mb < hi for mb in vm.mm):
+        if any(first < lo or first + n > hi for first, n, _zone in mm_runs):
             raise DevmemError("virtio-mem memory blocks outside the blocks the driver tracks")
     if vm.probed and not vm.kdump:
         end = device.end - 1
@@ -172,11 +179,11 @@ def _blockmode(vm: VirtioMem, data: dict[str, Any]) -> BlockMode:
         if first_id != -(-device.addr // (mbs if sbm else bb_size)):
             raise DevmemError("virtio-mem first block id does not match the device address")
     states = _unrle(data["states"], "states", most)
-    if any(not 0 <= s <= 7 for s in states):
+    if any(not 0 <= v <= 7 for v, _n in states):
         raise DevmemError("virtio-mem block state out of range")
     sb_masks = _unrle([[_hx(v, "sb mask"), n] for v, n in data["sb_masks"]], "sb_masks", most)
     n = next_id - first_id
-    if n < 0 or len(states) != n or (sbm and len(sb_masks) != n):
+    if n < 0 or _count(states) != n or (sbm and _count(sb_masks) != n):
         raise DevmemError("virtio-mem tracking arrays do not match next_id - first_id")
     if sbm and hotplug and sbs_per_mb <= 0:
         raise DevmemError("virtio-mem SBM without sub-blocks")
@@ -187,14 +194,14 @@ def _blockmode(vm: VirtioMem, data: dict[str, Any]) -> BlockMode:
         if bb_size:
             raise DevmemError("virtio-mem SBM with a big block size")
         bm = SubBlockMode(vm, sb_size, sbs_per_mb, first_id)
-        bm.sb_masks = sb_masks
+        bm.load_masks(sb_masks)
     else:
         if sb_size or sbs_per_mb or sb_masks:
             raise DevmemError("virtio-mem BBM with sub-block fields")
         bm = BigBlockMode(vm, bb_size, first_id)
     bm.next_id = next_id
     bm.last_usable_id = last_usable_id
-    bm.states = bytearray(states)
+    bm.load_states(states)
     return bm
 
 
@@ -224,54 +231,57 @@ def _bool(v: Any, what: str) -> bool:
     return v
 
 
-def _rle(values: list[int]) -> list[list[int]]:
-    out: list[list[int]] = []
-    for v in values:
-        if out and out[-1][0] == v:
-            out[-1][1] += 1
-        else:
-            out.append([v, 1])
+def _runs(
+    index: RunIndex, value: Callable[[int], int | None], lo: int, hi: int
+) -> list[tuple[int, int]]:
+    """(value, count) runs of a per-block array from its run index: O(runs), not O(blocks)."""
+    out: list[tuple[int, int]] = []
+    for a, b in index.runs(lo, hi):
+        v = value(a)
+        assert v is not None
+        out.append((v, b - a))
     return out
 
 
-def _unrle(pairs: Any, what: str, most: int) -> list[int]:
+def _count(runs: list[tuple[int, int]]) -> int:
+    return sum(n for _v, n in runs)
+
+
+def _unrle(pairs: Any, what: str, most: int) -> list[tuple[int, int]]:
+    """Validated (value, count) runs; the arrays are built from them by the block mode."""
     if not isinstance(pairs, list):
         raise DevmemError(f"virtio-mem {what}: not a list")
-    out: list[int] = []
+    out: list[tuple[int, int]] = []
+    total = 0
     for p in pairs:
         if not isinstance(p, list) or len(p) != 2:
             raise DevmemError(f"virtio-mem {what}: bad [value, count] pair")
         v, n = _int(p[0], what), _int(p[1], what)
         if n <= 0:
             raise DevmemError(f"virtio-mem {what}: empty run")
-        if len(out) + n > most:
+        total += n
+        if total > most:
             raise DevmemError(f"virtio-mem {what}: more entries than the device has blocks")
-        out.extend([v] * n)
+        out.append((v, n))
     return out
 
 
-def _mm_runs(mm: dict[int, str]) -> list[list[Any]]:
-    out: list[list[Any]] = []
-    for mb in sorted(mm):
-        zone = mm[mb]
-        if out and out[-1][0] + out[-1][1] == mb and out[-1][2] == zone:
-            out[-1][1] += 1
-        else:
-            out.append([mb, 1, zone])
-    return out
-
-
-def _mm_unruns(runs: Any, most: int) -> dict[int, str]:
+def _mm_unruns(runs: Any, most: int) -> list[tuple[int, int, str]]:
+    """Validated (first, count, zone) runs of memory blocks, ascending and apart (as
+    ``to_dict`` writes them)."""
     if not isinstance(runs, list):
         raise DevmemError("virtio-mem memory blocks: not a list")
-    mm: dict[int, str] = {}
+    out: list[tuple[int, int, str]] = []
     zones = (OFFLINE, MOVABLE, *KERNEL_ZONES)
+    total, end = 0, -1
     for r in runs:
         if not isinstance(r, list) or len(r) != 3 or r[2] not in zones:
             raise DevmemError("virtio-mem memory blocks: bad [first, count, zone] run")
         first, n = _int(r[0], "memory block"), _int(r[1], "memory block count")
-        if not 0 < n <= most - len(mm):
+        if not 0 < n <= most - total:
             raise DevmemError("virtio-mem memory blocks: more than the device has")
-        for mb in range(first, first + n):
-            mm[mb] = r[2]
-    return mm
+        if first < end:
+            raise DevmemError("virtio-mem memory blocks: runs out of order or overlapping")
+        total, end = total + n, first + n
+        out.append((first, n, r[2]))
+    return out

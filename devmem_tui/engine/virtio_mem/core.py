@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from devmem_tui.engine.interfaces import EventKind, MachineLike
 from devmem_tui.engine.iomem.tree import Resource
+from devmem_tui.engine.journal import Journaled, attach
 from devmem_tui.engine.mm import hotplug
 from devmem_tui.engine.mm.memory_blocks import MOVABLE, OFFLINE, MemoryGroup
 from devmem_tui.engine.units import (
@@ -49,18 +50,24 @@ RESOURCE_NAME = "System RAM (virtio_mem)"
 MAX_RUNS = 1000  # safety bound on work-item re-queues inside one operation
 
 
-class VirtioMemCore:
+class VirtioMemCore(Journaled):
     """The driver's run time on one device: the state of ``struct virtio_mem``, the report of
     the current operation, the work item and its requests, and the Linux MM side (memory
     group owner and memory notifier). ``driver.VirtioMem`` adds probing and the rest."""
 
     def __init__(self, machine: MachineLike, device: VirtioMemDevice, index: int) -> None:
+        # Every change of the driver, its device and its memory group is a change of the
+        # machine: recorded in its undo journal while a transaction is open.
+        journal = getattr(machine, "journal", None)
+        attach(self, journal)
+        device.attach(journal)
         self.machine = machine
         self.device = device
         self.index = index
         self.res_name = f"virtio{index}"
         # Linux MM: the memory blocks this driver added (registered with the device)
         self.group = MemoryGroup(self, RESOURCE_NAME)
+        attach(self.group, journal)
         self._reset()
 
     def _reset(self) -> None:

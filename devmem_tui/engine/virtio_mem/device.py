@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Any
 
+from devmem_tui.engine.journal import Journal, Journaled, attach
 from devmem_tui.engine.units import GiB, MiB
 from devmem_tui.engine.virtio_mem.blockruns import BlockRuns
 
@@ -82,7 +83,7 @@ class DeviceAnswer:
 
 
 @dataclass
-class VirtioMemDevice:
+class VirtioMemDevice(Journaled):
     """State of one QEMU virtio-mem device (``VirtIOMEM``).
 
     ``blocks`` is ``vmem->bitmap`` (bit i <=> block at ``addr + i*block_size``);
@@ -110,6 +111,11 @@ class VirtioMemDevice:
     config_notifications: int = 0
 
     # --- construction -------------------------------------------------------
+
+    def attach(self, journal: Journal | None) -> None:
+        """Record this device's changes (and its bitmap's) in the machine's undo journal."""
+        attach(self, journal)
+        self.blocks._journal = journal
 
     def __post_init__(self) -> None:
         """Validate geometry the way ``virtio_mem_set_block_size`` and

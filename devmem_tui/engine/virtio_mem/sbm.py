@@ -12,6 +12,7 @@ from __future__ import annotations
 from enum import IntEnum
 
 from devmem_tui.engine.mm.memory_blocks import MOVABLE, OFFLINE
+from devmem_tui.engine.runs import RunIndex, edges_of_runs
 from devmem_tui.engine.units import EBUSY, EINVAL, ENOSPC, EPERM, fmt_size
 from devmem_tui.engine.virtio_mem.blockmode import BlockMode, Driver
 from devmem_tui.engine.virtio_mem.report import SubBlock, sb_list
@@ -73,7 +74,9 @@ class SubBlockMode(BlockMode):
         # Fully plugged blocks share this one int object: 8192 separate 64-bit masks were
         # 288 KiB of a plugged 1 TiB device's 879 KiB of state (docs/performance.md).
         self.full_mask = (1 << sbs_per_mb) - 1
-        self.sb_masks: list[int] = []  # plugged sub-blocks per memory block
+        # plugged sub-blocks per memory block: changed only by set_mask and grow
+        self.sb_masks: list[int] = []
+        self.mask_runs = RunIndex(self._mask_at)
         self.have_unplugged_mb = False
 
     # ------------------------------------------------------------------ geometry
@@ -92,15 +95,42 @@ class SubBlockMode(BlockMode):
         return f"SBM, sub-block {fmt_size(self.sb_size)} ({self.sbs_per_mb} per memory block)"
 
     def grow(self) -> None:
-        self.states.append(0)
+        super().grow()
         self.sb_masks.append(0)
+        self.mask_runs.touch(self.first_id + len(self.sb_masks) - 1)
+
+    def _shrink(self) -> None:
+        super()._shrink()
+        self.sb_masks.pop()
+        self.mask_runs.touch(self.first_id + len(self.sb_masks))
+
+    def _mask_at(self, mb: int) -> int | None:
+        i = mb - self.first_id
+        return self.sb_masks[i] if 0 <= i < len(self.sb_masks) else None
 
     def mask(self, mb: int) -> int:
         return self.sb_masks[mb - self.first_id]
 
     def set_mask(self, mb: int, mask: int) -> None:
         full = self.full_mask
-        self.sb_masks[mb - self.first_id] = full if mask == full else mask
+        i = mb - self.first_id
+        j = self._journal
+        if j is not None and j.depth:
+            j.record(self.set_mask, mb, self.sb_masks[i])
+        self.sb_masks[i] = full if mask == full else mask
+        self.mask_runs.touch(mb)
+
+    def load_masks(self, runs: list[tuple[int, int]]) -> None:
+        """Set the sub-block masks from (mask, count) runs (a saved session)."""
+        full = self.full_mask
+        masks: list[int] = []
+        edges, pos = [], self.first_id
+        for v, n in runs:
+            masks += [full if v == full else v] * n
+            edges.append((pos, n, v))
+            pos += n
+        self.sb_masks = masks
+        self.mask_runs.reset(edges_of_runs(edges))
 
     # ------------------------------------------------------------------ plug
     def plug_request(self, diff: int) -> int:
