@@ -117,6 +117,11 @@ class MemoryDevice(Protocol):
         """The addresses where ``memory_state`` can change (unsorted)."""
         ...
 
+    def state_end(self, addr: int) -> int:
+        """The last byte of the stretch from addr on with the same memory state (or an
+        earlier byte: callers cut there and ask again), found without visiting every block."""
+        ...
+
 
 class MachineLike(Protocol):
     """The machine as the rules, the memory-hotplug code and the drivers use it."""
@@ -149,6 +154,10 @@ class MachineLike(Protocol):
 
     def device_at(self, addr: int) -> MemoryDevice | None:
         """The device whose memory region holds addr, found by bisection."""
+        ...
+
+    def device_region_at(self, addr: int) -> tuple[int, int, MemoryDevice] | None:
+        """(first byte, last byte, device) of the device region holding addr."""
         ...
 
     def next_device_start(self, addr: int) -> int:

@@ -91,13 +91,13 @@ class DeviceTable(dict[str, VirtioMem]):
             super().__setitem__(name, dev)
         self._reindex()
 
-    def at(self, addr: int) -> VirtioMem | None:
-        """The device whose region holds addr."""
+    def region_at(self, addr: int) -> tuple[int, int, VirtioMem] | None:
+        """(first byte, last byte, device) of the device region holding addr."""
         i = bisect_right(self._starts, addr) - 1
         if i >= 0:
-            lo, hi, dev = self._regions[i]
-            if addr <= hi:
-                return dev
+            region = self._regions[i]
+            if addr <= region[1]:
+                return region
         return None
 
     def next_start(self, addr: int) -> int:
@@ -204,7 +204,12 @@ class Machine(Journaled):
 
     def device_at(self, addr: int) -> VirtioMem | None:
         """The virtio-mem device whose region holds addr (bisection over the regions)."""
-        return self.vmem.at(addr)
+        region = self.vmem.region_at(addr)
+        return None if region is None else region[2]
+
+    def device_region_at(self, addr: int) -> tuple[int, int, VirtioMem] | None:
+        """(first byte, last byte, device) of the device region holding addr."""
+        return self.vmem.region_at(addr)
 
     def next_device_start(self, addr: int) -> int:
         """The start of the first device region above addr (2^64 if none)."""

@@ -68,6 +68,13 @@ class RunIndex:
                     edges.remove(i)
         dirty.clear()
 
+    def run_end(self, i: int) -> int | None:
+        """One past the last position of the run holding i (None: the run never ends)."""
+        self._settle()
+        edges = self._edges
+        k = edges.bisect_right(i)
+        return edges[k] if k < len(edges) else None
+
     def runs(self, lo: int, hi: int) -> Iterator[tuple[int, int]]:
         """The runs [a, b) of equal values that cover [lo, hi), in order."""
         if lo >= hi:

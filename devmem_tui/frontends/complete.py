@@ -143,42 +143,38 @@ def _memblocks_for(command_name: str, session: Session | None) -> Iterator[tuple
     yield from blocks
 
 
-def _resources(session: Session | None, releasable: bool = False) -> Iterator[tuple[str, str]]:
-    """Distinct resource names; ``releasable``: only what ``release`` can free (busy, no
-    children, a unique busy name, not a virtio-mem device's memory)."""
+def _resources(
+    session: Session | None, releasable: bool = False, prefix: str = ""
+) -> Iterator[tuple[str, str]]:
+    """Distinct resource names starting with prefix (quotes aside, any case), alphabetically,
+    from the tree's name index: O(log n + the names listed), not a walk of the map.
+    ``releasable``: only what ``release`` can free (busy, no children, a unique busy name, not
+    a virtio-mem device's memory)."""
     m = _machine(session)
     tree = getattr(m, "tree", None)
     if tree is None:
         return
-    all_res = [r for _, r in tree.walk()]
-    if releasable:
-        busy_names: dict[str, int] = {}
-        for r in all_res:
-            if r.busy:
-                busy_names[r.name] = busy_names.get(r.name, 0) + 1
-        devices = list((getattr(m, "vmem", None) or {}).values())
-
-        def device_owned(addr: int) -> bool:
-            for dev in devices:
-                try:
-                    if dev.covers(addr):
-                        return True
-                except Exception:
+    index = tree.names
+    device_at = getattr(m, "device_at", None)
+    listed = 0
+    for name in index.starting(prefix.lstrip('"'), busy=releasable):
+        res = index.get(name)
+        if releasable:
+            if index.busy_count(name) != 1:
+                continue
+            r = next(x for x in res if x.busy)
+            if r.children:
+                continue
+            try:
+                if device_at is not None and device_at(r.start) is not None:
                     continue
-            return False
-
-        all_res = [
-            r
-            for r in all_res
-            if r.busy and not r.children and busy_names[r.name] == 1 and not device_owned(r.start)
-        ]
-    seen: set[str] = set()
-    for r in all_res:
-        if r.name in seen:
-            continue
-        seen.add(r.name)
-        yield r.name, f"{r.start:#x}-{r.end:#x}"
-        if len(seen) >= MAX_NAME_SUGGESTIONS:
+            except Exception:  # a device model mid-change must not break completion
+                continue
+        else:
+            r = min(res, key=lambda x: (x.start, x.depth))
+        yield name, f"{r.start:#x}-{r.end:#x}"
+        listed += 1
+        if listed >= MAX_NAME_SUGGESTIONS:
             return
 
 
@@ -256,7 +252,7 @@ def _kind_candidates(
     elif kind == "memblock":
         yield from _memblocks_for(spec.name, session)
     elif kind == "resource":
-        yield from _resources(session, releasable=spec.name == "release")
+        yield from _resources(session, releasable=spec.name == "release", prefix=partial)
     elif kind == "addr" and spec.name == "whatis":
         yield from _resource_starts(session)
     elif kind == "outcome":

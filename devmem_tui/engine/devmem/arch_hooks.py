@@ -13,11 +13,12 @@ from typing import TYPE_CHECKING
 
 from devmem_tui.engine.config import Switches
 from devmem_tui.engine.devmem.rules import (
+    GrainRuns,
     Region,
     devmem_is_allowed_lazy,
     page_is_ram_lazy,
-    page_runs,
     region_intersects_lazy,
+    spans,
 )
 from devmem_tui.engine.devmem.verdict import Lazy, Line, traced
 from devmem_tui.engine.iomem.tree import F, Resource
@@ -301,10 +302,14 @@ def phys_mem_access_prot_allowed_lazy(
         return True, [(_PMAPA, pfn, size, f"[x86 PAT]: {why} -> 1")]
     last = ((pfn << PAGE_SHIFT) + size - 1) >> PAGE_SHIFT
     trace: list[Line] = []
-    for first, _ in page_runs(machine, pfn, last):
+    runs: GrainRuns | None = None
+    for runs in spans(machine, pfn, last):  # every run of a span answers alike
+        first = runs.a
         value, trace = devmem_is_allowed_lazy(machine, first, sw)
         if value == 0:
             return False, [*trace, (_PMAPA_DENY, pfn, size, first)]
+    if runs is not None and len(runs) > 1:  # the trace is the last run's: it names its pfn
+        _value, trace = devmem_is_allowed_lazy(machine, runs[len(runs) - 1][0], sw)
     return True, [
         *trace,
         (_PMAPA, pfn, size, "[x86 PAT, STRICT_DEVMEM=n, <= 6.15]: every page != 0 -> 1"),

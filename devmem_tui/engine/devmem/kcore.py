@@ -16,17 +16,17 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from devmem_tui.engine.config import Switches
-from devmem_tui.engine.devmem.rules import page_is_ram, page_runs, where_pfns
+from devmem_tui.engine.devmem.rules import GrainRuns, page_is_ram, spans, where_pfns
 from devmem_tui.engine.devmem.rw import UNPLUGGED
 from devmem_tui.engine.devmem.verdict import (
     Line,
     Outcome,
+    RunGroups,
     Verdict,
     add_range,
     check_end,
     fmt_ranges,
     op_text,
-    trim_runs,
 )
 from devmem_tui.engine.units import PAGE_SHIFT, PAGE_SIZE
 
@@ -99,23 +99,50 @@ def read_kcore(machine: MachineLike, addr: int, length: int = PAGE_SIZE) -> Verd
         v.trace.append(line)
         return v.finish(Outcome.OK, "returns 0: nothing to do", line)
     end = addr + length - 1
-    groups: list[list[Line]] = []  # trace lines per page run
+    groups = RunGroups()  # trace lines per page run, as many as are printed
     kinds: list[str] = []
     decider = ""
-    for first, last in page_runs(machine, addr >> PAGE_SHIFT, end >> PAGE_SHIFT):
-        for a, b in _state_runs(machine, first, last):
-            state = machine.memory_state(a << PAGE_SHIFT)
-            kind, t = kcore_page(machine, a, state, sw)
-            groups.append([*t[:-1], f"{t[-1]} ({where_pfns(a, b)})"])
-            decider = t[-1]
-            span = (a << PAGE_SHIFT, (b << PAGE_SHIFT) + PAGE_SIZE - 1)
-            if kind is None:
-                add_range(v.zero_pages, *span)
-            else:
-                add_range(v.data_pages, *span)
-                if kind not in kinds:
-                    kinds.append(kind)
-    v.trace += trim_runs("read_kcore", groups)
+
+    def run_group(a: int, b: int, state: str) -> list[Line]:
+        nonlocal decider
+        kind, t = kcore_page(machine, a, state, sw)
+        decider = t[-1]
+        return [*t[:-1], f"{t[-1]} ({where_pfns(a, b)})"]
+
+    def account(a: int, b: int, kind: str | None) -> None:
+        span = (a << PAGE_SHIFT, (b << PAGE_SHIFT) + PAGE_SIZE - 1)
+        if kind is None:
+            add_range(v.zero_pages, *span)
+        else:
+            add_range(v.data_pages, *span)
+            if kind not in kinds:
+                kinds.append(kind)
+
+    for runs in spans(machine, addr >> PAGE_SHIFT, end >> PAGE_SHIFT, states=True):
+        # Runs holding a hwpoisoned pfn are split at it (its state differs); the others of
+        # the span answer alike, so each stretch of them is decided once.
+        odd = sorted({runs.index(p) for p in machine.hwpoison.in_range(runs.a, runs.b)})
+        prev = 0
+        for k in [*odd, len(runs)]:
+            if k > prev:
+                a0 = runs[prev][0]
+                state = machine.memory_state(a0 << PAGE_SHIFT)
+                kind, _t = kcore_page(machine, a0, state, sw)
+
+                def make(
+                    i: int, runs: GrainRuns = runs, base: int = prev, state: str = state
+                ) -> list[Line]:
+                    return run_group(*runs[base + i], state)
+
+                groups.add_batch(k - prev, make)
+                account(a0, runs[k - 1][1], kind)
+            if k < len(runs):
+                for a, b in _state_runs(machine, *runs[k]):
+                    state = machine.memory_state(a << PAGE_SHIFT)
+                    groups.add(run_group(a, b, state))
+                    account(a, b, kcore_page(machine, a, state, sw)[0])
+            prev = k + 1
+    v.trace += groups.lines("read_kcore")
     if not v.data_pages:
         return v.finish(
             Outcome.ZEROS, f"returns {length} bytes, all zero-filled by kcore", decider, length

@@ -18,8 +18,8 @@ from devmem_tui.engine.devmem.mapping import Mapping
 from devmem_tui.engine.devmem.rules import (
     LOW_PFNS,
     page_is_ram_lazy,
-    page_runs,
     range_is_allowed_lazy,
+    spans,
 )
 from devmem_tui.engine.devmem.rw import no_devmem
 from devmem_tui.engine.devmem.verdict import Line, Outcome, Verdict, op_text, render
@@ -41,7 +41,7 @@ def _pat_is_ram(machine: MachineLike, sw: Switches, start: int, end: int) -> boo
     legacy ISA/low range is tracked as non-RAM for /dev/mem's sake)."""
     first = max(start >> PAGE_SHIFT, LOW_PFNS)
     last = end >> PAGE_SHIFT
-    return any(page_is_ram_lazy(machine, a, sw)[0] for a, _b in page_runs(machine, first, last))
+    return any(page_is_ram_lazy(machine, runs.a, sw)[0] for runs in spans(machine, first, last))
 
 
 def _memtype(m: Mapping) -> str:

@@ -11,9 +11,11 @@ lines (``verdict.Line``); ``traced`` gives the rendered form. The configuration 
 
 Per-page questions descend the resource tree by bisection (``TreeWalker.overlaps``), never by
 scanning every resource, and multi-page calls are decided in *runs*: pages that overlap exactly
-the same resources get the same answer from every rule here, so ``page_runs`` hands out the
-longest such runs (``TreeWalker.next_boundary``). See docs/kernel-rules.md for the choices
-made where the kernel's behaviour is not modelled exactly.
+the same resources get the same answer from every rule here, so ``spans`` hands out the
+longest such stretches (``TreeWalker.next_boundary``), each decided once; inside a memory
+device's region the trace still names each 2 MiB run, and ``verdict.RunGroups`` makes only the
+lines it prints. See docs/kernel-rules.md for the choices made where the kernel's behaviour is
+not modelled exactly.
 """
 
 from __future__ import annotations
@@ -85,52 +87,80 @@ def eff_flags(res: Resource, sw: Switches) -> int:
 
 
 # ------------------------------------------------------------------------------ page runs
-def _vmem_spans(machine: MachineLike) -> list[tuple[int, int]]:
-    """Device regions of the virtio-mem devices (inclusive), where memory state varies."""
-    spans = []
-    for dev in machine.vmem.values():
-        d = getattr(dev, "device", None)
-        if d is not None:
-            spans.append((d.addr, d.addr + d.region_size - 1))
-    return spans
-
-
 STATE_GRAIN = 1 << 21  # memory state is uniform per 2 MiB (the smallest virtio-mem sub-block)
+_GRAIN_PFNS = STATE_GRAIN >> PAGE_SHIFT
 
 
-def run_end(machine: MachineLike, pfn: int, last_pfn: int) -> int:
-    """Last pfn (<= last_pfn) of the run starting at ``pfn`` whose pages all overlap exactly
-    the same resources, lie on the same side of the first-MiB line, and (inside a virtio-mem
-    region) share one memory-state grain, so every rule here answers them alike."""
-    if pfn >= last_pfn:
-        return last_pfn
-    a = pfn << PAGE_SHIFT
-    nb = machine.tree.next_boundary(a)
-    if nb < a + PAGE_SIZE:
-        return pfn  # a resource starts or ends inside this page
-    e = min(last_pfn, (nb >> PAGE_SHIFT) - 1)
-    if pfn < LOW_PFNS:
-        e = min(e, LOW_PFNS - 1)
-    for vs, ve in _vmem_spans(machine):
-        if vs <= a <= ve:
-            e = min(e, ((a | (STATE_GRAIN - 1)) >> PAGE_SHIFT), ve >> PAGE_SHIFT)
-        elif a < vs:
-            e = min(e, (vs >> PAGE_SHIFT) - 1)
-    return max(e, pfn)
+class GrainRuns:
+    """The page runs of a span [a, b] of pfns: the whole span, or, inside a memory device's
+    region (``grained``), the span cut at every STATE_GRAIN boundary. A sequence: the k-th run
+    is computed, never stored, so a span of 4,096 runs costs what one does."""
+
+    __slots__ = ("a", "b", "n", "_second")
+
+    def __init__(self, a: int, b: int, grained: bool) -> None:
+        self.a, self.b = a, b
+        first_end = a | (_GRAIN_PFNS - 1) if grained else b
+        if first_end >= b:
+            self.n, self._second = 1, b + 1
+        else:
+            self._second = first_end + 1
+            self.n = 1 + -(-(b - first_end) // _GRAIN_PFNS)
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, k: int) -> tuple[int, int]:
+        """Run k as (first pfn, last pfn)."""
+        if k == 0:
+            return self.a, min(self.b, self._second - 1)
+        first = self._second + (k - 1) * _GRAIN_PFNS
+        return first, min(self.b, first + _GRAIN_PFNS - 1)
+
+    def index(self, pfn: int) -> int:
+        """The run holding pfn."""
+        return 0 if pfn < self._second else 1 + (pfn - self._second) // _GRAIN_PFNS
+
+
+def spans(
+    machine: MachineLike, first_pfn: int, last_pfn: int, states: bool = False
+) -> Iterator[GrainRuns]:
+    """[first_pfn, last_pfn] as spans whose page runs every rule here answers alike: the pages
+    overlap exactly the same resources and lie on the same side of the first-MiB line, and
+    (``states``) each run's first page has the same memory state. Inside a memory device's
+    region the runs are STATE_GRAIN long (the state is sampled per grain); a span there ends
+    at the device's next memory-state edge (rounded up to a grain), so a long read of one
+    plugged run is one span of many runs, not many spans. Costs O(log n) per span."""
+    pfn = first_pfn
+    tree = machine.tree
+    while pfn <= last_pfn:
+        a = pfn << PAGE_SHIFT
+        region = machine.device_region_at(a)
+        e = last_pfn
+        if pfn < last_pfn:
+            nb = tree.next_boundary(a)
+            if nb < a + PAGE_SIZE:
+                e = pfn  # a resource starts or ends inside this page
+            else:
+                e = min(e, (nb >> PAGE_SHIFT) - 1)
+                if pfn < LOW_PFNS:
+                    e = min(e, LOW_PFNS - 1)
+                if region is not None:
+                    e = min(e, region[1] >> PAGE_SHIFT)
+                    if states:  # through the grain that holds the state's last byte
+                        state_end = getattr(region[2], "state_end", None)
+                        last = a if state_end is None else state_end(a)
+                        e = min(e, (last >> PAGE_SHIFT) | (_GRAIN_PFNS - 1))
+                else:
+                    e = min(e, (machine.next_device_start(a) >> PAGE_SHIFT) - 1)
+                e = max(e, pfn)
+        yield GrainRuns(pfn, e, region is not None)
+        pfn = e + 1
 
 
 def where_pfns(first: int, last: int) -> str:
     """``pfn 0x..`` or ``pfns 0x..-0x..``: how trace lines name a page run."""
     return f"pfn {hex(first)}" if first == last else f"pfns {hex(first)}-{hex(last)}"
-
-
-def page_runs(machine: MachineLike, first_pfn: int, last_pfn: int) -> Iterator[tuple[int, int]]:
-    """Runs ``(first, last)`` covering [first_pfn, last_pfn] (see ``run_end``)."""
-    pfn = first_pfn
-    while pfn <= last_pfn:
-        e = run_end(machine, pfn, last_pfn)
-        yield pfn, e
-        pfn = e + 1
 
 
 # ------------------------------------------------------------------------------ kernel/resource.c
@@ -483,10 +513,14 @@ def range_is_allowed_lazy(
         return True, [(_RIA, pfn, size, "CONFIG_STRICT_DEVMEM=n -> 1")]
     last = ((pfn << PAGE_SHIFT) + size - 1) >> PAGE_SHIFT if size else pfn
     trace: list[Line] = []
-    for first, run_last in page_runs(machine, pfn, last):
+    runs: GrainRuns | None = None
+    for runs in spans(machine, pfn, last):  # every run of a span answers alike
+        first, run_last = runs[0]
         value, trace = page_is_allowed_lazy(machine, first, sw)
         if value == 0:
             return False, [*trace, (_ria_denied, pfn, size, first, run_last)]
+    if runs is not None and len(runs) > 1:  # the trace is the last run's: it names its pfn
+        _value, trace = page_is_allowed_lazy(machine, runs[len(runs) - 1][0], sw)
     return True, [*trace, (_RIA, pfn, size, "every page != 0 -> 1")]
 
 

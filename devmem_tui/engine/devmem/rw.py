@@ -4,7 +4,7 @@ drivers/char/mem.c runs them, and what real data a page yields (``data_kind``).
 Each call returns a ``Verdict``: the outcome word, the bytes the call returns, the trace of
 kernel checks in the order they ran, the page ranges zero-filled or really moved, and
 ``decider`` (the trace line that decided the outcome). Multi-page calls are walked in runs of
-pages that overlap the same resources (``rules.page_runs``), so a 2 GiB read costs a handful
+pages that overlap the same resources (``rules.spans``), so a 2 GiB read costs a handful
 of decisions, not half a million; the verdict is made once at the end from plain data and
 lazy trace lines, so nothing is formatted unless someone reads it.
 """
@@ -21,21 +21,22 @@ from devmem_tui.engine.devmem.arch_hooks import (
 )
 from devmem_tui.engine.devmem.rules import (
     MAX_RW_COUNT,
+    GrainRuns,
     page_is_allowed_lazy,
-    page_runs,
     range_is_allowed_lazy,
     where_pfns,
 )
+from devmem_tui.engine.devmem.rules import spans as run_spans
 from devmem_tui.engine.devmem.verdict import (
     Line,
     Outcome,
+    RunGroups,
     Verdict,
     add_range,
     check_end,
     fmt_ranges,
     op_text,
     render,
-    trim_runs,
 )
 from devmem_tui.engine.units import ADDR_MAX, PAGE_SHIFT, PAGE_SIZE
 
@@ -201,61 +202,99 @@ def _rw(machine: MachineLike, addr: int, length: int, write: bool) -> Verdict:
         if stop == 1:
             last_pfn, eperm_after_first, pre_decider = first_pfn, True, t[-1]
             end = min(end, (first_pfn << PAGE_SHIFT) + PAGE_SIZE - 1)
-    groups: list[list[Line]] = []  # trace lines per page run
-    spans: list[tuple[int, int, str]] = []  # (first byte, last byte, what real data moved)
+    write_word = "written" if write else "copied"
+    skip_word = "skipped, bytes counted as written" if write else "zero-filled (clear_user)"
+
+    def run_checks(first: int, last: int) -> tuple[list[Line], int, Xlate | None, str, Line]:
+        """One page run's checks: its trace lines, the page_is_allowed() value, how
+        xlate_dev_mem_ptr() reached it (None: not asked), what data it holds, the decider."""
+        value, t = page_is_allowed_lazy(machine, first, sw)
+        decider = t[-1]
+        if value == 0:
+            return t, 0, None, "", decider
+        if value == 2:
+            t.append((_run_line, fn, first, last, skip_word))
+            return t, 2, None, "", decider
+        lo = first << PAGE_SHIFT
+        if lo < addr:
+            lo = addr
+        x, t2 = xlate_dev_mem_ptr_lazy(machine, lo, sw)
+        if x is _FAILED:
+            return t + t2, 1, x, "", t2[-1]
+        kind = data_kind(machine, lo, x)
+        t += t2
+        t.append((_copy_line, fn, first, last, write_word, x, kind))
+        return t, 1, x, kind, decider
+
+    groups = RunGroups()  # trace lines per page run, as many as are printed
+    data_spans: list[tuple[int, int, str]] = []  # (first byte, last byte, what data moved)
     done = 0  # bytes processed (read: copied or zeroed; write: written or skipped)
     decider: Line = ""
     outcome: Outcome | None = None
     detail: Line = ""
-    # A one-page call is one run (what page_runs would yield), without the generator.
-    page_iter = (
-        ((first_pfn, last_pfn),)
+    # A one-page call is one run (what spans would give), without the generator.
+    all_runs = (
+        (GrainRuns(first_pfn, last_pfn, False),)
         if first_pfn == last_pfn
-        else page_runs(machine, first_pfn, last_pfn)
+        else run_spans(machine, first_pfn, last_pfn, states=True)
     )
-    for first, last in page_iter:
-        lo = first << PAGE_SHIFT
-        if lo < addr:
-            lo = addr
-        hi = (last << PAGE_SHIFT) + PAGE_SIZE - 1
-        if hi > end:
-            hi = end
-        value, t = page_is_allowed_lazy(machine, first, sw)
-        decider = t[-1]
-        if value == 0:
-            groups.append(t)
-            outcome = _EPERM
-            detail = ("page {:#x} is denied".format, first << PAGE_SHIFT)
-            break
-        if value == 2:
-            action = "skipped, bytes counted as written" if write else "zero-filled (clear_user)"
-            t.append((_run_line, fn, first, last, action))
-            groups.append(t)
-            add_range(zero_pages, first << PAGE_SHIFT, (last << PAGE_SHIFT) + PAGE_SIZE - 1)
-        else:
-            x, t2 = xlate_dev_mem_ptr_lazy(machine, lo, sw)
+    for runs in all_runs:
+        # The runs of a span answer alike, except one whose first page is hwpoisoned (its
+        # data differs): the others are decided once per stretch, their lines made lazily.
+        cuts = [len(runs)]
+        poison = machine.hwpoison
+        if poison:  # a run whose first page is hwpoisoned is a batch of its own
+            odd = {k for k in map(runs.index, poison.in_range(runs.a, runs.b))}
+            odd = {k for k in odd if runs[k][0] in poison}
+            cuts = sorted({c for k in odd for c in (k, k + 1)} | {len(runs)})
+        k0 = 0
+        for k1 in cuts:
+            if k1 <= k0:
+                continue
+            first, last = runs[k0]
+            t, value, x, kind, decider = run_checks(first, last)
+            groups.add(t)
+            if value == 0:
+                outcome = _EPERM
+                detail = ("page {:#x} is denied".format, first << PAGE_SHIFT)
+                break
             if x is _FAILED:
-                groups.append(t + t2)
-                decider = t2[-1]
+                lo = max(first << PAGE_SHIFT, addr)
                 outcome = _SHORT if write and done else _EFAULT
                 detail = ("xlate_dev_mem_ptr({:#x}) failed".format, lo & ~(PAGE_SIZE - 1))
                 break
-            kind = data_kind(machine, lo, x)
-            t += t2
-            t.append((_copy_line, fn, first, last, "written" if write else "copied", x, kind))
-            groups.append(t)
-            add_range(data_pages, first << PAGE_SHIFT, (last << PAGE_SHIFT) + PAGE_SIZE - 1)
-            if spans and spans[-1][2] == kind and spans[-1][1] + 1 == lo:
-                spans[-1] = (spans[-1][0], hi, kind)
+            if k1 - k0 > 1:
+
+                def make(i: int, runs: GrainRuns = runs, base: int = k0 + 1) -> list[Line]:
+                    nonlocal decider
+                    t, _v, _x, _k, decider = run_checks(*runs[base + i])
+                    return t
+
+                groups.add_batch(k1 - k0 - 1, make)
+            b_last = runs[k1 - 1][1]
+            lo = max(first << PAGE_SHIFT, addr)
+            hi = min((b_last << PAGE_SHIFT) + PAGE_SIZE - 1, end)
+            pages = (first << PAGE_SHIFT, (b_last << PAGE_SHIFT) + PAGE_SIZE - 1)
+            if value == 2:
+                add_range(zero_pages, *pages)
             else:
-                spans.append((lo, hi, kind))
-        done += hi - lo + 1
-    trace += trim_runs(fn, groups)
+                add_range(data_pages, *pages)
+                if data_spans and data_spans[-1][2] == kind and data_spans[-1][1] + 1 == lo:
+                    data_spans[-1] = (data_spans[-1][0], hi, kind)
+                else:
+                    data_spans.append((lo, hi, kind))
+            done += hi - lo + 1
+            k0 = k1
+        if outcome is not None:
+            break
+    trace += groups.lines(fn)
     if outcome is None and eperm_after_first:
         outcome, decider = _EPERM, pre_decider
         detail = ("range_is_allowed() denied a later page (pfn {:#x} on)".format, first_pfn + 1)
     if outcome is None:
-        return _success(op, cf, trace, notes, write, done, spans, decider, zero_pages, data_pages)
+        return _success(
+            op, cf, trace, notes, write, done, data_spans, decider, zero_pages, data_pages
+        )
     return _failure(
         op, cf, trace, notes, write, outcome, done, count, detail, decider, zero_pages, data_pages
     )

@@ -126,6 +126,53 @@ def check_end(op: Line, addr: int, length: int) -> None:
         )
 
 
+class RunGroups:
+    """The trace-line groups of a call's page runs, kept the way ``trim_runs`` prints them:
+    the first and last MAX_TRACED_RUNS // 2 groups of a long call and how many were omitted,
+    every group of a short one. A batch of runs that answer alike (``add_batch``) has only the
+    groups made that can be printed, so a call over 4,096 runs makes at most 12 of them."""
+
+    __slots__ = ("head", "tail", "count")
+
+    def __init__(self) -> None:
+        self.head: list[list[Line]] = []  # the first MAX_TRACED_RUNS groups
+        self.tail: list[list[Line]] = []  # the last MAX_TRACED_RUNS // 2 groups
+        self.count = 0
+
+    def add(self, group: list[Line]) -> None:
+        if len(self.head) < MAX_TRACED_RUNS:
+            self.head.append(group)
+        self.tail.append(group)
+        if len(self.tail) > MAX_TRACED_RUNS // 2:
+            del self.tail[0]
+        self.count += 1
+
+    def add_batch(self, n: int, make: Callable[[int], list[Line]]) -> None:
+        """Runs 0..n-1 of a batch, ``make(k)`` the group of run k (called only for the groups
+        that may be printed)."""
+        made = min(n, max(0, MAX_TRACED_RUNS - len(self.head)))  # into the head
+        tail_from = max(made, n - MAX_TRACED_RUNS // 2)  # the rest of the batch's end
+        for k in range(made):
+            self.add(make(k))
+        self.count += tail_from - made  # runs nobody prints: counted, never made
+        for k in range(tail_from, n):
+            self.add(make(k))
+
+    @property
+    def last(self) -> list[Line]:
+        return self.tail[-1]
+
+    def lines(self, fn: str) -> list[Line]:
+        """``trim_runs(fn, every group)``."""
+        if self.count <= MAX_TRACED_RUNS:
+            return trim_runs(fn, self.head)
+        half = MAX_TRACED_RUNS // 2
+        out = [line for grp in self.head[:half] for line in grp]
+        out.append(f"{fn}: ... {self.count - 2 * half} more page runs (same checks) omitted")
+        out += [line for grp in self.tail for line in grp]
+        return out
+
+
 def trim_runs(fn: str, groups: list[list[Line]]) -> list[Line]:
     """The trace lines of per-page-run groups, keeping only the first and last runs' checks
     on long calls (``fn`` names the kernel function in the line that says so)."""

@@ -18,11 +18,12 @@ proves both match the tree.
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 from intervaltree import Interval, IntervalTree
 
 from devmem_tui.engine.errors import DevmemError
+from devmem_tui.engine.iomem.names import NameIndex
 from devmem_tui.engine.iomem.resource import (
     DESCS,
     FLAG_WORDS,
@@ -77,8 +78,8 @@ class ResourceTree(TreeWalker):
         # A tree grown one resource at a time keeps its (empty) index current from the start;
         # TreeBuilder leaves it None, to be built on first use.
         self._index: IntervalTree | None = IntervalTree()
-        # name -> the resources of that name (an ordered set), built on first use
-        self._names: dict[str, dict[Resource, None]] | None = None
+        # name -> resources, and the sorted distinct names (names.py), built on first use
+        self._names: NameIndex | None = None
         # The machine's undo journal (journal.py): every mutation records its inverse.
         self.journal: Journal | None = None
 
@@ -108,23 +109,14 @@ class ResourceTree(TreeWalker):
     def _index_add(self, res: Resource) -> None:
         if self._index is not None:
             self._index.add(Interval(res.start, res.end + 1, res))
-        names = self._names
-        if names is not None:
-            got = names.get(res.name)
-            if got is None:
-                names[res.name] = {res: None}
-            else:
-                got[res] = None
+        if self._names is not None:
+            self._names.add(res)
 
     def _index_remove(self, res: Resource) -> None:
         if self._index is not None:
             self._index.remove(Interval(res.start, res.end + 1, res))
-        names = self._names
-        if names is not None:
-            got = names[res.name]
-            del got[res]
-            if not got:
-                del names[res.name]
+        if self._names is not None:
+            self._names.remove(res)
 
     def _count_subtree(self, res: Resource, add: bool) -> None:
         """Count (and index, once there is an index) res and its descendants in or out."""
@@ -154,7 +146,10 @@ class ResourceTree(TreeWalker):
         """Change a resource's flags in place (e.g. virtio-mem clearing BUSY on its parent
         right after ``__request_mem_region``), bumping the generation for caches and views."""
         self._record(self.set_flags, res, res.flags)
+        was_busy = res.busy
         res.flags = F(flags)
+        if self._names is not None and res.busy != was_busy:
+            self._names.busy_changed(res.name, 1 if res.busy else -1)
         self._notify("change", res)
 
     def _mark_flags(self, res: Resource, flags: F) -> None:
@@ -165,36 +160,21 @@ class ResourceTree(TreeWalker):
     def __len__(self) -> int:
         return self._size
 
+    @property
+    def names(self) -> NameIndex:
+        """The name index (names.py): built on first use, then kept by every link, unlink
+        and flag change."""
+        if self._names is None:
+            self._names = NameIndex(r for _, r in self.walk())
+        return self._names
+
     def find(self, name: str) -> list[Resource]:
-        """The resources named ``name`` in /proc/iomem order, from the name index (built on
-        first use, then kept by every link and unlink): O(resources of that name)."""
-        names = self._names
-        if names is None:
-            names = self._names = {}
-            for _, r in self.walk():
-                got = names.get(r.name)
-                if got is None:
-                    names[r.name] = {r: None}
-                else:
-                    got[r] = None
-        got = names.get(name)
-        if not got:
-            return []
-        return sorted(got, key=_walk_key)
+        """The resources named ``name`` in /proc/iomem order: O(resources of that name)."""
+        return sorted(self.names.get(name), key=_walk_key)
 
     def has_name(self, name: str) -> bool:
-        """Whether any resource is named ``name`` (the name index, O(1))."""
-        if self._names is None:
-            self.find(name)
-        assert self._names is not None
-        return name in self._names
-
-    def names(self) -> Iterator[tuple[str, list[Resource]]]:
-        """Every distinct name with its resources (in no particular order)."""
-        self.find("")  # builds the index
-        assert self._names is not None
-        for name, got in self._names.items():
-            yield name, list(got)
+        """Whether any resource is named ``name`` (O(1))."""
+        return name in self.names
 
     # ----------------------------------------------------------------- low-level insert
     def add_child(self, parent: Resource, res: Resource) -> Resource:
@@ -446,9 +426,7 @@ class ResourceTree(TreeWalker):
         for node, starts in self._starts.items():
             assert starts == [c.start for c in node.children], f"{node.label()}: stale starts"
         if self._names is not None:
-            named = {r: r.name for _, r in self.walk()}
-            indexed = {r: name for name, got in self._names.items() for r in got}
-            assert indexed == named, "name index differs from tree"
+            self._names.check(r for _, r in self.walk())
 
     def copy(self) -> ResourceTree:
         """A new tree with copies of every resource (generation 0, no observers)."""

@@ -221,6 +221,12 @@ class BlockMode(Journaled, ABC):
         """Why a page of [start, end] in online block mb is PG_offline, or None."""
         return None
 
+    def page_state_end(self, mb: int, addr: int, end_mb: int | None) -> int:
+        """The last byte from addr (in online block mb) on with ``page_state(addr)``, or an
+        earlier one; ``end_mb`` ends the run of online blocks mb is in (None: never)."""
+        end = mb + 1 if end_mb is None else end_mb
+        return end * self.drv.mbs - 1
+
     @abstractmethod
     def state_name(self, mb: int) -> str:
         """The driver's state of memory block mb (or of its big block), or '-'."""

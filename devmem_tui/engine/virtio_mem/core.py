@@ -521,39 +521,39 @@ class VirtioMemCore(Journaled):
         region and, inside it, where one state ends and another begins (added blocks offline
         or online; in an online block its plugged parts online, the rest PG_offline; the
         rest not added). Neighbouring blocks in the same state give no edge, so a fully
-        plugged 1 TiB device has two. It reads what ``memory_state()`` reads, so the two must
-        change together; the sweep (devmem/edges.py) relies on it."""
+        plugged 1 TiB device has two. Walked stretch by stretch with ``state_end`` (the run
+        indexes), so the cost follows the runs, not the memory blocks; the sweep
+        (devmem/edges.py) relies on it."""
         start, end = self.region()
+        edges = [start]
+        if self.probed and not self.kdump:
+            state = self.memory_state(start)
+            stop = self.state_end(start)
+            while stop < end:
+                nxt = self.memory_state(stop + 1)
+                if nxt != state:
+                    edges.append(stop + 1)
+                    state = nxt
+                stop = self.state_end(stop + 1)
+        edges.append(end + 1)
+        return edges
+
+    def state_end(self, addr: int) -> int:
+        """The last byte of the stretch from addr on whose pages all have ``memory_state(addr)``
+        (or an earlier byte: the end of a run of memory blocks in one zone, or of a partly
+        plugged block), from the run indexes of the memory blocks and the sub-block masks, so
+        a long kcore read of one plugged run asks once, not once per memory block."""
+        last = self.device.end - 1
         if not self.probed or self.kdump:
-            return [start, end + 1]
+            return last
         mbs = self.machine.memory_block_size
-        plugged_ranges = self.blockmode.plugged_ranges
-        segs: list[tuple[int, str]] = [(start, "not_added")]  # (from this address, state)
-
-        def at(addr: int, state: str) -> None:
-            if segs[-1][0] == addr:
-                segs[-1] = (addr, state)  # the segment before was empty
-                if len(segs) > 1 and segs[-2][1] == state:
-                    segs.pop()
-            elif segs[-1][1] != state:
-                segs.append((addr, state))
-
-        blocks = self.group.blocks
-        for mb in sorted(blocks):
-            a = mb * mbs
-            if blocks[mb] == OFFLINE:
-                at(a, "offline")
-            else:
-                cur = a
-                for lo, hi in plugged_ranges(mb):
-                    if lo > cur:
-                        at(cur, "page_offline")
-                    at(lo, "online")
-                    cur = hi + 1
-                if cur < a + mbs:
-                    at(cur, "page_offline")
-            at(a + mbs, "not_added")
-        return [a for a, _ in segs if a <= end] + [end + 1]
+        mb = addr // mbs
+        group = self.group
+        end_mb = group.runs.run_end(mb)
+        zone = group.blocks.get(mb)
+        if zone is not None and zone != OFFLINE:
+            return min(last, self.blockmode.page_state_end(mb, addr, end_mb))
+        return last if end_mb is None else min(last, end_mb * mbs - 1)
 
     def sbm_state_name(self, mb: int) -> str:
         """Driver state of memory block mb (SBM) or of its big block (BBM), or '-'."""

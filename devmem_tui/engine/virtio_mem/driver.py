@@ -9,6 +9,7 @@ The driver's run time (state, work item, requests, the Linux MM side) is ``core.
 
 from __future__ import annotations
 
+import itertools
 import math
 from typing import Any
 
@@ -475,14 +476,10 @@ def add_device(
             f"{name}: region {addr:#x}-{end:#x} overlaps {clash[0].label()}: "
             "device memory needs a free part of the physical address space"
         )
-    names = {r.name for r in machine.tree.resources()}
     used = {vm.index for vm in others}
-    if index is None:
-        index = next(
-            i
-            for i in range(len(used) + len(names) + 1)
-            if i not in used and f"virtio{i}" not in names
-        )
+    if index is None:  # the first virtioN no device uses and no resource is named (name index)
+        has_name = machine.tree.has_name
+        index = next(i for i in itertools.count() if i not in used and not has_name(f"virtio{i}"))
     elif index in used or index < 0:
         raise DevmemError(f"virtio{index} is already used by another virtio-mem device")
     vm = VirtioMem(machine, device, index)

@@ -440,6 +440,26 @@ class SubBlockMode(BlockMode):
         plugged = self.sb_masks[mb - self.first_id] >> (offset // self.sb_size) & 1
         return "online" if plugged else "page_offline"
 
+    def page_state_end(self, mb: int, addr: int, end_mb: int | None) -> int:
+        mbs = self.drv.mbs
+        base = mb * mbs
+        sb = (addr - base) // self.sb_size
+        mask = self.mask(mb)
+        m = mask >> sb
+        if m & 1:  # plugged: the state lasts while the following sub-blocks are plugged
+            k = ((~m) & (m + 1)).bit_length() - 1
+        else:
+            k = (m & -m).bit_length() - 1 if m else self.sbs_per_mb
+        if sb + k < self.sbs_per_mb:
+            return base + (sb + k) * self.sb_size - 1
+        if mask == 0 or mask == self.full_mask:  # on through the blocks with the same mask
+            mask_end = self.mask_runs.run_end(mb)
+            ends = [e for e in (end_mb, mask_end) if e is not None]
+            if ends:
+                return min(ends) * mbs - 1
+            return (self.next_id) * mbs - 1
+        return base + mbs - 1
+
     def page_offline_reason(self, mb: int, start: int, end: int) -> str | None:
         base = mb * self.drv.mbs
         lo = (start - base) // self.sb_size
