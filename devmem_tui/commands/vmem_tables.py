@@ -47,15 +47,19 @@ def _block_rows(vm: VirtioMem, all: bool) -> tuple[list[list[Any]], list[str]]:
     rows: list[list[Any]] = []
     strips: list[str] = []
     show_strips = vm.probed and not vm.kdump
-    for mb in range(first, last + 1):
-        row = vm.block_row(mb)
+    # Blocks of a segment have the same row (VirtioMem.block_segments): one row per segment,
+    # or per block with --all; strips are per block (each block's sub-blocks differ).
+    for a, b in vm.block_segments(first, last + 1):
+        row = vm.block_row(a)
         key = row.key
-        if rows and not all and rows[-1][2] == key and rows[-1][1] == mb - 1:
-            rows[-1][1] = mb
+        if all:
+            rows.extend([mb, mb, key] for mb in range(a, b))
+        elif rows and rows[-1][2] == key and rows[-1][1] == a - 1:
+            rows[-1][1] = b - 1
         else:
-            rows.append([mb, mb, key])
+            rows.append([a, b - 1, key])
         if show_strips and (all and row.strip or row.partial):
-            strips.append(f"memory{mb:<5} {sub_block_strip(vm, mb)}")
+            strips.extend(f"memory{mb:<5} {sub_block_strip(vm, mb)}" for mb in range(a, b))
     return rows, strips
 
 

@@ -103,11 +103,11 @@ def read_kcore(machine: MachineLike, addr: int, length: int = PAGE_SIZE) -> Verd
     kinds: list[str] = []
     decider = ""
 
-    def run_group(a: int, b: int, state: str) -> list[Line]:
+    def run_group(a: int, b: int, state: str) -> tuple[str | None, list[Line]]:
         nonlocal decider
         kind, t = kcore_page(machine, a, state, sw)
         decider = t[-1]
-        return [*t[:-1], f"{t[-1]} ({where_pfns(a, b)})"]
+        return kind, [*t[:-1], f"{t[-1]} ({where_pfns(a, b)})"]
 
     def account(a: int, b: int, kind: str | None) -> None:
         span = (a << PAGE_SHIFT, (b << PAGE_SHIFT) + PAGE_SIZE - 1)
@@ -127,20 +127,21 @@ def read_kcore(machine: MachineLike, addr: int, length: int = PAGE_SIZE) -> Verd
             if k > prev:
                 a0 = runs[prev][0]
                 state = machine.memory_state(a0 << PAGE_SHIFT)
-                kind, _t = kcore_page(machine, a0, state, sw)
+                kind, group = run_group(*runs[prev], state)
+                groups.add(group)
 
                 def make(
-                    i: int, runs: GrainRuns = runs, base: int = prev, state: str = state
+                    i: int, runs: GrainRuns = runs, base: int = prev + 1, state: str = state
                 ) -> list[Line]:
-                    return run_group(*runs[base + i], state)
+                    return run_group(*runs[base + i], state)[1]
 
-                groups.add_batch(k - prev, make)
+                groups.add_batch(k - prev - 1, make)
                 account(a0, runs[k - 1][1], kind)
             if k < len(runs):
                 for a, b in _state_runs(machine, *runs[k]):
-                    state = machine.memory_state(a << PAGE_SHIFT)
-                    groups.add(run_group(a, b, state))
-                    account(a, b, kcore_page(machine, a, state, sw)[0])
+                    kind, group = run_group(a, b, machine.memory_state(a << PAGE_SHIFT))
+                    groups.add(group)
+                    account(a, b, kind)
             prev = k + 1
     v.trace += groups.lines("read_kcore")
     if not v.data_pages:

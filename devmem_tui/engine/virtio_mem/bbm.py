@@ -219,6 +219,9 @@ class BigBlockMode(BlockMode):
     def plugged_bytes(self, mb: int) -> int:
         return self.drv.mbs
 
+    def plugged_bytes_in(self, a: int, b: int) -> int:
+        return (b - a) * self.drv.mbs
+
     def check(self) -> None:
         mm = self.drv.mm
         for i, st in enumerate(self.states):

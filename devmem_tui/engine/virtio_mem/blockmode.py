@@ -245,6 +245,17 @@ class BlockMode(Journaled, ABC):
     def plugged_bytes(self, mb: int) -> int:
         """Bytes of added block mb the driver considers plugged (its MemTotal share)."""
 
+    def plugged_bytes_in(self, a: int, b: int) -> int:
+        """``plugged_bytes`` summed over added blocks a..b-1, run by run."""
+        return sum(self.plugged_bytes(mb) for mb in range(a, b))
+
+    def block_edges(self, lo: int, hi: int) -> list[int]:
+        """Memory blocks in [lo, hi] where the mode's view of a block (its state name, its
+        plugged column) may differ from the block before: from the state array's run index,
+        in memory blocks."""
+        ratio = max(self.unit // self.drv.mbs, 1)
+        return [a * ratio for a, _b in self.state_runs.runs(lo // ratio, -(-hi // ratio) + 1)]
+
     @abstractmethod
     def check(self) -> None:
         """AssertionError unless the mode's tracking agrees with the memory blocks."""

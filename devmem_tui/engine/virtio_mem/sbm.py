@@ -518,6 +518,15 @@ class SubBlockMode(BlockMode):
     def plugged_bytes(self, mb: int) -> int:
         return bin(self.mask(mb)).count("1") * self.sb_size
 
+    def plugged_bytes_in(self, a: int, b: int) -> int:
+        total = 0
+        for x, y in self.mask_runs.runs(a, b):  # equal masks: one popcount per run
+            total += bin(self.mask(x)).count("1") * self.sb_size * (y - x)
+        return total
+
+    def block_edges(self, lo: int, hi: int) -> list[int]:
+        return [*super().block_edges(lo, hi), *(a for a, _b in self.mask_runs.runs(lo, hi + 1))]
+
     def check(self) -> None:
         mm = self.drv.mm
         assert len(self.sb_masks) == len(self.states)
