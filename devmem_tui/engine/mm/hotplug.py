@@ -465,11 +465,14 @@ def pin_problem(machine: MachineLike, start: int, end: int) -> str | None:
             break
     mbs = machine.memory_block_size
     groups = machine.memory_blocks.groups
-    for dev in machine.vmem.values():
-        lo, hi = dev.region()
-        a, b = max(start, lo), min(end, hi)
-        if a > b:
+    pos = start
+    while pos <= end:  # the device regions the range meets, found by bisection
+        region = machine.device_region_at(pos)
+        if region is None:
+            pos = machine.next_device_start(pos)
             continue
+        lo, hi, dev = region
+        a, b = max(start, lo), min(end, hi)
         group = groups.get(dev.name)
         blocks = group.blocks if group is not None else {}
         for mb in range(a // mbs, b // mbs + 1):
@@ -482,6 +485,7 @@ def pin_problem(machine: MachineLike, start: int, end: int) -> str | None:
             why = group.owner.page_offline_reason(mb, max(a, mb * mbs), min(b, (mb + 1) * mbs - 1))
             if why:
                 return why
+        pos = hi + 1
     return None
 
 

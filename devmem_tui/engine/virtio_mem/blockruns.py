@@ -66,6 +66,10 @@ class BlockRuns:
         """Start (or restart) logging which blocks change state."""
         self._log = []
 
+    def unwatch(self) -> None:
+        """Stop logging."""
+        self._log = None
+
     def changed(self) -> list[tuple[int, int]]:
         """The runs [a, b) of blocks whose state differs from when ``watch`` was called (a
         block set and cleared again is not among them); the log restarts."""

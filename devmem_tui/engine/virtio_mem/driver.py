@@ -266,16 +266,17 @@ class VirtioMem(VirtioMemCore):
             f"{fmt_size(self.device.plugged_size)}) until the next config refresh (WARN, "
             "then it adopts the device's plugged_size); its sub-block bitmap stays as it was"
         ]
-        if unplug:
+        if unplug:  # the online blocks of the range, run by run
             used = [
-                mb
-                for mb in range(start // self.mbs, end // self.mbs + 1)
-                if self.mm.get(mb, OFFLINE) != OFFLINE
+                (a, b)
+                for a, b, zone in self.group.zone_runs(start // self.mbs, end // self.mbs + 1)
+                if zone != OFFLINE
             ]
+            n = sum(b - a for a, b in used)
             if used:
                 out.append(
-                    f"memory{used[0]}"
-                    + (f" (+{len(used) - 1} more)" if len(used) > 1 else "")
+                    f"memory{used[0][0]}"
+                    + (f" (+{n - 1} more)" if n > 1 else "")
                     + " is online RAM the kernel uses: it just lost its backing "
                     "memory (the guest would crash or read garbage)"
                 )

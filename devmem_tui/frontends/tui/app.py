@@ -29,7 +29,6 @@ from devmem_tui.commands.session import Session, load_all
 from devmem_tui.engine.errors import DevmemError
 from devmem_tui.engine.machine import Machine
 from devmem_tui.engine.units import fmt_size
-from devmem_tui.engine.virtio_mem.blockruns import BlockRuns
 from devmem_tui.frontends.output import (
     EXIT_FAIL,
     EXIT_OK,
@@ -53,7 +52,7 @@ from devmem_tui.frontends.tui.widgets.block_map import BlockHead, BlockMap, lege
 from devmem_tui.frontends.tui.widgets.command_bar import CommandBar, usage_hint
 from devmem_tui.frontends.tui.widgets.config_panel import ConfigPanel
 from devmem_tui.frontends.tui.widgets.iomem_tree import IomemTree
-from devmem_tui.frontends.tui.widgets.log_view import LogView
+from devmem_tui.frontends.tui.widgets.log_view import MAX_ENTRIES, LogView
 from devmem_tui.frontends.tui.widgets.panels import DetailsPanel, Pane, ScenarioPanel, details_text
 from devmem_tui.frontends.tui.widgets.text_pane import TextPane
 from devmem_tui.frontends.tui.widgets.wrapping import plain
@@ -67,6 +66,18 @@ SHORT = 32  # below this height the legends hide (they are in the help) and so d
 TINY_WIDTH, TINY_HEIGHT = 70, 20
 PANES = ("#tree", "#blocks", "#details", "#log", "#config", "#bar")  # Tab's order
 PANE_IDS = frozenset({"tree-pane", "block-pane", "details", "log", "config"})  # `z` zooms these
+
+
+# The app keeps the last results and the log's lines as plain text (``transcript``, which
+# tests and `export` read), bounded like the log itself, so a long session does not grow.
+RESULTS_KEPT = 100
+TRANSCRIPT_LINES = 10 * MAX_ENTRIES  # an entry is a few lines; its trace folded or not
+
+
+def _keep_last(items: list[Any], n: int) -> None:
+    """Drop all but the last n items once there are twice as many (amortized O(1) each)."""
+    if len(items) >= 2 * n:
+        del items[:-n]
 
 
 class DevmemApp(ScenarioApp):
@@ -344,7 +355,9 @@ class DevmemApp(ScenarioApp):
                     break
             return result
         machine = self.session.machine
-        before = {name: dev.device.blocks.copy() for name, dev in machine.vmem.items()}
+        watched = set(machine.vmem)
+        for dev in machine.vmem.values():  # each device logs which blocks flip: O(changes)
+            dev.device.blocks.watch()
         if step is not None and self.stepper is not None:
             result = self.stepper.run_step(self.session, step)
         else:
@@ -354,14 +367,18 @@ class DevmemApp(ScenarioApp):
         m = self.session.machine
         events = m.drain_events()
         blocks: dict[str, list[tuple[int, int]]] = {}
-        if m is machine:
+        if m is machine:  # the flipped blocks of each device (all of a new device's)
             for name, dev in m.vmem.items():
-                blocks[name] = model.diff_runs(before.get(name, BlockRuns()), dev.device.blocks)
+                runs = dev.device.blocks
+                blocks[name] = runs.changed() if name in watched else runs.runs()
+        for dev in machine.vmem.values():
+            dev.device.blocks.unwatch()
         ch = model.changes_from(events, blocks)
         if m is not machine:
             ch.machine_replaced = True
             settle_heap(m, replaced=True)
         self.results.append(result)
+        _keep_last(self.results, RESULTS_KEPT)
         if step is not None and step.name == "say":
             entry = LogEntry([LogLine(f"» {result.message}", "italic")], [])
         elif step is not None and step.name == "pause":
@@ -389,13 +406,15 @@ class DevmemApp(ScenarioApp):
             raise DevmemError(f"cannot write {path}: {e.strerror or e}") from None
 
     def _write(self, entry: LogEntry) -> None:
-        """Log an entry; ``transcript`` keeps every line of it, the whole trace included."""
+        """Log an entry; ``transcript`` keeps every line of it, the whole trace included (the
+        last TRANSCRIPT_LINES lines)."""
         if not entry.lines and not entry.trace:
             return
         log = self.query_one(LogView)
         log.set_trace_mode(self.session.settings.trace)
         self.transcript.extend(ln.text for ln in entry.lines)
         self.transcript.extend(f"    · {t}" for t in entry.trace)
+        _keep_last(self.transcript, TRANSCRIPT_LINES)
         log.write(entry)
 
     def note(self, text: str, style: str = "") -> None:
