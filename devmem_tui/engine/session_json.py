@@ -13,6 +13,7 @@ document ``to_dict`` produced.
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import fields
 from typing import Any
@@ -59,19 +60,42 @@ def _num(value: Any, what: str) -> int:
 
 
 def _flags_to_words(flags: F) -> list[str]:
+    return list(_words_of(flags.real))
+
+
+@functools.lru_cache(maxsize=256)
+def _words_of(flags: int) -> tuple[str, ...]:
+    """The annotation words of a flags value (a pure function of an int; a map repeats a
+    handful of them, and IntFlag arithmetic made this half the cost of saving a big map)."""
     words = [w for w, bit in FLAG_WORDS.items() if flags & bit]
     known = 0
     for w in words:
         known |= FLAG_WORDS[w]
-    extra = int(flags) & ~known
+    extra = flags & ~known
     if extra:
         words.append(_hex(extra))  # bits with no annotation word survive as a number
-    return words
+    return tuple(words)
 
 
 def _words_to_flags(words: Any, where: str) -> F:
     if not isinstance(words, list):
         raise StateError(f"{where}: flags must be a list of words")
+    if all(type(w) is str for w in words):
+        try:
+            return _flags_of(tuple(words))
+        except StateError:
+            pass  # said again below, with where it was found
+    return _flags_slow(words, where)
+
+
+@functools.lru_cache(maxsize=256)
+def _flags_of(words: tuple[str, ...]) -> F:
+    """The flags of an annotation (a pure function of its words; a map repeats a handful of
+    them, and IntFlag arithmetic costs ~1 us per operation: a third of opening a big map)."""
+    return _flags_slow(list(words), "flags")
+
+
+def _flags_slow(words: list[Any], where: str) -> F:
     flags = F(0)
     for w in words:
         if not isinstance(w, str):
