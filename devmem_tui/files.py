@@ -6,6 +6,7 @@ The engine never touches files (it parses and renders text); commands and front 
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 import tempfile
@@ -94,13 +95,23 @@ def load_session(path: str) -> Machine:
         raise session_json.StateError(f"{path}: {e}") from None
 
 
-def write_atomic(path: str, text: str) -> None:
-    """Write text to path through a temp file in the same directory and os.replace, so a
-    crash or a full disk never leaves a half-written file behind."""
+def check_target(path: str) -> str:
+    """Refuse a path ``write_atomic`` could not write, with the message the write would give,
+    before anything is made to write there (a session of a 100,000-resource map takes a second
+    to serialize). Returns the directory the file goes to."""
     check_path(path, writing=True)
     directory = os.path.dirname(os.path.abspath(path))
     if os.path.isdir(path):
         raise FileError(f"cannot write {path}: is a directory")
+    if not os.path.isdir(directory):
+        raise FileError(f"cannot write {path}: {os.strerror(errno.ENOENT)}")
+    return directory
+
+
+def write_atomic(path: str, text: str) -> None:
+    """Write text to path through a temp file in the same directory and os.replace, so a
+    crash or a full disk never leaves a half-written file behind."""
+    directory = check_target(path)
     fd = -1
     tmp = ""
     try:
@@ -137,6 +148,7 @@ def _file_mode(path: str) -> int:
 
 def save_session(machine: Machine, path: str) -> None:
     """``save FILE``: the whole session as JSON, written atomically."""
+    check_target(path)
     write_atomic(path, session_json.dumps(machine))
 
 

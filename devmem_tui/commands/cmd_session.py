@@ -131,6 +131,7 @@ def cmd_export(session: Session, args: list[str]) -> Result:
         return Result(True, "DONE", f"exported session JSON to {args[1]}", data={"path": path})
     if what == "iomem":
         # the map with flag annotations, as 'iomem --flags' prints it: 'load iomem' reads it back
+        files.check_target(path)  # before rendering a big map
         text = iomem_text.render(session.machine.tree, flags=True)
         files.write_atomic(path, text)
         return Result(

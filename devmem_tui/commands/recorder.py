@@ -16,6 +16,7 @@ from devmem_tui import files
 from devmem_tui.commands.grammar import file_arg_indexes, quote_word, split_line
 from devmem_tui.commands.registry import Result, UsageError
 from devmem_tui.commands.session import DEFAULT_PRESET, Session, lookup
+from devmem_tui.engine import presets
 from devmem_tui.engine import session_json as state
 from devmem_tui.engine.config import KEYS, KernelConfig
 from devmem_tui.engine.errors import DevmemError
@@ -131,9 +132,13 @@ def _preamble(session: Session, path: str) -> list[str]:
     state: nothing when it is fresh, `set` + `machine` lines when only the config or preset
     differ, else a snapshot saved next to the scenario and an `open` of it."""
     m = session.machine
-    current = state.to_dict(m)
     defaults = KernelConfig()
     try:
+        # A saved machine names its preset: any other name differs from both presets (the
+        # name is part of the state), so a big generated map is not serialized to find out.
+        if m.name not in presets.PRESETS:
+            raise LookupError(m.name)
+        current = state.to_dict(m)
         if current == state.to_dict(Machine.from_preset(DEFAULT_PRESET)):
             return []
         if current == state.to_dict(Machine.from_preset(m.name, m.config.copy())):

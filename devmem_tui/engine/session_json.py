@@ -190,9 +190,10 @@ def _mapping_from(d: Any, where: str) -> Mapping:
     return Mapping(**kwargs)
 
 
-def to_dict(machine: Machine) -> dict[str, Any]:
-    """The whole machine as a JSON-ready dict (format devmem-tui-session, version 1)."""
-    return {
+def to_dict(machine: Machine, resources: bool = True) -> dict[str, Any]:
+    """The whole machine as a JSON-ready dict (format devmem-tui-session, version 1).
+    ``resources=False`` leaves the resource tree out (the rest costs little on any map)."""
+    d: dict[str, Any] = {
         "format": FORMAT,
         "version": VERSION,
         "name": machine.name,
@@ -200,13 +201,18 @@ def to_dict(machine: Machine) -> dict[str, Any]:
         "memory_block_size": _hex(machine.memory_block_size),
         "high_memory": _hex(machine.high_memory),
         "clock": machine.clock,
-        "resources": [_resource_dict(c) for c in machine.tree.root.children],
+        "resources": (
+            [_resource_dict(c) for c in machine.tree.root.children] if resources else []
+        ),
         "vmem": [vmem_codec.to_dict(dev) for dev in machine.vmem.values()],
         "mappings": [_mapping_dict(mp) for mp in machine.mappings.values()],
         "next_mapping": machine.next_mapping,
         "pinned": _ranges(hotplug.pinned_ranges(machine)),
         "hwpoison": [_hex(p) for p in sorted(machine.hwpoison)],
     }
+    if not resources:
+        del d["resources"]
+    return d
 
 
 def _pretty(obj: Any, indent: int = 0) -> str:

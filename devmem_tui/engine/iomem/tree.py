@@ -153,9 +153,12 @@ class ResourceTree(TreeWalker):
         self._notify("change", res)
 
     def _mark_flags(self, res: Resource, flags: F) -> None:
-        """Change flag bits no rule or view reads (SYSRAM_MERGEABLE): no generation bump."""
+        """Change flag bits no rule or view reads (SYSRAM_MERGEABLE): no event, but the
+        generation moves, as with every change of the tree."""
         self._record(self._mark_flags, res, res.flags)
         res.flags = flags
+        self.generation += 1
+        self.changed()
 
     def __len__(self) -> int:
         return self._size
