@@ -167,14 +167,14 @@ class BlockMode(Journaled, ABC):
 
     def grow(self) -> None:
         """One more tracked block (state 0) at the end of the arrays."""
-        j = self._journal
-        if j is not None and j.depth:
-            j.record(self._shrink)
         self.states.append(0)
         self.state_runs.touch(self.first_id + len(self.states) - 1)
+        j = self._journal
+        if j is not None and j.depth:
+            j.record(self._shrink_states)
 
-    def _shrink(self) -> None:
-        """Undo ``grow``."""
+    def _shrink_states(self) -> None:
+        """Undo the state array's part of ``grow``."""
         self.states.pop()
         self.state_runs.touch(self.first_id + len(self.states))
 

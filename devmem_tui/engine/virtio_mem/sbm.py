@@ -98,9 +98,12 @@ class SubBlockMode(BlockMode):
         super().grow()
         self.sb_masks.append(0)
         self.mask_runs.touch(self.first_id + len(self.sb_masks) - 1)
+        j = self._journal
+        if j is not None and j.depth:
+            j.record(self._shrink_masks)
 
-    def _shrink(self) -> None:
-        super()._shrink()
+    def _shrink_masks(self) -> None:
+        """Undo the mask array's part of ``grow``."""
         self.sb_masks.pop()
         self.mask_runs.touch(self.first_id + len(self.sb_masks))
 
