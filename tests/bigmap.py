@@ -62,6 +62,12 @@ def big_session() -> Session:
     return Session(state.from_dict(big_map().doc))
 
 
+def tree_image(machine: Machine) -> list[tuple[int, int, int, str, int, str]]:
+    """The resource tree as the saved state holds it (nesting, ranges, names, flags, desc),
+    as plain tuples: a third of the cost of ``state.to_dict``'s resources."""
+    return [(d, r.start, r.end, r.name, r.flags.real, r.desc) for d, r in machine.tree.walk()]
+
+
 class StateWatch:
     """The full saved state of a session's machine (``state.to_dict``), taken once, and a
     check that it is unchanged after each command that must change nothing.

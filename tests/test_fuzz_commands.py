@@ -30,13 +30,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import bigmap
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
 from devmem_tui.commands.grammar import Slot, parse_usage
 from devmem_tui.commands.registry import Result
-from devmem_tui.commands.session import Session, all_specs
+from devmem_tui.commands.session import Session, all_specs, lookup
 from devmem_tui.engine import presets
 from devmem_tui.engine import session_json as state
 from devmem_tui.engine.config import ERAS, KEYS
@@ -482,6 +483,109 @@ CommandLanguage.TestCase.settings = settings(
     ],
 )
 TestCommandLanguage = CommandLanguage.TestCase
+
+
+# ----------------------------------------------------------------------------- 100k map
+# Commands that read or write whole session files or replace the machine: covered on the
+# small maps above; on the 100,000-resource map each costs seconds and leaves it.
+HEAVY = {"save", "open", "load", "machine", "export", "record"}
+
+
+class BigMapLanguage(CommandLanguage):
+    """The same state machine on the shared 100,000-resource session (tests/bigmap.py). Each
+    example runs inside one transaction that teardown rolls back, and the full saved state is
+    then compared with the base (so the example's successful commands are undone too). A
+    failing command is checked against the state before it: everything but the tree in
+    full, the tree in full whenever its generation moved."""
+
+    BIG: tuple[Session, bigmap.StateWatch] | None = None  # set by the test below
+    ran = 0  # commands run, over all examples
+
+    def __init__(self) -> None:
+        super().__init__()
+        assert self.BIG is not None
+        self.session, self.watch = self.BIG[0], self.BIG[1]
+        self.base = self.session.machine
+        self.txn = self.base.begin()
+        self.image: tuple[int, list[Any]] | None = None
+
+    def teardown(self) -> None:
+        self.session.machine = self.base
+        self.base.rollback(self.txn)
+        self.session.recorder = None
+        self.session.listeners.clear()
+        self.watch.check(self.base, "after the example was rolled back")
+        super().teardown()
+
+    @initialize(kernel=st.sampled_from(["6.16", "6.1", "5.15"]))
+    def setup(self, kernel: str) -> None:  # type: ignore[override]
+        self.do(f"set kernel {kernel}")
+
+    @rule()
+    def save_open_round_trip(self) -> None:
+        """(the small maps do this; at 100k a round trip costs seconds)"""
+
+    @invariant()
+    def machine_is_consistent(self) -> None:
+        m = self.session.machine
+        m.mappings.check()
+        for vm in m.vmem.values():
+            dev = vm.device
+            assert dev.plugged_size == dev.blocks.total() * dev.block_size
+            vm.check()
+
+    def do(self, line: str) -> Result | None:
+        first = line.split()[0] if line.split() else ""
+        try:
+            if lookup(first).name in HEAVY:
+                return None
+        except Exception:  # noqa: BLE001 - not a command word: run it (a usage error)
+            pass
+        m = self.session.machine
+        gen = m.tree.generation
+        if self.image is None or self.image[0] != gen:
+            self.image = (gen, bigmap.tree_image(m))
+        rest = state.to_dict(m, resources=False)
+        try:
+            with write_sandbox(self.tmp):
+                result = self.session.execute(line)
+        except BaseException as e:  # noqa: BLE001 - the property: nothing escapes
+            raise AssertionError(f"{line!r} raised {type(e).__name__}: {e}") from e
+        self.steps += 1
+        BigMapLanguage.ran += 1
+        if result is None:
+            return None
+        msg = result.message
+        assert "internal error" not in msg and "Traceback" not in msg, (line, msg)
+        if not result.ok:
+            assert "\n" not in msg, (line, msg)
+        if not result.ok or result.outcome in REFUSED:
+            assert self.session.machine is m, (line, msg)
+            assert state.to_dict(m, resources=False) == rest, f"{line!r} failed but changed state"
+            if m.tree.generation != gen:
+                assert bigmap.tree_image(m) == self.image[1], f"{line!r} changed the tree"
+        return result
+
+
+BigMapLanguage.TestCase.settings = settings(
+    max_examples=12,
+    stateful_step_count=25,
+    deadline=None,
+    database=None,
+    derandomize=True,  # the same commands each run: a bounded time on the big map
+    suppress_health_check=list(HealthCheck),
+)
+
+
+def test_command_language_on_the_100k_map(big: tuple[Session, bigmap.StateWatch]) -> None:
+    BigMapLanguage.BIG = big
+    BigMapLanguage.ran = 0
+    try:
+        BigMapLanguage.TestCase().runTest()
+    finally:
+        BigMapLanguage.BIG = None
+    assert BigMapLanguage.ran > 100, BigMapLanguage.ran
+    assert big[1].full_compares > 0  # the examples changed the tree and were rolled back
 
 
 # ----------------------------------------------------------------------------- iomem parser

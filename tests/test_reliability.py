@@ -22,6 +22,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import bigmap
 import pytest
 
 from devmem_tui.commands.registry import Result
@@ -110,6 +111,19 @@ def test_bad_command_is_one_exact_line_in_execute_and_the_repl(line: str, messag
     assert repl.handle_line(s, line, out) is True  # the REPL goes on
     assert out.getvalue() == message + "\n"
     assert state.to_dict(s.machine) == before
+
+
+def test_bad_commands_are_one_line_and_change_nothing_on_the_100k_map(
+    big: tuple[Session, bigmap.StateWatch],
+) -> None:
+    """The same bad lines on the 100,000-resource map (their messages name what that map
+    holds): one line each, and the full saved state unchanged (``StateWatch``)."""
+    s, watch = big
+    for line, _message in BAD:
+        r = run(s, line)
+        assert not r.ok and r.outcome is None, (line, r.message)
+        assert r.message.startswith("error: ") and "\n" not in r.message, (line, r.message)
+        watch.check(s.machine, line)
 
 
 def test_bad_commands_through_run_and_run_json(capsys: pytest.CaptureFixture[str]) -> None:
@@ -276,6 +290,34 @@ def test_internal_errors_are_one_line_and_undo_their_changes(
         r.message == "internal error: RuntimeError: a multi-line problem; its changes were undone"
     )
     assert state.to_dict(s.machine) == before
+
+
+def test_internal_errors_undo_their_changes_on_the_100k_map(
+    big: tuple[Session, bigmap.StateWatch], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A handler that raises after changing the 100,000-resource map: one line, and the full
+    saved state is back (the undo costs what the command changed, not a snapshot)."""
+    s, watch = big
+    for name, line in (
+        ("vmem", "vmem resize vmem0 2G"),
+        ("claim", f"claim {bigmap.big_map().bars[3]:#x}+4K tmpdrv"),
+        ("munmap", "munmap m1"),
+    ):
+        spec = REGISTRY[name]
+        original = spec.handler
+
+        def buggy(session: Session, args: list[str], original: Any = original) -> Result:
+            original(session, args)
+            raise RuntimeError("a\nmulti-line\nproblem")
+
+        monkeypatch.setattr(spec, "handler", buggy)
+        r = run(s, line)
+        monkeypatch.setattr(spec, "handler", original)
+        assert r.message == (
+            "internal error: RuntimeError: a multi-line problem; its changes were undone"
+        ), line
+        assert [e.kind for e in s.machine.drain_events()] == ["machine"]
+        watch.check(s.machine, line)
 
 
 # ----------------------------------------------------------------------------- scenario files

@@ -357,14 +357,6 @@ def _undo_entries(session: Session, line: str, monkeypatch: pytest.MonkeyPatch) 
     return undone[0]
 
 
-@pytest.fixture(scope="module")
-def big() -> tuple[Session, bigmap.StateWatch]:
-    """One session on the 100,000-resource base for this module's tests, and its saved state:
-    each test must leave it exactly as it found it (the watch checks)."""
-    s = bigmap.big_session()
-    return s, bigmap.StateWatch(s.machine)
-
-
 UNDO_LINES = [
     "claim {bar}+4K newdrv",
     "mmap {bar} 4096",

@@ -162,11 +162,12 @@ def test_a_command_failing_at_any_point_is_undone_exactly(
     assert k > 1 or line.startswith("machine"), f"{line}: no fault point was reached"
 
 
-def test_failures_midway_on_the_100k_map_are_undone(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The same on the 100,000-resource map, at a middle and the last point of a few
-    commands; the full saved state is compared (``StateWatch``)."""
-    s = bigmap.big_session()
-    watch = bigmap.StateWatch(s.machine)
+def test_failures_midway_on_the_100k_map_are_undone(
+    big: tuple[Session, bigmap.StateWatch], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same on the 100,000-resource map, in the middle of a few commands (and after a
+    successful run of each rolled back); the full saved state is compared (``StateWatch``)."""
+    s, watch = big
     info = bigmap.big_map()
     lines = ["vmem resize vmem0 2G", f"claim {info.bars[0]:#x}+4K newdrv", "release mydrv"]
     for line in lines:
@@ -178,12 +179,11 @@ def test_failures_midway_on_the_100k_map_are_undone(monkeypatch: pytest.MonkeyPa
             m.rollback(txn)
         assert r is not None and r.ok, (line, r.message)
         watch.check(s.machine, f"{line} (counted)")
-        for k in sorted({max(1, points // 2), points}):
+        for k in (max(1, points // 2),):
             with fault_at(k, monkeypatch):
                 r = s.execute(line)
             assert r is not None and not r.ok and "Injected" in r.message, (line, k, r.message)
             watch.check(s.machine, f"{line} failing at point {k} of {points}")
-    s.machine.tree.check()
 
 
 # ----------------------------------------------------------------------------- the journal
