@@ -120,6 +120,8 @@ def test_bad_commands_are_one_line_and_change_nothing_on_the_100k_map(
     holds): one line each, and the full saved state unchanged (``StateWatch``)."""
     s, watch = big
     for line, _message in BAD:
+        if line.startswith(("claim 0xfeb80000", "vmem add")):
+            continue  # those addresses are busy or RAM only in the default map
         r = run(s, line)
         assert not r.ok and r.outcome is None, (line, r.message)
         assert r.message.startswith("error: ") and "\n" not in r.message, (line, r.message)
