@@ -1,4 +1,4 @@
-"""The benchmark sections (a)-(h) of docs/performance.md. Each returns a Table; a section whose
+"""The benchmark sections (a)-(i) of docs/performance.md. Each returns a Table; a section whose
 engine module has not landed (or fails) returns a table saying so instead of stopping the run."""
 
 from __future__ import annotations
@@ -592,6 +592,13 @@ def sweeps(s: Settings) -> Table:
     return sweep_section(s, machine)
 
 
+def scaling(s: Settings) -> Table:
+    """(i) benchmarks/scaling.py: every operation against every dimension it could grow with."""
+    from benchmarks.scaling import scaling as scaling_table
+
+    return scaling_table(s.quick, 3 if s.quick else 7)
+
+
 SECTIONS: dict[str, Callable[[Settings], Table]] = {
     "verdicts": verdicts,
     "vmem": vmem,
@@ -600,6 +607,7 @@ SECTIONS: dict[str, Callable[[Settings], Table]] = {
     "startup": startup,
     "tui": tui,
     "sweep": sweeps,
+    "scaling": scaling,
 }
 
 

@@ -475,7 +475,7 @@ def cmd_pin(session: Session, args: list[str]) -> Result:
         True,
         "DONE",
         f"pinned {start & ~0xFFF:#x}-{end | 0xFFF:#x} (unmovable)",
-        data={"pinned": [list(p) for p in hotplug.pinned_ranges(session.machine)]},
+        data={"range": [start & ~0xFFF, end | 0xFFF], "pins": hotplug.pin_count(session.machine)},
     )
 
 
@@ -491,7 +491,11 @@ def cmd_unpin(session: Session, args: list[str]) -> Result:
         True,
         "DONE",
         f"unpinned {vd.fmt_size(freed)} in {start & ~0xFFF:#x}-{end | 0xFFF:#x}",
-        data={"pinned": [list(p) for p in hotplug.pinned_ranges(session.machine)]},
+        data={
+            "range": [start & ~0xFFF, end | 0xFFF],
+            "freed": freed,
+            "pins": hotplug.pin_count(session.machine),
+        },
     )
 
 

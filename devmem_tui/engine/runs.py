@@ -68,6 +68,14 @@ class RunIndex:
                     edges.remove(i)
         dirty.clear()
 
+    def check(self, lo: int, hi: int) -> None:
+        """AssertionError unless the edges in [lo, hi] are exactly where the value changes
+        (visits every position: for tests)."""
+        self._settle()
+        value = self._value
+        want = [i for i in range(lo, hi + 1) if value(i) != value(i - 1)]
+        assert list(self._edges.irange(lo, hi)) == want, "run index differs from the values"
+
     def run_end(self, i: int) -> int | None:
         """One past the last position of the run holding i (None: the run never ends)."""
         self._settle()
@@ -85,6 +93,17 @@ class RunIndex:
             yield a, e
             a = e
         yield a, hi
+
+
+def cut(lo: int, hi: int, *indexes: RunIndex | tuple[RunIndex, int]) -> list[tuple[int, int]]:
+    """[lo, hi) cut wherever any of the indexes has an edge. An index given as (index, scale)
+    counts in units of ``scale`` positions of [lo, hi) (big blocks cutting memory blocks)."""
+    edges = {lo, hi}
+    for item in indexes:
+        index, scale = item if isinstance(item, tuple) else (item, 1)
+        edges.update(a * scale for a, _b in index.runs(lo // scale, -(-hi // scale)))
+    pts = sorted(e for e in edges if lo <= e <= hi)
+    return list(zip(pts, pts[1:], strict=False))
 
 
 def edges_of_runs(runs: Iterable[tuple[int, int, object]], before: object = None) -> list[int]:

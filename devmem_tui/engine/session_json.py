@@ -201,9 +201,7 @@ def to_dict(machine: Machine, resources: bool = True) -> dict[str, Any]:
         "memory_block_size": _hex(machine.memory_block_size),
         "high_memory": _hex(machine.high_memory),
         "clock": machine.clock,
-        "resources": (
-            [_resource_dict(c) for c in machine.tree.root.children] if resources else []
-        ),
+        "resources": ([_resource_dict(c) for c in machine.tree.root.children] if resources else []),
         "vmem": [vmem_codec.to_dict(dev) for dev in machine.vmem.values()],
         "mappings": [_mapping_dict(mp) for mp in machine.mappings.values()],
         "next_mapping": machine.next_mapping,
@@ -320,8 +318,8 @@ def _from_dict_v1(data: dict[str, Any]) -> Machine:
         dev_name = dev.device.name or d.get("name")
         if not isinstance(dev_name, str) or dev_name in machine.vmem:
             raise StateError(f"corrupt session file: vmem/{i} has a bad or duplicate name")
-        try:  # the driver's tracking must agree with the device and the MM
-            dev.check()
+        try:  # the driver's tracking must agree with the device and the MM (run by run)
+            dev.check(indexes=False)
         except AssertionError as e:
             detail = " ".join(str(e).split()) or "its layers disagree"
             raise StateError(

@@ -158,11 +158,10 @@ def _resources(
     device_at = getattr(m, "device_at", None)
     listed = 0
     for name in index.starting(prefix.lstrip('"'), busy=releasable):
-        res = index.get(name)
         if releasable:
             if index.busy_count(name) != 1:
                 continue
-            r = next(x for x in res if x.busy)
+            r = index.busy(name)[0]
             if r.children:
                 continue
             try:
@@ -171,7 +170,7 @@ def _resources(
             except Exception:  # a device model mid-change must not break completion
                 continue
         else:
-            r = min(res, key=lambda x: (x.start, x.depth))
+            r = index.any(name)  # one of them, for the range shown next to the name
         yield name, f"{r.start:#x}-{r.end:#x}"
         listed += 1
         if listed >= MAX_NAME_SUGGESTIONS:

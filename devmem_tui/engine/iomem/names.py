@@ -22,6 +22,26 @@ def _key(name: str) -> tuple[str, str]:
     return name.lower(), name
 
 
+def _put(index: dict[str, dict[Resource, None]], r: Resource) -> bool:
+    """Add r under its name; True if the name is new."""
+    got = index.get(r.name)
+    if got is None:
+        index[r.name] = {r: None}
+        return True
+    got[r] = None
+    return False
+
+
+def _take(index: dict[str, dict[Resource, None]], r: Resource) -> bool:
+    """Remove r from under its name; True if the name is gone."""
+    got = index[r.name]
+    del got[r]
+    if not got:
+        del index[r.name]
+        return True
+    return False
+
+
 class NameIndex:
     """Resources by name, plus the sorted distinct names and busy names."""
 
@@ -29,56 +49,51 @@ class NameIndex:
 
     def __init__(self, resources: Iterable[Resource] = ()) -> None:
         self._by_name: dict[str, dict[Resource, None]] = {}  # an ordered set per name
-        self._busy: dict[str, int] = {}  # name -> how many busy resources carry it
+        self._busy: dict[str, dict[Resource, None]] = {}  # the busy ones, the same way
         for r in resources:
-            got = self._by_name.get(r.name)
-            if got is None:
-                self._by_name[r.name] = {r: None}
-            else:
-                got[r] = None
+            _put(self._by_name, r)
             if r.flags & F.BUSY:
-                self._busy[r.name] = self._busy.get(r.name, 0) + 1
+                _put(self._busy, r)
         self._sorted = SortedList(map(_key, self._by_name))
         self._sorted_busy = SortedList(map(_key, self._busy))
 
     def add(self, r: Resource) -> None:
-        got = self._by_name.get(r.name)
-        if got is None:
-            self._by_name[r.name] = {r: None}
+        if _put(self._by_name, r):
             self._sorted.add(_key(r.name))
-        else:
-            got[r] = None
         if r.flags & F.BUSY:
-            self.busy_changed(r.name, +1)
+            self.busy_changed(r, True)
 
     def remove(self, r: Resource) -> None:
-        got = self._by_name[r.name]
-        del got[r]
-        if not got:
-            del self._by_name[r.name]
+        if _take(self._by_name, r):
             self._sorted.remove(_key(r.name))
         if r.flags & F.BUSY:
-            self.busy_changed(r.name, -1)
+            self.busy_changed(r, False)
 
-    def busy_changed(self, name: str, delta: int) -> None:
-        """One more (+1) or one fewer (-1) busy resource is named ``name``."""
-        n = self._busy.get(name, 0) + delta
-        if n:
-            if name not in self._busy:
-                self._sorted_busy.add(_key(name))
-            self._busy[name] = n
-        else:
-            del self._busy[name]
-            self._sorted_busy.remove(_key(name))
+    def busy_changed(self, r: Resource, busy: bool) -> None:
+        """r became busy (or stopped being busy)."""
+        if busy:
+            if _put(self._busy, r):
+                self._sorted_busy.add(_key(r.name))
+        elif _take(self._busy, r):
+            self._sorted_busy.remove(_key(r.name))
 
     def get(self, name: str) -> list[Resource]:
         return list(self._by_name.get(name, ()))
 
+    def any(self, name: str) -> Resource | None:
+        """One resource of that name (the first indexed), or None."""
+        got = self._by_name.get(name)
+        return next(iter(got)) if got else None
+
     def __contains__(self, name: str) -> bool:
         return name in self._by_name
 
+    def busy(self, name: str) -> list[Resource]:
+        """The busy resources of that name."""
+        return list(self._busy.get(name, ()))
+
     def busy_count(self, name: str) -> int:
-        return self._busy.get(name, 0)
+        return len(self._busy.get(name, ()))
 
     def starting(self, prefix: str, busy: bool = False) -> Iterator[str]:
         """Distinct names starting with prefix (any case), alphabetically (case folded);
@@ -94,6 +109,8 @@ class NameIndex:
         assert {k: set(v) for k, v in again._by_name.items()} == {
             k: set(v) for k, v in self._by_name.items()
         }, "name index differs from the tree"
-        assert again._busy == self._busy, "busy-name counts differ from the tree"
+        assert {k: set(v) for k, v in again._busy.items()} == {
+            k: set(v) for k, v in self._busy.items()
+        }, "busy names differ from the tree"
         assert list(again._sorted) == list(self._sorted)
         assert list(again._sorted_busy) == list(self._sorted_busy)

@@ -149,7 +149,7 @@ class ResourceTree(TreeWalker):
         was_busy = res.busy
         res.flags = F(flags)
         if self._names is not None and res.busy != was_busy:
-            self._names.busy_changed(res.name, 1 if res.busy else -1)
+            self._names.busy_changed(res, res.busy)
         self._notify("change", res)
 
     def _mark_flags(self, res: Resource, flags: F) -> None:

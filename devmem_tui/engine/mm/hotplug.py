@@ -512,6 +512,11 @@ def pinned_ranges(machine: MachineLike) -> list[tuple[int, int]]:
     return list(machine.pinned)
 
 
+def pin_count(machine: MachineLike) -> int:
+    """How many separate pinned ranges there are."""
+    return len(machine.pinned)
+
+
 def restore_pins(machine: MachineLike, pins: list[tuple[int, int]]) -> None:
     """Replace the pins (a saved session): any order, merged."""
     machine.pinned = merge_ranges(pins)

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from typing import ClassVar, Protocol
 
 from devmem_tui.engine.journal import Journaled, attach
+from devmem_tui.engine.mm.memory_blocks import MemoryGroup
 from devmem_tui.engine.runs import RunIndex, edges_of_runs
 from devmem_tui.engine.units import ENOSPC
 from devmem_tui.engine.virtio_mem.device import VirtioMemDevice
@@ -27,6 +28,7 @@ class Driver(Protocol):
     device: VirtioMemDevice
     usable_region_size: int
     stop_reason: str
+    group: MemoryGroup  # the memory blocks it added (drv.mm is group.blocks)
 
     @property
     def mbs(self) -> int:
@@ -259,3 +261,7 @@ class BlockMode(Journaled, ABC):
     @abstractmethod
     def check(self) -> None:
         """AssertionError unless the mode's tracking agrees with the memory blocks."""
+
+    def check_indexes(self) -> None:
+        """AssertionError unless the run indexes match the arrays (visits every block)."""
+        self.state_runs.check(self.first_id - 1, self.next_id + 1)

@@ -562,16 +562,22 @@ class VirtioMemCore(Journaled):
         return self.blockmode.state_name(mb)
 
     # ------------------------------------------------------------------ consistency
-    def check(self) -> None:
-        """AssertionError unless the three layers agree (used by the tests)."""
+    def check(self, indexes: bool = True) -> None:
+        """AssertionError unless the three layers agree (the tests after every step; ``open``
+        for a loaded session, run by run). ``indexes``: also prove the run indexes match the
+        per-block arrays, visiting every block (the tests)."""
         dev = self.device
         assert dev.plugged_size == dev.blocks.total() * dev.block_size
+        if indexes:
+            self.group.runs.check(min(self.mm, default=0) - 1, max(self.mm, default=0) + 1)
         if not self.probed or self.kdump:
             assert not self.mm
             return
         bm = self.blockmode
         assert len(bm.states) == bm.next_id - bm.first_id
+        if indexes:
+            bm.check_indexes()
         bm.check()
-        offline = sum(self.mbs for z in self.mm.values() if z == OFFLINE)
+        offline = sum((b - a) * self.mbs for a, b, z in self.group.zone_runs() if z == OFFLINE)
         assert self.offline_size == offline, (self.offline_size, offline)
         assert self.group.pending_add is None and self.group.pending_remove is None

@@ -12,7 +12,7 @@ from __future__ import annotations
 from enum import IntEnum
 
 from devmem_tui.engine.mm.memory_blocks import MOVABLE, OFFLINE
-from devmem_tui.engine.runs import RunIndex, edges_of_runs
+from devmem_tui.engine.runs import RunIndex, cut, edges_of_runs
 from devmem_tui.engine.units import EBUSY, EINVAL, ENOSPC, EPERM, fmt_size
 from devmem_tui.engine.virtio_mem.blockmode import BlockMode, Driver
 from devmem_tui.engine.virtio_mem.report import SubBlock, sb_list
@@ -530,12 +530,21 @@ class SubBlockMode(BlockMode):
     def block_edges(self, lo: int, hi: int) -> list[int]:
         return [*super().block_edges(lo, hi), *(a for a, _b in self.mask_runs.runs(lo, hi + 1))]
 
+    def check_indexes(self) -> None:
+        super().check_indexes()
+        self.mask_runs.check(self.first_id - 1, self.next_id + 1)
+
     def check(self) -> None:
         mm = self.drv.mm
         assert len(self.sb_masks) == len(self.states)
-        for i, st in enumerate(self.states):
-            mb = self.first_id + i
-            mask = self.sb_masks[i]
+        # The blocks of a stretch where neither state, mask nor zone changes agree alike:
+        # one check per stretch (opening a session runs this on every device).
+        cuts = cut(
+            self.first_id, self.next_id, self.state_runs, self.mask_runs, self.drv.group.runs
+        )
+        for mb, _end in cuts:
+            i = mb - self.first_id
+            st, mask = self.states[i], self.sb_masks[i]
             added = mb in mm
             assert added == (st in ADDED_STATES), f"memory{mb}: state {st} vs added {added}"
             if st == SbmState.UNUSED:
