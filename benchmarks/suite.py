@@ -438,7 +438,7 @@ def iomem_text(s: Settings) -> Table:
 
 
 # ----------------------------------------------------------------------------- (e) + (f)
-def _cli() -> list[str]:
+def cli_argv() -> list[str]:
     exe = os.path.join(os.path.dirname(sys.executable), "devmem-tui")
     if os.path.exists(exe):
         return [exe]
@@ -467,7 +467,7 @@ def playback(s: Settings) -> Table:
 
             def run(path: str = path) -> None:
                 p = subprocess.run(
-                    [*_cli(), "play", path], capture_output=True, text=True, check=False
+                    [*cli_argv(), "play", path], capture_output=True, text=True, check=False
                 )
                 if p.returncode not in (0, 1):
                     raise RuntimeError(f"play exited {p.returncode}: {p.stderr.strip()[-200:]}")
@@ -505,7 +505,7 @@ def startup(s: Settings) -> Table:
         "(f) `devmem-tui run -c 'read 0x1000'` end to end (subprocess)",
         ["what", "median", "min", "max", "output"],
     )
-    cmd = [*_cli(), "run", "-c", "read 0x1000"]
+    cmd = [*cli_argv(), "run", "-c", "read 0x1000"]
     out: list[str] = []
 
     def run() -> None:
@@ -599,6 +599,13 @@ def scaling(s: Settings) -> Table:
     return scaling_table(s.quick, 3 if s.quick else 7)
 
 
+def memory(s: Settings) -> Table:
+    """(i) benchmarks/memory.py: peak RSS against the number of commands run."""
+    from benchmarks.memory import memory as memory_table
+
+    return memory_table(s.quick)
+
+
 SECTIONS: dict[str, Callable[[Settings], Table]] = {
     "verdicts": verdicts,
     "vmem": vmem,
@@ -608,6 +615,7 @@ SECTIONS: dict[str, Callable[[Settings], Table]] = {
     "tui": tui,
     "sweep": sweeps,
     "scaling": scaling,
+    "memory": memory,
 }
 
 

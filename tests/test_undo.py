@@ -31,7 +31,7 @@ from devmem_tui.engine.iomem.tree import ResourceTree
 from devmem_tui.engine.journal import Journal, Journaled, attach
 from devmem_tui.engine.machine import Machine
 from devmem_tui.engine.mm.memory_blocks import MemoryGroup
-from devmem_tui.engine.runs import RunIndex
+from devmem_tui.engine.runs import RunIndex, RunMap
 from devmem_tui.engine.units import PAGE_SHIFT, merge_ranges
 from devmem_tui.engine.virtio_mem.blockmode import BlockMode
 from devmem_tui.engine.virtio_mem.blockruns import BlockRuns
@@ -334,6 +334,35 @@ def test_the_run_index_finds_the_runs_of_a_plain_dict(sets: list[tuple[int, str 
             assert len({values.get(x) for x in range(a, b)}) == 1
         end = index.run_end(5)
         assert end is None or (values.get(end) != values.get(5) and end > 5)
+
+
+@settings(max_examples=150, deadline=None, database=None)
+@given(st.lists(st.tuples(st.integers(0, 30), st.sampled_from([None, "a", "b"])), max_size=60))
+def test_the_run_map_reads_like_a_dict(sets: list[tuple[int, str | None]]) -> None:
+    ref: dict[int, str] = {}
+    rm = RunMap()
+    for i, v in sets:
+        if v is None:
+            ref.pop(i, None)
+            rm.delete(i)
+        else:
+            ref[i] = v
+            rm.set(i, v)
+        rm.check()
+        assert dict(rm.items()) == ref and len(rm) == len(ref)
+        assert all(rm.get(k) == ref.get(k) and (k in rm) == (k in ref) for k in range(-1, 33))
+        runs = list(rm.runs(-2, 34))
+        assert runs[0][0] == -2 and runs[-1][1] == 34
+        for a, b in runs:
+            assert len({ref.get(x) for x in range(a, b)}) == 1
+        for (_a, b), (c, _d) in zip(runs, runs[1:], strict=False):
+            assert b == c and ref.get(b) != ref.get(b - 1)
+        assert [(a, b, v) for a, b, v in rm.value_runs()] == [
+            (a, b, ref[a]) for a, b in runs if a in ref
+        ]
+        end = rm.run_end(5)
+        assert end is None or (end > 5 and ref.get(end) != ref.get(5))
+        assert rm.bounds() == ((min(ref), max(ref) + 1) if ref else None)
 
 
 def _diff(before: BlockRuns, after: BlockRuns) -> list[tuple[int, int]]:

@@ -10,7 +10,7 @@ can call it directly; the REPL wraps it in a thin adapter.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -115,7 +115,7 @@ def memory_blocks(session: Session | None) -> list[tuple[str, str]]:
     for dev in (getattr(m, "vmem", None) or {}).values():
         try:
             mm = getattr(dev, "mm", None)
-            if isinstance(mm, dict):
+            if isinstance(mm, Mapping):  # the driver's memory-block table (or a dict)
                 for mb, zone in mm.items():
                     out[int(mb)] = "offline" if zone == "offline" else f"online {zone}"
                 continue

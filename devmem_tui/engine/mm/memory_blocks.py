@@ -18,7 +18,7 @@ from typing import Protocol
 
 from devmem_tui.engine.iomem.tree import SYSTEM_RAM, F, ResourceTree
 from devmem_tui.engine.journal import Journal, Journaled, attach
-from devmem_tui.engine.runs import RunIndex, edges_of_runs
+from devmem_tui.engine.runs import RunMap
 
 OFFLINE = "offline"
 NORMAL = "Normal"
@@ -130,23 +130,23 @@ class MemoryGroup(Journaled):
     current operation not yet applied (consecutive adds or removes are coalesced into one
     tree operation, see hotplug.flush).
 
-    ``blocks`` is read like a dict and changed only through the methods below, which record
-    each change in the machine's journal and keep ``runs`` (where the zone changes from one
-    block to the next) current."""
+    ``blocks`` is read like a dict (memoryN -> zone) and kept as runs of one zone
+    (``runs.RunMap``); it is changed only through the methods below, which record each change
+    in the machine's journal."""
 
     owner: GroupOwner
     resource_name: str
-    blocks: dict[int, str] = field(default_factory=dict)
+    blocks: RunMap = field(default_factory=RunMap)
     pending_add: tuple[int, int] | None = None  # [start, end] inclusive
     pending_remove: tuple[int, int] | None = None
     # the span [first, end) of memory block ids per zone of the online blocks; None: recompute
     _spans: Spans | None = field(default_factory=dict, repr=False)
+    _table: MemoryBlocks | None = None  # the table it is registered in (for the zone spans)
 
-    def __post_init__(self) -> None:
-        self.runs = RunIndex(self._zone_at)
-
-    def _zone_at(self, mb: int) -> str | None:
-        return self.blocks.get(mb)
+    @property
+    def runs(self) -> RunMap:
+        """The blocks as runs of one zone (``runs.cut`` and the state queries read them)."""
+        return self.blocks
 
     def _set(self, mb: int, zone: str | None) -> None:
         """memory<mb> is now in zone ('offline'), or gone (None)."""
@@ -158,10 +158,9 @@ class MemoryGroup(Journaled):
         if j is not None and j.depth:
             j.record(self._set, mb, old)
         if zone is None:
-            del blocks[mb]
+            blocks.delete(mb)
         else:
-            blocks[mb] = zone
-        self.runs.touch(mb)
+            blocks.set(mb, zone)
         table = self._table
         if old is not None and old != OFFLINE:
             self._spans = None  # a zone may shrink: recomputed from the runs on demand
@@ -172,8 +171,6 @@ class MemoryGroup(Journaled):
                 _widen(self._spans, zone, mb, mb + 1)
             if table is not None:
                 table.spans_widened(zone, mb, mb + 1)
-
-    _table: MemoryBlocks | None = None  # the table it is registered in (for the zone spans)
 
     def online_spans(self, mbs: int) -> Spans:
         """Span [start, end) of the group's online memory per zone (cached until a block goes
@@ -191,15 +188,7 @@ class MemoryGroup(Journaled):
         self, lo: int | None = None, hi: int | None = None
     ) -> Iterator[tuple[int, int, str]]:
         """Runs [a, b) of added blocks in one zone (or offline), in order, within [lo, hi)."""
-        if not self.blocks:
-            return
-        if lo is None or hi is None:
-            lo, hi = min(self.blocks), max(self.blocks) + 1
-        get = self.blocks.get
-        for a, b in self.runs.runs(lo, hi):
-            zone = get(a)
-            if zone is not None:
-                yield a, b, zone
+        return self.blocks.value_runs(lo, hi)
 
     def add_block(self, mb: int) -> None:
         """memory<mb> was added: offline until onlined."""
@@ -216,23 +205,14 @@ class MemoryGroup(Journaled):
             self._set(mb, None)
 
     def restore(self, runs: Iterable[tuple[int, int, str]]) -> None:
-        """Replace the blocks by runs (first, count, zone) (a saved session); the spans are
-        recomputed on demand."""
-        runs = list(runs)
-        blocks: dict[int, str] = {}
-        for first, n, zone in runs:
-            blocks.update(dict.fromkeys(range(first, first + n), zone))
-        self.blocks = blocks
-        self.runs.reset(edges_of_runs(runs))
+        """Replace the blocks by runs (first, count, zone), ascending and apart (a saved
+        session); the spans are recomputed on demand."""
+        self.blocks = RunMap(runs)
         self._spans = None
 
     def reset(self) -> None:
         """No blocks and nothing pending (a new kernel: kexec)."""
-        j = self._journal
-        if j is not None and j.depth:
-            j.record(self.runs.load, self.runs.save())
-        self.blocks = {}
-        self.runs.reset()
+        self.blocks = RunMap()
         self._spans = {}
         self.pending_add = self.pending_remove = None
 

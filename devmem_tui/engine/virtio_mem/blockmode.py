@@ -15,7 +15,7 @@ from typing import ClassVar, Protocol
 
 from devmem_tui.engine.journal import Journaled, attach
 from devmem_tui.engine.mm.memory_blocks import MemoryGroup
-from devmem_tui.engine.runs import RunIndex, edges_of_runs
+from devmem_tui.engine.runs import RunIndex, RunMap, edges_of_runs
 from devmem_tui.engine.units import ENOSPC
 from devmem_tui.engine.virtio_mem.device import VirtioMemDevice
 from devmem_tui.engine.virtio_mem.report import SubBlock
@@ -36,7 +36,7 @@ class Driver(Protocol):
         ...
 
     @property
-    def mm(self) -> dict[int, str]:
+    def mm(self) -> RunMap:
         """The device's memory blocks: memoryN -> zone or 'offline'."""
         ...
 

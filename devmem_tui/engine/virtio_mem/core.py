@@ -27,6 +27,7 @@ from devmem_tui.engine.iomem.tree import Resource
 from devmem_tui.engine.journal import Journaled, attach
 from devmem_tui.engine.mm import hotplug
 from devmem_tui.engine.mm.memory_blocks import MOVABLE, OFFLINE, MemoryGroup
+from devmem_tui.engine.runs import RunMap
 from devmem_tui.engine.units import (
     EAGAIN,
     EBUSY,
@@ -112,7 +113,7 @@ class VirtioMemCore(Journaled):
         return self.machine.memory_block_size
 
     @property
-    def mm(self) -> dict[int, str]:
+    def mm(self) -> RunMap:
         """Linux MM's memory blocks of this device: memoryN -> zone or 'offline'."""
         return self.group.blocks
 
@@ -569,7 +570,7 @@ class VirtioMemCore(Journaled):
         dev = self.device
         assert dev.plugged_size == dev.blocks.total() * dev.block_size
         if indexes:
-            self.group.runs.check(min(self.mm, default=0) - 1, max(self.mm, default=0) + 1)
+            self.group.blocks.check()
         if not self.probed or self.kdump:
             assert not self.mm
             return
