@@ -7,12 +7,14 @@ results (its log keeps 5,000 lines).
 
 from __future__ import annotations
 
+import math
 import os
 import subprocess
 import sys
 import tempfile
+import time
 
-from benchmarks.common import Table
+from benchmarks.common import Table, fmt_s
 from benchmarks.suite import cli_argv
 
 TUI_SCRIPT = r"""
@@ -92,4 +94,48 @@ def memory(quick: bool) -> Table:
         "scripts alternate `vmem resize vmem0 256M` and `vmem resize vmem0 0` on the default "
         "machine; the TUI runs them through its command path (`run_command`) headless."
     )
+    return t
+
+
+def _mmap_script(n: int, folder: str) -> str:
+    path = os.path.join(folder, f"mmap-{n}.txt")
+    with open(path, "w", encoding="utf-8") as f:
+        f.write("# distinct MMIO pages of the default map's PCI window\n")
+        for i in range(n):
+            f.write(f"mmap {0xC0000000 + i * 0x1000:#x} 4096\n")
+    return path
+
+
+def run_mmaps(quick: bool) -> Table:
+    """n mmaps of distinct MMIO pages through ``devmem-tui run`` (the output to a pipe): the
+    cost per mmap, start-up subtracted (an empty script), best of alternating runs."""
+    sizes = (0, 1_000, 5_000) if quick else (0, 1_000, 20_000)
+    t = Table(
+        "`devmem-tui run` of n mmaps of distinct MMIO pages (default map)",
+        ["mmaps", "wall (best)", "per mmap", "ratio to 1,000", "ok (<= 2x, <= 60 us)"],
+    )
+    best: dict[int, float] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        scripts = {n: _mmap_script(n, tmp) for n in sizes}
+        for r in range(3 if quick else 5):
+            for n in sizes if r % 2 == 0 else reversed(sizes):
+                t0 = time.perf_counter()
+                subprocess.run(
+                    [*cli_argv(), "run", scripts[n]], stdout=subprocess.DEVNULL, check=False
+                )
+                best[n] = min(best.get(n, math.inf), time.perf_counter() - t0)
+    per = {n: (best[n] - best[0]) / n for n in sizes if n}
+    first = per[sizes[1]]
+    for n in sizes[1:]:
+        ok = per[n] <= 2 * first and per[n] <= 60e-6
+        t.rows.append(
+            [
+                f"{n:,}",
+                fmt_s(best[n]),
+                fmt_s(per[n]),
+                f"{per[n] / first:.2f}",
+                "yes" if ok else "NO",
+            ]
+        )
+    t.notes.append(f"start-up (an empty script): {fmt_s(best[0])}; every mmap prints its trace.")
     return t

@@ -606,6 +606,13 @@ def memory(s: Settings) -> Table:
     return memory_table(s.quick)
 
 
+def run_mmaps(s: Settings) -> Table:
+    """(j) benchmarks/memory.py: n mmaps through ``devmem-tui run``, per mmap."""
+    from benchmarks.memory import run_mmaps as run_mmaps_table
+
+    return run_mmaps_table(s.quick)
+
+
 SECTIONS: dict[str, Callable[[Settings], Table]] = {
     "verdicts": verdicts,
     "vmem": vmem,
@@ -616,6 +623,7 @@ SECTIONS: dict[str, Callable[[Settings], Table]] = {
     "sweep": sweeps,
     "scaling": scaling,
     "memory": memory,
+    "mmaps": run_mmaps,
 }
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator, MutableMapping
 from dataclasses import dataclass, field
 
-from sortedcontainers import SortedDict, SortedList
+from sortedcontainers import SortedList
 
 from devmem_tui.engine.journal import Journal
 from devmem_tui.engine.units import PAGE_SHIFT
@@ -49,38 +49,44 @@ class MappingTable(MutableMapping[str, Mapping]):
 
     def __init__(self, journal: Journal | None = None) -> None:
         self._journal = journal
-        self._seq: dict[str, int] = {}  # id -> its place in the order
-        self._order: SortedDict = SortedDict()  # place -> (id, Mapping)
+        # id -> (its place in the order, the mapping). A removal that is undone comes back
+        # with its old place, so iteration sorts by place (nearly sorted: O(n) for timsort).
+        self._items: dict[str, tuple[int, Mapping]] = {}
         self._next = 0
+        self._in_order = True  # no undone removal since the last sort
         # size class -> SortedList of (start, place, id); see _size_class
         self._classes: dict[int, SortedList] = {}
 
     # ----------------------------------------------------------------- dict interface
     def __getitem__(self, key: str) -> Mapping:
-        m: Mapping = self._order[self._seq[key]][1]
-        return m
+        return self._items[key][1]
 
     def get(self, key: str, default: Mapping | None = None) -> Mapping | None:  # type: ignore[override]
-        seq = self._seq.get(key)
-        if seq is None:
-            return default
-        m: Mapping = self._order[seq][1]
-        return m
+        item = self._items.get(key)
+        return default if item is None else item[1]
 
     def __contains__(self, key: object) -> bool:
-        return key in self._seq
+        return key in self._items
 
     def __len__(self) -> int:
-        return len(self._seq)
+        return len(self._items)
+
+    def _ordered(self) -> list[tuple[str, tuple[int, Mapping]]]:
+        items = list(self._items.items())
+        if not self._in_order:
+            items.sort(key=_place)
+            self._items = dict(items)  # the dict's own order is right again
+            self._in_order = True
+        return items
 
     def __iter__(self) -> Iterator[str]:
-        return (key for key, _m in self._order.values())
+        return (key for key, _item in self._ordered())
 
     def values(self) -> Iterator[Mapping]:  # type: ignore[override]
-        return (m for _key, m in self._order.values())
+        return (m for _key, (_seq, m) in self._ordered())
 
     def __setitem__(self, key: str, value: Mapping) -> None:
-        if key in self._seq:
+        if key in self._items:
             del self[key]  # replacing: drop the old entry first (a new place in the order)
         self._put(key, value, self._next)
         self._next += 1
@@ -88,14 +94,16 @@ class MappingTable(MutableMapping[str, Mapping]):
             self._journal.record(self._take, key)
 
     def __delitem__(self, key: str) -> None:
-        seq = self._seq[key]
+        seq = self._items[key][0]
         m = self._take(key)
         if self._journal is not None and self._journal.depth:
             self._journal.record(self._put, key, m, seq)
 
     def _put(self, key: str, m: Mapping, seq: int) -> None:
-        self._seq[key] = seq
-        self._order[seq] = (key, m)
+        items = self._items
+        if items and seq < next(reversed(items.values()))[0]:
+            self._in_order = False  # an undone removal: its place is inside the order
+        self._items[key] = (seq, m)
         c = _size_class(m.length)
         sl = self._classes.get(c)
         if sl is None:
@@ -103,8 +111,7 @@ class MappingTable(MutableMapping[str, Mapping]):
         sl.add((m.start, seq, key))
 
     def _take(self, key: str) -> Mapping:
-        seq = self._seq.pop(key)
-        m: Mapping = self._order.pop(seq)[1]
+        seq, m = self._items.pop(key)
         c = _size_class(m.length)
         sl = self._classes[c]
         sl.remove((m.start, seq, key))
@@ -116,11 +123,11 @@ class MappingTable(MutableMapping[str, Mapping]):
     def overlapping(self, start: int, end: int) -> list[Mapping]:
         """The mappings that overlap inclusive [start, end], in the table's order."""
         found: list[tuple[int, Mapping]] = []
-        order = self._order
+        items = self._items
         for c, sl in self._classes.items():
             longest = ((1 << c) - 1) << PAGE_SHIFT  # no mapping of the class is longer
-            for _s, seq, _key in sl.irange((start - longest + 1,), (end, float("inf"))):
-                m: Mapping = order[seq][1]
+            for _s, seq, key in sl.irange((start - longest + 1,), (end, float("inf"))):
+                m = items[key][1]
                 if m.start + m.length > start:
                     found.append((seq, m))
         found.sort(key=_first)
@@ -128,10 +135,15 @@ class MappingTable(MutableMapping[str, Mapping]):
 
     def check(self) -> None:
         """AssertionError unless the index holds exactly the table's mappings."""
-        assert len(self._order) == len(self._seq)
         indexed = sorted((s, k) for sl in self._classes.values() for _st, s, k in sl)
-        assert indexed == sorted((s, k) for k, s in self._seq.items())
-        assert all(self._order[s][0] == k for k, s in self._seq.items())
+        assert indexed == sorted((s, k) for k, (s, _m) in self._items.items())
+        for sl in self._classes.values():
+            for start, _s, k in sl:
+                assert self._items[k][1].start == start
+
+
+def _place(item: tuple[str, tuple[int, Mapping]]) -> int:
+    return item[1][0]
 
 
 def _first(pair: tuple[int, Mapping]) -> int:
