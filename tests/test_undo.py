@@ -192,10 +192,15 @@ class Thing(Journaled):
         self.a = 1
 
 
-def test_nested_transactions_commit_into_the_outer_one() -> None:
+def journaled_thing() -> tuple[Journal, Thing]:
     j = Journal()
     t = Thing()
     attach(t, j)
+    return j, t
+
+
+def test_nested_transactions_commit_into_the_outer_one() -> None:
+    j, t = journaled_thing()
     outer = j.begin()
     t.a = 2
     inner = j.begin()
@@ -209,9 +214,7 @@ def test_nested_transactions_commit_into_the_outer_one() -> None:
 
 
 def test_nothing_is_recorded_outside_a_transaction() -> None:
-    j = Journal()
-    t = Thing()
-    attach(t, j)
+    j, t = journaled_thing()
     t.a = 5
     j.record(print, "x")
     assert not j.entries
@@ -222,9 +225,7 @@ def test_nothing_is_recorded_outside_a_transaction() -> None:
 
 
 def test_an_inner_rollback_keeps_the_outer_changes() -> None:
-    j = Journal()
-    t = Thing()
-    attach(t, j)
+    j, t = journaled_thing()
     outer = j.begin()
     t.a = 2
     inner = j.begin()
