@@ -1,4 +1,4 @@
-"""The benchmark sections (a)-(i) of docs/performance.md. Each returns a Table; a section whose
+"""The benchmark sections (a)-(k) of docs/performance.md. Each returns a Table; a section whose
 engine module has not landed (or fails) returns a table saying so instead of stopping the run."""
 
 from __future__ import annotations
@@ -600,14 +600,14 @@ def scaling(s: Settings) -> Table:
 
 
 def memory(s: Settings) -> Table:
-    """(i) benchmarks/memory.py: peak RSS against the number of commands run."""
+    """(j) benchmarks/memory.py: peak RSS against the number of commands run."""
     from benchmarks.memory import memory as memory_table
 
     return memory_table(s.quick)
 
 
 def run_mmaps(s: Settings) -> Table:
-    """(j) benchmarks/memory.py: n mmaps through ``devmem-tui run``, per mmap."""
+    """(k) benchmarks/memory.py: n mmaps through ``devmem-tui run``, per mmap."""
     from benchmarks.memory import run_mmaps as run_mmaps_table
 
     return run_mmaps_table(s.quick)

@@ -397,7 +397,7 @@ def _sysfs_range(
     going on after a failure."""
     m = session.machine
     mbs = m.memory_block_size
-    exist = sorted(mb for g in m.memory_blocks.groups.values() for mb in g.blocks if lo <= mb <= hi)
+    exist = m.memory_blocks.existing(lo, hi)
     if not exist:
         hotplug.owning_group(m, lo)  # raises the one-line reason for the first block
         raise DevmemError(f"{name}: no memory block of memory{lo}-memory{hi} exists")

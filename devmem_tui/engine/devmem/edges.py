@@ -164,7 +164,7 @@ def verdict_edges(machine: MachineLike, op: str, lo: int, hi: int) -> list[int]:
         # valid_mmap_phys_addr_range(): x86 tests the last byte against 2^phys_bits, arm64
         # the exclusive end against PHYS_MASK, so there the last page below 2^48 fails too
         out.add(phys_limit(machine) - (0 if sw.x86 else PAGE_SIZE))
-        for m in machine.mappings.values():
+        for m in machine.mappings.overlapping(lo, top):  # the interval index: only these
             _cut(out, m.start)
             _cut(out, m.end + 1)
     return sorted(e for e in out if lo < e <= top)

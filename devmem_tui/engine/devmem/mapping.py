@@ -56,6 +56,9 @@ class MappingTable(MutableMapping[str, Mapping]):
         self._in_order = True  # no undone removal since the last sort
         # size class -> SortedList of (start, place, id); see _size_class
         self._classes: dict[int, SortedList] = {}
+        # bumped by every mapping made or removed (and set back when that is undone): views
+        # that depend on the live mappings compare it instead of the mappings themselves
+        self.version = 0
 
     # ----------------------------------------------------------------- dict interface
     def __getitem__(self, key: str) -> Mapping:
@@ -90,14 +93,24 @@ class MappingTable(MutableMapping[str, Mapping]):
             del self[key]  # replacing: drop the old entry first (a new place in the order)
         self._put(key, value, self._next)
         self._next += 1
+        self._bump()
         if self._journal is not None and self._journal.depth:
             self._journal.record(self._take, key)
 
     def __delitem__(self, key: str) -> None:
         seq = self._items[key][0]
         m = self._take(key)
+        self._bump()
         if self._journal is not None and self._journal.depth:
             self._journal.record(self._put, key, m, seq)
+
+    def _bump(self) -> None:
+        if self._journal is not None and self._journal.depth:
+            self._journal.record(self._set_version, self.version)
+        self.version += 1
+
+    def _set_version(self, version: int) -> None:
+        self.version = version
 
     def _put(self, key: str, m: Mapping, seq: int) -> None:
         items = self._items

@@ -256,6 +256,24 @@ class MemoryBlocks:
         """A group's span of some zone may have shrunk: recompute on the next question."""
         self._all = None
 
+    def zone_of(self, mb: int) -> str | None:
+        """memory<mb>'s zone, 'offline', or None when no such block exists."""
+        for g in self.groups.values():
+            zone = g.blocks.get(mb)
+            if zone is not None:
+                return zone
+        return None
+
+    def existing(self, lo: int, hi: int) -> list[int]:
+        """The memory blocks of [lo, hi] that exist, ascending (run by run: a range of one
+        block on a device of millions costs one bisection per group)."""
+        return sorted(
+            mb
+            for g in self.groups.values()
+            for a, b, _zone in g.zone_runs(lo, hi + 1)
+            for mb in range(a, b)
+        )
+
     def boot_zone_spans(self, tree: ResourceTree) -> Spans:
         """Spans [start, end) of the boot zones, from busy System RAM that is not
         driver-managed (cached until the tree changes)."""
