@@ -94,7 +94,8 @@ def test_touch_beyond_the_mapping() -> None:
 def test_mmap_names_maps_and_munmap() -> None:
     s = s61()
     ok(s, "maps", "DONE", "no live /dev/mem mappings")
-    ok(s, "mmap 0xfebd0000 4096", "OK", "mapped m1: 0xfebd0000-0xfebd0fff (shared, WB)")
+    # the 32-bit PCI hole is uncached in the MTRRs, so PAT gives the WB request UC-
+    ok(s, "mmap 0xfebd0000 4096", "OK", "mapped m1: 0xfebd0000-0xfebd0fff (shared, UC-)")
     ok(s, "mmap 0xfdfff000 4096 private", "OK", "mapped m2")
     r = ok(s, "maps", "DONE", "m1")
     assert "m2" in r.message and "private" in r.message
@@ -127,17 +128,67 @@ def test_touch_describes_the_page() -> None:
     s = s61()
     ok(s, "mmap 0x0 0x100000", "OK")
     ok(s, "touch m1 0x1000", "OK", "real low-MiB RAM, although read() of it returns zeros")
-    ok(s, "touch m1 0xfe000", "OK", "device/bus data (not modelled)")
+    ok(s, "touch m1 0xfe000", "OK", "firmware memory ('System ROM')")
     ok(s, "mmap 0xfe000000 4096 private", "OK")
     ok(s, "touch m2", "OK", "private copy-on-write copy")
 
 
 # ----------------------------------------------------------------------------- PAT
 def test_pat_memtype_conflict_is_eagain() -> None:
+    """reserve_pfn_range(): where the MTRRs say write-back (above 4 GiB by default), a WB
+    mapping keeps WB and a later O_SYNC (UC-) mapping over it is refused by
+    is_new_memtype_allowed() -> remap_pfn_range() fails -> EAGAIN."""
     s = s61()
-    ok(s, "mmap 0xfebd0000 4096", "OK", "WB")
-    r = ok(s, "mmap 0xfebd0000 4096 sync", "EAGAIN", "memtype conflict")
+    ok(s, "mmap 0x500000000 4096", "OK", "(shared, WB)")
+    r = ok(s, "mmap 0x500000000 4096 sync", "EAGAIN", "memtype conflict")
     assert any("is_new_memtype_allowed(UC-, WB) false" in t for t in r.trace)
+
+
+def test_a_mapping_records_the_memtype_it_was_granted() -> None:
+    """memtype_check_conflict() hands a new request the type of the live entry it overlaps,
+    and reserve_pfn_range() maps with that type when is_new_memtype_allowed() agrees (a WB
+    request answered with UC-): the new entry holds UC-, not the WB asked for
+    (arch/x86/mm/pat/memtype.c). So a third WB mapping over both sees one type, UC-, and
+    is OK, not EAGAIN (two differing live types would be -EBUSY)."""
+    s = s61()  # above 4 GiB the MTRRs say WB: only the live entries decide the type
+    ok(s, "mmap 0x500000000 4096 sync", "OK", "(shared, UC-)")
+    r = ok(s, "mmap 0x500000000 4096", "OK", "(shared, UC-)")
+    assert any("is_new_memtype_allowed(WB, UC-) -> maps UC-" in t for t in r.trace), r.trace
+    r = ok(s, "mmap 0x500000000 0x2000", "OK", "(shared, UC-)")
+    assert any("overlaps m1's entry: UC-" in t for t in r.trace), r.trace
+    assert s.machine.mappings["m2"].memtype == "UC-"
+    r = ok(s, "maps", "DONE")
+    assert [d["memtype"] for d in r.data["mappings"]] == ["UC-", "UC-", "UC-"]
+    # a sync request over them agrees too; differing live types are what conflicts
+    ok(s, "mmap 0x500001000 4096", "OK", "(shared, UC-)")
+    ok(s, "mmap 0x500100000 4096", "OK", "(shared, WB)")
+    r = ok(s, "mmap 0x500000000 0x101000", "EAGAIN", "memtype conflict")
+    assert any("differing types" in t and "-EBUSY" in t for t in r.trace), r.trace
+
+
+def test_pat_x_mtrr_type_makes_a_bar_uc_minus() -> None:
+    """memtype_reserve() -> pat_x_mtrr_type() (arch/x86/mm/pat/memtype.c): a WB request on
+    MMIO the firmware's MTRRs mark uncached (the 32-bit PCI hole) becomes UC-, so a later
+    mmap ... sync (UC-) over it agrees with the entry and is OK, not EAGAIN."""
+    s = s61()
+    r = ok(s, "mmap 0xfebd0000 4096", "OK", "(shared, UC-)")
+    assert any("pat_x_mtrr_type(0xfebd0000-0xfebd0fff, WB): MTRRs say UC" in t for t in r.trace)
+    ok(s, "mmap 0xfebd0000 4096 sync", "OK", "(shared, UC-)")
+    r = ok(s, "maps", "DONE", "shared UC-")
+    assert [d["memtype"] for d in r.data["mappings"]] == ["UC-", "UC-"]
+    ok(s, "set pat off", "DONE")  # no PAT: no memtype tracking, the request stays
+    ok(s, "mmap 0xfebd1000 4096", "OK", "(shared, WB)")
+
+
+def test_isa_range_is_untracked_and_ram_keeps_wb() -> None:
+    """memtype_reserve(): the legacy ISA range is untracked (WB in the page tables, whatever
+    O_SYNC asked); reserve_pfn_range(): RAM keeps lookup_memtype()'s WB."""
+    s = s61("N")
+    r = ok(s, "mmap 0xa0000 4096 sync", "OK", "(shared, WB)")
+    assert any("legacy ISA range is untracked" in t for t in r.trace)
+    ok(s, "set kernel 6.16", "DONE")  # 6.16: the PAT hook no longer re-checks RAM
+    r = ok(s, "mmap 0x100000 4096 sync", "OK", "(shared, WB)")
+    assert any("lookup_memtype() WB" in t for t in r.trace)
     ok(s, "munmap m1", "DONE")
     ok(s, "mmap 0xfebd0000 4096 sync", "OK", "UC-")
     # a WB request over a live UC- mapping is answered with UC- (allowed)
@@ -205,8 +256,33 @@ def test_old_read_fails_before_copying() -> None:
     # the first call covers ceil(count / 4K) pages: an unaligned tail page is caught one
     # chunk later, after the first page was copied
     r = ok(s, "read 0xff800 0x1000", "EPERM", "0xff000-0xfffff was already copied")
-    assert any("range_is_allowed(0x100, 0x1000)" in t for t in r.trace), r.trace
+    # the second chunk asks range_is_allowed(p >> PAGE_SHIFT, count - 0x800), after the copy
+    texts = list(r.trace)
+    assert r.data["decider"] == "range_is_allowed(0x100, 0x800): pfn 0x100 -> 0"
+    assert texts.index(r.data["decider"]) > next(
+        i for i, t in enumerate(texts) if t.startswith("read_mem: pfn 0xff copied")
+    )
     ok(s, "write 0xff000 8192", "EPERM", "nothing was written")
+
+
+def test_old_read_is_decided_by_range_is_allowed() -> None:
+    """Up to 4.10 (a4866aa81251 "mm: Tighten x86 /dev/mem with zeroing reads" added
+    page_is_allowed() in 4.11) read_mem()/write_mem() asked range_is_allowed() only: it decides
+    an allowed access too, and no page_is_allowed() runs, with or without STRICT_DEVMEM."""
+    s = s61(kernel="4.10")
+    for line in ("read 0x1000 8", "write 0xfe000 4", "read 0xfe800 0x1000"):
+        r = ok(s, line, "OK")
+        assert r.data["decider"].startswith("range_is_allowed("), (line, r.data["decider"])
+        assert not any("page_is_allowed" in t for t in r.trace), r.trace
+    r = ok(s, "sweep read 0x0-0xfffff", "DONE")
+    assert "range_is_allowed: every page != 0 -> 1" in r.message
+    ok(s, "set strict_devmem off", "DONE")
+    r = ok(s, "read 0x100000 16", "OK", "System RAM contents")
+    assert r.data["decider"] == "range_is_allowed(0x100, 0x10): CONFIG_STRICT_DEVMEM=n -> 1"
+    assert not any("page_is_allowed" in t for t in r.trace), r.trace
+    ok(s, "set kernel 4.11", "DONE")
+    r = ok(s, "read 0x100000 16", "OK")
+    assert r.data["decider"].startswith("page_is_allowed(0x100)")
 
 
 def test_messages_say_what_happened_before_an_error() -> None:
@@ -232,11 +308,11 @@ def test_short_write_counts_dropped_bytes() -> None:
 
 
 # ----------------------------------------------------------------------------- proposals
-def test_rfc_2021() -> None:
+def test_v1_2021() -> None:
     s = Session(l1(config("5.15", "N")))
     ok(s, "read 0x290000000", "OK", "System RAM contents")
-    ok(s, "set proposal rfc-2021", "DONE")
-    r = ok(s, "read 0x290000000", "EPERM", "[counterfactual: rfc-2021")
+    ok(s, "set proposal rfc-2021", "DONE", "proposal = v1-2021")  # the old name is an alias
+    r = ok(s, "read 0x290000000", "EPERM", "[counterfactual: v1-2021")
     assert any("iomem_range_contains_excluded_devmem" in t for t in r.trace)
     ok(s, "read 0x288000000", "EPERM", "counterfactual")  # the whole device region
     ok(s, "read 0x100000", "OK")  # boot RAM and busy MMIO stay open with STRICT_DEVMEM=n
@@ -295,10 +371,11 @@ def test_compare_table_and_session_untouched() -> None:
     r = ok(s, "compare read 0x1000", "DONE", "4.10")
     rows = {row["label"]: row for row in r.data["rows"]}
     assert [row["kernel"] for row in r.data["rows"][: len(ERAS)]] == list(ERAS)
+    assert [row["version"] for row in r.data["rows"][: len(ERAS)]] == [f"{e}.0" for e in ERAS]
     assert rows["4.10"]["outcome"] == "OK"
     assert rows["4.14"]["outcome"] == "ZEROS" and rows["6.16"]["outcome"] == "ZEROS"
-    assert rows["6.1 rfc-2021 (counterfactual)"]["outcome"] == "OK"
-    assert rows["6.1 busy-is-exclusive (counterfactual)"]["outcome"] == "ZEROS"
+    assert rows["6.1.0 v1-2021 (counterfactual)"]["outcome"] == "OK"
+    assert rows["6.1.0 busy-is-exclusive (counterfactual)"]["outcome"] == "ZEROS"
     assert "devmem_is_allowed(0x1)" in str(rows["6.1"]["decider"])
     assert rows["6.1"]["nbytes"] == 4096
     assert snapshot(s.machine) == before
@@ -320,9 +397,28 @@ def test_compare_eras() -> None:
 
 
 def test_compare_notes_kernels_without_virtio_mem() -> None:
+    """Before 5.1 (a9b17a5ef499) page_is_ram() saw top-level resources only, so the
+    System RAM (virtio_mem) nested in virtio0 is not RAM to 4.10 and 4.14 (a map no such
+    kernel could have: the note says so); from 4.18 region_intersects() sees virtio0's
+    SYSTEM_RAM type at the top level."""
     m = l1(config("6.1", "S"))
     r = ok(Session(m), "compare read 0x290000000", "DONE", "no 4.10, 4.14, 5.7 kernel could")
-    assert {row["outcome"] for row in r.data["rows"]} == {"EPERM"}
+    got = {row["label"]: row["outcome"] for row in r.data["rows"]}
+    assert got["4.10"] == got["4.14"] == "OK"
+    assert {o for k, o in got.items() if k not in ("4.10", "4.14")} == {"EPERM"}
+
+
+def test_compare_explicit_versions_stable_backport() -> None:
+    """compare ... kernel=V1,V2: b4afe4183ec7 (descendant-aware region_intersects()) reached
+    6.1.y at 6.1.113, so 6.1.100 still writes through to ioremap (EFAULT) and 6.1.150 is
+    refused by devmem_is_allowed() (EPERM), on server-cxl's nested kmem RAM."""
+    s = Session(Machine.from_preset("server-cxl"))
+    r = ok(s, "compare write 0x490000000 kernel=6.1.100,6.1.112,6.1.113,6.1.150", "DONE")
+    got = {row["label"]: row["outcome"] for row in r.data["rows"]}
+    assert got == {"6.1.100": "EFAULT", "6.1.112": "EFAULT", "6.1.113": "EPERM", "6.1.150": "EPERM"}
+    assert "kernel varied" in r.message
+    fails(s, "compare write 0x490000000 kernel=", "kernel= needs versions")
+    fails(s, "compare write 0x490000000 kernel=6.1.x", "kernel version")
 
 
 def test_compare_write_and_kcore() -> None:

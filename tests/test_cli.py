@@ -49,7 +49,7 @@ def test_run_json_lines_have_exactly_the_design_keys(capsys: pytest.CaptureFixtu
         "command": "set kernel 5.15",
         "ok": True,
         "outcome": "DONE",
-        "message": "kernel = 5.15",
+        "message": "kernel = 5.15.0",
         "trace": [],
     }
     assert rows[1]["line"] == 2 and "5.15" in rows[1]["message"]
@@ -96,10 +96,10 @@ def test_run_reads_stdin(
 ) -> None:
     monkeypatch.setattr("sys.stdin", io.StringIO("set kernel 6.1\n"))
     code, out, _ = main(capsys, "run", "--json")
-    assert code == 0 and jsonl(out)[0]["message"] == "kernel = 6.1"
+    assert code == 0 and jsonl(out)[0]["message"] == "kernel = 6.1.0"
     monkeypatch.setattr("sys.stdin", io.StringIO("set kernel 6.2\n"))
     code, out, _ = main(capsys, "run", "-", "--json")
-    assert jsonl(out)[0]["message"] == "kernel = 6.2"
+    assert jsonl(out)[0]["message"] == "kernel = 6.2.0"
 
 
 def test_exit_stops_a_run(capsys: pytest.CaptureFixture[str]) -> None:
@@ -148,7 +148,7 @@ def test_config_options_before_or_after_the_subcommand(capsys: pytest.CaptureFix
         "strict_devmem     off",
         "io_strict_devmem  on",
         "auto_online       offline",
-        "proposal          rfc-2021",
+        "proposal          v1-2021",
         "pat               off",
         "phys_bits         40",
     ):
@@ -265,7 +265,7 @@ def test_play_tui_and_bare_tui_call_run_tui(
     f = tmp_path / "t.scenario"
     f.write_text("config\nexpect DONE\n")
     assert main(capsys, "play", "--tui", "--kernel", "5.15", str(f))[0] == 0
-    assert calls[-1][1] == str(f) and calls[-1][0].config.kernel == "5.15"
+    assert calls[-1][1] == str(f) and calls[-1][0].config.kernel == "5.15.0"
     assert main(capsys, "--iomem-param", "strict")[0] == 0
     assert calls[-1][1] is None and calls[-1][0].config.iomem == "strict"
     f.write_text("expect DONE\n")

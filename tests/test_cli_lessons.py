@@ -206,4 +206,4 @@ def test_run_from_a_pipe_says_nothing(
 def test_make_session_builds_fresh_sessions() -> None:
     ns = cli.build_parser().parse_args(["--kernel", "5.15"])
     a, b = cli.make_session(ns), cli.make_session(ns)
-    assert isinstance(a, Session) and a is not b and b.config.kernel == "5.15"
+    assert isinstance(a, Session) and a is not b and b.config.kernel == "5.15.0"

@@ -84,7 +84,13 @@ def test_config_keys_then_their_values() -> None:
     assert texts(complete("set iomem ")) == ["default", "strict", "relaxed"]
     assert texts(complete("set iomem r")) == ["relaxed"]
     assert complete("set iomem r")[0].start == -1
-    assert "6.1" in texts(complete("set kernel "))
+    assert "6.1.0" in texts(complete("set kernel "))
+    # the first sub-level of each stable line that got b4afe4183ec7 is offered too
+    assert "6.1.113" in texts(complete("set kernel 6.1."))
+    assert texts(complete("set lockdown ")) == ["none", "integrity", "confidentiality"]
+    assert texts(complete("pin 0x1000 4K ")) == ["unmovable", "longterm"]
+    assert texts(complete("kexec 6.16")) == ["6.16.0"]  # kexec KERNEL completes versions
+    assert texts(complete("suspend ")) == ["mem", "freeze", "disk"]
     assert texts(complete("set auto_online online_m")) == ["online_movable"]
     # no third argument
     assert complete("set iomem relaxed ") == []

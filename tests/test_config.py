@@ -73,7 +73,7 @@ def test_kconfig_virtio_mem_needs_exclusive_system_ram_on_5_16() -> None:
 @pytest.mark.parametrize(
     ("key", "value", "problem"),
     [
-        ("kernel", "banana", "not MAJOR.MINOR"),
+        ("kernel", "banana", "is not X.Y, X.Y.Z"),
         ("kernel", "2.6", "outside"),
         ("colour", "on", "unknown config key"),
         ("iomem", "loose", "valid values: default, strict, relaxed"),
@@ -100,8 +100,8 @@ def test_switches_are_computed_once_per_config_state() -> None:
     assert c.switches is sw and sw.exclusive_system_ram and sw.counterfactual is None
     c.set("kernel", "5.15")
     assert c.switches is not sw and not c.switches.exclusive_system_ram
-    c.proposal = "rfc-2021"  # any field, however it is assigned
+    c.proposal = "v1-2021"  # any field, however it is assigned
     assert c.switches.virtio_parent_exclusive and c.virtio_parent_exclusive
-    assert (c.switches.counterfactual or "").startswith("rfc-2021 = ")
+    assert (c.switches.counterfactual or "").startswith("v1-2021 = ")
     # not a field: saved state, copies and equality never see it
     assert "switches" not in c.to_dict() and c.copy() == c

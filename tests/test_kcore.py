@@ -143,9 +143,9 @@ def test_kcore_across_virtio_mem_states() -> None:
 
 def test_kcore_under_a_proposal() -> None:
     """Labelled like every verdict under a proposal, but the answer is the released one."""
-    m = l1(config("6.1", "S", proposal="rfc-2021"))
+    m = l1(config("6.1", "S", proposal="v1-2021"))
     v = m.kcore(0x294000000)
-    assert v.counterfactual is not None and "rfc-2021" in v.message
+    assert v.counterfactual is not None and "v1-2021" in v.message
     assert v.outcome == "ZEROS"
 
 

@@ -136,7 +136,7 @@ def test_failed_load_command_leaves_the_session_unchanged(name: str) -> None:
     assert result.message.startswith("error: ") and "\n" not in result.message
     assert session.machine is machine
     assert iomem_text.render(session.machine.tree, flags=True) == before
-    assert session.config.kernel == "5.15"
+    assert session.config.kernel == "5.15.0"
 
 
 def test_nonroot_message_says_why_in_one_line() -> None:

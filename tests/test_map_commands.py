@@ -76,7 +76,7 @@ def test_machine_preset_is_fresh_but_keeps_the_config(session: Session) -> None:
     m = session.machine
     assert m is not old and m.name == "arm64-virt"
     assert m.mappings == {} and m.clock == 0.0
-    assert (m.config.kernel, m.config.io_strict_devmem, m.config.arch) == ("5.15", True, "arm64")
+    assert (m.config.kernel, m.config.io_strict_devmem, m.config.arch) == ("5.15.0", True, "arm64")
     assert "arm64-virt" in r.message and r.data["arch"] == "arm64"
     assert r.data["devices"] == ["vmem0"]
     ok(session, "machine qemu-x86")
@@ -104,7 +104,7 @@ def test_load_iomem_replaces_the_map(session: Session, tmp_path: Path) -> None:
     r = ok(session, f"load iomem {path}")
     assert "39 resources" in r.message and "arch set to x86_64" in r.message
     assert session.machine.name == "guest.txt" and session.machine.vmem == {}
-    assert session.config.kernel == "6.1" and session.config.arch == "x86_64"
+    assert session.config.kernel == "6.1.0" and session.config.arch == "x86_64"
     assert ok(session, "iomem").message + "\n" == REAL_Q35.read_text()
 
 
@@ -204,7 +204,7 @@ def test_whatis_shows_the_chain_and_three_verdicts(session: Session) -> None:
         "    fe000000-fe003fff : 0000:00:04.0 [mem]",
         "      fe000000-fe003fff : virtio-pci-modern [busy]",
     ]
-    assert lines[4].startswith("page 0xfe000000-0xfe000fff under 6.1 x86_64")
+    assert lines[4].startswith("page 0xfe000000-0xfe000fff under 6.1.0 x86_64")
     assert r.data["page"] == 0xFE000000 and r.data["addr"] == 0xFE000123
     assert [c["name"] for c in r.data["chain"]] == [
         "PCI Bus 0000:00",

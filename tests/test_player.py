@@ -321,7 +321,7 @@ def test_record_preamble_replays_config_built_into_the_machine(tmp_path: Path) -
     session = Session.new(config=cfg)
     scen = tmp_path / "cfg.scenario"
     text = _record(session, scen, "vmem resize vmem0 512M", "read 0x140000000")
-    assert "set kernel 5.15\nset auto_online offline\nmachine qemu-x86-virtio-mem\n" in text
+    assert "set kernel 5.15.0\nset auto_online offline\nmachine qemu-x86-virtio-mem\n" in text
     played: list[Session] = []
 
     def factory() -> Session:

@@ -47,7 +47,7 @@ VECTORS = [
         "OK",
         "devmem_is_allowed(0x0): not RAM (region_intersects() DISJOINT), not exclusive -> 1",
         4096,
-        "device/bus data (not modelled)",
+        "firmware memory ('Reserved')",  # page 0 (e820 Reserved): the firmware's bytes
     ),
     Vec(
         "2",

@@ -190,9 +190,13 @@ def test_build_sets_arch_and_keeps_the_rest_of_a_copied_config() -> None:
     cfg.set("iomem", "relaxed")
     m = Machine.from_preset("arm64-virt", cfg)
     assert m.config.arch == "arm64"
-    assert (m.config.kernel, m.config.io_strict_devmem, m.config.iomem) == ("5.15", True, "relaxed")
+    assert (m.config.kernel, m.config.io_strict_devmem, m.config.iomem) == (
+        "5.15.0",
+        True,
+        "relaxed",
+    )
     assert cfg.arch == "x86_64" and m.config is not cfg  # the caller's config is untouched
-    assert Machine.from_preset("qemu-x86", cfg).config.kernel == "5.15"
+    assert Machine.from_preset("qemu-x86", cfg).config.kernel == "5.15.0"
 
 
 def test_unknown_preset_lists_the_presets() -> None:
@@ -243,7 +247,7 @@ def test_from_iomem_keeps_config_and_guesses_arch() -> None:
     cfg.set("kernel", "6.1")
     x86_text = (Path(__file__).parent / "fixtures" / "q35-guest-iomem.txt").read_text()
     m = Machine.from_iomem_text(x86_text, "/tmp/saved/iomem.txt", cfg)
-    assert m.config.arch == "x86_64" and m.config.kernel == "6.1" and m.name == "iomem.txt"
+    assert m.config.arch == "x86_64" and m.config.kernel == "6.1.0" and m.name == "iomem.txt"
     assert cfg.arch == "arm64"
     arm = Machine.from_iomem_text(presets.iomem_text_of("arm64-virt"), "a.txt")
     assert arm.config.arch == "arm64"

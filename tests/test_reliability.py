@@ -66,8 +66,8 @@ BAD: list[tuple[str, str]] = [
     (
         "set nosuch on",
         "error: unknown config key 'nosuch'; valid keys: kernel, arch, pat, "
-        "devmem, strict_devmem, io_strict_devmem, iomem, auto_online, proposal, migration, "
-        "phys_bits; front-end settings: trace, pager, autoplay_delay",
+        "devmem, strict_devmem, io_strict_devmem, iomem, auto_online, proposal, lockdown, "
+        "migration, phys_bits; front-end settings: trace, pager, autoplay_delay",
     ),
     (
         "set iomem sideways",
@@ -353,7 +353,7 @@ def test_scenario_syntax_errors_are_file_line_before_anything_runs(
         f"{path}:1: expect before any command",
         f"{path}:3: unknown command 'frobnicate'; type 'help' for the list",
         f"{path}:4: expect: unknown outcome 'ok'; did you mean OK? (outcomes: OK, ZEROS, "
-        "DROPPED, SHORT, EPERM, EFAULT, EINVAL, ENOSYS, EAGAIN, ENXIO, EBUSY, SIGBUS, ACK, "
+        "DROPPED, SHORT, EPERM, EFAULT, EINVAL, ENOSYS, EAGAIN, ENXIO, EBUSY, EINTR, SIGBUS, ACK, "
         "NACK, BUSY, ERROR, PLUGGED, UNPLUGGED, MIXED, DONE)",
         f"{path}:5: expect: unexpected argument 'extra'",
         f"{path}:7: expect output: missing TEXT",
@@ -449,12 +449,34 @@ def test_not_utf8_and_missing_session_files(tmp_path: Path) -> None:
     assert run(s, f"open {tmp_path}").message == f"error: cannot open {tmp_path}: is a directory"
 
 
+def _contains(new: object, old: object, where: str = "") -> None:
+    """Everything an older session file says is still said (new keys may be added)."""
+    if isinstance(old, dict):
+        assert isinstance(new, dict), where
+        for k, v in old.items():
+            assert k in new, f"{where}/{k} lost"
+            _contains(new[k], v, f"{where}/{k}")
+    elif isinstance(old, list):
+        assert isinstance(new, list) and len(new) == len(old), where
+        for i, (a, b) in enumerate(zip(new, old, strict=True)):
+            _contains(a, b, f"{where}/{i}")
+    else:
+        assert new == old, (where, new, old)
+
+
 def test_the_valid_corpus_file_opens_and_round_trips() -> None:
+    """valid.json was written before kernel versions had sub-levels ("6.16") and before the
+    MTRR, dump and long-term pin keys: it still opens, keeps everything it says (the kernel as
+    6.16.0), and what it saves now round-trips exactly."""
     s = Session.new()
     r = run(s, f"open {CORPUS_DIR / 'valid.json'}")
     assert r.ok, r.message
     doc = json.loads((CORPUS_DIR / "valid.json").read_text())
-    assert state.to_dict(s.machine) == doc
+    new = state.to_dict(s.machine)
+    assert doc["config"]["kernel"] == "6.16" and new["config"]["kernel"] == "6.16.0"
+    doc["config"]["kernel"] = "6.16.0"
+    _contains(new, doc)
+    assert state.to_dict(state.from_dict(new)) == new
 
 
 # ----------------------------------------------------------------------------- atomic save
@@ -550,7 +572,7 @@ def test_devmem_tui_play_broken_file_subprocess(tmp_path: Path) -> None:
     assert p.stderr.decode().splitlines() == [
         f"{path}:3: unknown command 'frob'; type 'help' for the list",
         f"{path}:4: expect: unknown outcome 'ok'; did you mean OK? (outcomes: OK, ZEROS, "
-        "DROPPED, SHORT, EPERM, EFAULT, EINVAL, ENOSYS, EAGAIN, ENXIO, EBUSY, SIGBUS, ACK, "
+        "DROPPED, SHORT, EPERM, EFAULT, EINVAL, ENOSYS, EAGAIN, ENXIO, EBUSY, EINTR, SIGBUS, ACK, "
         "NACK, BUSY, ERROR, PLUGGED, UNPLUGGED, MIXED, DONE)",
     ]
 

@@ -155,13 +155,13 @@ def test_ctrl_c_cancels_the_line_and_ctrl_d_exits() -> None:
         d.wait("typed text", lambda: d.buffer_text == "set iomem relaxed")
         d.send("\x03")  # Ctrl-C: the line is dropped, the REPL goes on
         d.wait("an empty prompt", lambda: d.buffer_text == "")
-        d.line("set kernel 5.15", "kernel = 5.15")
+        d.line("set kernel 5.15", "kernel = 5.15.0")
 
     out, d, code = drive(session, script, history)
     assert d.failures == []
     assert code == 0
     assert session.config.iomem == "default"  # the cancelled line never ran
-    assert session.config.kernel == "5.15"
+    assert session.config.kernel == "5.15.0"
     assert list(history.get_strings()) == ["set kernel 5.15"]
 
 
@@ -169,16 +169,16 @@ def test_history_recall_with_up_arrow() -> None:
     session = small_session()
 
     def script(d: Driver) -> None:
-        d.line("set kernel 5.15", "kernel = 5.15")
+        d.line("set kernel 5.15", "kernel = 5.15.0")
         d.line("set kernel 6.1", "kernel = 6.1")
         d.send("\x1b[A\x1b[A")  # Up, Up
         d.wait("recalled line", lambda: d.buffer_text == "set kernel 5.15")
         d.send("\r")
-        d.wait("second run", lambda: d.out.getvalue().count("kernel = 5.15") == 2)
+        d.wait("second run", lambda: d.out.getvalue().count("kernel = 5.15.0") == 2)
 
     _, d, _ = drive(session, script)
     assert d.failures == []
-    assert session.config.kernel == "5.15"
+    assert session.config.kernel == "5.15.0"
 
 
 def test_file_history_persists(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -248,7 +248,7 @@ def test_toolbar_shows_config_mappings_and_recording(tmp_path: Path) -> None:
     session = small_session()
     session.machine.mappings["m1"] = Mapping("m1", 0x1000, 0x1000)
     text = "".join(frag[1] for frag in toolbar_fragments(session))
-    assert "kernel 6.16 x86_64" in text
+    assert "kernel 6.16.0 x86_64" in text
     assert "STRICT=y" in text and "IO_STRICT=n" in text
     assert "iomem=default" in text and "high_memory=0xa0000" in text and "maps=1" in text
     assert "REC" not in text
@@ -256,6 +256,10 @@ def test_toolbar_shows_config_mappings_and_recording(tmp_path: Path) -> None:
     session.execute("set io_strict_devmem on")
     text = "".join(frag[1] for frag in toolbar_fragments(session))
     assert "REC r.scenario" in text and "IO_STRICT=y" in text
+    assert "lockdown" not in text
+    session.execute("set lockdown integrity")  # security_locked_down(LOCKDOWN_DEV_MEM), 5.4+
+    text = "".join(frag[1] for frag in toolbar_fragments(session))
+    assert "lockdown=integrity" in text
 
 
 def test_plain_loop_when_stdin_is_not_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:

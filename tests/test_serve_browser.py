@@ -174,14 +174,14 @@ def test_two_tabs_are_two_machines(classroom: Served, context: Any) -> None:
     first, second = open_tab(context, classroom.url), open_tab(context, classroom.url)
     assert len(classroom.tabs()) == 2  # two processes
     run_in_bar(first, "set strict_devmem off")
-    wait_screen(first, "6.16 x86_64 · STRICT_DEVMEM off · iomem=default")  # the title
+    wait_screen(first, "6.16.0 x86_64 · STRICT_DEVMEM off · iomem=default")  # the title
     run_in_bar(first, "read 0x100000")
     wait_screen(first, "✓ OK (returns 4096 bytes")
     run_in_bar(second, "read 0x100000")
     wait_screen(second, "✗ EPERM (page 0x100000 is denied")
     one, two = screen(first), screen(second)
-    assert "6.16 x86_64 · STRICT_DEVMEM · iomem=default" in two  # the title: still on
-    assert "6.16 x86_64 · STRICT_DEVMEM off · iomem=default" in one
+    assert "6.16.0 x86_64 · STRICT_DEVMEM · iomem=default" in two  # the title: still on
+    assert "6.16.0 x86_64 · STRICT_DEVMEM off · iomem=default" in one
     assert "set strict_devmem off" not in two
 
 

@@ -85,7 +85,7 @@ def test_restored_machine_is_equivalent() -> None:
     m = state.from_dict(state.to_dict(small_machine()))
     m.tree.check()
     assert m.name == "tiny"
-    assert m.config.kernel == "5.15" and m.config.iomem == "relaxed"
+    assert m.config.kernel == "5.15.0" and m.config.iomem == "relaxed"
     assert [r.name for r in m.tree.chain_at(0x2000)] == ["System RAM", "Kernel code"]
     assert m.tree.chain_at(0xFE000000)[-1].flags & F.EXCLUSIVE
     assert m.mappings["m3"].private and m.mappings["m3"].zapped == [(0xFE001000, 0xFE001FFF)]
@@ -137,7 +137,7 @@ def good_text() -> str:
         (good_text().replace('"version": 1', '"version": 7'), "newer"),
         (good_text().replace('"version": 1', '"version": "1"'), "no format version"),
         (good_text().replace('"0x9ffff"', '"0x100000000"', 1), "inconsistent"),
-        (good_text().replace('"kernel": "5.15"', '"kernel": "banana"'), "corrupt"),
+        (good_text().replace('"kernel": "5.15.0"', '"kernel": "banana"'), "corrupt"),
         (good_text().replace('"busy", "sysram"', '"busy", "sparkly"', 1), "unknown flag"),
         (good_text().replace('"next_mapping": 4', '"next_mapping": -1'), "next_mapping"),
         (good_text().replace('"start": "0x1000"', '"start": "zz"', 1), "not a number"),
@@ -252,7 +252,13 @@ def test_mapping_fields_are_saved_generically() -> None:
     d["mappings"][0]["sync"] = "yes"
     with pytest.raises(DevmemError, match="wrong type"):
         state.from_dict(d)
-    d["mappings"][0].pop("sync")
+    d["mappings"][0]["sync"] = True
+    d["mappings"][0]["memtype"] = "UC-"  # the granted type is kept (memtype_reserve)
+    assert state.from_dict(d).mappings["m1"].cache_type == "UC-"
+    d["mappings"][0]["memtype"] = "WC"
+    with pytest.raises(DevmemError, match="memtype 'WC' is not one of WB, UC-"):
+        state.from_dict(d)
+    d["mappings"][0].pop("memtype")
     d["mappings"][0]["colour"] = 1
     with pytest.raises(DevmemError, match="unknown field 'colour'"):
         state.from_dict(d)

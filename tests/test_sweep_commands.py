@@ -38,7 +38,7 @@ def test_sweep_table_lists_every_range_with_its_deciding_check() -> None:
     assert r is not None and r.ok and r.outcome == "DONE"
     lines = r.message.splitlines()
     assert lines[0] == (
-        "sweep read 0x0-0x3fffffffffff under 6.16 x86_64 S iomem=default: 13 ranges"
+        "sweep read 0x0-0x3fffffffffff under 6.16.0 x86_64 S iomem=default: 13 ranges"
     )
     assert lines[1].split() == ["RANGE", "SIZE", "OUTCOME", "DECIDED", "BY"]
     assert lines[3].split()[:3] == ["0x0000000000001000-0x000000000009efff", "632K", "ZEROS"]
@@ -80,8 +80,8 @@ def test_diff_lists_changes_with_both_checks_and_totals(capsys: pytest.CaptureFi
     r = s.execute("sweep mmap --vs io_strict_devmem=on")
     assert r is not None and r.ok
     lines = r.message.splitlines()
-    assert lines[0].startswith("sweep mmap 0x0-0x3fffffffffff: this session (6.16 x86_64 S ")
-    assert "-> io_strict_devmem=on (6.16 x86_64 SI iomem=default): 4 ranges change" in lines[0]
+    assert lines[0].startswith("sweep mmap 0x0-0x3fffffffffff: this session (6.16.0 x86_64 S ")
+    assert "-> io_strict_devmem=on (6.16.0 x86_64 SI iomem=default): 4 ranges change" in lines[0]
     ioapic = lines.index(next(ln for ln in lines if ln.startswith("0x00000000fec00000")))
     assert lines[ioapic].split()[-3:] == ["OK", "->", "EPERM"]
     assert lines[ioapic + 1].startswith("  before: devmem_is_allowed: not RAM")
@@ -92,6 +92,33 @@ def test_diff_lists_changes_with_both_checks_and_totals(capsys: pytest.CaptureFi
     assert {d["old"]["outcome"] for d in row["data"]} == {"EPERM"}
     assert list(row["data"][0]) == ["start", "end", "old", "new"]
     assert list(row["data"][0]["new"]) == ROW_KEYS[2:]
+
+
+def test_diff_against_the_v1_2021_proposal() -> None:
+    """`--vs proposal=v1-2021`: the 2021 series' v1/v2 patch ("[PATCH v1 1/3] /dev/mem:
+    disallow access to explicitly excluded system RAM regions", never merged) turns
+    devmem_is_allowed()'s 2 into 1 in page_is_allowed(), so low-MiB RAM reads real data; the
+    old name rfc-2021 is the same proposal."""
+    s = Session.new()
+    r = s.execute("sweep read --vs proposal=v1-2021")
+    assert r is not None and r.ok, r and r.message
+    lines = r.message.splitlines()
+    assert lines[0].endswith(
+        "-> proposal=v1-2021 (6.16.0 x86_64 S iomem=default proposal=v1-2021): 2 ranges change"
+    )
+    low = lines.index(next(ln for ln in lines if ln.startswith("0x0000000000001000")))
+    assert lines[low].split()[-3:] == ["ZEROS", "->", "OK"]
+    assert lines[low + 2].startswith(
+        "  after:  page_is_allowed: [v1-2021] devmem_is_allowed() != 0"
+    )
+    assert r.rows is not None
+    alias = s.execute("sweep read --vs proposal=rfc-2021")
+    assert alias is not None and alias.ok and alias.rows == r.rows
+    assert s.machine.config.proposal == "none"  # the session itself is not changed
+    bad = s.execute("sweep read --vs proposal=v2")
+    assert bad is not None and not bad.ok
+    assert "valid values: none, v1-2021, busy-is-exclusive" in bad.message
+    assert "proposal=v1-2021" in [c.text for c in complete("sweep read --vs proposal=", s)]
 
 
 def test_diff_with_nothing_changed() -> None:
@@ -110,7 +137,7 @@ def test_diff_against_a_saved_session(tmp_path: Path) -> None:
     before = session_json.to_dict(s.machine)
     r = s.execute(f"sweep read --vs-saved {saved}")
     assert r is not None and r.ok, r and r.message
-    assert f"-> {saved} (6.16 x86_64 SI iomem=default): 4 ranges change" in r.message
+    assert f"-> {saved} (6.16.0 x86_64 SI iomem=default): 4 ranges change" in r.message
     assert session_json.to_dict(s.machine) == before
 
 
@@ -172,7 +199,7 @@ def test_completion_offers_options_keys_and_values() -> None:
     assert texts("sweep mmap ") == ["--vs", "--vs-saved"]
     assert "io_strict_devmem=" in texts("sweep mmap --vs ")
     assert texts("sweep mmap --vs iomem=") == ["iomem=default", "iomem=strict", "iomem=relaxed"]
-    assert "kernel=5.15" in texts("sweep read --vs iomem=relaxed kernel=")
+    assert "kernel=5.15.0" in texts("sweep read --vs iomem=relaxed kernel=")
     assert "policy-map" in texts("export ")
 
 
@@ -192,7 +219,7 @@ def test_export_policy_map_has_every_range_label(tmp_path: Path) -> None:
     texts = svg_texts(path)
     joined = "\n".join(texts)
     assert texts[0] == (
-        "/dev/mem mmap policy map: qemu-x86-virtio-mem, 6.16 x86_64 S iomem=default"
+        "/dev/mem mmap policy map: qemu-x86-virtio-mem, 6.16.0 x86_64 S iomem=default"
     )
     for row in sweep(s.machine, "mmap", 0, (1 << 46) - 1):
         assert range_label(row.start, row.end) in joined
@@ -289,6 +316,7 @@ def test_every_table_command_carries_typed_rows(capsys: pytest.CaptureFixture[st
             "length": 4096,
             "private": False,
             "sync": False,
+            "memtype": "UC-",  # pat_x_mtrr_type(): WB asked, the MTRR says UC (PCI hole)
             "zapped": [],
         }
     ]

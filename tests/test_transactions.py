@@ -302,7 +302,7 @@ def test_safety_net_restores_after_a_devmem_error_midway(monkeypatch: pytest.Mon
     r = run(s, "set kernel 5.4")
     assert r.message == "error: validated too late"
     assert state.to_dict(s.machine) == before
-    assert s.config.kernel == "6.16"
+    assert s.config.kernel == "6.16.0"
 
 
 def test_read_only_commands_open_no_transaction(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -348,7 +348,7 @@ async def test_palette_opens_a_lesson_with_back_restart_and_speed() -> None:
         entry[2]()
         await pilot.pause()
         assert app.stepper is not None and app.stepper.index == 0
-        assert app.machine.config.kernel == "6.16"
+        assert app.machine.config.kernel == "6.16.0"
         assert app.query_one("#scenario").display
         await pilot.press("space", "space", "space")
         await pilot.pause()

@@ -17,7 +17,8 @@ ACCESS_HELP = (
     "The outcome word is OK (real data moved), ZEROS (every byte zero-filled by the kernel),\n"
     "DROPPED (a write whose every byte the kernel discarded), SHORT (a short write count),\n"
     "or the errno the call returns (EPERM, EFAULT, EINVAL, EAGAIN, ENXIO, ...). The trace\n"
-    "names each kernel check in the order it ran."
+    "names each kernel check in the order it ran. Under lockdown (set lockdown integrity,\n"
+    "what Secure Boot usually turns on) open() of /dev/mem itself fails with EPERM."
 )
 
 
@@ -81,7 +82,8 @@ def cmd_write(session: Session, args: list[str]) -> Result:
     "kcore ADDR [LEN]",
     summary="read the same physical range through /proc/kcore (no devmem rules)",
     help="read_kcore(): busy System RAM in whole pages is read; everything else, and from\n"
-    "5.14 offline, PageOffline and hwpoisoned pages, is zero-filled.",
+    "5.14 offline, PageOffline and hwpoisoned pages, is zero-filled. open() fails with\n"
+    "EPERM under lockdown=confidentiality (LOCKDOWN_KCORE), not under integrity.",
     group="access",
     mutates=False,
 )
@@ -97,7 +99,9 @@ def cmd_kcore(session: Session, args: list[str]) -> Result:
     help="mmap_mem(): valid_mmap_phys_addr_range() (EINVAL), range_is_allowed() over every\n"
     "page (EPERM; value 2 counts as allowed), the x86 PAT hook (EINVAL), remap_pfn_range()\n"
     "(EAGAIN on a PAT memtype conflict). 'private' maps MAP_PRIVATE; 'sync' opens /dev/mem\n"
-    "with O_SYNC (uncached, PAT UC-).\nExample: mmap 0xfebd0000 4096",
+    "with O_SYNC (uncached, PAT UC-). The message names the memory type the mapping got:\n"
+    "x86 WB, or UC- where the firmware's MTRRs mark the range uncached (pat_x_mtrr_type);\n"
+    "arm64 Device-nGnRnE for anything that is not memory.\nExample: mmap 0xfebd0000 4096",
     group="access",
 )
 def cmd_mmap(session: Session, args: list[str]) -> Result:
@@ -158,6 +162,7 @@ def cmd_maps(session: Session, args: list[str]) -> Result:
             "length": mp.length,
             "private": mp.private,
             "sync": mp.sync,
+            "memtype": mp.cache_type,
             "zapped": [list(z) for z in mp.zapped],
         }
         for mp in m.mappings.values()
@@ -228,13 +233,27 @@ def run_under(session: Session, config: KernelConfig, line: str) -> Result:
     summary="run one read/write/mmap/kcore under every kernel era and proposal, as a table",
     help="The same machine, map and config, with only the kernel version changed (eras "
     + ", ".join(ERAS)
-    + "),\nthen the session's kernel under each proposal (counterfactual). "
-    "The session is not changed.\nExample: compare read 0x1000",
+    + ",\neach its line's first release X.Y.0), then the session's kernel under each "
+    "proposal (counterfactual).\nA trailing kernel=V1,V2,... compares exactly those versions "
+    "instead (sub-levels\nmatter where a fix was backported to stable). The session is not "
+    "changed.\nExamples: compare read 0x1000    compare write 0x490000000 "
+    "kernel=6.1.100,6.1.150",
     group="access",
     mutates=False,
 )
 def cmd_compare(session: Session, args: list[str]) -> Result:
     spec = REGISTRY["compare"]
+    versions: list[str] | None = None
+    if args and args[-1].lower().startswith("kernel="):
+        listed = [v for v in args[-1].split("=", 1)[1].split(",") if v]
+        if not listed:
+            raise usage_error(spec, "compare: kernel= needs versions, e.g. kernel=6.1.100,6.1.150")
+        versions = []
+        for v in listed:
+            probe = KernelConfig()
+            probe.set("kernel", v)  # a bad version is a one-line error before anything runs
+            versions.append(v)
+        args = args[:-1]
     if not args:
         raise usage_error(spec, "compare: missing command")
     sub = lookup(args[0]).name
@@ -242,7 +261,10 @@ def cmd_compare(session: Session, args: list[str]) -> Result:
         raise usage_error(spec, f"compare: {sub!r} is not one of {', '.join(COMPARABLE)}")
     line = " ".join(args)
     base = session.config
-    variants = [(era, "none") for era in ERAS] + [(base.kernel, p) for p in PROPOSALS]
+    if versions is None:
+        variants = [(era, "none") for era in ERAS] + [(base.kernel, p) for p in PROPOSALS]
+    else:
+        variants = [(v, "none") for v in versions]
     rows: list[dict[str, Any]] = []
     unbuildable: list[str] = []
     probed = any(getattr(d, "probed", False) for d in session.machine.vmem.values())
@@ -259,12 +281,13 @@ def cmd_compare(session: Session, args: list[str]) -> Result:
         rows.append(
             {
                 "kernel": kernel,
-                "proposal": proposal,
+                "version": cfg.kernel,
                 "label": label,
+                "proposal": proposal,
                 "outcome": r.outcome,
                 "nbytes": r.data.get("nbytes", 0),
                 "decider": r.data.get("decider", ""),
             }
         )
-    text = render.compare_text(line, base, rows, unbuildable)
+    text = render.compare_text(line, base, rows, unbuildable, eras=versions is None)
     return Result(True, "DONE", text, data={"rows": rows}, rows=rows)

@@ -36,14 +36,23 @@ def cmd_config(session: Session, args: list[str]) -> Result:
     summary="change one config key (a live what-if: the map, devices and mappings stay)",
     help="Kernel config keys: "
     + ", ".join(KEYS)
-    + ".\nFront-end settings (kept by the session, not the kernel config; 'save' does not\n"
-    + "write them): "
+    + ".\nkernel takes X.Y (the line's first release, X.Y.0), X.Y.Z, a `uname -r` string\n"
+    "(6.12.118+deb13-amd64) or a /proc/version line (quote it: '#' starts a comment); a\n"
+    "distribution ABI name such as 6.1.0-56-amd64 has no sub-level and is taken as X.Y.0.\n"
+    "lockdown: Secure Boot usually boots the kernel locked down (integrity): open() of\n"
+    "/dev/mem then fails with EPERM; confidentiality also refuses /proc/kcore.\n"
+    "Front-end settings (kept by the session, not the kernel config; 'save' does not\n"
+    "write them): "
     + ", ".join(f"{k} ({'|'.join(v[0]) if v[0] else 'DURATION'})" for k, v in SETTINGS.items())
-    + ".\nExamples: set iomem relaxed    set trace short    set pager off",
+    + ".\nExamples: set iomem relaxed    set kernel 6.1.113    set lockdown integrity    "
+    "set trace short",
     group="config",
 )
 def cmd_set(session: Session, args: list[str]) -> Result:
-    expect_args(REGISTRY["set"], args, 2)
+    spec = REGISTRY["set"]
+    if len(args) > 2 and args[0].lower() == "kernel":
+        args = [args[0], " ".join(args[1:])]  # a /proc/version line is many words
+    expect_args(spec, args, 2)
     key, value = args
     if is_setting(key):
         session.settings.set(key, value)
@@ -53,13 +62,17 @@ def cmd_set(session: Session, args: list[str]) -> Result:
             f"unknown config key {key!r}; valid keys: {', '.join(KEYS)}; "
             f"front-end settings: {', '.join(SETTINGS)}"
         )
-    session.config.set(key, value)
+    version = session.config.set(key, value)
     if key == "migration":
         for dev in session.machine.vmem.values():
             dev.device.migration = session.config.migration
     session.machine.emit(EventKind.CONFIG, key.lower(), value=session.config.get(key.lower()))
     msg = f"{key.lower()} = {session.config.get(key.lower())}"
+    if version is not None and version.origin:
+        msg += f" (sub-level from {version.origin})"
     warnings = session.config.warnings()
+    if version is not None and version.warning:
+        warnings.insert(0, version.warning)
     if warnings:
         msg += "\n" + "\n".join(f"warning: {w}" for w in warnings)
     return Result(True, "DONE", msg)

@@ -51,7 +51,8 @@ def _report_data(report: vd.VmemReport) -> dict[str, Any]:
 @command(
     "vmem",
     "vmem",
-    "vmem add DEV ADDR SIZE [block=SIZE] [requested=SIZE] [unplugged-inaccessible=on|off]",
+    "vmem add DEV ADDR SIZE [block=SIZE] [requested=SIZE] [unplugged-inaccessible=on|off] "
+    "[persistent-suspend=on|off]",
     "vmem resize DEV SIZE",
     summary="list virtio-mem devices (info memory-devices), hot-add one, or set requested-size",
     help=(
@@ -62,6 +63,8 @@ def _report_data(report: vd.VmemReport) -> dict[str, Any]:
         "address is free, above the PCI bus); its driver probes if the kernel config builds\n"
         "virtio-mem (else the region stays a hole). An address that overlaps something gets\n"
         "an error naming the nearest free aligned address.\n"
+        "persistent-suspend=on: QEMU offers VIRTIO_MEM_F_PERSISTENT_SUSPEND (9.2+, a machine\n"
+        "that can wake up), so suspend-to-RAM with memory plugged is allowed (6.10+ driver).\n"
         "vmem resize vmem0 1G: like QEMU 'qom-set vmem0 requested-size 1G'; the driver\n"
         "plugs or unplugs in the kernel's order and the result lists every request."
     ),
@@ -83,7 +86,11 @@ def cmd_vmem(session: Session, args: list[str]) -> Result:
         name = args[1]
         addr = parse_number(args[2], "address")
         size = parse_size(args[3], "size")
-        opts = _options(spec, args[4:], ("block", "requested", "unplugged-inaccessible"))
+        opts = _options(
+            spec,
+            args[4:],
+            ("block", "requested", "unplugged-inaccessible", "persistent-suspend"),
+        )
         block = (
             parse_size(opts["block"], "block size") if "block" in opts else vd.DEFAULT_BLOCK_SIZE
         )
@@ -94,8 +101,20 @@ def cmd_vmem(session: Session, args: list[str]) -> Result:
             if word not in ("on", "off"):
                 raise usage_error(spec, f"unplugged-inaccessible must be on or off, not {word!r}")
             inacc = word == "on"
+        persistent = opts.get("persistent-suspend", "off").lower()
+        if persistent not in ("on", "off"):
+            raise usage_error(spec, f"persistent-suspend must be on or off, not {persistent!r}")
         try:
-            vm = vd.add_device(m, name, addr, size, block, requested, unplugged_inaccessible=inacc)
+            vm = vd.add_device(
+                m,
+                name,
+                addr,
+                size,
+                block,
+                requested,
+                unplugged_inaccessible=inacc,
+                persistent_suspend=persistent == "on",
+            )
         except DevmemError as e:
             raise DevmemError(str(e) + _free_hint(m, addr, size, block)) from None
         report = vm.last_probe
@@ -350,8 +369,10 @@ def cmd_online(session: Session, args: list[str]) -> Result:
     "offline",
     "offline memoryN|RANGE",
     summary="offline a memory block (or a chmem-style range), as 'echo offline > memoryN/state'",
-    help="Fails with EBUSY when pinned (unmovable) pages are in its plugged memory, EINVAL\n"
-    "when already offline.\n" + _RANGE_HELP,
+    help="Fails with EBUSY when unmovable pages are in its plugged memory (isolation fails),\n"
+    "with EINTR when a long-term pinned page is (offline_pages() retries migrating it until\n"
+    "a signal: the real write hangs until you interrupt it), EINVAL when already offline.\n"
+    + _RANGE_HELP,
     group="vmem",
 )
 def cmd_offline(session: Session, args: list[str]) -> Result:
@@ -456,30 +477,63 @@ def _pin_range(args: list[str]) -> tuple[int, int]:
 
 @command(
     "pin",
-    "pin ADDR [SIZE]",
-    summary="mark pages unmovable (slab, page tables, long-term pins): offlining and "
-    "virtio-mem unplug fail there",
+    "pin ADDR [SIZE] [unmovable|longterm]",
+    summary="pin pages: unmovable (slab, page tables: offline fails with EBUSY) or a "
+    "long-term pin (offline retries until a signal: EINTR)",
     help="Only pages in the page allocator can be pinned: System RAM that is online and, in a\n"
-    "virtio-mem device, plugged. SIZE defaults to 4096; 'unpin' releases.",
+    "virtio-mem device, plugged. SIZE defaults to 4096; 'unpin' releases.\n"
+    "unmovable (the default): offline_pages() fails isolation -> EBUSY, and the virtio-mem\n"
+    "driver cannot fake-offline the sub-block. longterm = pin_user_pages(FOLL_LONGTERM)\n"
+    "(RDMA, VFIO, io_uring buffers): the page is movable but never migrates, so offlining\n"
+    "retries until interrupted -> EINTR. From 5.13 a long-term pin never sits in\n"
+    "ZONE_MOVABLE: the page is migrated out first and nothing there stays pinned.",
     group="vmem",
 )
 def cmd_pin(session: Session, args: list[str]) -> Result:
-    expect_args(REGISTRY["pin"], args, 1, 2)
+    spec = REGISTRY["pin"]
+    expect_args(spec, args, 1, 3)
+    kind = hotplug.UNMOVABLE
+    if args[-1].lower() in hotplug.PIN_KINDS:
+        kind = args[-1].lower()
+        args = args[:-1]
+    if len(args) > 2:
+        raise usage_error(spec, f"pin: {args[2]!r} is not unmovable or longterm")
+    if not args:
+        raise usage_error(spec, "pin: missing argument")
     start, end = _pin_range(args)
     problem = hotplug.pin_problem(session.machine, start, end)
     if problem:
         raise DevmemError(f"cannot pin {start:#x}-{end:#x}: {problem}")
-    hotplug.add_pin(session.machine, start, end)
+    res = hotplug.pin_pages(session.machine, start, end, kind)
     session.machine.emit(EventKind.BLOCKS, "pin", start=start, end=end)
+    lines = []
+    if res.pinned:
+        where = ", ".join(f"{a:#x}-{b:#x}" for a, b in res.pinned)
+        lines.append(f"pinned {where} ({'long-term pin' if kind == hotplug.LONGTERM else kind})")
+    for a, b, mb in res.migrated:
+        lines.append(
+            f"{a:#x}-{b:#x} is in ZONE_MOVABLE (memory{mb}): FOLL_LONGTERM migrated those "
+            "pages to a kernel zone before pinning them, so nothing there is pinned and "
+            f"memory{mb} stays offlinable"
+        )
     return Result(
         True,
         "DONE",
-        f"pinned {start & ~0xFFF:#x}-{end | 0xFFF:#x} (unmovable)",
-        data={"range": [start & ~0xFFF, end | 0xFFF], "pins": hotplug.pin_count(session.machine)},
+        "\n".join(lines),
+        trace=res.trace,
+        data={
+            "range": [start & ~0xFFF, end | 0xFFF],
+            "kind": kind,
+            "pinned": [[a, b] for a, b in res.pinned],
+            "migrated": [[a, b] for a, b, _mb in res.migrated],
+            "pins": hotplug.pin_count(session.machine),
+        },
     )
 
 
-@command("unpin", "unpin ADDR [SIZE]", summary="release pins made with 'pin'", group="vmem")
+@command(
+    "unpin", "unpin ADDR [SIZE]", summary="release pins made with 'pin' (any kind)", group="vmem"
+)
 def cmd_unpin(session: Session, args: list[str]) -> Result:
     expect_args(REGISTRY["unpin"], args, 1, 2)
     start, end = _pin_range(args)

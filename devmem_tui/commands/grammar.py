@@ -121,6 +121,7 @@ ARG_KINDS: dict[str, str] = {
     "MAP": "mapping",
     "FILE": "file",
     "PRESET": "preset",
+    "KERNEL": "kernel",
     "KEY": "config_key",
     "VALUE": "config_value",
     "memoryN": "memblock",

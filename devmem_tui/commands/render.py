@@ -14,7 +14,7 @@ from devmem_tui.commands.predict import Prediction
 from devmem_tui.commands.registry import CommandSpec, S
 from devmem_tui.commands.settings import SETTINGS, Settings
 from devmem_tui.engine import presets
-from devmem_tui.engine.config import KEYS, KernelConfig
+from devmem_tui.engine.config import BACKPORTS, KEYS, KernelConfig
 from devmem_tui.engine.devmem import rules
 from devmem_tui.engine.iomem import text as iomem_text
 from devmem_tui.engine.iomem.tree import F, Resource, flags_words
@@ -100,24 +100,34 @@ def maps_text(machine: Machine) -> str:
     """`maps`: the live /dev/mem mappings and their revoked pages."""
     if not machine.mappings:
         return "no live /dev/mem mappings"
-    lines = [f"{'map':<5} {'range':<35} {'size':>6}  {'kind':<12} revoked"]
+    kinds = {
+        m.id: ("private " if m.private else "shared ") + m.cache_type
+        for m in machine.mappings.values()
+    }
+    width = max(12, *(len(k) for k in kinds.values()))
+    lines = [f"{'map':<5} {'range':<35} {'size':>6}  {'kind':<{width}} revoked"]
     for m in machine.mappings.values():
-        kind = ("private" if m.private else "shared") + (" UC-" if m.sync else " WB")
         zapped = fmt_ranges(m.zapped) if m.zapped else "-"
         lines.append(
             f"{m.id:<5} {f'{m.start:#x}-{m.end:#x}':<35} {fmt_size(m.length):>6}  "
-            f"{kind:<12} {zapped}"
+            f"{kinds[m.id]:<{width}} {zapped}"
         )
     return "\n".join(lines)
 
 
 def compare_text(
-    line: str, base: KernelConfig, rows: list[dict[str, Any]], unbuildable: list[str]
+    line: str,
+    base: KernelConfig,
+    rows: list[dict[str, Any]],
+    unbuildable: list[str],
+    eras: bool = True,
 ) -> str:
-    """`compare`: one access under every kernel era and proposal, one row each."""
-    width = max(len(str(row["label"])) for row in rows)
+    """`compare`: one access under every kernel era and proposal (or the versions asked for),
+    one row each."""
+    width = max(len("kernel / proposal"), *(len(str(row["label"])) for row in rows))
+    varied = "kernel and proposal varied" if eras else "kernel varied"
     out = [
-        f"compare {line}   ({base.short()}, kernel and proposal varied)",
+        f"compare {line}   ({base.short()}, {varied})",
         f"{'kernel / proposal':<{width}}  {'outcome':<7}  {'bytes':>10}  deciding check",
     ]
     for row in rows:
@@ -153,6 +163,12 @@ def config_text(m: Machine) -> str:
     lines.append(f"  high_memory               {m.high_memory:#x}")
     built = "built" if cfg.virtio_mem_buildable else "not built"
     lines.append(f"  virtio-mem driver         {built}")
+    lines.append(f"  lockdown effective        {cfg.eff_lockdown}")
+    if cfg.x86:
+        lines.append(f"  MTRRs (firmware)          {m.mtrr.describe()}")
+    for what, change in BACKPORTS:
+        has = "yes" if cfg.has(change) else "no"
+        lines.append(f"  {change.commit}  {what:<44} {has}  ({change.where()})")
     warnings = cfg.warnings()
     if driver_unbuildable(m):
         warnings.append(f"{DRIVER_UNBUILDABLE} (the device keeps its state)")
@@ -229,6 +245,6 @@ def help_text(specs: Iterable[CommandSpec[S]]) -> str:
 
 # What the mode letters of KernelConfig.short() mean (in `compare`, `whatis` and `record`).
 CONFIG_LETTERS = (
-    "In '6.16 x86_64 S iomem=default' the letters are the /dev/mem mode: S STRICT_DEVMEM,\n"
+    "In '6.16.0 x86_64 S iomem=default' the letters are the /dev/mem mode: S STRICT_DEVMEM,\n"
     "SI STRICT_DEVMEM and IO_STRICT_DEVMEM, N STRICT_DEVMEM off, X no /dev/mem (DEVMEM=n)."
 )

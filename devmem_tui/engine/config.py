@@ -10,28 +10,89 @@ config state (``KernelConfig.switches``).
 
 from __future__ import annotations
 
-import functools
 from dataclasses import asdict, dataclass, fields
 from functools import cached_property
 from typing import Any
 
 from devmem_tui.engine.errors import DevmemError
 from devmem_tui.engine.journal import Journaled
+from devmem_tui.engine.kversion import Backport, KernelVersion, parse_kernel
+from devmem_tui.engine.kversion import version_tuple as parse_version
 
 ON_OFF = ("on", "off")
 
 # The counterfactual patches ``set proposal`` can apply, and how verdicts label them.
-RFC_2021 = "rfc-2021"
+V1_2021 = "v1-2021"
 BUSY_IS_EXCLUSIVE = "busy-is-exclusive"
+PROPOSAL_ALIASES = {"rfc-2021": V1_2021}  # the name earlier versions of this tool used
 COUNTERFACTUAL = {
-    RFC_2021: "rfc-2021 = v1/v2 of David Hildenbrand's 2021 /dev/mem series, never merged",
-    BUSY_IS_EXCLUSIVE: "busy-is-exclusive = Dan Williams' counter-proposal in the 2021 "
-    "thread, never merged",
+    V1_2021: "v1-2021 = v1/v2 of David Hildenbrand's 2021 series '/dev/mem: disallow access "
+    "to explicitly excluded system RAM regions', replaced by v3, never merged",
+    BUSY_IS_EXCLUSIVE: "busy-is-exclusive = 'all such cases should become mandatory "
+    "exclusions', the idea Dan Williams raised against v1/v2 as a reductio; nobody proposed it",
 }
+LOCKDOWN_LEVELS = ("none", "integrity", "confidentiality")
+
+# ----------------------------------------------------------------------------- stable backports
+# Each version boundary that moved into stable lines, with the first sub-level per line.
+#
+# b4afe4183ec7 "resource: fix region_intersects() vs add_memory_driver_managed()" (mainline
+# 6.12, CVE-2024-49878). First sub-levels from the kernel CNA's CVE record (CVE-2024-49878 in
+# the CVE list, generated from the stable trees): 5.4.285, 5.10.227, 5.15.168, 6.1.113,
+# 6.6.55, 6.10.14, 6.11.3; matching stable review mails: "5.4-stable review patch" (6 Nov
+# 2024), the 518-patch 5.10 review (15 Oct 2024), "6.11-stable review patch" (8 Oct 2024).
+REGION_INTERSECTS_DESCENDS = Backport(
+    "b4afe4183ec7",
+    (6, 12),
+    (
+        ((5, 4), 285),
+        ((5, 10), 227),
+        ((5, 15), 168),
+        ((6, 1), 113),
+        ((6, 6), 55),
+        ((6, 10), 14),
+        ((6, 11), 3),
+    ),
+)
+# 3c9c79753436 "kernel/resource: make walk_mem_res() find all busy IORESOURCE_MEM resources"
+# (mainline 5.13): x86 ioremap refuses System RAM at any depth. Stable: the review series of 17
+# May 2021 carry it as [PATCH 5.10 186/289] (5.10.38-rc1) and [PATCH 5.11 222/329]
+# (5.11.22-rc1); the linux-stable-rc pushes of 17/18 May 2021 put it on linux-5.10.y and
+# linux-5.12.y (5.12.5-rc1, same cycle). So 5.10.38, 5.11.22, 5.12.5.
+WALK_MEM_RES_DESCENDS = Backport(
+    "3c9c79753436", (5, 13), (((5, 10), 38), ((5, 11), 22), ((5, 12), 5))
+)
+# 3234ac664a87 "/dev/mem: Revoke mappings when a driver claims the region" (mainline 5.8);
+# stable: [PATCH 5.7 288/477] in the 5.7.6-rc1 review of 23 Jun 2020, so 5.7.6.
+REVOKE_DEVMEM = Backport("3234ac664a87", (5, 8), (((5, 7), 6),))
+# 61082ad6a6e1 "virtio-mem: support VIRTIO_MEM_F_UNPLUGGED_INACCESSIBLE" (mainline 5.16). Not
+# in any stable line: AUTOSEL picked it for 5.15 and 5.10 (26 Nov 2021), David Hildenbrand
+# NACKed both ("2. and 4. are part of v5.16-rc1 but not v5.15-stable": 2128f4e21aa2 and
+# ce2814622e84 are prerequisites) and Sasha Levin dropped them.
+UNPLUGGED_INACCESSIBLE = Backport("61082ad6a6e1", (5, 16))
+BACKPORTS: tuple[tuple[str, Backport], ...] = (
+    ("region_intersects() looks into descendants", REGION_INTERSECTS_DESCENDS),
+    ("ioremap refuses nested System RAM", WALK_MEM_RES_DESCENDS),
+    ("claims revoke /dev/mem mappings", REVOKE_DEVMEM),
+)
+
+
+def kernel_suggestions() -> list[tuple[str, str]]:
+    """Versions worth typing: the eras, and each stable line's first sub-level with a
+    backported change (completion, the TUI's kernel select)."""
+    out = [(v, "era (the line's first release)") for v in ERA_VERSIONS]
+    for what, change in BACKPORTS:
+        for (major, minor), sub in change.stable:
+            out.append((f"{major}.{minor}.{sub}", f"{change.commit}: {what}"))
+    return out
+
 
 # Config key -> (allowed values or None for free-form, one-line help).
 KEYS: dict[str, tuple[tuple[str, ...] | None, str]] = {
-    "kernel": (None, "kernel version MAJOR.MINOR, e.g. 4.10, 4.14, 5.7, 5.15, 6.1, 6.11, 6.16"),
+    "kernel": (
+        None,
+        "kernel version: X.Y (= X.Y.0), X.Y.Z, a uname -r string or a /proc/version line",
+    ),
     "arch": (("x86_64", "arm64"), "architecture"),
     "pat": (ON_OFF, "x86 Page Attribute Table (its mmap hook re-checks devmem up to 6.15)"),
     "devmem": (ON_OFF, "CONFIG_DEVMEM: /dev/mem exists"),
@@ -43,32 +104,24 @@ KEYS: dict[str, tuple[tuple[str, ...] | None, str]] = {
         "memhp_default_state / auto_online_blocks for hot-added memory",
     ),
     "proposal": (
-        ("none", "rfc-2021", "busy-is-exclusive"),
-        "counterfactual patches from the 2021 thread (none = the kernel as released)",
+        ("none", V1_2021, BUSY_IS_EXCLUSIVE),
+        "counterfactual patches from the 2021 thread (none = the kernel as released; "
+        "rfc-2021 = v1-2021)",
+    ),
+    "lockdown": (
+        LOCKDOWN_LEVELS,
+        "kernel lockdown (5.4+; Secure Boot usually sets integrity): /dev/mem is refused from "
+        "integrity on, /proc/kcore under confidentiality",
     ),
     "migration": (ON_OFF, "the host is migrating: virtio-mem answers BUSY to (un)plug"),
     "phys_bits": (None, "CPU physical address bits (x86 mmap limit), 36..52"),
 }
 
-# Preset version list for `compare`: one kernel per era of the policy timeline.
+# Preset version list for `compare`: one kernel per era of the policy timeline, each the
+# first release of its line (X.Y.0).
 ERAS: tuple[str, ...] = ("4.10", "4.14", "5.7", "5.15", "6.1", "6.11", "6.16")
-PROPOSALS: tuple[str, ...] = (RFC_2021, BUSY_IS_EXCLUSIVE)
-
-
-@functools.lru_cache(maxsize=256)
-def parse_version(text: str) -> tuple[int, int]:
-    """'6.1' -> (6, 1); accepts 3.0 .. 7.x.
-
-    Cached (a pure function of an immutable str; errors are raised, never cached): every
-    version switch reads ``KernelConfig.version``, thousands of times per 1 TiB virtio-mem
-    resize (cfg.version 2.8 us -> 0.4 us, at_least 7.2 -> 0.7 us; docs/performance.md)."""
-    parts = text.strip().split(".")
-    if len(parts) < 2 or not all(p.isdigit() for p in parts[:2]):
-        raise DevmemError(f"kernel version {text!r} is not MAJOR.MINOR (e.g. 6.1)")
-    major, minor = int(parts[0]), int(parts[1])
-    if not (3 <= major <= 7) or minor > 99:
-        raise DevmemError(f"kernel version {text!r} is outside 3.0 .. 7.x")
-    return major, minor
+PROPOSALS: tuple[str, ...] = (V1_2021, BUSY_IS_EXCLUSIVE)
+ERA_VERSIONS: tuple[str, ...] = tuple(f"{era}.0" for era in ERAS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,21 +143,28 @@ class Switches:
     proposal: str
     counterfactual: str | None  # the verdict label of the proposal, None for a real kernel
     lowmem_ram_zero_fill: bool  # 4.11+: devmem_is_allowed() returns 2 for low-MiB RAM
-    xlate_uses_memremap: bool  # 4.14+: xlate_dev_mem_ptr() uses memremap()
+    # 4.14+: xlate_dev_mem_ptr() uses memremap() (SME series, "x86/mm: Use proper encryption
+    # attributes with /dev/mem")
+    xlate_uses_memremap: bool
+    walk_mem_res: bool  # 4.16+: x86 ioremap asks walk_mem_res(), before walk_system_ram_range()
     ram_test_region_intersects: bool  # 4.18+: the x86 RAM test is region_intersects()
-    revoke_hook: bool  # 5.8+: __request_region() calls revoke_iomem() (a stub without IO_STRICT)
-    revoke_on_request: bool  # 5.8+ with IO_STRICT_DEVMEM: claims revoke /dev/mem mappings
-    ioremap_checks_nested: bool  # 5.13+: __ioremap_check_mem() walks resources at any depth
+    walk_ram_descends: bool  # 5.1+: walk_system_ram_range() (page_is_ram) sees nested RAM
+    revoke_hook: bool  # 5.8+, 5.7.6+: __request_region() calls revoke_iomem()/revoke_devmem()
+    revoke_on_request: bool  # revoke_hook with IO_STRICT_DEVMEM: claims revoke mappings
+    ioremap_checks_nested: bool  # 5.13+ (+stable): __ioremap_check_mem() walks at any depth
     kcore_state_filter: bool  # 5.14+: kcore zero-fills offline and PageOffline pages
     exclusive_system_ram: bool  # 5.16+: SYSTEM_RAM|EXCLUSIVE is exclusive whatever iomem= says
     virtio_parent_exclusive: bool  # the virtio-mem parent resource carries EXCLUSIVE
     region_intersects_descends: bool  # 6.12+: region_intersects() looks into descendants
     pat_recheck_without_strict: bool  # x86 PAT up to 6.15: the mmap hook re-runs the check
+    lockdown_dev_mem: bool  # LOCKDOWN_DEV_MEM: open_port() refuses /dev/mem (5.4+)
+    lockdown_kcore: bool  # LOCKDOWN_KCORE: open_kcore() refuses /proc/kcore (5.4+)
+    lockdown: str  # the lockdown level in effect ('none' before 5.4)
 
 
 @dataclass
 class KernelConfig(Journaled):
-    kernel: str = "6.16"
+    kernel: str = "6.16.0"
     arch: str = "x86_64"
     pat: bool = True
     devmem: bool = True
@@ -115,6 +175,7 @@ class KernelConfig(Journaled):
     proposal: str = "none"
     migration: bool = False
     phys_bits: int = 46
+    lockdown: str = "none"
 
     def __setattr__(self, name: str, value: object) -> None:
         # The config of a machine is part of its state: the machine's undo journal
@@ -144,34 +205,42 @@ class KernelConfig(Journaled):
             counterfactual=COUNTERFACTUAL.get(self.proposal),
             lowmem_ram_zero_fill=self.lowmem_ram_zero_fill,
             xlate_uses_memremap=self.at_least(4, 14),
+            walk_mem_res=self.walk_mem_res,
             ram_test_region_intersects=self.ram_test_region_intersects,
-            revoke_hook=self.at_least(5, 8),
+            walk_ram_descends=self.walk_ram_descends,
+            revoke_hook=self.revoke_hook,
             revoke_on_request=self.revoke_on_request,
-            ioremap_checks_nested=self.at_least(5, 13),
+            ioremap_checks_nested=self.ioremap_checks_nested,
             kcore_state_filter=self.kcore_state_filter,
             exclusive_system_ram=self.exclusive_system_ram,
             virtio_parent_exclusive=self.virtio_parent_exclusive,
             region_intersects_descends=self.region_intersects_descends,
             pat_recheck_without_strict=self.pat_recheck_without_strict,
+            lockdown_dev_mem=self.eff_lockdown != "none",
+            lockdown_kcore=self.eff_lockdown == "confidentiality",
+            lockdown=self.eff_lockdown,
         )
 
     # ------------------------------------------------------------------ set / show
-    def set(self, key: str, value: str) -> None:
-        """Validate and apply one ``set KEY VALUE``; nothing changes on error."""
+    def set(self, key: str, value: str) -> KernelVersion | None:
+        """Validate and apply one ``set KEY VALUE``; nothing changes on error. For ``kernel``
+        returns the parsed version (its ``warning`` says when the sub-level was unknown)."""
         key = key.strip().lower()
         if key not in KEYS:
             raise DevmemError(f"unknown config key {key!r}; valid keys: {', '.join(KEYS)}")
         allowed, _ = KEYS[key]
         value = value.strip()
         if key == "kernel":
-            major, minor = parse_version(value)
-            self.kernel = f"{major}.{minor}"
-            return
+            version = parse_kernel(value)
+            self.kernel = version.text
+            return version
+        if key == "proposal":
+            value = PROPOSAL_ALIASES.get(value.lower(), value)
         if key == "phys_bits":
             if not value.isdigit() or not 36 <= int(value) <= 52:
                 raise DevmemError(f"phys_bits {value!r} must be a number from 36 to 52")
             self.phys_bits = int(value)
-            return
+            return None
         assert allowed is not None
         if value.lower() not in allowed:
             raise DevmemError(f"{key} cannot be {value!r}; valid values: {', '.join(allowed)}")
@@ -180,6 +249,7 @@ class KernelConfig(Journaled):
             setattr(self, key, value == "on")
         else:
             setattr(self, key, value)
+        return None
 
     def get(self, key: str) -> str:
         v = getattr(self, key)
@@ -205,11 +275,18 @@ class KernelConfig(Journaled):
 
     # ------------------------------------------------------------------ version switches
     @property
-    def version(self) -> tuple[int, int]:
+    def version(self) -> tuple[int, int, int]:
+        """(X, Y, Z) of the configured kernel (``kernel`` holds the canonical X.Y.Z)."""
         return parse_version(self.kernel)
 
     def at_least(self, major: int, minor: int) -> bool:
-        return self.version >= (major, minor)
+        """The kernel's line is X.Y or later (a mainline boundary, whatever the sub-level)."""
+        return self.version[:2] >= (major, minor)
+
+    def has(self, change: Backport) -> bool:
+        """The kernel carries ``change``: from its mainline release, or from the first
+        sub-level of a stable line it was backported to."""
+        return change.has(self.version)
 
     @property
     def x86(self) -> bool:
@@ -221,14 +298,46 @@ class KernelConfig(Journaled):
         return self.at_least(4, 11)
 
     @property
+    def walk_mem_res(self) -> bool:
+        """4.16+ (0e4c12b45aa8 "x86/mm, resource: Use PAGE_KERNEL protection for ioremap of
+        memory pages", merged with AMD SEV): x86 ``__ioremap_caller()`` asks
+        ``walk_mem_res()``; before, ``walk_system_ram_range()``. Both top level only until
+        ``ioremap_checks_nested``."""
+        return self.at_least(4, 16)
+
+    @property
     def ram_test_region_intersects(self) -> bool:
-        """4.18+: the x86 RAM test is region_intersects() != DISJOINT, not page_is_ram()."""
+        """4.18+ ("mm: Fix devmem_is_allowed() for sub-page System RAM intersections", Dan
+        Williams, bugzilla 199999): the x86 RAM test is region_intersects() != DISJOINT, not
+        page_is_ram(). Modelled as mainline only: its stable sub-levels were not
+        established."""
         return self.at_least(4, 18)
 
     @property
+    def walk_ram_descends(self) -> bool:
+        """5.1+ (a9b17a5ef499 "mm/resource: Let walk_system_ram_range() search child
+        resources", merged with dax kmem): ``walk_system_ram_range()`` - so ``page_is_ram()``,
+        the kcore RAM list and ``pat_pagerange_is_ram()`` - sees System RAM below a non-RAM
+        parent; before it passed ``first_level_children_only = true``."""
+        return self.at_least(5, 1)
+
+    @property
+    def revoke_hook(self) -> bool:
+        """``__request_region()`` calls ``revoke_devmem()`` (``revoke_iomem()`` from 5.12):
+        ``REVOKE_DEVMEM``, 3234ac664a87, mainline 5.8 and 5.7.6."""
+        return self.has(REVOKE_DEVMEM)
+
+    @property
     def revoke_on_request(self) -> bool:
-        """5.8+ (3234ac664a87) and only with IO_STRICT_DEVMEM: claims revoke /dev/mem maps."""
-        return self.at_least(5, 8) and self.eff_io_strict_devmem
+        """``revoke_hook`` and only with IO_STRICT_DEVMEM: claims revoke /dev/mem maps."""
+        return self.revoke_hook and self.eff_io_strict_devmem
+
+    @property
+    def ioremap_checks_nested(self) -> bool:
+        """x86 ``__ioremap_check_mem()`` finds busy System RAM at any depth:
+        ``WALK_MEM_RES_DESCENDS``, 3c9c79753436, mainline 5.13 and 5.10.38, 5.11.22, 5.12.5
+        (97523a4edb7b removed the first-level logic altogether in 5.13)."""
+        return self.has(WALK_MEM_RES_DESCENDS)
 
     @property
     def devkmem_exists(self) -> bool:
@@ -242,7 +351,7 @@ class KernelConfig(Journaled):
     @property
     def exclusive_system_ram(self) -> bool:
         """5.16+ (a9e7b8d4f663): iomem_is_exclusive denies SYSTEM_RAM|EXCLUSIVE regardless of
-        iomem=; the virtio-mem parent gets EXCLUSIVE. The rfc-2021 patch carries the virtio-mem
+        iomem=; the virtio-mem parent gets EXCLUSIVE. The v1-2021 patch carries the virtio-mem
         half of this too (its parent is EXCLUSIVE)."""
         return self.at_least(5, 16)
 
@@ -254,9 +363,9 @@ class KernelConfig(Journaled):
         ``IORESOURCE_SYSTEM_RAM | IORESOURCE_EXCLUSIVE`` from 5.16 (2128f4e21aa2), plain
         ``IORESOURCE_SYSTEM_RAM`` on 5.8-5.15. Decided from the config, not from the flags
         stored when the device probed, so that ``set kernel`` later changes the answer.
-        rfc-2021 carried the EXCLUSIVE parent in every version; busy-is-exclusive replaces the
+        v1-2021 carried the EXCLUSIVE parent in every version; busy-is-exclusive replaces the
         series, so the parent stays plain SYSTEM_RAM (only the busy added blocks are fenced)."""
-        if self.proposal == RFC_2021:
+        if self.proposal == V1_2021:
             return True
         if self.proposal == BUSY_IS_EXCLUSIVE:
             return False
@@ -264,8 +373,17 @@ class KernelConfig(Journaled):
 
     @property
     def region_intersects_descends(self) -> bool:
-        """6.12+ (b4afe4183ec7, CVE-2024-49878): region_intersects looks into descendants."""
-        return self.at_least(6, 12)
+        """``region_intersects()`` looks into descendants: ``REGION_INTERSECTS_DESCENDS``,
+        b4afe4183ec7 (CVE-2024-49878), mainline 6.12 and 5.4.285, 5.10.227, 5.15.168,
+        6.1.113, 6.6.55, 6.10.14, 6.11.3."""
+        return self.has(REGION_INTERSECTS_DESCENDS)
+
+    @property
+    def eff_lockdown(self) -> str:
+        """The lockdown level in effect: the lockdown LSM was merged for 5.4 (the
+        "next-lockdown" pull; /dev/mem's hook is 9b9d8dda1ed7 "lockdown: Restrict
+        /dev/{mem,kmem,port} when the kernel is locked down"); before, mainline has none."""
+        return self.lockdown if self.at_least(5, 4) else "none"
 
     @property
     def pat_recheck_without_strict(self) -> bool:
@@ -274,13 +392,24 @@ class KernelConfig(Journaled):
         return self.x86 and self.pat and not self.at_least(6, 16)
 
     @property
+    def driver_accepts_unplugged_inaccessible(self) -> bool:
+        """``virtio_mem_features[]`` has VIRTIO_MEM_F_UNPLUGGED_INACCESSIBLE:
+        ``UNPLUGGED_INACCESSIBLE``, 61082ad6a6e1, mainline 5.16 only (the 5.15.y and 5.10.y
+        AUTOSEL picks were NACKed and dropped)."""
+        return self.has(UNPLUGGED_INACCESSIBLE)
+
+    @property
     def virtio_mem_merges_resources(self) -> bool:
-        """~5.10+: MHP_MERGE_RESOURCE merges adjacent System RAM (virtio_mem) siblings."""
+        """5.10+: the driver adds memory with MHP_MERGE_RESOURCE (9b24247a2447 "virtio-mem:
+        try to merge system ram resources", on 9ca6551ee243), so adjacent System RAM
+        (virtio_mem) siblings merge into one resource."""
         return self.at_least(5, 10)
 
     @property
     def virtio_mem_subblock_size(self) -> int:
-        """Minimum SBM sub-block size: 4 MiB (MAX_ORDER) before ~5.19, pageblock 2 MiB after."""
+        """Minimum SBM sub-block size: MAX_ORDER pages (4 MiB) before 5.19, a pageblock (2 MiB)
+        from 5.19 ("drivers: virtio_mem: use pageblock size as the minimum virtio_mem size",
+        Zi Yan, in the 5.19 mm pull)."""
         return 0x200000 if self.at_least(5, 19) else 0x400000
 
     # ------------------------------------------------------------------ Kconfig
@@ -311,15 +440,16 @@ class KernelConfig(Journaled):
 
     @property
     def virtio_mem_buildable(self) -> bool:
-        """VIRTIO_MEM: x86_64 from 5.8, arm64 from 5.18; from 5.16 it depends on
-        EXCLUSIVE_SYSTEM_RAM, i.e. !DEVMEM || STRICT_DEVMEM."""
+        """VIRTIO_MEM: x86_64 from 5.8 (5f1f79bbc9e2 "virtio-mem: Paravirtualized memory
+        hotplug"), arm64 from 5.18 (6f4abbaa1bd3); from 5.16 it depends on
+        EXCLUSIVE_SYSTEM_RAM, i.e. !DEVMEM || STRICT_DEVMEM (a9e7b8d4f663, 2128f4e21aa2)."""
         if self.x86:
             arch_ok = self.at_least(5, 8)
         else:
             arch_ok = self.at_least(5, 18)
         if not arch_ok:
             return False
-        if self.exclusive_system_ram and self.proposal != RFC_2021:
+        if self.exclusive_system_ram and self.proposal != V1_2021:
             return (not self.devmem) or self.strict_devmem
         return True
 
@@ -354,10 +484,15 @@ class KernelConfig(Journaled):
             out.append(
                 f"proposal {self.proposal} is a counterfactual: no released kernel does this"
             )
+        if self.lockdown != "none" and not self.at_least(5, 4):
+            out.append(
+                "lockdown: mainline has no lockdown LSM before 5.4 (distributions carried "
+                "patches); this kernel ignores it"
+            )
         return out
 
     def short(self) -> str:
-        """One line for toolbars and tables, e.g. '6.16 x86_64 S I iomem=default'."""
+        """One line for toolbars and tables, e.g. '6.16.0 x86_64 SI iomem=default'."""
         modes = []
         if not self.devmem:
             modes.append("X")
@@ -366,6 +501,8 @@ class KernelConfig(Journaled):
         else:
             modes.append("S" + ("I" if self.eff_io_strict_devmem else ""))
         text = f"{self.kernel} {self.arch} {''.join(modes)} iomem={self.iomem}"
+        if self.eff_lockdown != "none":
+            text += f" lockdown={self.eff_lockdown}"
         if self.proposal != "none":
             text += f" proposal={self.proposal}"
         return text

@@ -20,6 +20,7 @@ from devmem_tui.engine.devmem.mapping import MappingTable
 from devmem_tui.engine.iomem.tree import ResourceTree
 from devmem_tui.engine.journal import Journal
 from devmem_tui.engine.mm.memory_blocks import MemoryBlocks
+from devmem_tui.engine.mtrr import MtrrLayout
 
 # The simulated clock's ceiling (about 31,700 years): far below where a float loses the 50 s
 # timer steps (~5e17), so retry deadlines always move forward (wait/open refuse more).
@@ -95,6 +96,18 @@ class PfnSet(MutableSet[int]):
         return s[bisect_left(s, first) : bisect_right(s, last)]
 
 
+@dataclass
+class DumpImage:
+    """What a kdump kernel's /proc/vmcore holds of the kernel that crashed: its version, the
+    System RAM it had (the elfcorehdr's PT_LOAD ranges, whole pages, inclusive) and the pages
+    it had marked PG_offline (virtio-mem unplugged sub-blocks), which makedumpfile excludes
+    (vmcoreinfo PAGE_OFFLINE_MAPCOUNT_VALUE)."""
+
+    kernel: str
+    segments: list[tuple[int, int]]
+    page_offline: list[tuple[int, int]]
+
+
 class MemoryDevice(Protocol):
     """What the MM and the /dev/mem rules ask of a hot-pluggable memory device."""
 
@@ -134,9 +147,12 @@ class MachineLike(Protocol):
     mappings: MappingTable
     next_mapping: int
     pinned: list[tuple[int, int]]  # read and changed only through mm/hotplug.py's pin functions
+    pinned_longterm: list[tuple[int, int]]  # likewise: FOLL_LONGTERM pins
     hwpoison: PfnSet
     memory_blocks: MemoryBlocks  # Linux MM's memory blocks of hot-added memory
     journal: Journal  # the undo journal of the open transaction (journal.py)
+    mtrr: MtrrLayout  # x86: the MTRRs the firmware programmed
+    dump: DumpImage | None  # in a kdump kernel: the crashed kernel's memory for /proc/vmcore
 
     @property
     def vmem(self) -> Mapping[str, MemoryDevice]: ...

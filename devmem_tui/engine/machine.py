@@ -26,11 +26,19 @@ from devmem_tui.engine.config import KernelConfig
 from devmem_tui.engine.devmem import kcore, mappings, mmap, rw
 from devmem_tui.engine.devmem.mapping import MappingTable
 from devmem_tui.engine.devmem.verdict import Verdict
-from devmem_tui.engine.interfaces import MAX_EVENTS, Event, EventKind, MemoryDevice, PfnSet
+from devmem_tui.engine.interfaces import (
+    MAX_EVENTS,
+    DumpImage,
+    Event,
+    EventKind,
+    MemoryDevice,
+    PfnSet,
+)
 from devmem_tui.engine.iomem import text as iomem_text
 from devmem_tui.engine.iomem.tree import F, Resource, ResourceTree
 from devmem_tui.engine.journal import Journal, Journaled, attach
 from devmem_tui.engine.mm.memory_blocks import MemoryBlocks
+from devmem_tui.engine.mtrr import MtrrLayout, infer
 from devmem_tui.engine.units import ADDR_MAX, PAGE_SHIFT
 from devmem_tui.engine.virtio_mem import driver as vmem_driver
 from devmem_tui.engine.virtio_mem.driver import VirtioMem
@@ -118,7 +126,11 @@ class Machine(Journaled):
     events: list[Event]  # pending events for views (not state: never journaled)
 
     def __init__(
-        self, tree: ResourceTree, config: KernelConfig | None = None, name: str = "custom"
+        self,
+        tree: ResourceTree,
+        config: KernelConfig | None = None,
+        name: str = "custom",
+        mtrr: MtrrLayout | None = None,
     ) -> None:
         journal = Journal()
         object.__setattr__(self, "journal", journal)
@@ -133,12 +145,16 @@ class Machine(Journaled):
         # unmovable page ranges (inclusive bytes, sorted and merged); only mm/hotplug.py's pin
         # functions read and change them
         self.pinned: list[tuple[int, int]] = []
+        self.pinned_longterm: list[tuple[int, int]] = []  # FOLL_LONGTERM pins, likewise
         self.hwpoison = PfnSet()  # pfns
         object.__setattr__(self, "events", [])  # not state: never journaled
         self._overflows = 0  # times the event queue overflowed (see _push)
         self.memory_block_size = MEMORY_BLOCK_SIZE
         self.memory_blocks = MemoryBlocks(journal)  # the memoryN of hot-added memory, per device
         self.high_memory = self.boot_high_memory()
+        # x86 firmware MTRRs (the preset's, else what OVMF would program for this map)
+        self.mtrr = mtrr if mtrr is not None else infer(tree)
+        self.dump: DumpImage | None = None  # the crashed kernel's memory, in a kdump kernel
         tree.observers.append(self._on_tree)
 
     def __setattr__(self, name: str, value: Any) -> None:
@@ -268,7 +284,7 @@ class Machine(Journaled):
         cfg = config.copy() if config is not None else KernelConfig()
         cfg.arch = meta.arch
         tree = iomem_text.parse(presets.iomem_text_of(name), source=f"presets/{name}.iomem")
-        machine = cls(tree, cfg, name=name)
+        machine = cls(tree, cfg, name=name, mtrr=meta.mtrr)
         for d in meta.devices:
             vmem_driver.add_device(
                 machine,

@@ -16,6 +16,7 @@ from typing import Any
 
 from devmem_tui.engine.errors import DevmemError
 from devmem_tui.engine.iomem.tree import ResourceTree
+from devmem_tui.engine.mtrr import MtrrLayout
 
 DEFAULT = "qemu-x86-virtio-mem"
 ARCHES = ("x86_64", "arm64")
@@ -41,6 +42,7 @@ class PresetInfo:
     description: str
     source: str
     devices: tuple[DeviceSpec, ...]
+    mtrr: MtrrLayout | None = None  # x86: the firmware's MTRRs (None: inferred from the map)
 
 
 def _preset_dir() -> str:
@@ -93,8 +95,14 @@ def info(name: str) -> PresetInfo:
                 index=_number(d["index"], f"{path}: device {i} index"),
             )
         )
+    mtrr = MtrrLayout.from_dict(meta["mtrr"], path) if "mtrr" in meta else None
     return PresetInfo(
-        name, arch, str(meta.get("description", "")), str(meta.get("source", "")), tuple(devices)
+        name,
+        arch,
+        str(meta.get("description", "")),
+        str(meta.get("source", "")),
+        tuple(devices),
+        mtrr,
     )
 
 

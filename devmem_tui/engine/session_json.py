@@ -3,8 +3,11 @@
 The document is ``{"format": "devmem-tui-session", "version": 1, ...}`` with the resource tree
 (nested like /proc/iomem, flags as the annotation words), the kernel config, every virtio-mem
 device (its own ``to_dict()``: device blocks plus driver state), live mappings with their
-zapped ranges, the clock, pinned ranges, hwpoisoned pfns, ``high_memory`` and the next mapping
-id. Addresses are hex strings so tools like ``jq`` (doubles) cannot round them.
+zapped ranges, the clock, pinned ranges (unmovable and long-term), hwpoisoned pfns,
+``high_memory``, the next mapping id, the firmware's MTRR layout and, in a kdump kernel, the
+crashed kernel's dump image. Keys added after version 1 was fixed are optional: an older file
+opens with their defaults. Addresses are hex strings so tools like ``jq`` (doubles) cannot
+round them.
 
 ``from_dict`` validates everything and builds a new Machine; it never touches an existing one,
 so a failed ``open`` leaves the session as it was. ``to_dict(from_dict(d)) == d`` for every
@@ -18,13 +21,16 @@ import json
 from dataclasses import fields
 from typing import Any
 
+from devmem_tui.engine import presets
 from devmem_tui.engine.config import KernelConfig
 from devmem_tui.engine.devmem.mapping import Mapping
+from devmem_tui.engine.devmem.memtype import MEMTYPES
 from devmem_tui.engine.errors import DevmemError
-from devmem_tui.engine.interfaces import MAX_CLOCK, PfnSet
+from devmem_tui.engine.interfaces import MAX_CLOCK, DumpImage, PfnSet
 from devmem_tui.engine.iomem.tree import DESCS, FLAG_WORDS, F, Resource, TreeBuilder
 from devmem_tui.engine.machine import Machine
 from devmem_tui.engine.mm import hotplug
+from devmem_tui.engine.mtrr import MtrrLayout
 from devmem_tui.engine.units import ADDR_MAX
 from devmem_tui.engine.virtio_mem import codec as vmem_codec
 
@@ -187,6 +193,11 @@ def _mapping_from(d: Any, where: str) -> Mapping:
     for k in ("start", "length"):
         if k not in kwargs:
             raise StateError(f"corrupt session file: {where} has no {k}")
+    if kwargs.get("memtype", "") not in ("", *MEMTYPES):
+        raise StateError(
+            f"corrupt session file: {where} memtype {kwargs['memtype']!r} is not one of "
+            f"{', '.join(MEMTYPES)}"
+        )
     return Mapping(**kwargs)
 
 
@@ -206,11 +217,37 @@ def to_dict(machine: Machine, resources: bool = True) -> dict[str, Any]:
         "mappings": [_mapping_dict(mp) for mp in machine.mappings.values()],
         "next_mapping": machine.next_mapping,
         "pinned": _ranges(hotplug.pinned_ranges(machine)),
+        "pinned_longterm": _ranges(hotplug.pinned_ranges(machine, hotplug.LONGTERM)),
         "hwpoison": [_hex(p) for p in sorted(machine.hwpoison)],
+        "mtrr": machine.mtrr.to_dict(),
+        "dump": _dump_dict(machine.dump),
     }
     if not resources:
         del d["resources"]
     return d
+
+
+def _dump_dict(dump: DumpImage | None) -> dict[str, Any] | None:
+    if dump is None:
+        return None
+    return {
+        "kernel": dump.kernel,
+        "segments": _ranges(dump.segments),
+        "page_offline": _ranges(dump.page_offline),
+    }
+
+
+def _dump_from(data: Any) -> DumpImage | None:
+    if data is None:
+        return None
+    if not isinstance(data, dict) or not isinstance(data.get("kernel"), str):
+        raise StateError("corrupt session file: dump must be an object with a kernel")
+    KernelConfig().set("kernel", data["kernel"])  # validates the version
+    return DumpImage(
+        data["kernel"],
+        _parse_ranges(data.get("segments", []), "dump segments"),
+        _parse_ranges(data.get("page_offline", []), "dump page_offline"),
+    )
 
 
 def _pretty(obj: Any, indent: int = 0) -> str:
@@ -295,7 +332,13 @@ def _from_dict_v1(data: dict[str, Any]) -> Machine:
     name = data.get("name", "custom")
     if not isinstance(name, str):
         raise StateError("corrupt session file: name must be a string")
-    machine = Machine(tree, config, name)
+    if "mtrr" in data:
+        mtrr: MtrrLayout | None = MtrrLayout.from_dict(data["mtrr"], "session file")
+    elif name in presets.PRESETS:  # older files: the preset's firmware
+        mtrr = presets.info(name).mtrr
+    else:
+        mtrr = None  # inferred from the map
+    machine = Machine(tree, config, name, mtrr=mtrr)
     bs = _num(data.get("memory_block_size", _hex(machine.memory_block_size)), "memory_block_size")
     if bs == 0 or bs & (bs - 1):
         raise StateError("corrupt session file: memory_block_size is not a power of two")
@@ -341,6 +384,12 @@ def _from_dict_v1(data: dict[str, Any]) -> Machine:
         raise StateError("corrupt session file: next_mapping must be a positive integer")
     machine.next_mapping = nxt
     hotplug.restore_pins(machine, _parse_ranges(data.get("pinned", []), "pinned"))
+    hotplug.restore_pins(
+        machine,
+        _parse_ranges(data.get("pinned_longterm", []), "pinned_longterm"),
+        hotplug.LONGTERM,
+    )
+    machine.dump = _dump_from(data.get("dump"))
     hw = data.get("hwpoison", [])
     if not isinstance(hw, list):
         raise StateError("corrupt session file: hwpoison must be a list of pfns")

@@ -18,7 +18,7 @@ from devmem_tui.commands.grammar import START, State, advance, closure, quote_wo
 from devmem_tui.commands.registry import CommandSpec, UsageError
 from devmem_tui.commands.session import ALIASES, REGISTRY, Session, load_all, lookup
 from devmem_tui.engine import presets
-from devmem_tui.engine.config import ERAS, KEYS
+from devmem_tui.engine.config import KEYS, kernel_suggestions
 from devmem_tui.engine.devmem.verdict import Outcome
 from devmem_tui.engine.errors import DevmemError
 
@@ -65,8 +65,7 @@ def _config_values(key: str) -> Iterator[tuple[str, str]]:
         for v in allowed:
             yield v, ""
     elif key.lower() == "kernel":
-        for v in ERAS:
-            yield v, "kernel era"
+        yield from kernel_suggestions()
     elif key.lower() == "phys_bits":
         for v in ("36", "39", "46", "52"):
             yield v, "physical address bits"
@@ -242,6 +241,8 @@ def _kind_candidates(
         else:
             for key, meta in _config_keys():
                 yield f"{key}=", meta
+    elif kind == "kernel":
+        yield from kernel_suggestions()
     elif kind == "preset":
         yield from _presets()
     elif kind == "device":

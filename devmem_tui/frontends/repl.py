@@ -193,6 +193,8 @@ def toolbar_fragments(session: Session) -> StyleAndTextTuples:
         flag("IO_STRICT", cfg.eff_io_strict_devmem),
         ("", f"  iomem={cfg.iomem}  high_memory={m.high_memory:#x}  maps={len(m.mappings)}"),
     ]
+    if cfg.eff_lockdown != "none":
+        frags.append(("class:bottom-toolbar.rec", f"  lockdown={cfg.eff_lockdown}"))
     if cfg.proposal != "none":
         frags.append(("class:bottom-toolbar.rec", f"  proposal={cfg.proposal}"))
     for key, default in (("trace", "on"), ("pager", "on")):

@@ -184,10 +184,16 @@ def pfn_valid(machine: MachineLike, pfn: int) -> bool:
 def ioremap_refuses_ram(
     machine: MachineLike, start: int, end: int, sw: Switches | None = None
 ) -> Resource | None:
-    """x86 ``__ioremap_caller()`` -> ``__ioremap_check_mem()``: ``walk_mem_res()`` visits busy
-    MEM resources overlapping the range (lowest first, then on past its end; at any depth from
-    5.13 - 3c9c79753436, 97523a4edb7b - top level only before) and refuses ("ioremap on RAM")
-    when one is System RAM covering a whole page (which has a memmap). Returns that resource."""
+    """x86 ``__ioremap_caller()``: refuses ("ioremap on RAM") a range that holds a whole page
+    of busy System RAM (which has a memmap). Returns that resource.
+
+    4.16+ (0e4c12b45aa8): ``__ioremap_check_mem()`` -> ``walk_mem_res()`` visits busy MEM
+    resources overlapping the range (lowest first, then on past its end) and checks each for
+    System RAM; before 4.16, ``walk_system_ram_range(pfn, nr_pages, __ioremap_check_ram)``.
+    Both see top-level resources only until 3c9c79753436 "kernel/resource: make walk_mem_res()
+    find all busy IORESOURCE_MEM resources" (mainline 5.13, stable 5.10.38, 5.11.22, 5.12.5:
+    ``config.WALK_MEM_RES_DESCENDS``), after which nested System RAM (dax kmem, virtio-mem) is
+    refused too."""
     sw = sw or machine.config.switches
     root = machine.tree.root
     pos = start
@@ -209,10 +215,52 @@ def ioremap_refuses_ram(
 
 _MEMREMAP = "memremap({:#x}, PAGE_SIZE, MEMREMAP_WB): {}".format
 _IOREMAP_RAM = (
-    "ioremap_cache({:#x}) [walk_mem_res, {}]: busy {!r} {:#x}-{:#x} is RAM -> NULL "
-    "('ioremap on RAM')"
+    "ioremap_cache({:#x}) [{}, {}]: busy {!r} {:#x}-{:#x} is RAM -> NULL ('ioremap on RAM')"
 ).format
-_IOREMAP_OK = "ioremap_cache({:#x}) [walk_mem_res, {}]: no busy System RAM -> mapped".format
+_IOREMAP_OK = "ioremap_cache({:#x}) [{}, {}]: no busy System RAM -> mapped".format
+_IOREMAP_MISSED = (
+    "ioremap_cache({:#x}) [{}, top level]: busy {!r} {:#x}-{:#x} is nested below {!r}, "
+    "not seen -> mapped"
+).format
+
+
+def _ioremap_walk(sw: Switches) -> tuple[str, str]:
+    """The walk x86 ``__ioremap_caller()`` uses to refuse RAM, and how deep it looks."""
+    walk = "walk_mem_res" if sw.walk_mem_res else "walk_system_ram_range"
+    return walk, ("any depth" if sw.ioremap_checks_nested else "top level")
+
+
+def _nested_ram(machine: MachineLike, page: int) -> Resource | None:
+    """Busy System RAM below another resource covering the whole page (what a top-level walk
+    misses)."""
+    root = machine.tree.root
+    for r in machine.tree.overlaps(page, page + PAGE_SIZE - 1):
+        if (
+            r.flags.real & _SYSTEM_RAM_BUSY == _SYSTEM_RAM_BUSY
+            and r.parent is not root
+            and r.start <= page
+            and r.end >= page + PAGE_SIZE - 1
+        ):
+            return r
+    return None
+
+
+def _ioremap_lines(
+    machine: MachineLike, page: int, sw: Switches
+) -> tuple[Resource | None, list[Line]]:
+    """``ioremap_cache()`` of one page: the refusing RAM resource (or None) and the trace."""
+    walk, how = _ioremap_walk(sw)
+    ram = ioremap_refuses_ram(machine, page, page + PAGE_SIZE - 1, sw)
+    if ram is not None:
+        return ram, [(_IOREMAP_RAM, page, walk, how, ram.name, ram.start, ram.end)]
+    if not sw.ioremap_checks_nested:
+        missed = _nested_ram(machine, page)
+        if missed is not None:
+            top = missed.chain()[0].name
+            return None, [(_IOREMAP_MISSED, page, walk, missed.name, missed.start, missed.end, top)]
+    return None, [(_IOREMAP_OK, page, walk, how)]
+
+
 _XLATE_VA = "xlate_dev_mem_ptr({:#x}) [{}]: __va() -> direct map".format
 
 
@@ -242,18 +290,11 @@ def xlate_dev_mem_ptr_lazy(
         if pfn_valid(machine, page >> PAGE_SHIFT):
             return _DIRECT, [*trace, (_MEMREMAP, page, "RAM with a memmap -> direct map")]
         trace.append((_MEMREMAP, page, "RAM without a memmap (pfn_valid() 0) -> ioremap_cache()"))
-    how = "any depth" if sw.ioremap_checks_nested else "top level"
-    ram = ioremap_refuses_ram(machine, page, page + PAGE_SIZE - 1, sw)
-    if ram is not None:
-        return _FAILED, [*trace, (_IOREMAP_RAM, page, how, ram.name, ram.start, ram.end)]
-    return _IOREMAP, [*trace, (_IOREMAP_OK, page, how)]
+    ram, t = _ioremap_lines(machine, page, sw)
+    return (_FAILED if ram is not None else _IOREMAP), [*trace, *t]
 
 
 _OLD_XLATE = "xlate_dev_mem_ptr({:#x}) [x86, < 4.14]: {}".format
-_OLD_XLATE_RAM = (
-    "xlate_dev_mem_ptr({:#x}) [x86, < 4.14]: ioremap_cache() refuses busy {!r} "
-    "{:#x}-{:#x} (RAM) -> NULL"
-).format
 
 
 def _xlate_before_4_14(machine: MachineLike, page: int, sw: Switches) -> tuple[Xlate, list[Line]]:
@@ -266,10 +307,9 @@ def _xlate_before_4_14(machine: MachineLike, page: int, sw: Switches) -> tuple[X
     is_ram, trace = page_is_ram_lazy(machine, page >> PAGE_SHIFT, sw)
     if is_ram:
         return _DIRECT, [*trace, (_OLD_XLATE, page, "page_is_ram() -> __va(), direct map")]
-    ram = ioremap_refuses_ram(machine, page, page + PAGE_SIZE - 1, sw)
-    if ram is not None:
-        return _FAILED, [*trace, (_OLD_XLATE_RAM, page, ram.name, ram.start, ram.end)]
-    return _IOREMAP, [*trace, (_OLD_XLATE, page, "not page_is_ram() -> ioremap_cache() -> mapped")]
+    trace.append((_OLD_XLATE, page, "not page_is_ram() -> ioremap_cache()"))
+    ram, t = _ioremap_lines(machine, page, sw)
+    return (_FAILED if ram is not None else _IOREMAP), [*trace, *t]
 
 
 # ------------------------------------------------------------------------------ x86 PAT mmap hook

@@ -44,7 +44,12 @@ No rule reads a resource that is below the top level, not busy and not System RA
 BAR without a driver, a bridge window): such resources give no edges.
 
 The memory state also picks the words read and write use for the data they return
-(``data_kind``), but not their outcome or deciding check, which is all a sweep row says.
+(``data_kind``), but not their outcome or deciding check, which is all a sweep row says. The
+same holds for what the resources are called (firmware memory, live kmem RAM, persistent
+memory: ``_io_kind``), for the firmware's MTRRs and arm64's ``phys_mem_access_prot()``: they
+pick the memtype a mapping gets (``memtype.py``), and a one-page WB request takes whatever
+memtype it is handed (``is_new_memtype_allowed(WB, x)`` holds for every x), so neither gives
+an edge. Lockdown refuses ``open()`` itself, for every page alike.
 
 An edge is the first byte of something new. Where it falls inside a page, that page holds both
 sides and is a run of its own: both of its ends are edges.
@@ -60,7 +65,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from devmem_tui.engine.devmem.arch_hooks import ARM64_PHYS_MASK_SHIFT, SECTION_SIZE
-from devmem_tui.engine.devmem.mmap import ISA_START
+from devmem_tui.engine.devmem.memtype import ISA_START
 from devmem_tui.engine.devmem.rules import LOW_PFNS
 from devmem_tui.engine.iomem.resource import F, Resource
 from devmem_tui.engine.units import ADDR_MAX, PAGE_SHIFT, PAGE_SIZE

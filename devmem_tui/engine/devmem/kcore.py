@@ -6,13 +6,18 @@ exposes the KCORE_RAM list - busy System RAM at any depth, whole pages only
 zero-fills offline sections, ``PageOffline`` pages (e.g. virtio-mem-unplugged sub-blocks) and
 hwpoisoned pages; before, those were read raw.
 
+``open_kcore()`` asks ``security_locked_down(LOCKDOWN_KCORE)`` first (5.4+, "lockdown: Lock
+down /proc/kcore"): refused (EPERM) under lockdown=confidentiality only; integrity allows it.
+
 Simplifications: the KCORE_RAM list is taken as current (the kernel rebuilds it lazily at open
 after MEM_ONLINE/MEM_OFFLINE); read faults (zeros from 6.2) and unaccepted memory are not
-modelled; CAP_SYS_RAWIO and lockdown are assumed to allow the open.
+modelled; CAP_SYS_RAWIO is assumed held. The RAM list is ``walk_system_ram_range()``'s, so
+before 5.1 it holds top-level System RAM only (``rules.page_is_ram``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
 from devmem_tui.engine.config import Switches
@@ -94,10 +99,21 @@ def read_kcore(machine: MachineLike, addr: int, length: int = PAGE_SIZE) -> Verd
     sw = machine.config.switches
     # labelled under a proposal too, although both only touch /dev/mem
     v = Verdict(op, Outcome.OK, counterfactual=sw.counterfactual)
+    if sw.lockdown_kcore:
+        line = (
+            f"open_kcore(): security_locked_down(LOCKDOWN_KCORE) [lockdown={sw.lockdown}] -> -EPERM"
+        )
+        v.trace += [
+            line,
+            "dmesg: Lockdown: <comm>: /proc/kcore access is restricted; see man kernel_lockdown.7",
+        ]
+        return v.finish(
+            Outcome.EPERM,
+            "open() of /proc/kcore is refused: lockdown=confidentiality (integrity allows it)",
+            line,
+        )
     if length == 0:
-        line = "read_kcore(): count 0 -> returns 0"
-        v.trace.append(line)
-        return v.finish(Outcome.OK, "returns 0: nothing to do", line)
+        return _empty(v, "read_kcore")
     end = addr + length - 1
     groups = RunGroups()  # trace lines per page run, as many as are printed
     kinds: list[str] = []
@@ -144,9 +160,21 @@ def read_kcore(machine: MachineLike, addr: int, length: int = PAGE_SIZE) -> Verd
                     account(a, b, kind)
             prev = k + 1
     v.trace += groups.lines("read_kcore")
+    return _finish(v, kinds, decider, length, "kcore")
+
+
+def _empty(v: Verdict, name: str) -> Verdict:
+    line = f"{name}(): count 0 -> returns 0"
+    v.trace.append(line)
+    return v.finish(Outcome.OK, "returns 0: nothing to do", line)
+
+
+def _finish(v: Verdict, kinds: list[str], decider: Line, length: int, what: str) -> Verdict:
+    """ZEROS when every byte was zero-filled, OK when some real data was read (the message
+    lists what it was and the zero-filled page ranges)."""
     if not v.data_pages:
         return v.finish(
-            Outcome.ZEROS, f"returns {length} bytes, all zero-filled by kcore", decider, length
+            Outcome.ZEROS, f"returns {length} bytes, all zero-filled by {what}", decider, length
         )
     text = f"returns {length} bytes: {'; '.join(kinds)}"
     if v.zero_pages:
@@ -154,3 +182,42 @@ def read_kcore(machine: MachineLike, addr: int, length: int = PAGE_SIZE) -> Verd
         v.notes.append(f"real data: {fmt_ranges(v.data_pages)}")
         v.notes.append(f"zero-filled: {fmt_ranges(v.zero_pages)}")
     return v.finish(Outcome.OK, text, decider, length)
+
+
+# One run of pages for read_pages: (first pfn, last pfn, what the copy reads or None for
+# zero-filled, trace lines whose last one decides).
+PageRun = tuple[int, int, "str | None", list[str]]
+
+
+def read_pages(
+    machine: MachineLike,
+    v: Verdict,
+    name: str,
+    what: str,
+    addr: int,
+    length: int,
+    decide: Callable[[int, int], Iterable[PageRun]],
+) -> Verdict:
+    """The read loop of another memory file that copies or zero-fills page by page
+    (/proc/vmcore): ``decide(first, last)`` answers each page run of ``rules.spans``, possibly
+    split further, and the result reads as kcore's does."""
+    if length == 0:
+        return _empty(v, name)
+    end = addr + length - 1
+    groups = RunGroups()
+    kinds: list[str] = []
+    decider: Line = ""
+    for runs in spans(machine, addr >> PAGE_SHIFT, end >> PAGE_SHIFT, states=True):
+        for k in range(len(runs)):
+            for a, b, kind, t in decide(*runs[k]):
+                groups.add([*t[:-1], f"{t[-1]} ({where_pfns(a, b)})"])
+                decider = t[-1]
+                span = (a << PAGE_SHIFT, (b << PAGE_SHIFT) + PAGE_SIZE - 1)
+                if kind is None:
+                    add_range(v.zero_pages, *span)
+                else:
+                    add_range(v.data_pages, *span)
+                    if kind not in kinds:
+                        kinds.append(kind)
+    v.trace += groups.lines(name)
+    return _finish(v, kinds, decider, length, what)

@@ -28,7 +28,15 @@ class Mapping:
     length: int
     private: bool = False
     zapped: list[tuple[int, int]] = field(default_factory=list)  # inclusive byte ranges
-    sync: bool = False  # opened O_SYNC: PAT memtype UC- instead of WB (x86 PAT conflicts)
+    sync: bool = False  # opened O_SYNC: asked for UC- instead of WB (x86), Normal-NC (arm64)
+    # the memory type the page tables got (memtype.py): x86 PAT WB or UC- (a WB request on
+    # MMIO the MTRRs mark uncached gets UC-), arm64 WB, NC or Device-nGnRnE; "" in sessions
+    # saved before it was recorded (then UC- if sync, else WB)
+    memtype: str = ""
+
+    @property
+    def cache_type(self) -> str:
+        return self.memtype or ("UC-" if self.sync else "WB")
 
     @property
     def end(self) -> int:

@@ -1,27 +1,22 @@
 """``mmap()`` of ``/dev/mem``: ``mmap_mem()`` as drivers/char/mem.c runs it after the
-generic mmap checks, and the x86 PAT memtype reservation (``reserve_pfn_range``) that
-``remap_pfn_range()`` makes. A successful call installs a ``Mapping`` on the machine; every PTE
-is present at once (the VMA has no fault handler), so later accesses (mappings.py) re-check
-nothing.
+generic mmap checks; the memory type the mapping gets (x86 PAT ``reserve_pfn_range`` with the
+MTRRs, arm64 ``phys_mem_access_prot``) is memtype.py's. A successful call installs a
+``Mapping`` on the machine; every PTE is present at once (the VMA has no fault handler), so
+later accesses (mappings.py) re-check nothing.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from devmem_tui.engine.config import Switches
 from devmem_tui.engine.devmem.arch_hooks import (
     phys_mem_access_prot_allowed_lazy,
     valid_mmap_phys_addr_range_lazy,
 )
 from devmem_tui.engine.devmem.mapping import Mapping
-from devmem_tui.engine.devmem.rules import (
-    LOW_PFNS,
-    page_is_ram_lazy,
-    range_is_allowed_lazy,
-    spans,
-)
-from devmem_tui.engine.devmem.rw import no_devmem
+from devmem_tui.engine.devmem.memtype import mmap_memtype
+from devmem_tui.engine.devmem.rules import range_is_allowed_lazy
+from devmem_tui.engine.devmem.rw import open_mem
 from devmem_tui.engine.devmem.verdict import Line, Outcome, Verdict, op_text, render
 from devmem_tui.engine.errors import DevmemError
 from devmem_tui.engine.interfaces import EventKind
@@ -31,93 +26,8 @@ if TYPE_CHECKING:
     from devmem_tui.engine.interfaces import MachineLike
 
 TASK_SIZE = 0x7FFFFFFFF000  # x86-64 4-level / arm64 48-bit VA: the largest possible mmap
-ISA_START, ISA_END = 0xA0000, 0xFFFFF  # x86 PAT leaves the legacy ISA range untracked
 # Enum members as module constants: reading one through its class costs ~0.2 us on 3.11.
 _OK, _EPERM, _EINVAL, _EAGAIN = Outcome.OK, Outcome.EPERM, Outcome.EINVAL, Outcome.EAGAIN
-
-
-def _pat_is_ram(machine: MachineLike, sw: Switches, start: int, end: int) -> bool:
-    """``pat_pagerange_is_ram()``: any whole page of busy System RAM at or above 1 MiB (the
-    legacy ISA/low range is tracked as non-RAM for /dev/mem's sake)."""
-    first = max(start >> PAGE_SHIFT, LOW_PFNS)
-    last = end >> PAGE_SHIFT
-    return any(page_is_ram_lazy(machine, runs.a, sw)[0] for runs in spans(machine, first, last))
-
-
-def _memtype(m: Mapping) -> str:
-    return "UC-" if m.sync else "WB"
-
-
-def _new_memtype_allowed(want: str, got: str) -> bool:
-    """``is_new_memtype_allowed()`` (arch/x86/include/asm/pgtable.h) for WB and UC- only: a
-    UC- request may not be answered with WB."""
-    return not (want == "UC-" and got == "WB")
-
-
-_RESERVE = "reserve_pfn_range({:#x}-{:#x}, {}): {}".format
-_NO_PAT = "remap_pfn_range({:#x}-{:#x}): no PAT memtype tracking -> 0".format
-
-
-def reserve_pfn_range(
-    machine: MachineLike, sw: Switches, start: int, end: int, want: str
-) -> tuple[str | None, list[Line]]:
-    """x86 PAT ``track_pfn_remap()`` -> ``reserve_pfn_range()`` for a /dev/mem mmap
-    (arch/x86/mm/pat/memtype.c): RAM keeps its own memtype and never fails; the ISA range is
-    untracked; otherwise the new range must agree with the memtypes of the live /dev/mem
-    mappings it overlaps (drivers' own ioremap memtypes are not modelled). Returns the memtype
-    used, or None when ``remap_pfn_range()`` fails (mmap_mem returns EAGAIN), and lazy trace
-    lines."""
-    if not (sw.x86 and sw.pat):
-        return want, [(_NO_PAT, start, end)]
-    if ISA_START <= start and end <= ISA_END:
-        return want, [(_RESERVE, start, end, want, "legacy ISA range is untracked -> 0")]
-    if _pat_is_ram(machine, sw, start, end):
-        return want, [
-            (_RESERVE, start, end, want, "System RAM keeps its own memtype (lookup_memtype) -> 0")
-        ]
-    types: dict[str, str] = {}
-    # the memtype interval tree's lookup (memtype_check_conflict): only overlapping mappings
-    for m in machine.mappings.overlapping(start, end):
-        if _pat_is_ram(machine, sw, m.start, m.end):
-            continue
-        types.setdefault(_memtype(m), m.id)
-    if not types:
-        return want, [(_RESERVE, start, end, want, "memtype_reserve() new entry -> 0")]
-    if len(types) > 1:
-        live = ", ".join(f"{t} {i}" for t, i in types.items())
-        return None, [
-            (
-                _RESERVE,
-                start,
-                end,
-                want,
-                f"overlaps live mappings of differing memtypes ({live}) -> -EBUSY",
-            )
-        ]
-    got, mid = next(iter(types.items()))
-    if got == want:
-        return want, [(_RESERVE, start, end, want, f"same memtype as {mid} -> 0")]
-    if _new_memtype_allowed(want, got):
-        return got, [
-            (
-                _RESERVE,
-                start,
-                end,
-                want,
-                f"{mid} holds {got}; is_new_memtype_allowed({want}, {got}) -> maps {got}",
-            )
-        ]
-    return None, [
-        (
-            _RESERVE,
-            start,
-            end,
-            want,
-            f"{mid} holds {got}; is_new_memtype_allowed("
-            f"{want}, {got}) false -> -EINVAL (conflicting "
-            "memory types)",
-        )
-    ]
 
 
 def _mmap_op(addr: int, length: int, private: bool, sync: bool) -> str:
@@ -147,8 +57,8 @@ def mmap_mem(
     ``dry_run`` nothing is created. ``sync`` = opened with O_SYNC (PAT UC- instead of WB)."""
     op = (_mmap_op, addr, length, private, sync)
     sw = machine.config.switches
-    if not sw.devmem:
-        return no_devmem(op, sw.counterfactual)
+    if not sw.devmem or sw.lockdown_dev_mem:
+        return open_mem(op, sw)
     cf = sw.counterfactual
     trace: list[Line] = []
     notes: list[str] = []
@@ -206,7 +116,7 @@ def mmap_mem(
     if not sw.strict_devmem and sw.proposal == "none":
         decider = t[-1]  # without STRICT_DEVMEM only the PAT hook can say no
     end = addr + size - 1
-    memtype, t = reserve_pfn_range(machine, sw, addr, end, "UC-" if sync else "WB")
+    memtype, t = mmap_memtype(machine, sw, addr, end, sync)
     trace += t
     if memtype is None:
         return verdict(_EAGAIN, "remap_pfn_range() failed on a PAT memtype conflict", t[-1])
@@ -215,7 +125,7 @@ def mmap_mem(
         return verdict(_OK, (_would_map, "would map", addr, end, kind, memtype), decider, size)
     mid = f"m{machine.next_mapping}"
     machine.next_mapping += 1
-    machine.mappings[mid] = Mapping(mid, addr, size, private=private, sync=sync)
+    machine.mappings[mid] = Mapping(mid, addr, size, private=private, sync=sync, memtype=memtype)
     machine.emit(EventKind.MAPPING_ADDED, mid, start=addr, length=size, private=private)
     trace.append(
         f"remap_pfn_range(): {size >> PAGE_SHIFT} PTEs installed as {mid}; "

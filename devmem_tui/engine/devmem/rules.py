@@ -25,7 +25,7 @@ from collections.abc import Iterator
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from devmem_tui.engine.config import BUSY_IS_EXCLUSIVE, RFC_2021, Switches
+from devmem_tui.engine.config import BUSY_IS_EXCLUSIVE, V1_2021, Switches
 from devmem_tui.engine.devmem.verdict import Lazy, Line, traced
 from devmem_tui.engine.iomem.tree import F, Resource
 from devmem_tui.engine.units import PAGE_SHIFT, PAGE_SIZE
@@ -196,9 +196,11 @@ def region_intersects_lazy(
     All versions: each top-level resource overlapping the range counts as "type" when its flags
     contain every requested bit (BUSY is not asked for, so the non-busy ``virtioN`` parent
     counts as System RAM), else "other"; none of type -> DISJOINT, no other -> INTERSECTS
-    (holes don't count), else MIXED. Up to 6.11 only top-level resources are seen. From 6.12
-    (b4afe4183ec7, CVE-2024-49878; stable 5.4.y+) a non-matching top-level resource is searched
-    for matching descendants and is not "other" when they cover its whole overlap."""
+    (holes don't count), else MIXED. Before b4afe4183ec7 (CVE-2024-49878) only top-level
+    resources are seen; with it (mainline 6.12; stable 5.4.285, 5.10.227, 5.15.168, 6.1.113,
+    6.6.55, 6.10.14, 6.11.3: ``config.REGION_INTERSECTS_DESCENDS``) a non-matching top-level
+    resource is searched for matching descendants and is not "other" when they cover its whole
+    overlap."""
     sw = sw or machine.config.switches
     tree = machine.tree
     # memremap() asks about the page devmem_is_allowed() just asked about: the last answer is
@@ -269,25 +271,41 @@ def region_intersects_lazy(
 _PIR_COVERS = "page_is_ram({:#x}): busy {!r} {:#x}-{:#x} covers the page -> 1".format
 _PIR_PART = "page_is_ram({:#x}): busy {!r} {:#x}-{:#x} covers only part of the page -> 0".format
 _PIR_NONE = "page_is_ram({:#x}): no busy System RAM here -> 0".format
+_PIR_NESTED = (
+    "page_is_ram({:#x}) [< 5.1: walk_system_ram_range() sees the top level only]: busy {!r} "
+    "{:#x}-{:#x} is nested below {!r} -> 0"
+).format
 
 
 def page_is_ram_lazy(machine: MachineLike, pfn: int, sw: Switches | None = None) -> Lazy:
     """``page_is_ram(pfn)`` = ``walk_system_ram_range(pfn, 1)`` (kernel/resource.c).
 
-    True iff one resource with SYSTEM_RAM|BUSY, at any depth, covers the whole page (the walk
-    rounds each match inward to whole pages), so page 0x9f is not RAM when RAM ends at 0x9fbff
-    and the non-busy ``virtioN`` parent never counts. Modelled the same in every version (see
-    docs/kernel-rules.md: the 4.x walk looked at top-level resources only)."""
+    True iff one resource with SYSTEM_RAM|BUSY covers the whole page (the walk rounds each
+    match inward to whole pages), so page 0x9f is not RAM when RAM ends at 0x9fbff and the
+    non-busy ``virtioN`` parent never counts. From 5.1 (a9b17a5ef499 "mm/resource: Let
+    walk_system_ram_range() search child resources", merged with dax kmem) at any depth; before,
+    ``find_next_iomem_res(..., first_level_children_only = true)`` saw top-level resources only,
+    so System RAM nested below another resource (dax kmem, CXL) is not RAM there."""
+    sw = sw or machine.config.switches
     start = pfn << PAGE_SHIFT
     last = start + PAGE_SIZE - 1
     partial: Resource | None = None
+    nested: Resource | None = None
+    root = machine.tree.root
+    descends = sw.walk_ram_descends
     for r in machine.tree.overlaps(start, last):
         if r.flags.real & _SYSTEM_RAM_BUSY == _SYSTEM_RAM_BUSY:
+            if not descends and r.parent is not root:
+                nested = nested or r
+                continue
             if r.start <= start and r.end >= last:
                 return True, [(_PIR_COVERS, pfn, r.name, r.start, r.end)]
             partial = partial or r
     if partial is not None:
         return False, [(_PIR_PART, pfn, partial.name, partial.start, partial.end)]
+    if nested is not None:
+        top = nested.chain()[0]
+        return False, [(_PIR_NESTED, pfn, nested.name, nested.start, nested.end, top.name)]
     return False, [(_PIR_NONE, pfn)]
 
 
@@ -409,7 +427,7 @@ def devmem_is_allowed_lazy(
 
 
 # ------------------------------------------------------------------------------ proposals
-_RFC_NAME = "iomem_range_contains_excluded_devmem({:#x}-{:#x}) [rfc-2021]: "
+_RFC_NAME = "iomem_range_contains_excluded_devmem({:#x}-{:#x}) [v1-2021]: "
 _RFC_HIT = (_RFC_NAME + "{!r} {:#x}-{:#x} is SYSTEM_RAM|EXCLUSIVE -> 1").format
 _RFC_NONE = (_RFC_NAME + "no SYSTEM_RAM|EXCLUSIVE resource -> 0").format
 
@@ -417,9 +435,11 @@ _RFC_NONE = (_RFC_NAME + "no SYSTEM_RAM|EXCLUSIVE resource -> 0").format
 def rfc2021_excluded_lazy(
     machine: MachineLike, start: int, end: int, sw: Switches | None = None
 ) -> Lazy:
-    """``iomem_range_contains_excluded_devmem()`` of the 2021 series v1/v2 (counterfactual,
-    never merged): does [start, end] overlap a resource flagged SYSTEM_RAM|EXCLUSIVE, at any
-    depth? drivers/char/mem.c denied such pages whatever STRICT_DEVMEM and ``iomem=`` say."""
+    """``iomem_range_contains_excluded_devmem()`` of the 2021 series v1/v2 ("[PATCH v1 1/3]
+    /dev/mem: disallow access to explicitly excluded system RAM regions"; counterfactual: v3
+    replaced it, never merged): does [start, end] overlap a resource flagged
+    SYSTEM_RAM|EXCLUSIVE, at any depth? drivers/char/mem.c denied such pages whatever
+    STRICT_DEVMEM and ``iomem=`` say."""
     sw = sw or machine.config.switches
     for r in machine.tree.overlaps(start, end):
         if eff_flags(r, sw) & _EXCLUSIVE_SYSTEM_RAM == _EXCLUSIVE_SYSTEM_RAM:
@@ -435,11 +455,14 @@ _BIE_HIT = (
 
 
 def busy_excluded_lazy(machine: MachineLike, pfn: int, sw: Switches | None = None) -> Lazy:
-    """busy-is-exclusive (counterfactual, Dan Williams' answer in the 2021 thread): every
-    busy region - the kernel is using it - is a mandatory exclusion, checked in
+    """busy-is-exclusive (counterfactual): "all of the existing 'kernel is using this region'
+    cases should become mandatory exclusions", the idea Dan Williams raised in the 2021 thread
+    as a reductio of v1/v2 (he argued that a mostly unfettered /dev/mem mode is here to stay;
+    nobody proposed this as a patch). Every busy region is a mandatory exclusion, checked in
     drivers/char/mem.c before STRICT_DEVMEM, IO_STRICT_DEVMEM and ``iomem=`` are consulted.
-    It is IO_STRICT_DEVMEM made mandatory, so on x86 it keeps that option's "low 1 MiB
-    bypasses iomem restrictions" rule (pfn < 256 is never excluded here)."""
+    It is IO_STRICT_DEVMEM made mandatory ("precisely CONFIG_IO_STRICT_DEVMEM"), so on x86 it
+    keeps that option's "low 1 MiB bypasses iomem restrictions" rule (pfn < 256 is never
+    excluded here)."""
     sw = sw or machine.config.switches
     if sw.x86 and pfn < LOW_PFNS:
         return False, [(_BIE, pfn, "the low 1 MiB bypasses iomem restrictions -> 0")]
@@ -461,17 +484,17 @@ def page_is_allowed_lazy(
     ``devmem_is_allowed()`` with CONFIG_STRICT_DEVMEM=y, else 1. Up to 4.10 read/write used
     ``range_is_allowed()`` over the remaining count instead (same page answers, see rw).
 
-    rfc-2021: first deny pages overlapping SYSTEM_RAM|EXCLUSIVE regardless of STRICT_DEVMEM;
+    v1-2021: first deny pages overlapping SYSTEM_RAM|EXCLUSIVE regardless of STRICT_DEVMEM;
     then with STRICT_DEVMEM, any non-zero ``devmem_is_allowed()`` becomes 1, so value 2 is
     lost (derived from the patch, not run). busy-is-exclusive: first deny busy pages
     (``busy_excluded``)."""
     sw = sw or machine.config.switches
     trace: list[Line] = []
-    if sw.proposal == RFC_2021:
+    if sw.proposal == V1_2021:
         start = pfn << PAGE_SHIFT
         ex, trace = rfc2021_excluded_lazy(machine, start, start + PAGE_SIZE - 1, sw)
         if ex:
-            return 0, [*trace, (_PIA, pfn, " [rfc-2021]: excluded -> 0")]
+            return 0, [*trace, (_PIA, pfn, " [v1-2021]: excluded -> 0")]
     elif sw.proposal == BUSY_IS_EXCLUSIVE:
         ex, trace = busy_excluded_lazy(machine, pfn, sw)
         if ex:
@@ -480,14 +503,13 @@ def page_is_allowed_lazy(
         return 1, [*trace, (_PIA, pfn, ": CONFIG_STRICT_DEVMEM=n -> 1")]
     value, t = devmem_is_allowed_lazy(machine, pfn, sw)
     trace += t
-    if sw.proposal == RFC_2021 and value == 2:
+    if sw.proposal == V1_2021 and value == 2:
         return 1, [
             *trace,
             (
                 _PIA,
                 pfn,
-                " [rfc-2021]: devmem_is_allowed() != 0 -> 1 (value 2 is "
-                "lost: real data, not zeros)",
+                " [v1-2021]: devmem_is_allowed() != 0 -> 1 (value 2 is lost: real data, not zeros)",
             ),
         ]
     return value, trace

@@ -11,6 +11,8 @@ lazy trace lines, so nothing is formatted unless someone reads it.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from itertools import chain
 from typing import TYPE_CHECKING
 
 from devmem_tui.engine.config import Switches
@@ -38,6 +40,7 @@ from devmem_tui.engine.devmem.verdict import (
     op_text,
     render,
 )
+from devmem_tui.engine.iomem.tree import F, Resource
 from devmem_tui.engine.units import ADDR_MAX, PAGE_SHIFT, PAGE_SIZE
 
 if TYPE_CHECKING:
@@ -49,6 +52,23 @@ UNPLUGGED = (
 )
 DEVICE_DATA = "device/bus data (not modelled)"
 RAM_DATA = "System RAM contents"
+# Resources whose bytes are the firmware's: e820 types (arch/x86/kernel/e820.c
+# e820_type_to_string), the ROMs probe_roms() claims, arm64's memblock "reserved" lines.
+FIRMWARE_NAMES = frozenset(
+    {
+        "Reserved",
+        "reserved",
+        "Soft Reserved",
+        "ACPI Tables",
+        "ACPI Non-volatile Storage",
+        "Unusable memory",
+        "System ROM",
+        "Video ROM",
+        "Adapter ROM",
+    }
+)
+_PMEM_DESCS = frozenset({"persistent_memory", "persistent_memory_legacy"})
+_SYSTEM_RAM_BUSY = int(F.MEM | F.SYSRAM | F.BUSY)
 MAX_NOTES = 12
 # Enum members as module constants: reading one through its class costs ~0.2 us on 3.11.
 _OK, _ZEROS, _DROPPED, _SHORT = Outcome.OK, Outcome.ZEROS, Outcome.DROPPED, Outcome.SHORT
@@ -57,14 +77,32 @@ _DIRECT, _FAILED = Xlate.DIRECT, Xlate.FAILED
 _ADDR_END = ADDR_MAX + 1  # addr + length above this ends past 2^64 - 1 (see check_end)
 
 
-def no_devmem(op: Line, counterfactual: str | None) -> Verdict:
-    """``memory_open()`` of a kernel without CONFIG_DEVMEM: every /dev/mem call is ENXIO."""
-    v = Verdict(op, Outcome.OK, counterfactual=counterfactual)
-    line = "memory_open(minor 1): CONFIG_DEVMEM=n, no /dev/mem in devlist -> -ENXIO"
+def open_mem(op: Line, sw: Switches) -> Verdict:
+    """The ``open("/dev/mem")`` every access needs, when it fails (callers ask only when
+    ``not sw.devmem or sw.lockdown_dev_mem``): ``memory_open()`` of a kernel without
+    CONFIG_DEVMEM finds no minor 1 -> ENXIO; then ``open_mem()`` = ``open_port()``
+    (drivers/char/mem.c): CAP_SYS_RAWIO (assumed held), then
+    ``security_locked_down(LOCKDOWN_DEV_MEM)`` (5.4+, 9b9d8dda1ed7): refused under lockdown
+    integrity and confidentiality -> EPERM, before any rule of the /dev/mem policy runs."""
+    v = Verdict(op, Outcome.OK, counterfactual=sw.counterfactual)
+    if not sw.devmem:
+        line = "memory_open(minor 1): CONFIG_DEVMEM=n, no /dev/mem in devlist -> -ENXIO"
+        v.trace.append(line)
+        return v.finish(
+            Outcome.ENXIO,
+            "no /dev/mem in this kernel (CONFIG_DEVMEM=n): a stale device node opens with ENXIO",
+            line,
+        )
+    v.trace.append("open_port(): capable(CAP_SYS_RAWIO) -> true")
+    line = f"open_port(): security_locked_down(LOCKDOWN_DEV_MEM) [lockdown={sw.lockdown}] -> -EPERM"
     v.trace.append(line)
+    v.trace.append(
+        "dmesg: Lockdown: <comm>: /dev/mem,kmem,port is restricted; see man kernel_lockdown.7"
+    )
     return v.finish(
-        Outcome.ENXIO,
-        "no /dev/mem in this kernel (CONFIG_DEVMEM=n): a stale device node opens with ENXIO",
+        Outcome.EPERM,
+        f"open() of /dev/mem is refused: the kernel is locked down ({sw.lockdown}; Secure "
+        "Boot usually turns this on), before any /dev/mem rule runs",
         line,
     )
 
@@ -78,8 +116,13 @@ def _copy_line(fn: str, first: int, last: int, action: str, via: Xlate, kind: st
 
 
 def data_kind(machine: MachineLike, addr: int, via: Xlate) -> str:
-    """What real data a page yields: RAM through the direct map, or device/bus data (or
-    unplugged virtio-mem memory) through an I/O mapping. Platform data is not modelled."""
+    """What real data a page yields. Through the direct map: RAM (of an online or offline
+    block, or hwpoisoned). Through an I/O mapping (``ioremap_cache()``): what the bytes under
+    it are - live System RAM the ioremap walk did not see (RAM nested below another resource,
+    read through an alias mapping), firmware memory (e820 Reserved, ACPI, ROMs: page 0, the
+    0xf0000 ROM, firmware-reserved RAM), persistent memory, else device/bus data, whose values
+    are the platform's and not modelled. Unplugged virtio-mem memory either way. A label never
+    claims a kind of data the kernel would not return."""
     state = machine.memory_state(addr)
     if state in ("page_offline", "not_added"):
         return UNPLUGGED
@@ -89,7 +132,40 @@ def data_kind(machine: MachineLike, addr: int, via: Xlate) -> str:
         if state == "hwpoison":
             return "a hwpoisoned RAM page (a real read may machine-check; not modelled)"
         return RAM_DATA
-    return DEVICE_DATA
+    return _io_kind(machine, addr & ~(PAGE_SIZE - 1))
+
+
+def _io_kind(machine: MachineLike, page: int) -> str:
+    """What an I/O mapping of the page reaches, by the deepest resource under each byte
+    (System RAM wins over what it is nested in or holds). ``overlaps()`` lists in pre-order
+    and siblings never overlap, so a later resource overlapping the RAM one is inside it, and
+    a resource with an overlapping child has it right after itself."""
+    found = machine.tree.overlaps(page, page + PAGE_SIZE - 1)
+    kinds: list[str] = []
+    ram: Resource | None = None
+    last = len(found) - 1
+    for i, r in enumerate(found):
+        if ram is not None and r.start <= ram.end and r.end >= ram.start:
+            continue  # inside RAM already named
+        if r.flags.real & _SYSTEM_RAM_BUSY == _SYSTEM_RAM_BUSY:
+            ram = r
+            name = r.name
+            kind = (
+                f"live {name} contents"
+                if name.startswith("System RAM")
+                else f"live System RAM contents ({name!r})"
+            )
+        elif i < last and found[i + 1].parent is r:
+            continue  # a child covers (part of) it: the deepest resource decides
+        elif r.name in FIRMWARE_NAMES:
+            kind = f"firmware memory ({r.name!r})"
+        elif r.desc in _PMEM_DESCS:
+            kind = "persistent memory contents"
+        else:
+            kind = DEVICE_DATA
+        if kind not in kinds:
+            kinds.append(kind)
+    return " and ".join(kinds) if kinds else DEVICE_DATA
 
 
 def _invalid_detail(arm64: bool, addr: int, count: int, high_memory: int, verb: str) -> str:
@@ -104,26 +180,6 @@ def _invalid_detail(arm64: bool, addr: int, count: int, high_memory: int, verb: 
             "only reach addresses below the top of directly mapped RAM"
         )
     return f"{why}; nothing {verb}"
-
-
-def _old_range_precheck(
-    machine: MachineLike, sw: Switches, addr: int, count: int
-) -> tuple[int | None, list[Line]]:
-    """Up to 4.10 read_mem()/write_mem() called ``range_is_allowed(pfn, remaining count)``
-    before each chunk: the first call covers ceil(count / 4K) pages from the first pfn, the
-    second (if any) every remaining page. Returns how many leading pages may be processed
-    before the call fails with EPERM (0 or 1), or None when every page passes, and the trace
-    of the refusing call (its last line decides)."""
-    first = addr >> PAGE_SHIFT
-    last = (addr + count - 1) >> PAGE_SHIFT
-    ok, t = range_is_allowed_lazy(machine, first, count, sw)
-    if not ok:
-        return 0, t
-    if first + ((count + PAGE_SIZE - 1) >> PAGE_SHIFT) - 1 < last:  # unaligned tail page
-        ok, t = range_is_allowed_lazy(machine, first + 1, (last - first) << PAGE_SHIFT, sw)
-        if not ok:
-            return 1, t
-    return None, []
 
 
 def read_mem(machine: MachineLike, addr: int, length: int) -> Verdict:
@@ -151,8 +207,8 @@ def _rw(machine: MachineLike, addr: int, length: int, write: bool) -> Verdict:
     if addr + length > _ADDR_END or addr > ADDR_MAX or length > ADDR_MAX:  # check_end's test
         check_end(op, addr, length)
     sw = machine.config.switches
-    if not sw.devmem:
-        return no_devmem(op, sw.counterfactual)
+    if not sw.devmem or sw.lockdown_dev_mem:
+        return open_mem(op, sw)
     cf = sw.counterfactual
     count = length if length < MAX_RW_COUNT else MAX_RW_COUNT
     ok, trace = valid_phys_addr_range_lazy(machine, addr, count, sw)
@@ -190,26 +246,42 @@ def _rw(machine: MachineLike, addr: int, length: int, write: bool) -> Verdict:
     first_pfn, last_pfn = addr >> PAGE_SHIFT, end >> PAGE_SHIFT
     zero_pages: list[tuple[int, int]] = []
     data_pages: list[tuple[int, int]] = []
-    eperm_after_first = False
-    pre_decider: Line = ""
-    if not sw.lowmem_ram_zero_fill:  # <= 4.10: range_is_allowed() of the remaining count
-        stop, t = _old_range_precheck(machine, sw, addr, count)
+    tail_check: list[Line] = []  # <= 4.10: the second range_is_allowed() call, if any
+    tail_denied = False
+    decider: Line = ""
+    old = not sw.lowmem_ram_zero_fill
+    if old:
+        # <= 4.10 (before a4866aa81251): each chunk first calls range_is_allowed(pfn of p,
+        # remaining count), which decides the access; no page_is_allowed() runs. The first call
+        # covers ceil(count / 4K) pages from the first pfn; an unaligned call's last page is
+        # only seen by the second call, made after the first page was copied; every later
+        # call covers pages already checked.
+        ok, t = range_is_allowed_lazy(machine, first_pfn, count, sw)
         trace += t
-        if stop == 0:
+        decider = t[-1]
+        if not ok:
             return _failure(
-                op, cf, trace, notes, write, _EPERM, 0, count, "", t[-1], zero_pages, data_pages
+                op, cf, trace, notes, write, _EPERM, 0, count, "", decider, zero_pages, data_pages
             )
-        if stop == 1:
-            last_pfn, eperm_after_first, pre_decider = first_pfn, True, t[-1]
-            end = min(end, (first_pfn << PAGE_SHIFT) + PAGE_SIZE - 1)
+        if first_pfn + ((count + PAGE_SIZE - 1) >> PAGE_SHIFT) <= last_pfn:
+            rest = count - (PAGE_SIZE - (addr & (PAGE_SIZE - 1)))
+            ok, tail_check = range_is_allowed_lazy(machine, first_pfn + 1, rest, sw)
+            tail_denied = not ok
+            if tail_denied:
+                last_pfn, end = first_pfn, (first_pfn << PAGE_SHIFT) + PAGE_SIZE - 1
+    old_decider = decider
     write_word = "written" if write else "copied"
     skip_word = "skipped, bytes counted as written" if write else "zero-filled (clear_user)"
 
     def run_checks(first: int, last: int) -> tuple[list[Line], int, Xlate | None, str, Line]:
         """One page run's checks: its trace lines, the page_is_allowed() value, how
         xlate_dev_mem_ptr() reached it (None: not asked), what data it holds, the decider."""
-        value, t = page_is_allowed_lazy(machine, first, sw)
-        decider = t[-1]
+        t: list[Line]
+        if old:  # range_is_allowed() passed for these pages already
+            value, t, decider = 1, [], old_decider
+        else:
+            value, t = page_is_allowed_lazy(machine, first, sw)
+            decider = t[-1]
         if value == 0:
             return t, 0, None, "", decider
         if value == 2:
@@ -229,16 +301,24 @@ def _rw(machine: MachineLike, addr: int, length: int, write: bool) -> Verdict:
     groups = RunGroups()  # trace lines per page run, as many as are printed
     data_spans: list[tuple[int, int, str]] = []  # (first byte, last byte, what data moved)
     done = 0  # bytes processed (read: copied or zeroed; write: written or skipped)
-    decider: Line = ""
     outcome: Outcome | None = None
     detail: Line = ""
-    # A one-page call is one run (what spans would give), without the generator.
-    all_runs = (
-        (GrainRuns(first_pfn, last_pfn, False),)
-        if first_pfn == last_pfn
-        else run_spans(machine, first_pfn, last_pfn, states=True)
-    )
-    for runs in all_runs:
+    # A one-page call is one run (what spans would give), without the generator. With a
+    # second range_is_allowed() call (<= 4.10) the first page is a run of its own: the call's
+    # trace goes after it, as the kernel runs it.
+    all_runs: Iterable[GrainRuns]
+    if first_pfn == last_pfn:
+        all_runs = (GrainRuns(first_pfn, last_pfn, False),)
+    elif tail_check:
+        all_runs = chain(
+            (GrainRuns(first_pfn, first_pfn, False),),
+            run_spans(machine, first_pfn + 1, last_pfn, states=True),
+        )
+    else:
+        all_runs = run_spans(machine, first_pfn, last_pfn, states=True)
+    for n_span, runs in enumerate(all_runs):
+        if n_span == 1 and tail_check:
+            groups.add(tail_check)
         # The runs of a span answer alike, except one whose first page is hwpoisoned (its
         # data differs): the others are decided once per stretch, their lines made lazily.
         cuts = [len(runs)]
@@ -287,10 +367,14 @@ def _rw(machine: MachineLike, addr: int, length: int, write: bool) -> Verdict:
             k0 = k1
         if outcome is not None:
             break
+    if tail_denied and outcome is None:  # the first page went through; the second call says no
+        groups.add(tail_check)
+        outcome, decider = _EPERM, tail_check[-1]
+        detail = (
+            "range_is_allowed() of the rest of the call (pfn {:#x} on) said no".format,
+            first_pfn + 1,
+        )
     trace += groups.lines(fn)
-    if outcome is None and eperm_after_first:
-        outcome, decider = _EPERM, pre_decider
-        detail = ("range_is_allowed() denied a later page (pfn {:#x} on)".format, first_pfn + 1)
     if outcome is None:
         return _success(
             op, cf, trace, notes, write, done, data_spans, decider, zero_pages, data_pages

@@ -50,7 +50,8 @@ class Outcome(StrEnum):
     ENOSYS = "ENOSYS"
     EAGAIN = "EAGAIN"
     ENXIO = "ENXIO"
-    EBUSY = "EBUSY"  # sysfs memoryN/state writes: offline with pinned pages (cmd_vmem)
+    EBUSY = "EBUSY"  # sysfs memoryN/state writes: offline of unmovable pages (cmd_vmem)
+    EINTR = "EINTR"  # offline of a long-term pinned page: retried until a signal (cmd_vmem)
     SIGBUS = "SIGBUS"
     ACK = "ACK"
     NACK = "NACK"
@@ -71,6 +72,7 @@ ERRNO_OUTCOMES = frozenset(
         Outcome.EAGAIN,
         Outcome.ENXIO,
         Outcome.EBUSY,
+        Outcome.EINTR,
     }
 )
 

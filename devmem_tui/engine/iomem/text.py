@@ -149,7 +149,10 @@ def infer_flags(name: str, start: int, parent: Resource | None) -> tuple[F, str]
     N`` MEM with desc cxl, ``regionN`` MEM, not busy); ``dev_dax_kmem_probe`` in
     drivers/dax/kmem.c (the ``daxN.M`` claim is set to plain IORESOURCE_SYSTEM_RAM, BUSY clear,
     so that add_memory can nest under it; read in the source, all versions since 5.1);
-    ``of_io_request_and_map`` (GICv3 GICD/GICR are requested, so busy). The busy-ness of ROMs,
+    ``of_io_request_and_map`` (GICv3 GICD/GICR are requested, so busy); arm64's
+    ``reserve_memblock_reserved_regions()`` -> ``reserve_region_with_split()`` (the
+    ``reserved`` lines inside System RAM are MEM|BUSY, the parent's type plus BUSY, not System
+    RAM). The busy-ness of ROMs,
     APICs, HPET, MMCONFIG and BARs is recalled, not read in the source.
 
     Names nobody names: under a PCI bus window a device resource (not busy); under any other
@@ -164,6 +167,10 @@ def infer_flags(name: str, start: int, parent: Resource | None) -> tuple[F, str]
         if m:  # virtio-mem adds with MHP_MERGE_RESOURCE -> merge_system_ram_resource
             return (_VIRTIO_MEM_RAM if m.group(1) == "virtio_mem" else _DRIVER_MANAGED), "none"
     if parent is not None and int(parent.flags) & _SYSRAM_BUSY_I == _SYSRAM_BUSY_I:
+        if name == "reserved":
+            # arm64 reserve_memblock_reserved_regions() -> reserve_region_with_split():
+            # flags = resource_type(parent) | IORESOURCE_BUSY, i.e. MEM|BUSY, not System RAM
+            return _MEM_BUSY, "none"
         return _SYSRAM_BUSY, "none"  # Kernel code/rodata/data/bss, Crash kernel
     desc = _E820_DESC.get(name)
     if desc is not None:

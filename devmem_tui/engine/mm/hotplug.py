@@ -1,7 +1,9 @@
 """Memory hot(un)plug as mm/memory_hotplug.c and drivers/base/memory.c do it, on the
 memory-block table (memory_blocks.py): adding and removing driver-managed memory, onlining and
 offlining memory blocks (with the zone policy and the memory notifier), the sysfs
-``memoryN/state`` file, and the pinned (unmovable) pages that make offlining fail.
+``memoryN/state`` file, and the pinned pages that make offlining fail: unmovable ones (slab,
+page tables) fail isolation with -EBUSY, long-term pins (FOLL_LONGTERM) make migration fail
+forever, so ``offline_pages()`` retries until a signal arrives (-EINTR).
 
 Drivers call in here with their ``MemoryGroup`` and the log of their current operation; the
 MM calls back through the group's owner (``memory_blocks.GroupOwner``), never importing a
@@ -28,7 +30,11 @@ from devmem_tui.engine.mm.memory_blocks import (
     OperationLog,
     Spans,
 )
-from devmem_tui.engine.units import EBUSY, EEXIST, EINVAL, merge_ranges
+from devmem_tui.engine.units import EBUSY, EEXIST, EINTR, EINVAL, merge_ranges
+
+UNMOVABLE = "unmovable"
+LONGTERM = "longterm"
+PIN_KINDS = (UNMOVABLE, LONGTERM)
 
 
 # ----------------------------------------------------------------------------- zones
@@ -312,19 +318,32 @@ def online_pages(
 
 def offline_pages(machine: MachineLike, group: MemoryGroup, mb: int, log: OperationLog) -> int:
     """``offline_pages()`` for one memory block: MEM_GOING_OFFLINE (the driver drops its
-    references on PG_offline pages so they are skipped), migrate everything else; a pinned
-    page makes it fail with -EBUSY (MEM_CANCEL_OFFLINE); else MEM_OFFLINE."""
-    pin = None
+    references on PG_offline pages so they are skipped), ``start_isolate_page_range()``, then
+    ``do_migrate_range()`` for everything else; else MEM_OFFLINE.
+
+    An unmovable page (``pin ... unmovable``) fails isolation (``has_unmovable_pages()``):
+    -EBUSY, MEM_CANCEL_OFFLINE. A long-term pinned page is movable, so isolation succeeds, but
+    its migration fails every time, and since 72b39cfc4d75 "mm, memory_hotplug: do not fail
+    offlining too early" (4.15; every kernel with virtio-mem) ``offline_pages()`` retries until
+    ``signal_pending()``: -EINTR once the writer is interrupted (the write hangs until then)."""
+    pins: list[tuple[int, str]] = []
     for a, b in group.owner.memory_going_offline(mb):
-        pin = first_pinned(machine, a, b)
-        if pin is not None:
-            break
-    if pin is not None:
+        pins += pins_in(machine, a, b)
+    unmovable = [addr for addr, kind in pins if kind == UNMOVABLE]
+    if unmovable:
         log.t(
-            f"offline_pages(memory{mb}): page {pin:#x} is pinned (unmovable) -> "
-            "-EBUSY (MEM_CANCEL_OFFLINE)"
+            f"offline_pages(memory{mb}): start_isolate_page_range: has_unmovable_pages() "
+            f"finds page {min(unmovable):#x} (unmovable) -> -EBUSY (MEM_CANCEL_OFFLINE)"
         )
         return -EBUSY
+    if pins:
+        page = min(addr for addr, _ in pins)
+        log.t(
+            f"offline_pages(memory{mb}): do_migrate_range: page {page:#x} has a long-term pin "
+            "(FOLL_LONGTERM), migration fails -> retry, again and again, until "
+            "signal_pending() -> -EINTR (MEM_CANCEL_OFFLINE)"
+        )
+        return -EINTR
     group.set_offline(mb)
     if log.want():
         log.t(f"offline_pages(memory{mb}) -> 0")
@@ -420,8 +439,9 @@ def sysfs_online(machine: MachineLike, mb: int, how: str | None = None) -> Sysfs
 
 def sysfs_offline(machine: MachineLike, mb: int) -> SysfsResult:
     """``state_store()`` writing ``offline`` to memoryN/state (``device_offline()`` ->
-    ``offline_pages()``): -EINVAL when already offline, -EBUSY when a pinned page cannot be
-    migrated."""
+    ``offline_pages()``): -EINVAL when already offline, -EBUSY when an unmovable page fails
+    isolation, -EINTR (after hanging until a signal) when a long-term pinned page never
+    migrates."""
     group = owning_group(machine, mb)
     owner = group.owner
     log = owner.begin_operation(f"echo offline > /sys/devices/system/memory/memory{mb}/state")
@@ -433,10 +453,20 @@ def sysfs_offline(machine: MachineLike, mb: int) -> SysfsResult:
             f"memory{mb} is already offline: write fails with EINVAL",
             owner.end_operation().full_trace(),
         )
-    if offline_pages(machine, group, mb, log):
+    rc = offline_pages(machine, group, mb, log)
+    if rc == -EINTR:
+        return SysfsResult(
+            "EINTR",
+            f"memory{mb} cannot be offlined: a long-term pinned page never migrates, so the "
+            "real 'echo offline > memory"
+            f"{mb}/state' would hang until interrupted (Ctrl-C) and then fail with EINTR; "
+            "nothing changed",
+            owner.end_operation().full_trace(),
+        )
+    if rc:
         return SysfsResult(
             "EBUSY",
-            f"memory{mb} cannot be offlined: pinned (unmovable) pages -> EBUSY",
+            f"memory{mb} cannot be offlined: unmovable pages fail isolation -> EBUSY",
             owner.end_operation().full_trace(),
         )
     owner.run_work()
@@ -450,6 +480,8 @@ def sysfs_offline(machine: MachineLike, mb: int) -> SysfsResult:
 
 
 # ----------------------------------------------------------------------------- pins
+# Every access to the pins goes through the functions below (machine.pinned holds unmovable
+# pages, machine.pinned_longterm FOLL_LONGTERM pins; inclusive, page-rounded, merged).
 def pin_problem(machine: MachineLike, start: int, end: int) -> str | None:
     """Why [start, end] cannot be pinned, or None. Only pages in the page allocator can be
     pinned: the range must be busy System RAM and, inside a hot-pluggable device, in an added
@@ -489,34 +521,150 @@ def pin_problem(machine: MachineLike, start: int, end: int) -> str | None:
     return None
 
 
-# The pins are a sorted list of merged inclusive ranges (``machine.pinned``); these functions
-# are the only code that reads or changes it, each by bisection (engine/ranges.py), recording
-# its inverse in the machine's journal.
-def add_pin(machine: MachineLike, start: int, end: int) -> None:
-    """Record [start, end] (page-rounded) as pinned, merging with touching pins."""
-    ranges.add(machine.pinned, start & ~0xFFF, end | 0xFFF, machine.journal)
+def _movable_parts(machine: MachineLike, start: int, end: int) -> list[tuple[int, int, int]]:
+    """The parts of [start, end] in memory blocks onlined to ZONE_MOVABLE: (start, end, mb)."""
+    mbs = machine.memory_block_size
+    out: list[tuple[int, int, int]] = []
+    for mb in range(start // mbs, end // mbs + 1):
+        if machine.memory_blocks.zone_of(mb) == MOVABLE:
+            out.append((max(start, mb * mbs), min(end, (mb + 1) * mbs - 1), mb))
+    return out
+
+
+@dataclass
+class PinResult:
+    """What ``pin_pages`` did: the ranges now pinned, the ranges whose pages FOLL_LONGTERM
+    migrated out of ZONE_MOVABLE first (pinned elsewhere, nothing here), and the trace."""
+
+    pinned: list[tuple[int, int]]
+    migrated: list[tuple[int, int, int]]
+    trace: list[str]
+
+
+def pin_pages(machine: MachineLike, start: int, end: int, kind: str) -> PinResult:
+    """Pin [start, end] (page-rounded) as ``kind``: ``unmovable`` records the pages (a kernel
+    allocation or pin the MM cannot move); ``longterm`` is ``pin_user_pages(FOLL_LONGTERM)``:
+    since d1e153fea2a8 "mm/gup: migrate pinned pages out of movable zone" (5.13)
+    ``check_and_migrate_movable_pages()`` first migrates pages in ZONE_MOVABLE elsewhere, so a
+    long-term pin never sits in ZONE_MOVABLE; before 5.13 only CMA pages were migrated and the
+    pin stays where it is. Validate with ``pin_problem`` first."""
+    start &= ~0xFFF
+    end |= 0xFFF
+    if kind not in PIN_KINDS:
+        raise DevmemError(f"bad pin kind {kind!r}: expected {' or '.join(PIN_KINDS)}")
+    trace: list[str] = []
+    migrated: list[tuple[int, int, int]] = []
+    keep = [(start, end)]
+    if kind == LONGTERM:
+        trace.append(f"pin_user_pages({start:#x}-{end:#x}, FOLL_LONGTERM)")
+        moves = _movable_parts(machine, start, end)
+        # d1e153fea2a8 "mm/gup: migrate pinned pages out of movable zone" (5.13)
+        if moves and machine.config.at_least(5, 13):
+            migrated = moves
+            for a, b, mb in moves:
+                trace.append(
+                    f"check_and_migrate_movable_pages(): {a:#x}-{b:#x} is in ZONE_MOVABLE "
+                    f"(memory{mb}) -> migrated to a kernel zone first, the pin holds the copy"
+                )
+            keep = _subtract([(start, end)], [(a, b) for a, b, _ in moves])
+        elif moves:
+            trace.append(
+                "check_and_migrate_cma_pages() [< 5.13]: only CMA pages are migrated; the pin "
+                "stays in ZONE_MOVABLE"
+            )
+    for a, b in keep:
+        _add(machine, a, b, kind)
+    if keep:
+        trace.append(f"pinned {', '.join(f'{a:#x}-{b:#x}' for a, b in keep)} ({kind})")
+    return PinResult(keep, migrated, trace)
+
+
+def _subtract(have: list[tuple[int, int]], cut: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    out = list(have)
+    for ca, cb in cut:
+        nxt: list[tuple[int, int]] = []
+        for a, b in out:
+            if b < ca or a > cb:
+                nxt.append((a, b))
+                continue
+            if a < ca:
+                nxt.append((a, ca - 1))
+            if b > cb:
+                nxt.append((cb + 1, b))
+        out = nxt
+    return out
+
+
+def _pins(machine: MachineLike, kind: str) -> list[tuple[int, int]]:
+    return machine.pinned if kind == UNMOVABLE else machine.pinned_longterm
+
+
+# The pins of each kind are a sorted list of merged inclusive ranges (``machine.pinned``,
+# ``machine.pinned_longterm``); the functions below are the only code that reads or changes
+# them, each by bisection (engine/ranges.py), recording its inverse in the machine's journal.
+def _add(machine: MachineLike, start: int, end: int, kind: str) -> None:
+    ranges.add(_pins(machine, kind), start, end, machine.journal)
+
+
+def add_pin(machine: MachineLike, start: int, end: int, kind: str = UNMOVABLE) -> None:
+    """Record [start, end] (page-rounded) as pinned, merging with touching pins (no zone
+    rules: ``pin_pages`` applies them)."""
+    _add(machine, start & ~0xFFF, end | 0xFFF, kind)
 
 
 def remove_pin(machine: MachineLike, start: int, end: int) -> int:
-    """Unpin [start, end] (page-rounded); returns how many bytes were pinned there."""
-    return ranges.remove(machine.pinned, start & ~0xFFF, end | 0xFFF, machine.journal)
+    """Unpin [start, end] (page-rounded), pins of every kind; returns how many bytes were
+    pinned there."""
+    start &= ~0xFFF
+    end |= 0xFFF
+    return sum(ranges.remove(_pins(machine, k), start, end, machine.journal) for k in PIN_KINDS)
+
+
+def clear_pins(machine: MachineLike) -> None:
+    """A new kernel (kexec, kdump) starts with no pins."""
+    for kind in PIN_KINDS:
+        pins = _pins(machine, kind)
+        if pins:
+            ranges.remove(pins, pins[0][0], pins[-1][1], machine.journal)
+
+
+def pins_in(machine: MachineLike, start: int, end: int) -> list[tuple[int, str]]:
+    """The lowest pinned address in [start, end] of each kind that has one, with the kind."""
+    out: list[tuple[int, str]] = []
+    for kind in PIN_KINDS:
+        first = ranges.first_in(_pins(machine, kind), start, end)
+        if first is not None:
+            out.append((first, kind))
+    return out
 
 
 def first_pinned(machine: MachineLike, start: int, end: int) -> int | None:
-    """Lowest pinned address in [start, end], or None."""
-    return ranges.first_in(machine.pinned, start, end)
+    """Lowest pinned address in [start, end] (any kind), or None."""
+    hits = pins_in(machine, start, end)
+    return min(a for a, _ in hits) if hits else None
 
 
-def pinned_ranges(machine: MachineLike) -> list[tuple[int, int]]:
-    """Every pinned range [start, end], ascending (a copy)."""
-    return list(machine.pinned)
+def pinned_ranges(machine: MachineLike, kind: str = UNMOVABLE) -> list[tuple[int, int]]:
+    """Every pinned range [start, end] of ``kind``, ascending (a copy)."""
+    return list(_pins(machine, kind))
 
 
 def pin_count(machine: MachineLike) -> int:
-    """How many separate pinned ranges there are."""
-    return len(machine.pinned)
+    """How many separate pinned ranges there are (of every kind)."""
+    return sum(len(_pins(machine, kind)) for kind in PIN_KINDS)
 
 
-def restore_pins(machine: MachineLike, pins: list[tuple[int, int]]) -> None:
-    """Replace the pins (a saved session): any order, merged."""
-    machine.pinned = merge_ranges(pins)
+def restore_pins(machine: MachineLike, pins: list[tuple[int, int]], kind: str = UNMOVABLE) -> None:
+    """Replace the pins of ``kind`` (a saved session): any order, merged."""
+    if kind == UNMOVABLE:
+        machine.pinned = merge_ranges(pins)
+    else:
+        machine.pinned_longterm = merge_ranges(pins)
+
+
+def all_pins(machine: MachineLike) -> list[tuple[int, int, str]]:
+    """Every pinned range with its kind, in address order (for listings and saved state)."""
+    return sorted(
+        [(a, b, kind) for kind in PIN_KINDS for a, b in _pins(machine, kind)],
+        key=lambda p: (p[0], p[1]),
+    )

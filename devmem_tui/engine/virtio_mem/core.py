@@ -77,7 +77,7 @@ class VirtioMemCore(Journaled):
         self.probed = False  # driver bound to the device (hotplug or kdump mode)
         self.probe_error = ""  # why no driver runs, when it does not
         self.kdump = False
-        self.exclusive = False  # parent got IORESOURCE_EXCLUSIVE (5.16+ / rfc-2021)
+        self.exclusive = False  # parent got IORESOURCE_EXCLUSIVE (5.16+ / v1-2021)
         self.blockmode: BlockMode = SubBlockMode(self)  # set by virtio_mem_init_hotplug
         # driver bookkeeping (struct virtio_mem)
         self.offline_size = 0

@@ -105,6 +105,7 @@ class VirtioMemDevice(Journaled):
     blocks: BlockRuns = field(default_factory=BlockRuns)
     migration: bool = False
     unplugged_inaccessible: bool = True
+    persistent_suspend: bool = False  # offers VIRTIO_MEM_F_PERSISTENT_SUSPEND (QEMU 9.2+)
     arch: str = "x86_64"
     node: int = 0
     memdev: str = "mem0"
@@ -182,6 +183,7 @@ class VirtioMemDevice(Journaled):
         memdev: str = "mem0",
         node: int = 0,
         unplugged_inaccessible: bool = True,
+        persistent_suspend: bool = False,
     ) -> VirtioMemDevice:
         """Create and realize a device (``virtio_mem_device_realize``).
 
@@ -201,6 +203,7 @@ class VirtioMemDevice(Journaled):
             memdev=memdev,
             node=node,
             unplugged_inaccessible=unplugged_inaccessible,
+            persistent_suspend=persistent_suspend,
         )
         dev.resize_usable_region(dev.requested_size, can_shrink=True)
         return dev
@@ -471,6 +474,7 @@ class VirtioMemDevice(Journaled):
             "blocks": self.blocks.to_list(),
             "migration": self.migration,
             "unplugged_inaccessible": self.unplugged_inaccessible,
+            "persistent_suspend": self.persistent_suspend,
             "arch": self.arch,
             "node": self.node,
             "memdev": self.memdev,
@@ -490,6 +494,7 @@ class VirtioMemDevice(Journaled):
             blocks=BlockRuns.from_list(data["blocks"]),
             migration=bool(data.get("migration", False)),
             unplugged_inaccessible=bool(data.get("unplugged_inaccessible", True)),
+            persistent_suspend=bool(data.get("persistent_suspend", False)),
             arch=str(data.get("arch", "x86_64")),
             node=int(data.get("node", 0)),
             memdev=str(data.get("memdev", "mem0")),

@@ -45,8 +45,20 @@ from devmem_tui.engine.virtio_mem.sbm import SubBlockMode
 
 def driver_accepts_unplugged_inaccessible(cfg: KernelConfig) -> bool:
     """``virtio_mem_features[]`` has VIRTIO_MEM_F_UNPLUGGED_INACCESSIBLE since 61082ad6a6e1
-    (v5.16-rc1, AUTOSEL'd into 5.15.y)."""
-    return bool(cfg.at_least(5, 15))
+    (mainline 5.16 only: ``KernelConfig.driver_accepts_unplugged_inaccessible``)."""
+    return cfg.driver_accepts_unplugged_inaccessible
+
+
+def driver_supports_suspend(cfg: KernelConfig) -> bool:
+    """6.10+ (e4544c550eb1 "virtio-mem: support suspend+resume"): ``virtio_mem_freeze()``
+    no longer answers every suspend with -EPERM ("save/restore not supported.")."""
+    return cfg.at_least(6, 10)
+
+
+def driver_accepts_persistent_suspend(cfg: KernelConfig) -> bool:
+    """``virtio_mem_features[]`` has VIRTIO_MEM_F_PERSISTENT_SUSPEND: the same commit as
+    ``driver_supports_suspend``."""
+    return driver_supports_suspend(cfg)
 
 
 class VirtioMem(VirtioMemCore):
@@ -78,7 +90,8 @@ class VirtioMem(VirtioMemCore):
         self.dev_info(f"region size: {dev.region_size:#x}")
         self.dev_info(f"device block size: {dev.block_size:#x}")
         if self.kdump:
-            if not cfg.at_least(5, 16):
+            if not cfg.at_least(5, 16):  # ce2814622e84 "virtio-mem: kdump mode to sanitize
+                # /proc/vmcore access" (5.16); before, the driver refused to load in kdump
                 self.probe_error = "disabled in kdump kernel (before 5.16) -> -EBUSY"
                 self.dev_info(self.probe_error)
                 self.kdump = False
@@ -98,7 +111,7 @@ class VirtioMem(VirtioMemCore):
             self.blockmode = SubBlockMode(self, sb_size, mbs // sb_size, -(-dev.addr // mbs))
         else:
             if not cfg.at_least(5, 11):
-                # before Big Block Mode (v5.11) the driver refused such devices
+                # before Big Block Mode (4ba50cd3355d, 5.11) the driver refused such devices
                 self.probe_error = (
                     f"device block size {dev.block_size:#x} too big for this "
                     "kernel (no Big Block Mode before 5.11) -> -EINVAL"
@@ -358,12 +371,10 @@ class VirtioMem(VirtioMemCore):
         return "ready"
 
     # ------------------------------------------------------------------ kexec / kdump / PM
-    def kexec(self, kdump: bool = False) -> VmemReport:
-        """Boot a new kernel without a system reset (kexec, or a kdump crash kernel): QEMU keeps
-        its bitmap; the old kernel's memory blocks and resources are gone; the new driver
-        probes with plugged_size != 0 and first sends UNPLUG_ALL (``unplug_all_required``),
-        or in kdump mode adds nothing and answers ``pfn_is_ram`` (5.16+).
-        Only this device's part of the machine is rebooted (boot RAM and mappings stay)."""
+    def forget(self) -> None:
+        """The old kernel is gone (kexec, or a crash into a kdump kernel): its memory blocks,
+        its ``virtioN`` and ``System RAM (virtio_mem)`` resources, the pins in the device and
+        the driver's state; QEMU's device and bitmap stay (no system reset)."""
         hotplug.flush(self.machine, self.group, self._log_or_new())
         if self.parent is not None and self.parent.parent is not None:
             self.machine.tree.release(self.parent)
@@ -371,6 +382,14 @@ class VirtioMem(VirtioMemCore):
         hotplug.remove_pin(self.machine, dev.addr, dev.end - 1)
         self.group.reset()
         self._reset()
+
+    def kexec(self, kdump: bool = False) -> VmemReport:
+        """Boot a new kernel without a system reset (kexec, or a kdump crash kernel):
+        ``forget``, then the new driver probes with plugged_size != 0 and first sends
+        UNPLUG_ALL (``unplug_all_required``), or in kdump mode adds nothing and answers
+        ``pfn_is_ram`` (5.16+). Only this device's part of the machine is rebooted here;
+        lifecycle.kexec reboots the whole machine."""
+        self.forget()
         self.kdump = kdump
         return self.probe()
 
@@ -407,21 +426,32 @@ class VirtioMem(VirtioMemCore):
             return 0, "no virtio-mem driver bound: nothing vetoes hibernation"
         return -EPERM, f"virtio_mem {self.res_name}: hibernation is not supported."
 
-    def suspend(self, persistent_suspend: bool = False, to_idle: bool = False) -> VmemReport:
+    def suspend(self, persistent_suspend: bool | None = None, to_idle: bool = False) -> VmemReport:
         """``virtio_mem_freeze()`` / ``virtio_mem_restore()``: before 6.10 freeze always fails
-        (-EPERM); since, suspend-to-RAM with memory plugged needs
-        VIRTIO_MEM_F_PERSISTENT_SUSPEND (QEMU 9.2+); otherwise the device is reset (blocks
-        kept), QEMU's wakeup reset keeps the bitmap, and restore triggers a config refresh."""
+        (dev_err "save/restore not supported.", -EPERM); since, suspend-to-RAM with memory
+        plugged needs VIRTIO_MEM_F_PERSISTENT_SUSPEND, negotiated when the device offers it
+        (QEMU offers it when the machine can wake up from suspend) and the driver accepts it
+        (``persistent_suspend`` None = as negotiated); otherwise the device is reset (blocks
+        kept), QEMU's wakeup reset keeps the bitmap, and restore triggers a config refresh.
+        A refused freeze sets ``rc`` -EPERM on the report."""
         log = self._begin(f"{self.name}: suspend")
         if not self.probed or self.kdump:
             log.t("no virtio-mem driver bound: suspend proceeds")
             return self._end()
-        if not self.machine.config.at_least(6, 10):
+        cfg = self.machine.config
+        if not driver_supports_suspend(cfg):
+            self.dev_info("save/restore not supported.")
             log.warnings.append("virtio_mem_freeze -> -EPERM (no suspend support before 6.10)")
+            log.rc = -EPERM
             return self._end()
+        if persistent_suspend is None:
+            persistent_suspend = self.device.persistent_suspend and (
+                driver_accepts_persistent_suspend(cfg)
+            )
         if not to_idle and self.plugged_size and not persistent_suspend:
             log.warnings.append("suspending with plugged memory is not supported -> -EPERM")
             self.dev_info("suspending with plugged memory is not supported")
+            log.rc = -EPERM
             return self._end()
         log.t("virtio_mem_freeze: virtio_reset_device (blocks stay plugged), del_vqs")
         ans = self.device.system_reset(wakeup=True)
@@ -442,13 +472,16 @@ def add_device(
     index: int | None = None,
     unplugged_inaccessible: bool | None = None,
     memdev: str | None = None,
+    persistent_suspend: bool = False,
 ) -> VirtioMem:
     """Hot-add a virtio-mem device (QEMU ``device_add virtio-mem-pci``) and, if the config can
     build the driver, probe it. Validates everything before changing anything: DevmemError
     (one line) for a bad name, geometry, or an overlap with RAM, resources or another device.
 
     ``unplugged_inaccessible`` None picks what a working setup has: on, unless the kernel's
-    driver cannot accept the feature (before 5.15), which needs a QEMU machine type <= 6.2."""
+    driver cannot accept the feature (before 5.16), which needs a QEMU machine type <= 6.2.
+    ``persistent_suspend``: QEMU offers VIRTIO_MEM_F_PERSISTENT_SUSPEND (QEMU 9.2+, when the
+    machine can wake up from suspend-to-RAM)."""
     if not name or not name.replace("-", "").replace("_", "").isalnum():
         raise DevmemError(f"bad device name {name!r}: use letters, digits, - and _")
     others = devices(machine)
@@ -471,6 +504,7 @@ def add_device(
             arch,
             memdev=memdev,
             unplugged_inaccessible=unplugged_inaccessible,
+            persistent_suspend=persistent_suspend,
         )
     except ValueError as e:
         raise DevmemError(f"{name}: {e}") from None

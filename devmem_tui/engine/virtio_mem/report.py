@@ -55,6 +55,7 @@ class VmemReport:
     requested: int = 0
     plugged: int = 0
     driver_plugged: int = 0
+    rc: int = 0  # what a callback the PM core or a caller checks returned (suspend: freeze)
 
     # -- building
     def want(self) -> bool:

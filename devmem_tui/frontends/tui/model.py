@@ -288,7 +288,7 @@ def runs_contain(runs: list[tuple[int, int]], i: int) -> bool:
 def config_words(cfg: KernelConfig) -> str:
     """The config for the title bar, spelled out where ``KernelConfig.short()`` abbreviates
     (``S`` STRICT_DEVMEM, ``SI`` with IO_STRICT_DEVMEM, ``N`` not strict, ``X`` no /dev/mem):
-    '6.16 x86_64 · STRICT_DEVMEM · iomem=default'."""
+    '6.16.0 x86_64 · STRICT_DEVMEM · iomem=default' (and the lockdown level in effect)."""
     if not cfg.devmem:
         mode = "no /dev/mem (DEVMEM=n)"
     elif not cfg.eff_strict_devmem:
@@ -298,6 +298,8 @@ def config_words(cfg: KernelConfig) -> str:
     else:
         mode = "STRICT_DEVMEM"
     text = f"{cfg.kernel} {cfg.arch} · {mode} · iomem={cfg.iomem}"
+    if cfg.eff_lockdown != "none":
+        text += f" · lockdown={cfg.eff_lockdown}"
     if cfg.proposal != "none":
         text += f" · proposal {cfg.proposal} (counterfactual)"
     return text

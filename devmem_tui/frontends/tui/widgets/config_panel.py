@@ -20,7 +20,7 @@ from textual.widget import Widget
 from textual.widgets import Input, Label, Select, Static, Switch
 
 from devmem_tui.commands.render import DRIVER_UNBUILDABLE, driver_unbuildable
-from devmem_tui.engine.config import ERAS, KEYS, ON_OFF
+from devmem_tui.engine.config import ERA_VERSIONS, KEYS, ON_OFF
 from devmem_tui.frontends.tui.styles import text_without_color
 
 if TYPE_CHECKING:
@@ -95,7 +95,7 @@ class ConfigPanel(VerticalScroll, can_focus=False):
                     sel.tooltip = help_text
                     yield sel
                 elif key == "kernel":
-                    values = list(dict.fromkeys([*ERAS, current]))
+                    values = list(dict.fromkeys([*ERA_VERSIONS, current]))
                     ksel: Select[str] = ConfigSelect(
                         [(v, v) for v in values],
                         value=current,
@@ -103,7 +103,7 @@ class ConfigPanel(VerticalScroll, can_focus=False):
                         compact=True,
                         id=f"cfg-{key}",
                     )
-                    ksel.tooltip = help_text + " (any other: set kernel X.Y)"
+                    ksel.tooltip = help_text + " (any other: set kernel X.Y.Z)"
                     yield ksel
                 else:
                     inp = Input(current, id=f"cfg-{key}", compact=True, type="integer")
@@ -166,8 +166,9 @@ class ConfigPanel(VerticalScroll, can_focus=False):
                 self.query_one(f"#cfgword-{key}", Label).update(Text(current))
             elif isinstance(widget, Select):
                 with widget.prevent(Select.Changed):
-                    if key == "kernel" and current not in ERAS:
-                        widget.set_options([(v, v) for v in dict.fromkeys([*ERAS, current])])
+                    if key == "kernel" and current not in ERA_VERSIONS:
+                        options = dict.fromkeys([*ERA_VERSIONS, current])
+                        widget.set_options([(v, v) for v in options])
                     if widget.value != current:
                         widget.value = current
             elif isinstance(widget, Input) and not widget.has_focus:
