@@ -124,6 +124,10 @@ FAULTY = [
     "vmem add vmem2 0x700000000 1G",
     "wait 400s",
     "machine qemu-x86",
+    "pin 0x140400000 4K longterm",
+    "set lockdown integrity",
+    "kexec",
+    "kdump 6.1.100",
 ]
 
 

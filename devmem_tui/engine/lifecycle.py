@@ -29,7 +29,7 @@ from devmem_tui.engine.devmem.kcore import read_pages
 from devmem_tui.engine.devmem.rw import UNPLUGGED
 from devmem_tui.engine.devmem.verdict import Outcome, Verdict, check_end, fmt_ranges, op_text
 from devmem_tui.engine.errors import DevmemError
-from devmem_tui.engine.interfaces import DumpImage, EventKind
+from devmem_tui.engine.interfaces import DumpImage, EventKind, PfnSet
 from devmem_tui.engine.iomem.tree import F
 from devmem_tui.engine.mm import hotplug
 from devmem_tui.engine.mm.memory_blocks import OFFLINE
@@ -116,7 +116,7 @@ def _boot(machine: MachineLike, kernel: str | None, crash: bool) -> BootReport:
     pins = sum(b - a + 1 for a, b, _ in hotplug.all_pins(machine))
     hotplug.clear_pins(machine)
     poisoned = len(machine.hwpoison)
-    machine.hwpoison.clear()
+    machine.hwpoison = PfnSet()  # an assignment: the undo journal records the old set
     devs = devices(machine)
     for vm in devs:
         vm.forget()
