@@ -16,6 +16,8 @@ from devmem_tui.engine.errors import DevmemError
 from devmem_tui.engine.iomem import text as iomem_text
 from devmem_tui.engine.iomem.tree import ResourceTree
 from devmem_tui.engine.machine import Machine
+from devmem_tui.engine.snapshot import format as snapshot_format
+from devmem_tui.engine.snapshot.format import Snapshot
 
 
 class FileError(DevmemError):
@@ -87,8 +89,11 @@ def read_text(path: str, what: str = "file") -> str:
 
 
 def load_session(path: str) -> Machine:
-    """``open FILE``: a new Machine from a saved session, errors naming the path."""
-    text = read_text(path, "session file")
+    """A new Machine from a saved session, errors naming the path."""
+    return _session_from(path, read_text(path, "session file"))
+
+
+def _session_from(path: str, text: str) -> Machine:
     try:
         return session_json.loads(text)
     except session_json.StateError as e:
@@ -158,6 +163,31 @@ ONE_MIB = 1 << 20
 def read_iomem(path: str) -> str:
     """The text of a saved /proc/iomem, refusing files over ``iomem_text.MAX_INPUT_BYTES``
     before reading them."""
+    return iomem_text.decode(_read_limited(path), path)
+
+
+def read_snapshot(path: str) -> Snapshot:
+    """``load snapshot FILE``: a parsed snapshot (engine/snapshot/format.py), with the size
+    limit of /proc/iomem texts; errors name the file (and line)."""
+    return snapshot_format.parse(snapshot_format.decode(_read_limited(path), path), path)
+
+
+def load_document(path: str) -> Machine | Snapshot:
+    """``open FILE``: a saved session (a new Machine), or a parsed snapshot when the file is
+    one (it starts ``devmem-tui snapshot``)."""
+    text = read_text(path, "session file")
+    if snapshot_format.is_snapshot(text):
+        if len(text) > iomem_text.MAX_INPUT_BYTES:
+            raise FileError(
+                f"{path}: more than the {iomem_text.MAX_INPUT_BYTES // ONE_MIB} MiB limit"
+            )
+        return snapshot_format.parse(text, path)
+    return _session_from(path, text)
+
+
+def _read_limited(path: str) -> bytes:
+    """The bytes of a user's file of at most ``iomem_text.MAX_INPUT_BYTES``, refused by size
+    before it is read."""
     check_path(path)
     limit = iomem_text.MAX_INPUT_BYTES
     try:
@@ -173,7 +203,7 @@ def read_iomem(path: str) -> str:
         raise FileError(f"{path}: cannot read: {e.strerror or e}") from None
     if len(data) > limit:  # grew while we looked, or a pipe/device
         raise FileError(f"{path}: more than the {limit // ONE_MIB} MiB limit")
-    return iomem_text.decode(data, path)
+    return data
 
 
 def load_iomem(path: str) -> ResourceTree:

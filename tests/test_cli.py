@@ -185,7 +185,7 @@ def test_bad_options_are_one_line_and_exit_2(
 
 def test_help_and_version(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = main(capsys, "--help")
-    assert code == 0 and "{repl,play,run,lessons,serve}" in out and "--iomem-param" in out
+    assert code == 0 and "{repl,play,run,lessons,serve,snapshot}" in out and "--iomem-param" in out
     code, out, _ = main(capsys, "run", "--help")
     assert code == 0 and "-c COMMANDS" in out
     code, out, _ = main(capsys, "--version")

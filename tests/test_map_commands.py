@@ -49,7 +49,7 @@ def test_commands_are_registered_with_usage_and_help() -> None:
         assert spec.group == "map" and spec.mutates is mutates
         assert spec.summary and spec.help
     assert REGISTRY["machine"].usages == ["machine", "machine PRESET"]
-    assert REGISTRY["load"].usages == ["load iomem FILE"]
+    assert REGISTRY["load"].usages == ["load iomem|snapshot FILE"]
     assert REGISTRY["iomem"].usages == ["iomem [RANGE] [--flags]"]
     assert REGISTRY["whatis"].usages == ["whatis ADDR"]
 

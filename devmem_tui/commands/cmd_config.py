@@ -62,7 +62,7 @@ def cmd_set(session: Session, args: list[str]) -> Result:
             f"unknown config key {key!r}; valid keys: {', '.join(KEYS)}; "
             f"front-end settings: {', '.join(SETTINGS)}"
         )
-    version = session.config.set(key, value)
+    version = session.config.set_from(key, value, "set command")
     if key == "migration":
         for dev in session.machine.vmem.values():
             dev.device.migration = session.config.migration

@@ -6,7 +6,7 @@ import os
 from typing import Any
 
 from devmem_tui import files
-from devmem_tui.commands import render
+from devmem_tui.commands import render, snapshots
 from devmem_tui.commands.numbers import parse_number, parse_range
 from devmem_tui.commands.predict import predictions
 from devmem_tui.commands.registry import Result, UsageError, expect_args, usage_error
@@ -80,22 +80,31 @@ def _find_file(session: Session, path: str) -> str:
 
 @command(
     "load",
-    "load iomem FILE",
-    summary="a fresh machine whose map is a saved /proc/iomem file",
-    help="Flags are inferred as the kernel sets them (busy System RAM, not-busy PCI BARs,\n"
-    "busy driver claims, ...) or taken from a trailing annotation like [busy exclusive].\n"
+    "load iomem|snapshot FILE",
+    summary="a fresh machine whose map is a saved /proc/iomem file, or a machine snapshot",
+    help="load snapshot FILE: the machine 'devmem-tui snapshot' read (map, kernel version\n"
+    "and config, boot parameters, memory blocks, virtio-mem devices); the config keys it\n"
+    "does not tell stay; 'config' shows where each value comes from. See docs/snapshot.md.\n"
+    "\n"
+    "load iomem FILE: flags are inferred as the kernel sets them (busy System RAM,\n"
+    "not-busy PCI BARs, busy driver claims, ...) or taken from a trailing annotation like\n"
+    "[busy exclusive].\n"
     "The config stays, except arch when the names tell (Local APIC: x86_64; GICD: arm64).\n"
     "A file read without root (every address 0) or a /proc/ioports file is refused; so is\n"
     "a file over 64 MiB.\n"
-    "See docs/input-formats.md.\nExample: load iomem saved-iomem.txt",
+    "See docs/input-formats.md.\n"
+    "Examples: load iomem saved-iomem.txt\n"
+    "          load snapshot my-box.snap",
     group="map",
 )
 def cmd_load(session: Session, args: list[str]) -> Result:
     spec = REGISTRY["load"]
     expect_args(spec, args, 2)
-    if args[0] != "iomem":
+    if args[0] not in ("iomem", "snapshot"):
         raise usage_error(spec, f"load: cannot load {args[0]!r}")
     path = session.user_path(_find_file(session, args[1]))
+    if args[0] == "snapshot":
+        return snapshots.load(session, files.read_snapshot(path), "loaded")
     text = files.read_iomem(path)
     machine = Machine.from_iomem_text(text, path, session.config)  # raises before any change
     old_arch = session.config.arch

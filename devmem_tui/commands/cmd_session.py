@@ -11,6 +11,7 @@ import os
 import re
 
 from devmem_tui import files
+from devmem_tui.commands import snapshots
 from devmem_tui.commands.grammar import quote_word
 from devmem_tui.commands.policy_svg import sweep_svg
 from devmem_tui.commands.recorder import start_recording, stop_recording
@@ -20,6 +21,9 @@ from devmem_tui.commands.sweeps import parse_job
 from devmem_tui.engine.devmem.verdict import Outcome
 from devmem_tui.engine.errors import DevmemError
 from devmem_tui.engine.iomem import text as iomem_text
+from devmem_tui.engine.snapshot import export as snapshot_export
+from devmem_tui.engine.snapshot import format as snapshot_format
+from devmem_tui.engine.snapshot.format import Snapshot
 
 OUTCOME_WORDS: tuple[str, ...] = tuple(o.value for o in Outcome)
 
@@ -50,17 +54,20 @@ def cmd_save(session: Session, args: list[str]) -> Result:
 @command(
     "open",
     "open FILE",
-    summary="restore a session saved with 'save' (replaces the machine and its config)",
-    help="A file that is not a session, is truncated or was written by a newer devmem-tui\n"
-    "is refused with one line; the current session then stays as it was. A saved\n"
-    "/proc/iomem text is read with 'load iomem FILE' instead.",
+    summary="restore a session saved with 'save', or open a machine snapshot "
+    "('devmem-tui snapshot')",
+    help="A session replaces the machine and its config exactly. A snapshot builds its\n"
+    "machine as 'load snapshot FILE' does.\n"
+    "A file that is not a session or a snapshot, is truncated or was written by a newer\n"
+    "devmem-tui is refused with one line; the current session then stays as it was. A\n"
+    "saved /proc/iomem text is read with 'load iomem FILE' instead.",
     group="session",
 )
 def cmd_open(session: Session, args: list[str]) -> Result:
     expect_args(REGISTRY["open"], args, 1)
     path = session.user_path(args[0])
     try:
-        machine = files.load_session(path)  # builds a new machine or raises
+        doc = files.load_document(path)  # a new machine or a parsed snapshot, or raises
     except DevmemError as e:
         if _looks_like_iomem(path):
             raise DevmemError(
@@ -68,6 +75,9 @@ def cmd_open(session: Session, args: list[str]) -> Result:
                 f"use 'load iomem {quote_word(args[0])}'"
             ) from None
         raise e from None
+    if isinstance(doc, Snapshot):
+        return snapshots.load(session, doc, "opened")
+    machine = doc
     session.replace_machine(machine)
     return Result(
         True,
@@ -95,20 +105,24 @@ def _looks_like_iomem(path: str) -> bool:
 # ----------------------------------------------------------------------------- export
 @command(
     "export",
-    "export svg|iomem|json FILE",
+    "export svg|iomem|json|snapshot FILE",
     "export policy-map FILE [read|write|mmap|kcore] [RANGE]",
     "export policy-map FILE [read|write|mmap|kcore] [RANGE] --vs KEY=VALUE...",
     "export policy-map FILE [read|write|mmap|kcore] [RANGE] --vs-saved FILE",
     summary="write a screenshot (TUI only), the map as annotated /proc/iomem text, the "
-    "session as JSON, or a policy-map picture",
-    help="export iomem FILE   the map with [flags] annotations; 'load iomem FILE' reads it\n"
-    "export json FILE    the same JSON document as 'save'\n"
-    "export svg FILE     a screenshot of the TUI (only inside the TUI)\n"
+    "session as JSON, the machine as a snapshot, or a policy-map picture",
+    help="export iomem FILE     the map with [flags] annotations; 'load iomem FILE' reads it\n"
+    "export json FILE      the same JSON document as 'save'\n"
+    "export snapshot FILE  the machine as 'devmem-tui snapshot' would have read it: the\n"
+    "                      map, the config as kernel config and command line, memory\n"
+    "                      blocks, virtio-mem devices; 'open FILE' builds it again\n"
+    "export svg FILE       a screenshot of the TUI (only inside the TUI)\n"
     "export policy-map FILE.svg [OP] [RANGE] [--vs KEY=VALUE...]\n"
-    "                    the 'sweep' of OP (default read) as a standalone SVG picture: the\n"
-    "                    address space as a strip of ranges coloured by outcome, labelled,\n"
-    "                    with a legend and the config in the title; with --vs (or\n"
-    "                    --vs-saved FILE) before and after side by side, changes outlined\n"
+    "                      the 'sweep' of OP (default read) as a standalone SVG picture:\n"
+    "                      the address space as a strip of ranges coloured by outcome,\n"
+    "                      labelled, with a legend and the config in the title; with --vs\n"
+    "                      (or --vs-saved FILE) before and after side by side, changes\n"
+    "                      outlined\n"
     "Example: export policy-map map.svg mmap --vs kernel=5.15",
     group="session",
     mutates=False,
@@ -129,6 +143,12 @@ def cmd_export(session: Session, args: list[str]) -> Result:
     if what == "json":
         files.save_session(session.machine, path)
         return Result(True, "DONE", f"exported session JSON to {args[1]}", data={"path": path})
+    if what == "snapshot":
+        snap = snapshot_export.from_machine(session.machine, snapshots.tool())
+        files.write_atomic(path, snapshot_format.render(snap))
+        return Result(
+            True, "DONE", f"exported the machine as a snapshot to {args[1]}", data={"path": path}
+        )
     if what == "iomem":
         # the map with flag annotations, as 'iomem --flags' prints it: 'load iomem' reads it back
         files.check_target(path)  # before rendering a big map

@@ -153,6 +153,10 @@ def config_text(m: Machine) -> str:
         choices = f"  ({'/'.join(allowed)})" if allowed else ""
         lines.append(f"{key:<{width}}  {cfg.get(key):<15} {help_text}{choices}")
     lines.append("")
+    lines.append("where each value comes from:")
+    for key in KEYS:
+        lines.append(f"  {key:<{width}}  {cfg.source(key)}")
+    lines.append("")
     lines.append("derived:")
     lines.append(f"  STRICT_DEVMEM effective   {'y' if cfg.eff_strict_devmem else 'n'}")
     lines.append(f"  IO_STRICT_DEVMEM effective {'y' if cfg.eff_io_strict_devmem else 'n'}")

@@ -54,6 +54,9 @@ class Session:
     export_svg: Callable[[str], None] | None = None  # the TUI's screenshot, while it runs
     settings: Settings = field(default_factory=Settings)  # front-end settings (trace, pager)
     file_root: str | None = None  # file commands stay inside this folder (--file-root, serve)
+    # What the front end should show before the first command (e.g. what was assumed to
+    # build the machine from `--snapshot FILE`), one line each.
+    start_notes: list[str] = field(default_factory=list)
 
     @classmethod
     def new(cls, preset: str = DEFAULT_PRESET, config: KernelConfig | None = None) -> Session:

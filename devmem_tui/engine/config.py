@@ -10,7 +10,7 @@ config state (``KernelConfig.switches``).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from functools import cached_property
 from typing import Any
 
@@ -124,6 +124,15 @@ PROPOSALS: tuple[str, ...] = (V1_2021, BUSY_IS_EXCLUSIVE)
 ERA_VERSIONS: tuple[str, ...] = tuple(f"{era}.0" for era in ERAS)
 
 
+def _sources(value: Any) -> dict[str, str]:
+    """A saved ``sources`` record: config key -> one line of text."""
+    if not isinstance(value, dict) or not all(
+        k in KEYS and isinstance(v, str) and v and "\n" not in v for k, v in value.items()
+    ):
+        raise DevmemError("config sources must map config keys to one line of text")
+    return dict(value)
+
+
 @dataclass(frozen=True, slots=True)
 class Switches:
     """The configuration as the /dev/mem and /proc/kcore rules ask for it: one plain field per
@@ -176,6 +185,11 @@ class KernelConfig(Journaled):
     migration: bool = False
     phys_bits: int = 46
     lockdown: str = "none"
+    # Where each value came from, for `config` (key -> "kernel config /boot/config-6.1.0-18-amd64:
+    # CONFIG_STRICT_DEVMEM=y", "option --kernel", "set", ...); a key that is not here has its
+    # default. Saved with the session; not part of equality (two configs with the same values
+    # decide the same way, wherever the values came from).
+    sources: dict[str, str] = field(default_factory=dict, compare=False)
 
     def __setattr__(self, name: str, value: object) -> None:
         # The config of a machine is part of its state: the machine's undo journal
@@ -251,6 +265,17 @@ class KernelConfig(Journaled):
             setattr(self, key, value)
         return None
 
+    def set_from(self, key: str, value: str, source: str) -> KernelVersion | None:
+        """``set`` and record where the value came from (``sources``); nothing changes on
+        error. Returns what ``set`` returns (the parsed version for ``kernel``)."""
+        version = self.set(key, value)
+        self.sources[key.strip().lower()] = source
+        return version
+
+    def source(self, key: str) -> str:
+        """Where the value of key came from ("default" when nothing set it)."""
+        return self.sources.get(key, "default")
+
     def get(self, key: str) -> str:
         v = getattr(self, key)
         if isinstance(v, bool):
@@ -258,7 +283,10 @@ class KernelConfig(Journaled):
         return str(v)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        d = asdict(self)
+        if not d["sources"]:  # only defaults: saved files stay as they were before sources
+            del d["sources"]
+        return d
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> KernelConfig:
@@ -267,6 +295,9 @@ class KernelConfig(Journaled):
         for k, v in data.items():
             if k not in names:
                 raise DevmemError(f"unknown config key {k!r} in saved state")
+            if k == "sources":
+                cfg.sources = _sources(v)
+                continue
             cfg.set(k, ("on" if v else "off") if isinstance(v, bool) else str(v))
         return cfg
 

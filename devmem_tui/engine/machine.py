@@ -282,7 +282,7 @@ class Machine(Journaled):
         nothing)."""
         meta = presets.info(name)
         cfg = config.copy() if config is not None else KernelConfig()
-        cfg.arch = meta.arch
+        cfg.set_from("arch", meta.arch, f"preset {name}")
         tree = iomem_text.parse(presets.iomem_text_of(name), source=f"presets/{name}.iomem")
         machine = cls(tree, cfg, name=name, mtrr=meta.mtrr)
         for d in meta.devices:
@@ -307,7 +307,7 @@ class Machine(Journaled):
         (``presets.guess_arch``); every other config key is kept (on a copy)."""
         tree = iomem_text.parse(text, source=source)
         cfg = config.copy() if config is not None else KernelConfig()
-        arch, _why = presets.guess_arch(tree)
+        arch, why = presets.guess_arch(tree)
         if arch is not None:
-            cfg.arch = arch
+            cfg.set_from("arch", arch, f"the map {source} (it has {why!r})")
         return cls(tree, cfg, name=os.path.basename(source) or source)

@@ -8,6 +8,7 @@
     devmem-tui lessons                         the lessons shipped with the package
     devmem-tui serve [--host H] [--port N] [--max-sessions N] [--public-url URL]
                      [--lesson N [--quiz]]
+    devmem-tui snapshot [-o FILE|-] [--root DIR] [--anonymous] [--with-log FILE|-]
 
 Front ends are imported lazily inside the functions that need them, so ``run`` and ``play``
 never import textual, prompt_toolkit or textual-serve (start-up stays well under half a
@@ -24,12 +25,15 @@ import sys
 from collections.abc import Iterable, Iterator
 from typing import IO, NoReturn
 
+from devmem_tui.commands import snapshots
 from devmem_tui.commands.grammar import split_commands
 from devmem_tui.commands.session import DEFAULT_PRESET, Session
 from devmem_tui.commands.settings import TRACE_MODES
 from devmem_tui.engine.config import KEYS, KernelConfig
 from devmem_tui.engine.errors import DevmemError
-from devmem_tui.files import read_text
+from devmem_tui.engine.iomem.text import MAX_INPUT_BYTES
+from devmem_tui.engine.snapshot import format as snapshot_format
+from devmem_tui.files import read_snapshot, read_text, write_atomic
 from devmem_tui.frontends.output import (
     EXIT_FAIL,
     EXIT_OK,
@@ -78,6 +82,13 @@ def _common_options() -> _Parser:
         default=argparse.SUPPRESS,
         help="start from a saved /proc/iomem text (like 'load iomem FILE')",
     )
+    g.add_argument(
+        "--snapshot",
+        metavar="FILE",
+        default=argparse.SUPPRESS,
+        help="start from a machine snapshot taken with 'devmem-tui snapshot' (like 'load "
+        "snapshot FILE'; - reads it from stdin); the config options below override it",
+    )
     for key, (allowed, help_text) in KEYS.items():
         metavar = "|".join(allowed) if allowed else ("VERSION" if key == "kernel" else "N")
         g.add_argument(
@@ -115,15 +126,7 @@ def _common_options() -> _Parser:
     return common
 
 
-def _version() -> str:
-    # From the installed metadata: `devmem_tui.__version__` is not importable when an old
-    # editable install maps the package as a namespace.
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("devmem-tui")
-    except PackageNotFoundError:
-        return "unknown"
+_version = snapshots.installed_version
 
 
 class _VersionAction(argparse.Action):
@@ -166,12 +169,13 @@ def build_parser() -> argparse.ArgumentParser:
         "  devmem-tui play --lesson 1\n"
         "  devmem-tui play --quiz 3\n"
         "  devmem-tui play my-lesson.scenario --tui\n"
-        "  devmem-tui repl --kernel 5.15 --trace short",
+        "  devmem-tui repl --kernel 5.15 --trace short\n"
+        "  sudo devmem-tui snapshot -o - | devmem-tui run --snapshot - -c 'iomem; config'",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action=_VersionAction)
     sub = parser.add_subparsers(
-        dest="cmd", metavar="{repl,play,run,lessons,serve}", parser_class=_Parser
+        dest="cmd", metavar="{repl,play,run,lessons,serve,snapshot}", parser_class=_Parser
     )
     sub.add_parser(
         "repl",
@@ -234,6 +238,39 @@ def build_parser() -> argparse.ArgumentParser:
         '"message", "trace"}',
     )
     add_serve_parser(sub, common)
+    snap = sub.add_parser(
+        "snapshot",
+        help="take a snapshot of this machine for 'open' (run it as root)",
+        description="Read this machine's /proc/iomem, kernel release, kernel config, boot "
+        "parameters, memory blocks and virtio-mem devices from plain text files (never "
+        "/dev/mem, /dev/kmem, /dev/port, /proc/kcore or /dev/kmsg) into one text file that "
+        "'devmem-tui open FILE' turns into a machine. See docs/snapshot.md.",
+    )
+    snap.add_argument(
+        "-o",
+        dest="output",
+        metavar="FILE|-",
+        default="-",
+        help="write the snapshot to FILE (atomically), or to stdout with - (the default)",
+    )
+    snap.add_argument(
+        "--root",
+        metavar="DIR",
+        default="/",
+        help="read the same files under DIR (a copy taken on another machine; default /)",
+    )
+    snap.add_argument(
+        "--anonymous",
+        action="store_true",
+        help="leave out the host name, the --root path, the kernel builder's user@host and "
+        "the boot parameters devmem-tui does not read",
+    )
+    snap.add_argument(
+        "--with-log",
+        metavar="FILE|-",
+        help="a saved kernel log (journalctl -k > FILE, or dmesg > FILE; - reads stdin) for "
+        "the virtio-mem driver's own lines: device block size, requested size",
+    )
     return parser
 
 
@@ -244,21 +281,25 @@ def config_from_options(ns: argparse.Namespace) -> KernelConfig:
         if value is None:
             continue
         try:
-            cfg.set(key, value)
+            cfg.set_from(key, value, f"option {OPTION_FOR_KEY[key]}")
         except DevmemError as e:
             raise CliError(f"{OPTION_FOR_KEY[key]}: {e}") from None
     return cfg
 
 
 def make_session(ns: argparse.Namespace) -> Session:
-    """A fresh session from --machine / --iomem, the config options and the front-end
-    settings (--trace, --pager), its file commands kept inside --file-root when that is
-    given."""
+    """A fresh session from --machine / --iomem / --snapshot, the config options and the
+    front-end settings (--trace, --pager), its file commands kept inside --file-root when
+    that is given."""
     cfg = config_from_options(ns)
     preset = getattr(ns, "machine", None)
     iomem = getattr(ns, "iomem", None)
-    if preset and iomem:
-        raise CliError("--machine and --iomem both choose the machine; give one")
+    snapshot = getattr(ns, "snapshot", None)
+    chosen = [
+        o for o, v in (("--machine", preset), ("--iomem", iomem), ("--snapshot", snapshot)) if v
+    ]
+    if len(chosen) > 1:
+        raise CliError(f"{' and '.join(chosen)} both choose the machine; give one")
     try:
         session = Session.new(preset or DEFAULT_PRESET, cfg)
     except DevmemError as e:
@@ -274,6 +315,14 @@ def make_session(ns: argparse.Namespace) -> Session:
         session.machine.drain_events()
     session.settings.trace = getattr(ns, "trace", "on")
     session.settings.pager = getattr(ns, "pager", "on")
+    if snapshot:
+        keep = [key for key in KEYS if getattr(ns, f"cfg_{key}", None) is not None]
+        try:
+            result = snapshots.load(session, _snapshot_of(ns, snapshot), "opened", keep)
+        except DevmemError as e:
+            raise CliError(f"--snapshot: {e}") from None
+        session.start_notes = result.message.splitlines()
+        session.machine.drain_events()
     root = getattr(ns, "file_root", None)
     if root is not None:
         if not os.path.isdir(root):
@@ -297,6 +346,20 @@ def session_options(ns: argparse.Namespace) -> list[str]:
     if getattr(ns, "trace", None):
         args.append(f"--trace={ns.trace}")
     return args
+
+
+def _snapshot_of(ns: argparse.Namespace, name: str) -> snapshot_format.Snapshot:
+    """--snapshot FILE, or stdin with - (read once: every `play` file starts from it)."""
+    if name != "-":
+        return read_snapshot(name)
+    text = getattr(ns, "snapshot_text", None)
+    if text is None:
+        data = sys.stdin.buffer.read(MAX_INPUT_BYTES + 1)
+        if len(data) > MAX_INPUT_BYTES:
+            raise CliError(f"--snapshot -: stdin is more than {MAX_INPUT_BYTES >> 20} MiB")
+        text = snapshot_format.decode(data, "<stdin>")
+        ns.snapshot_text = text
+    return snapshot_format.parse(text, "<stdin>")
 
 
 # ----------------------------------------------------------------------------- run
@@ -450,7 +513,7 @@ def _play(ns: argparse.Namespace) -> int:
                 sys.stderr.write(p + "\n")
             return EXIT_USAGE
         return _run_tui(ns, scenario=paths[0], quiz=ns.quiz)
-    make_session(ns)  # option errors surface once, before any file plays
+    _show_notes(make_session(ns))  # option errors surface once, before any file plays
     return play_files(
         paths,
         lambda: make_session(ns),
@@ -459,6 +522,52 @@ def _play(ns: argparse.Namespace) -> int:
         as_json=ns.json,
         quiz_input=sys.stdin if ns.quiz else None,
     )
+
+
+def _show_notes(session: Session) -> None:
+    """Say on stderr what building the machine found (stdout is the transcript)."""
+    for line in session.start_notes:
+        sys.stderr.write(f"{PROG}: {line}\n")
+
+
+def take_snapshot(ns: argparse.Namespace) -> int:
+    """``devmem-tui snapshot``: collect, then write to stdout or atomically to a file."""
+    from devmem_tui.snapshot.collect import collect  # lazy: only this subcommand reads /proc
+
+    given = [OPTION_FOR_KEY[k] for k in KEYS if getattr(ns, f"cfg_{k}", None) is not None]
+    given += [o for o in ("--machine", "--iomem", "--snapshot") if getattr(ns, o[2:], None)]
+    if given:
+        raise CliError(f"{given[0]} does not apply to 'snapshot' (it reads this machine)")
+    log_text = None
+    if ns.with_log is not None:
+        if ns.with_log == "-":
+            log_text = sys.stdin.read()
+        else:
+            log_text = read_text(ns.with_log, "kernel log")
+    got = collect(
+        ns.root,
+        anonymous=ns.anonymous,
+        log_text=log_text,
+        log_name="stdin" if ns.with_log == "-" else (ns.with_log or ""),
+        tool=snapshots.tool(),
+    )
+    text = snapshot_format.render(got.snapshot)
+    for w in got.warnings:
+        sys.stderr.write(f"{PROG}: warning: {w}\n")
+    if ns.output == "-":
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        return EXIT_OK
+    write_atomic(ns.output, text)
+    snap = got.snapshot
+    host = snap.info["host"].text if "host" in snap.info else "this machine"
+    sys.stderr.write(
+        f"{PROG}: wrote {ns.output}: a snapshot of {host}, kernel {snap.kernel['release'].text}"
+        f", {snap.iomem.count(chr(10))} /proc/iomem lines, {len(snap.blocks)} memory blocks, "
+        f"kernel config {snap.config_source.text if snap.config_source else 'none'}; "
+        f"open it with: {PROG} open {ns.output}\n"
+    )
+    return EXIT_OK
 
 
 def trace_flag_value(argv: list[str]) -> list[str]:
@@ -475,6 +584,16 @@ def trace_flag_value(argv: list[str]) -> list[str]:
 
 def _main(argv: list[str] | None) -> int:
     ns = build_parser().parse_args(trace_flag_value(sys.argv[1:] if argv is None else argv))
+    if ns.cmd == "snapshot":
+        return take_snapshot(ns)
+    if (
+        ns.cmd == "run"
+        and getattr(ns, "snapshot", None) == "-"
+        and (ns.file == "-" or (ns.file is None and not ns.commands))
+    ):
+        raise CliError(
+            "--snapshot - reads the snapshot from stdin: give the commands with -c or in a FILE"
+        )
     if ns.cmd == "play":
         return _play(ns)
     if ns.cmd == "serve":
@@ -489,7 +608,9 @@ def _main(argv: list[str] | None) -> int:
         return _run_tui(ns)
     session = make_session(ns)
     if ns.cmd == "run":
+        _show_notes(session)
         return run_commands(session, run_sources(ns), sys.stdout, ns.json)
+    _show_notes(session)
     from devmem_tui.frontends.repl import run_repl  # lazy: prompt_toolkit only for the REPL
 
     return run_repl(session)

@@ -207,6 +207,13 @@ class DevmemApp(ScenarioApp):
                 "z zoom",
                 "dim",
             )
+        # what building the machine from --snapshot found (assumptions, warnings)
+        self._log_lines(
+            [
+                (line, "yellow" if line.startswith(("assumed:", "warning:")) else "")
+                for line in self.session.start_notes
+            ]
+        )
         self._layout_for(self.size.width)
         tree.focus()
         settle_heap(self.machine, replaced=False)

@@ -77,7 +77,7 @@ class ConfigPanel(VerticalScroll, can_focus=False):
         cfg = self.machine.config
         for key, (allowed, help_text) in KEYS.items():
             with Horizontal(classes="cfg-row"):
-                yield Label(Text(key), classes="cfg-key")
+                yield Label(Text(key), id=f"cfgkey-{key}", classes="cfg-key")
                 current = cfg.get(key)
                 if allowed == ON_OFF:
                     sw = Switch(value=current == "on", id=f"cfg-{key}", animate=False)
@@ -157,6 +157,8 @@ class ConfigPanel(VerticalScroll, can_focus=False):
                 widget = self.query_one(f"#cfg-{key}")
             except Exception:
                 continue
+            # the key's label says where the value came from (snapshot, option, set, default)
+            self.query_one(f"#cfgkey-{key}", Label).tooltip = f"from: {cfg.source(key)}"
             # prevent(): a programmatic change must not come back as a user's `set`
             # (it would arrive after later commands and undo them)
             if isinstance(widget, Switch):

@@ -1,0 +1,81 @@
+"""A machine written as a snapshot (``export snapshot FILE``): its map as /proc/iomem prints
+it, its config as the kernel config lines, command line and sysfs files that would give it,
+its memory blocks and its virtio-mem devices as the driver's kernel log lines describe them.
+Building a machine from the result gives the same map, config and devices
+(``build.build``)."""
+
+from __future__ import annotations
+
+from devmem_tui.engine.config import KEYS
+from devmem_tui.engine.iomem import text as iomem_text
+from devmem_tui.engine.machine import Machine
+from devmem_tui.engine.mm import hotplug
+from devmem_tui.engine.mm.memory_blocks import OFFLINE
+from devmem_tui.engine.snapshot import format as fmt
+from devmem_tui.engine.snapshot.format import BlockRow, Snapshot, Value
+from devmem_tui.engine.virtio_mem.bbm import BigBlockMode
+from devmem_tui.engine.virtio_mem.sbm import SubBlockMode
+
+SESSION = "devmem-tui session"
+
+
+def from_machine(machine: Machine, tool: str) -> Snapshot:
+    """The snapshot a machine with this state would give (see the module docstring)."""
+    cfg = machine.config
+    snap = Snapshot(source=machine.name)
+    snap.info = {"host": Value(machine.name), "tool": Value(f"{tool} (exported from a session)")}
+    kernel = {"release": Value(cfg.kernel), "arch": Value("x86_64" if cfg.x86 else "aarch64")}
+    if cfg.x86:
+        kernel["address sizes"] = Value(f"{cfg.phys_bits} bits physical")
+    params = [] if cfg.iomem == "default" else [f"iomem={cfg.iomem}"]
+    if "lockdown" in KEYS:  # the config has lockdown (5.4+)
+        mode = cfg.get("lockdown")
+        kernel["lockdown"] = Value(
+            " ".join(f"[{m}]" if m == mode else m for m in ("none", "integrity", "confidentiality"))
+        )
+    kernel["cmdline"] = Value(" ".join(params))
+    snap.kernel = kernel
+    snap.config_source = Value(SESSION)
+
+    def option(name: str, on: bool) -> None:
+        snap.config[name] = Value("y" if on else "n")
+
+    option("DEVMEM", cfg.devmem)
+    option("STRICT_DEVMEM", cfg.strict_devmem)
+    option("IO_STRICT_DEVMEM", cfg.io_strict_devmem)
+    if cfg.x86:
+        option("X86_PAT", cfg.pat)
+    snap.iomem = iomem_text.render(machine.tree)
+    snap.memory = {
+        "block_size_bytes": Value(f"{machine.memory_block_size:x}"),
+        "auto_online_blocks": Value(cfg.auto_online),
+    }
+    rows = []
+    for group in machine.memory_blocks.groups.values():
+        for mb, zone in group.blocks.items():
+            zones = hotplug.valid_zones(machine, mb)
+            state = "offline" if zone == OFFLINE else "online"
+            rows.append(BlockRow(mb, state, f"{mb:08x}", "1", tuple(zones.split())))
+    snap.blocks = sorted(rows, key=lambda r: r.block)
+    for vm in machine.vmem.values():
+        if not vm.probed or vm.kdump:
+            continue
+        keys = {
+            "block_size": Value(f"{vm.device.block_size:#x}"),
+            "memory_block_size": Value(f"{machine.memory_block_size:#x}"),
+        }
+        bm = vm.blockmode
+        if isinstance(bm, SubBlockMode):
+            keys["subblock_size"] = Value(f"{bm.sb_size:#x}")
+        elif isinstance(bm, BigBlockMode):
+            keys["big_block_size"] = Value(f"{bm.bb_size:#x}")
+        keys["plugged_size"] = Value(f"{vm.plugged_size:#x}")
+        keys["requested_size"] = Value(f"{vm.device.requested_size:#x}")
+        snap.vmem[vm.index] = keys
+    snap.notes = {
+        fmt.SNAPSHOT: [
+            "Exported from a devmem-tui session, not read from a machine: the kernel config,",
+            "command line and sysfs values below are the session's settings.",
+        ]
+    }
+    return snap
