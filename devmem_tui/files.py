@@ -175,7 +175,12 @@ def read_snapshot(path: str) -> Snapshot:
 def load_document(path: str) -> Machine | Snapshot:
     """``open FILE``: a saved session (a new Machine), or a parsed snapshot when the file is
     one (it starts ``devmem-tui snapshot``)."""
-    text = read_text(path, "session file")
+    try:
+        text = read_text(path, "session file")
+    except FileError:
+        if _head(path).startswith(snapshot_format.MAGIC.encode()):
+            return read_snapshot(path)  # a snapshot that is not UTF-8: say where
+        raise
     if snapshot_format.is_snapshot(text):
         if len(text) > iomem_text.MAX_INPUT_BYTES:
             raise FileError(
@@ -183,6 +188,17 @@ def load_document(path: str) -> Machine | Snapshot:
             )
         return snapshot_format.parse(text, path)
     return _session_from(path, text)
+
+
+def _head(path: str) -> bytes:
+    """The first bytes of a file that read_text refused, for telling what it is (nothing for
+    a file the path guard refuses: that is never opened)."""
+    try:
+        check_path(path)
+        with open(path, "rb") as fh:
+            return fh.read(len(snapshot_format.MAGIC) + 3).lstrip(b"\xef\xbb\xbf")
+    except (OSError, FileError):
+        return b""
 
 
 def _read_limited(path: str) -> bytes:

@@ -16,6 +16,7 @@ import builtins
 import io
 import os
 import pathlib
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,7 @@ from devmem_tui.scenario import script
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIOS = sorted((ROOT / "scenarios").glob("*.scenario"))
 FORBIDDEN = ("/dev/mem", "/dev/kmem", "/dev/port", "/proc/kcore")
+SNAPSHOT_ROOT = ROOT / "tests" / "fixtures" / "snapshot-roots" / "qemu-debian61"
 
 
 class KernelInterfaceTouched(BaseException):
@@ -163,6 +165,9 @@ REFUSED_LINES = [
     "save /dev/mem",
     "export json /dev/kmem",
     "export iomem /dev/port",
+    "export snapshot /dev/port",
+    "load snapshot /dev/kmem",
+    "load snapshot {tmp}/link-to-kcore",
     "record /dev/mem",
     "load iomem {tmp}/link-to-mem",
     "open {tmp}/link-to-kcore",
@@ -222,6 +227,9 @@ def test_device_nodes_are_refused_too(tripwire: list[str]) -> None:
         ["play", "--tui", "/dev/mem"],
         ["--iomem", "/dev/mem", "run", "-c", "iomem"],
         ["repl", "--iomem", "/proc/kcore"],
+        ["--snapshot", "/dev/mem", "run", "-c", "iomem"],
+        ["snapshot", "--root", str(SNAPSHOT_ROOT), "-o", "/dev/mem"],
+        ["snapshot", "--root", str(SNAPSHOT_ROOT), "--with-log", "/proc/kcore"],
     ],
 )
 def test_cli_never_opens_kernel_interfaces(
@@ -233,6 +241,39 @@ def test_cli_never_opens_kernel_interfaces(
     text = out + err
     assert "refusing to open" in text, text
     assert "Traceback" not in text
+
+
+def test_snapshot_of_a_root_linking_to_kernel_interfaces(
+    tripwire: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`devmem-tui snapshot --root DIR` where the files it reads are links to the real
+    interfaces: each is refused before it is opened, in one line, and nothing is written."""
+    for target, rel in (
+        ("/dev/mem", "proc/iomem"),
+        ("/dev/kmem", "proc/cpuinfo"),
+        ("/dev/port", "sys/kernel/security/lockdown"),
+        ("/proc/kcore", "boot/config-6.1.0-18-amd64"),
+        ("/dev/kmem", "sys/devices/system/memory/memory32/state"),
+    ):
+        root = tmp_path / target.replace("/", "_") / rel.replace("/", "_")
+        shutil.copytree(SNAPSHOT_ROOT, root, symlinks=True)
+        (root / rel).unlink()
+        (root / rel).symlink_to(target)
+        out = root.parent / "out.snap"
+        code = cli.main(["snapshot", "--root", str(root), "-o", str(out)])
+        _, err = capsys.readouterr()
+        assert code == 2 and err.count("\n") == 1 and "refusing to read" in err, err
+        assert not out.exists()
+
+
+def test_a_real_snapshot_never_opens_kernel_interfaces(
+    tripwire: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`devmem-tui snapshot` of this machine under the tripwire (as root it reads the real
+    files; without root it stops at the zeros of /proc/iomem)."""
+    code = cli.main(["snapshot"])
+    out, err = capsys.readouterr()
+    assert code == 0 and out.startswith("devmem-tui snapshot 1\n") or "sudo" in err, err
 
 
 # ----------------------------------------------------------------------------- source scan

@@ -244,10 +244,7 @@ def _iomem(reader: Reader) -> str:
     if len(data) > iomem_text.MAX_INPUT_BYTES:
         raise CollectError(f"{shown} is more than {iomem_text.MAX_INPUT_BYTES >> 20} MiB")
     text = data.decode("utf-8", "backslashreplace")
-    ranges = re.findall(r"(?m)^\s*([0-9a-fA-F]+)-([0-9a-fA-F]+) : ", text)
-    if not ranges:
-        raise CollectError(f"{shown} has no resource lines")
-    if all(int(a, 16) == 0 and int(b, 16) == 0 for a, b in ranges):
+    if fmt.zeroed(text):
         raise CollectError(
             f"{shown} shows every address as 00000000-00000000: it was read without root (the "
             "kernel shows zeros to readers without CAP_SYS_ADMIN); run it again as root: "
@@ -342,7 +339,8 @@ def _config(reader: Reader, snap: Snapshot, release: str) -> None:
                 values[m.group(1)] = "n"
     snap.config = {o: Value(values[o]) for o in CONFIG_OPTIONS if o in values}
     snap.notes[fmt.CONFIG] = [
-        f"only the options devmem-tui reads, and those that explain them, of {len(values)}"
+        f"{len(snap.config)} of its {len(values)} options: the ones devmem-tui reads and the "
+        "ones that explain them"
     ]
 
 

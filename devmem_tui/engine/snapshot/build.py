@@ -19,6 +19,7 @@ from devmem_tui.engine.config import KernelConfig
 from devmem_tui.engine.iomem import text as iomem_text
 from devmem_tui.engine.iomem.tree import SYSTEM_RAM, F
 from devmem_tui.engine.machine import MEMORY_BLOCK_SIZE, Machine
+from devmem_tui.engine.snapshot import format as fmt
 from devmem_tui.engine.snapshot import settings, vmem
 from devmem_tui.engine.snapshot.format import Snapshot
 from devmem_tui.engine.snapshot.settings import Notes
@@ -77,6 +78,13 @@ def build(snap: Snapshot, config: KernelConfig | None = None, keep: Collection[s
     notes = Notes()
     cfg = config.copy() if config is not None else KernelConfig()
     settings.apply(snap, cfg, keep, notes)
+    if fmt.zeroed(snap.iomem):
+        raise snap.error(
+            snap.iomem_line,
+            "every address in [iomem] is 00000000-00000000: the snapshot was taken without "
+            "root (the kernel shows zeros to readers without CAP_SYS_ADMIN); nothing was "
+            "loaded (expected a snapshot taken as root: sudo devmem-tui snapshot)",
+        )
     tree = iomem_text.parse(snap.iomem_for_parser(), source=snap.source)
     if "arch" not in snap.kernel and "arch" not in keep:
         arch, why = presets.guess_arch(tree)

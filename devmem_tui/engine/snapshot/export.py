@@ -45,6 +45,8 @@ def from_machine(machine: Machine, tool: str) -> Snapshot:
     option("IO_STRICT_DEVMEM", cfg.io_strict_devmem)
     if cfg.x86:
         option("X86_PAT", cfg.pat)
+    else:
+        snap.config["ARM64_PA_BITS"] = Value(str(cfg.phys_bits))
     snap.iomem = iomem_text.render(machine.tree)
     snap.memory = {
         "block_size_bytes": Value(f"{machine.memory_block_size:x}"),

@@ -138,6 +138,16 @@ class Snapshot:
 
 
 # ----------------------------------------------------------------------------- parse
+_RANGE = re.compile(r"(?m)^[ \t]*([0-9a-fA-F]+)-([0-9a-fA-F]+)[ \t]*:")
+
+
+def zeroed(iomem: str) -> bool:
+    """Whether every range of a /proc/iomem text is 0-0: the kernel's r_show() prints that to
+    readers without CAP_SYS_ADMIN."""
+    ranges = _RANGE.findall(iomem)
+    return bool(ranges) and all(int(a, 16) == 0 and int(b, 16) == 0 for a, b in ranges)
+
+
 def is_snapshot(text: str) -> bool:
     """Whether text starts like a snapshot (``open`` tells snapshots from session files)."""
     return text.lstrip("\ufeff").startswith(MAGIC)
@@ -437,7 +447,7 @@ def render(snap: Snapshot) -> str:
     def keys(values: dict[str, Value], order: tuple[str, ...]) -> None:
         for k in order:
             if k in values:
-                out.append(f"{k}: {escape(values[k].text)}")
+                out.append(f"{k}: {escape(values[k].text)}".rstrip(" \t"))
 
     head(SNAPSHOT)
     keys(snap.info, SNAPSHOT_KEYS)

@@ -1,0 +1,259 @@
+"""`devmem-tui snapshot`: what it reads and what it never opens, its command line, and the
+one-liner that pipes a snapshot into `run`."""
+
+from __future__ import annotations
+
+import builtins
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from test_snapshot_machines import ROOTS
+
+from devmem_tui.engine.snapshot import format as fmt
+from devmem_tui.frontends import cli
+from devmem_tui.snapshot import collect as collect_mod
+from devmem_tui.snapshot.collect import ALLOWED, CollectError, collect
+
+NEVER = ("/dev/mem", "/dev/kmem", "/dev/port", "/proc/kcore", "/dev/kmsg", "/proc/kmsg")
+
+
+@pytest.fixture
+def opened(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+    """Every path opened (os.open and open), resolved; raises on the never-opened ones."""
+    seen: list[str] = []
+    real_os_open, real_open = os.open, builtins.open
+
+    def resolve(path: Any, dir_fd: int | None) -> str:
+        text = os.fsdecode(path)
+        if dir_fd is not None and not os.path.isabs(text):
+            text = os.path.join(os.readlink(f"/proc/self/fd/{dir_fd}"), text)
+        return os.path.realpath(text)
+
+    def guarded_os_open(path: Any, flags: int, mode: int = 0o777, *, dir_fd: int | None = None):  # type: ignore[no-untyped-def]
+        real = resolve(path, dir_fd)
+        seen.append(real)
+        assert real not in NEVER, real
+        return real_os_open(path, flags, mode, dir_fd=dir_fd)
+
+    def guarded_open(file: Any, *args: Any, **kw: Any) -> Any:
+        if not isinstance(file, int):
+            real = resolve(file, None)
+            seen.append(real)
+            assert real not in NEVER, real
+        return real_open(file, *args, **kw)
+
+    monkeypatch.setattr(os, "open", guarded_os_open)
+    monkeypatch.setattr(builtins, "open", guarded_open)
+    yield seen
+
+
+def _relative_to(path: str, root: Path) -> str:
+    return os.path.relpath(path, os.path.realpath(root))
+
+
+@pytest.mark.parametrize("name", ["qemu-debian61", "server-cxl-kmem", "arm64-guest", "no-config"])
+def test_only_the_listed_text_files_are_opened(name: str, opened: list[str]) -> None:
+    root = ROOTS / name
+    collect(str(root))
+    files = [p for p in opened if not os.path.isdir(p)]
+    assert files, "nothing read"
+    assert all(ALLOWED.fullmatch(_relative_to(p, root)) for p in files), files
+    assert any(p.endswith("/proc/iomem") for p in files)
+
+
+def test_a_real_snapshot_opens_only_the_listed_files(opened: list[str]) -> None:
+    try:
+        collect("/")
+    except CollectError as e:  # not root, or a machine without /proc/iomem
+        pytest.skip(str(e))
+    files = [p for p in opened if not os.path.isdir(p)]
+    assert all(ALLOWED.fullmatch(p.lstrip("/")) for p in files), files
+
+
+def _hostile_root(tmp_path: Path) -> Path:
+    root = tmp_path / "root"
+    shutil.copytree(ROOTS / "qemu-debian61", root, symlinks=True)
+    return root
+
+
+@pytest.mark.parametrize(
+    ("rel", "target", "problem"),
+    [
+        ("proc/iomem", "/dev/mem", "it leads to /dev/mem"),
+        ("proc/cpuinfo", "/proc/kcore", "it leads to /proc/kcore"),
+        ("sys/kernel/security/lockdown", "/dev/kmsg", "it leads to /dev/kmsg"),
+        ("boot/config-6.1.0-18-amd64", "/dev/port", "it leads to /dev/port"),
+        ("proc/version", "../../../../../../../../etc/passwd", "it leads to /etc/passwd"),
+        ("proc/cmdline", "/proc/self/mem", "which is not one of the text files"),
+    ],
+)
+def test_links_out_of_the_list_are_refused_before_opening(
+    tmp_path: Path, opened: list[str], rel: str, target: str, problem: str
+) -> None:
+    root = _hostile_root(tmp_path)
+    (root / rel).unlink()
+    (root / rel).symlink_to(target)
+    with pytest.raises(CollectError) as e:
+        collect(str(root))
+    assert f"refusing to read {root}/{rel}: " in str(e.value) and problem in str(e.value)
+    assert "\n" not in str(e.value)
+    assert os.path.realpath(target) not in opened
+
+
+def test_a_fifo_is_refused_without_waiting(tmp_path: Path) -> None:
+    root = _hostile_root(tmp_path)
+    (root / "proc" / "cmdline").unlink()
+    os.mkfifo(root / "proc" / "cmdline")
+    with pytest.raises(CollectError, match=r"proc/cmdline: not a regular file$"):
+        collect(str(root))
+
+
+def test_a_memory_block_file_linking_out_is_refused(tmp_path: Path) -> None:
+    root = _hostile_root(tmp_path)
+    state = root / "sys/devices/system/memory/memory32/state"
+    state.unlink()
+    state.symlink_to("/dev/mem")
+    with pytest.raises(CollectError, match="memory32/state: not a regular file$"):
+        collect(str(root))
+
+
+def test_a_memory_block_directory_linking_out_is_skipped(tmp_path: Path) -> None:
+    root = _hostile_root(tmp_path)
+    elsewhere = tmp_path / "elsewhere"
+    shutil.copytree(root / "sys/devices/system/memory/memory33", elsewhere)
+    shutil.rmtree(root / "sys/devices/system/memory/memory33")
+    (root / "sys/devices/system/memory/memory33").symlink_to(elsewhere)
+    snap = collect(str(root)).snapshot
+    assert [b.block for b in snap.blocks][-2:] == [15, 32]
+
+
+def test_a_path_off_the_list_is_refused_by_the_reader(tmp_path: Path) -> None:
+    reader = collect_mod.Reader(str(ROOTS / "qemu-debian61"))
+    for rel in ("proc/kcore", "dev/mem", "proc/self/mem", "proc/../proc/iomem", "etc/shadow"):
+        with pytest.raises(CollectError, match="not on the snapshot's list"):
+            reader.read(rel)
+
+
+# ----------------------------------------------------------------------------- command line
+def main(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = cli.main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_snapshot_to_a_file_and_to_stdout(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    root = str(ROOTS / "qemu-debian61")
+    target = tmp_path / "box.snap"
+    code, out, err = main(capsys, "snapshot", "--root", root, "-o", str(target))
+    assert code == 0 and out == ""
+    assert err.startswith(f"devmem-tui: wrote {target}: a snapshot of debian-guest, kernel ")
+    assert err.endswith(f"open it with: devmem-tui open {target}\n")
+    code, out, err = main(capsys, "snapshot", "--root", root)
+    assert code == 0 and err == ""
+    assert fmt.parse(out) == fmt.parse(target.read_text())
+    code, out, _ = main(capsys, "run", "-c", f"open {target}", "-c", "iomem 0x100000000+4G")
+    assert code == 0
+    assert out.endswith(
+        "> iomem 0x100000000+4G\n100000000-1ffffffff : virtio0\n"
+        "  100000000-10fffffff : System RAM (virtio_mem)\n"
+    )
+
+
+def test_without_root_nothing_is_written(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    target = tmp_path / "box.snap"
+    code, out, err = main(capsys, "snapshot", "--root", str(ROOTS / "nonroot"), "-o", str(target))
+    assert code == 2 and out == "" and not target.exists()
+    assert err.count("\n") == 1 and err.endswith(
+        "run it again as root: sudo devmem-tui snapshot; nothing was written\n"
+    )
+
+
+def test_with_log_reads_a_saved_log_through_the_path_guard(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    root = str(ROOTS / "arm64-guest")
+    code, out, _ = main(
+        capsys, "snapshot", "--root", root, "--with-log", str(ROOTS / "arm64-guest.dmesg")
+    )
+    assert code == 0 and "virtio1.requested_size: 0x80000000" in out
+    code, out, err = main(capsys, "snapshot", "--root", root, "--with-log", "/dev/kmsg")
+    assert code == 2 and out == ""
+    assert err == "devmem-tui: error: refusing to open /dev/kmsg: a device node, not a file\n"
+
+
+@pytest.mark.parametrize(
+    ("argv", "problem"),
+    [
+        (["--kernel", "5.15", "snapshot"], "--kernel does not apply to 'snapshot'"),
+        (["snapshot", "--root", "/nonexistent"], "--root /nonexistent: not a directory"),
+        (
+            ["--machine", "qemu-x86", "--snapshot", "x.snap", "run", "-c", "iomem"],
+            "--machine and --snapshot both choose the machine; give one",
+        ),
+        (["run", "--snapshot", "-"], "--snapshot - reads the snapshot from stdin"),
+        (
+            ["run", "--snapshot", "/nonexistent.snap", "-c", "iomem"],
+            "--snapshot: /nonexistent.snap",
+        ),
+    ],
+)
+def test_command_line_mistakes_are_one_line(
+    capsys: pytest.CaptureFixture[str], argv: list[str], problem: str
+) -> None:
+    code, out, err = main(capsys, *argv)
+    assert code == 2 and out == "" and err.count("\n") == 1, err
+    assert err.startswith(f"devmem-tui: error: {problem}"), err
+
+
+def test_snapshot_options_override_what_the_snapshot_says(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    target = tmp_path / "box.snap"
+    main(capsys, "snapshot", "--root", str(ROOTS / "qemu-debian61"), "-o", str(target))
+    code, out, err = main(
+        capsys, "--snapshot", str(target), "--io-strict-devmem", "off", "run", "-c", "config"
+    )
+    assert code == 0, err
+    assert "  io_strict_devmem  option --io-strict-devmem\n" in out
+    assert (
+        f"  strict_devmem     snapshot {target}: kernel config /boot/config-6.1.0-18-amd64" in out
+    )
+    assert err.startswith(f"devmem-tui: opened {target}: a snapshot of debian-guest taken ")
+
+
+def _cli(*argv: str, **kw: Any) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "devmem_tui.frontends.cli", *argv],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        **kw,
+    )
+
+
+def test_the_one_liner_pipes_a_snapshot_into_run() -> None:
+    """`devmem-tui snapshot -o - | devmem-tui run --snapshot - -c '...'`, as the README shows."""
+    root = ROOTS / "server-cxl-kmem"
+    taken = _cli("snapshot", "--root", str(root), "-o", "-")
+    assert taken.returncode == 0, taken.stderr
+    ran = _cli("run", "--snapshot", "-", "-c", "iomem; config", input=taken.stdout)
+    assert ran.returncode == 0, ran.stderr
+    iomem = (root / "proc" / "iomem").read_text()
+    assert ran.stdout.startswith("> iomem\n" + iomem + "> config\n")
+    assert (
+        "  iomem             snapshot <stdin>: kernel command line: iomem=relaxed\n" in ran.stdout
+    )
+    assert ran.stderr.startswith("devmem-tui: opened <stdin>: a snapshot of cxl-server-01 taken ")
+    assert "warning: that kernel runs with lockdown=integrity" in ran.stderr or (
+        "lockdown" in ran.stdout
+    )

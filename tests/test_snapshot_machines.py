@@ -1,0 +1,274 @@
+"""Snapshots of the five fixture machines (tests/fixtures/snapshot-roots/) load to the expected
+machines: kernel, arch, config values and where each came from, the map exactly as
+/proc/iomem printed it, and virtio-mem devices in the same state the simulator reaches when it
+plugs the same memory itself; snapshot -> open -> export snapshot -> open round-trips."""
+
+from __future__ import annotations
+
+import datetime
+import re
+from pathlib import Path
+
+import pytest
+
+from devmem_tui.commands.session import Session
+from devmem_tui.engine import session_json as state
+from devmem_tui.engine.iomem import text as iomem_text
+from devmem_tui.engine.machine import Machine
+from devmem_tui.engine.snapshot import build, export
+from devmem_tui.engine.snapshot import format as fmt
+from devmem_tui.engine.virtio_mem import driver
+from devmem_tui.snapshot.collect import CollectError, collect
+
+ROOTS = Path(__file__).parent / "fixtures" / "snapshot-roots"
+WHEN = datetime.datetime(2025, 2, 1, 10, 5, tzinfo=datetime.UTC)
+LOGS = {"qemu-debian61": "qemu-debian61.journal", "arm64-guest": "arm64-guest.dmesg"}
+MACHINES = ("qemu-debian61", "server-cxl-kmem", "arm64-guest", "no-config")
+
+
+def snapshot_text(name: str, log: bool = True, anonymous: bool = False) -> str:
+    log_name = LOGS.get(name) if log else None
+    log_text = (ROOTS / log_name).read_text() if log_name else None
+    got = collect(
+        str(ROOTS / name),
+        anonymous=anonymous,
+        log_text=log_text,
+        log_name=log_name or "",
+        tool="devmem-tui test",
+        now=WHEN,
+    )
+    assert got.warnings == []
+    return fmt.render(got.snapshot)
+
+
+def built(name: str, log: bool = True) -> build.Built:
+    return build.build(fmt.parse(snapshot_text(name, log), f"{name}.snap"))
+
+
+def _without_virtio_mem(text: str) -> str:
+    """The map before the virtio-mem driver probed: no virtioN, no System RAM (virtio_mem)."""
+    keep = [
+        line
+        for line in text.splitlines(keepends=True)
+        if not re.search(r" : (virtio\d+|System RAM \(virtio_mem\))$", line.rstrip("\n"))
+    ]
+    return "".join(keep)
+
+
+def simulated(b: build.Built, name: str, index: int, addr: int, size: int, req: int) -> Machine:
+    """The same machine, its device added and plugged by the simulated driver itself."""
+    iomem = (ROOTS / name / "proc" / "iomem").read_text()
+    m = Machine.from_iomem_text(_without_virtio_mem(iomem), "x", b.machine.config)
+    m.name = b.machine.name
+    m.config.sources = dict(b.machine.config.sources)
+    driver.add_device(m, "vmem0", addr, size, requested_size=req, index=index)
+    m.drain_events()
+    return m
+
+
+# ----------------------------------------------------------------------------- the machines
+def test_qemu_guest_debian_61_with_virtio_mem() -> None:
+    b = built("qemu-debian61")
+    m, cfg = b.machine, b.machine.config
+    assert m.name == "debian-guest"
+    assert (cfg.kernel, cfg.arch) == ("6.1", "x86_64")
+    assert (cfg.devmem, cfg.strict_devmem, cfg.io_strict_devmem, cfg.pat) == (True,) * 4
+    assert (cfg.iomem, cfg.auto_online, cfg.phys_bits) == ("default", "online_movable", 40)
+    src = cfg.sources
+    assert src["kernel"].startswith("snapshot qemu-debian61.snap: ")
+    assert "6.1.0-18-amd64" in src["kernel"] or "/proc/version" in src["kernel"]
+    assert src["strict_devmem"] == (
+        "snapshot qemu-debian61.snap: kernel config /boot/config-6.1.0-18-amd64: "
+        "CONFIG_STRICT_DEVMEM=y"
+    )
+    assert src["iomem"] == "snapshot qemu-debian61.snap: kernel command line: no iomem="
+    assert src["auto_online"].endswith(
+        "/sys/devices/system/memory/auto_online_blocks: online_movable"
+    )
+    assert src["phys_bits"].endswith("/proc/cpuinfo: 40 bits physical, 48 bits virtual")
+    assert "proposal" not in src and cfg.source("proposal") == "default"
+    # the device: geometry from the map and the driver's log lines, state as the simulator
+    # reaches it when it plugs the same 256 MiB itself
+    vm = m.vmem["vmem0"]
+    assert (vm.index, vm.device.addr, vm.device.region_size) == (0, 0x100000000, 4 << 30)
+    assert (vm.device.block_size, vm.device.requested_size, vm.device.plugged_size) == (
+        2 << 20,
+        256 << 20,
+        256 << 20,
+    )
+    assert vm.mm == {32: "Movable", 33: "Movable"}
+    vm.check()
+    assert b.notes.assumed == [] and b.notes.warnings == []
+    assert state.to_dict(m) == state.to_dict(
+        simulated(b, "qemu-debian61", 0, 0x100000000, 4 << 30, 256 << 20)
+    )
+
+
+def test_qemu_guest_without_the_kernel_log_says_what_it_assumed() -> None:
+    b = built("qemu-debian61", log=False)
+    assert b.notes.assumed == [
+        "vmem0: device block size 2M, requested size 256M (its added memory)"
+    ]
+    lines = b.lines()
+    assert [x for x in lines if x.startswith("assumed:")] == [
+        "assumed: vmem0: device block size 2M, requested size 256M (its added memory)"
+    ]
+    assert b.machine.vmem["vmem0"].device.plugged_size == 256 << 20
+
+
+def test_bare_metal_server_with_cxl_and_kmem() -> None:
+    b = built("server-cxl-kmem")
+    m, cfg = b.machine, b.machine.config
+    assert (m.name, cfg.kernel, cfg.arch, cfg.phys_bits) == ("cxl-server-01", "6.8", "x86_64", 46)
+    assert (cfg.strict_devmem, cfg.io_strict_devmem, cfg.iomem) == (True, True, "relaxed")
+    assert (
+        cfg.sources["iomem"] == "snapshot server-cxl-kmem.snap: kernel command line: iomem=relaxed"
+    )
+    assert cfg.auto_online == "offline"
+    assert m.vmem == {}
+    chain = [r.name for r in m.tree.chain_at(0x490000000)]
+    assert chain == ["CXL Window 0", "region0", "dax0.0", "System RAM (kmem)"]
+    lockdown, kmem = b.notes.warnings
+    if "lockdown" not in cfg.sources:  # devmem-tui without a lockdown key says so
+        assert lockdown.startswith("that kernel runs with lockdown=integrity (")
+        assert "security_locked_down(LOCKDOWN_DEV_MEM) -> -EPERM" in lockdown
+    assert kmem.startswith("memory160, memory161 (System RAM (kmem)) are offline")
+    # IO_STRICT_DEVMEM with iomem=relaxed: busy MMIO is no longer exclusive
+    r = Session(m).execute("read 0xfec00000")
+    assert r is not None and r.outcome == "OK", r.message
+
+
+def test_arm64_guest_with_virtio_mem() -> None:
+    b = built("arm64-guest")
+    m, cfg = b.machine, b.machine.config
+    assert (cfg.arch, cfg.kernel, cfg.phys_bits) == ("arm64", "6.12", 48)
+    assert cfg.sources["arch"] == "snapshot arm64-guest.snap: uname -m aarch64"
+    assert cfg.sources["phys_bits"] == (
+        "snapshot arm64-guest.snap: kernel config: CONFIG_ARM64_PA_BITS=48"
+    )
+    assert (cfg.strict_devmem, cfg.io_strict_devmem, cfg.auto_online) == (True, False, "online")
+    vm = m.vmem["vmem0"]
+    assert (vm.res_name, vm.device.requested_size, vm.device.plugged_size) == (
+        "virtio1",
+        2 << 30,
+        2 << 30,
+    )
+    assert set(vm.mm.values()) == {"Normal"} and len(vm.mm) == 16
+    # arm64 fixes high_memory at boot: hot-added memory does not raise it
+    assert m.high_memory == 0x140000000
+    sim = simulated(b, "arm64-guest", 1, 0x140000000, 16 << 30, 2 << 30)
+    assert state.to_dict(m) == state.to_dict(sim)
+
+
+def test_machine_without_a_kernel_config() -> None:
+    b = built("no-config")
+    m, cfg = b.machine, b.machine.config
+    assert (cfg.kernel, cfg.arch, cfg.phys_bits) == ("5.15", "x86_64", 40)
+    assert all(cfg.source(k) == "default" for k in ("devmem", "strict_devmem", "pat"))
+    assert m.memory_block_size == 128 << 20
+    (assumed,) = [x for x in b.lines() if x.startswith("assumed:")]
+    assert assumed == (
+        "assumed: no kernel config in the snapshot: devmem on, strict_devmem on, "
+        "io_strict_devmem off kept; pat on kept (no kernel config); auto_online online_movable "
+        "kept (no auto_online_blocks); memory block size 128M (no block_size_bytes)"
+    )
+    assert "config: no kernel config in the snapshot; 'config' shows" in "\n".join(b.lines())
+
+
+def test_non_root_snapshot_is_refused_and_says_sudo() -> None:
+    with pytest.raises(CollectError) as e:
+        collect(str(ROOTS / "nonroot"))
+    msg = str(e.value)
+    assert "\n" not in msg
+    assert msg.endswith(
+        "nonroot/proc/iomem shows every address as 00000000-00000000: it was read without "
+        "root (the kernel shows zeros to readers without CAP_SYS_ADMIN); run it again as "
+        "root: sudo devmem-tui snapshot; nothing was written"
+    )
+
+
+# ----------------------------------------------------------------------------- round trips
+@pytest.mark.parametrize("name", MACHINES)
+def test_snapshot_open_export_round_trips_the_map_exactly(name: str) -> None:
+    text = snapshot_text(name)
+    iomem = (ROOTS / name / "proc" / "iomem").read_text()
+    assert fmt.parse(text).iomem == iomem
+    first = build.build(fmt.parse(text, "a.snap"))
+    assert iomem_text.render(first.machine.tree) == iomem
+    again = fmt.render(export.from_machine(first.machine, "devmem-tui test"))
+    second = build.build(fmt.parse(again, "b.snap"))
+    assert fmt.parse(again).iomem == iomem
+    a, b = state.to_dict(first.machine), state.to_dict(second.machine)
+    a["config"].pop("sources")
+    b["config"].pop("sources")
+    assert a == b
+
+
+@pytest.mark.parametrize("name", MACHINES)
+def test_format_round_trips(name: str) -> None:
+    snap = fmt.parse(snapshot_text(name))
+    assert fmt.parse(fmt.render(snap)) == snap
+
+
+def test_anonymous_leaves_out_the_host_and_unknown_boot_parameters() -> None:
+    text = snapshot_text("no-config", anonymous=True)
+    snap = fmt.parse(text)
+    assert "host" not in snap.info and "root" not in snap.info
+    assert snap.kernel["cmdline"].text == ""  # root=, console=, rw and init's arguments
+    assert "alice@devbox" not in text and "devbox" not in text
+    assert snap.kernel["version"].text.startswith("Linux version 5.15.167 (gcc (GCC) 12.2.1")
+    assert build.build(snap, None).machine.name == "snapshot"
+    full = fmt.parse(snapshot_text("qemu-debian61", anonymous=True)).kernel["cmdline"].text
+    assert full == "memhp_default_state=online_movable"
+
+
+def test_the_kernel_log_gives_the_drivers_values_of_its_last_probe() -> None:
+    snap = fmt.parse(snapshot_text("qemu-debian61"))
+    assert {k: v.text for k, v in snap.vmem[0].items()} == {
+        "block_size": "0x200000",
+        "memory_block_size": "0x8000000",
+        "subblock_size": "0x200000",
+        "plugged_size": "0x0",
+        "requested_size": "0x10000000",
+    }
+    assert [v.text for v in snap.log][:2] == [
+        "virtio_mem virtio0: start address: 0x100000000",
+        "virtio_mem virtio0: region size: 0x100000000",
+    ]
+    assert all(v.text.startswith("virtio_mem virtio0: ") for v in snap.log)  # no other lines
+
+
+def test_a_partly_unplugged_device_keeps_the_driver_and_mm_in_agreement() -> None:
+    """The log asks for less than /proc/iomem shows added: the driver unplugged sub-blocks
+    of its highest block without removing it (Sub Block Mode unplugs from the top)."""
+    text = snapshot_text("qemu-debian61").replace(
+        "virtio0.requested_size: 0x10000000", "virtio0.requested_size: 0xc000000"
+    )
+    b = build.build(fmt.parse(text, "p.snap"))
+    vm = b.machine.vmem["vmem0"]
+    vm.check()
+    assert (vm.device.requested_size, vm.device.plugged_size) == (192 << 20, 192 << 20)
+    assert vm.sbm_state_name(33) == "MOVABLE_PARTIAL" and vm.sbm_state_name(32) == "MOVABLE"
+    assert b.notes.assumed == [
+        "vmem0: the top 64M of memory33 unplugged (requested 192M < added 256M)"
+    ]
+    s = Session(b.machine)
+    r = s.execute("kcore 0x10c000000")  # an unplugged sub-block: PG_offline
+    assert r is not None and r.outcome == "ZEROS", r.message
+    r = s.execute("vmem resize vmem0 512M")
+    assert r is not None and r.ok, r.message
+    assert vm.device.plugged_size == 512 << 20
+    vm.check()
+
+
+def test_options_on_the_command_line_override_the_snapshot() -> None:
+    snap = fmt.parse(snapshot_text("qemu-debian61"), "q.snap")
+    from devmem_tui.engine.config import KernelConfig
+
+    cfg = KernelConfig()
+    cfg.set_from("strict_devmem", "off", "option --strict-devmem")
+    b = build.build(snap, cfg, keep=["strict_devmem"])
+    assert b.machine.config.strict_devmem is False
+    assert b.machine.config.source("strict_devmem") == "option --strict-devmem"
+    assert b.machine.config.io_strict_devmem is True  # still from the snapshot
+    assert cfg.sources == {"strict_devmem": "option --strict-devmem"}  # the given one unchanged
