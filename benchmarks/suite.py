@@ -1,4 +1,4 @@
-"""The benchmark sections (a)-(k) of docs/performance.md. Each returns a Table; a section whose
+"""The benchmark sections (a)-(l) of docs/performance.md. Each returns a Table; a section whose
 engine module has not landed (or fails) returns a table saying so instead of stopping the run."""
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from typing import Any
 from benchmarks import baseline as bl
 from benchmarks.common import Table, deep_size, fmt_bytes, fmt_rate, fmt_s, median_time
 from benchmarks.machines import GenInfo, TiB, build_machine, sample_pages
+from benchmarks.snapshots import snapshot
 from devmem_tui.engine.iomem.tree import Resource, ResourceTree
 from devmem_tui.engine.machine import Machine
 
@@ -39,6 +40,8 @@ class Settings:
     vmem_sizes: tuple[int, ...] = ()
     play_lines: int = 0
     startup_runs: int = 0
+    blocks: tuple[int, ...] = ()  # memory blocks of the fake roots snapshotted
+    snapshot_resources: tuple[int, ...] = ()  # resources of the snapshots opened
 
     def __post_init__(self) -> None:
         q = self.quick
@@ -48,6 +51,8 @@ class Settings:
         self.vmem_sizes = self.vmem_sizes or ((16 * GiB,) if q else (16 * GiB, TiB))
         self.play_lines = self.play_lines or (2_000 if q else 20_000)
         self.startup_runs = self.startup_runs or (3 if q else 7)
+        self.blocks = self.blocks or ((256, 2_048) if q else (256, 2_048, 16_384))
+        self.snapshot_resources = self.snapshot_resources or ((10_000,) if q else (10_000, 500_000))
 
     def baseline_samples(self, n: int) -> int:
         """The full walk costs O(n) per verdict: fewer samples at larger n keep a run ~1 s."""
@@ -624,6 +629,7 @@ SECTIONS: dict[str, Callable[[Settings], Table]] = {
     "scaling": scaling,
     "memory": memory,
     "mmaps": run_mmaps,
+    "snapshot": snapshot,
 }
 
 

@@ -275,3 +275,5 @@ def test_benchmark_sections_run_on_a_tiny_machine() -> None:
     v = suite.vmem(s)
     assert v.data["1 GiB"]["plugged_all"] and v.data["1 GiB"]["runs_full"] == 1
     assert "| 300 " in t.render()
+    snap = suite.snapshot(suite.Settings(runs=1, blocks=(8,), snapshot_resources=(300,)))
+    assert {"collect_8_s", "open_300_s"} <= set(snap.data), snap.render()

@@ -272,3 +272,28 @@ def test_options_on_the_command_line_override_the_snapshot() -> None:
     assert b.machine.config.source("strict_devmem") == "option --strict-devmem"
     assert b.machine.config.io_strict_devmem is True  # still from the snapshot
     assert cfg.sources == {"strict_devmem": "option --strict-devmem"}  # the given one unchanged
+
+
+def test_offline_virtio_mem_blocks() -> None:
+    """auto_online_blocks offline: the driver's blocks are added but offline; the driver
+    counts them against its offline threshold as it does when it adds them itself."""
+    text = snapshot_text("qemu-debian61").replace(
+        "auto_online_blocks: online_movable", "auto_online_blocks: offline"
+    )
+    for block in (
+        "memory32       online         00000020   1         Movable",
+        "memory33       online         00000021   1         Movable",
+    ):
+        assert block in text
+        text = text.replace(
+            block, block.replace("online ", "offline").replace("Movable", "Normal Movable")
+        )
+    b = build.build(fmt.parse(text, "off.snap"))
+    vm = b.machine.vmem["vmem0"]
+    assert vm.mm == {32: "offline", 33: "offline"} and vm.offline_size == 256 << 20
+    vm.check()
+    sim = simulated(b, "qemu-debian61", 0, 0x100000000, 4 << 30, 256 << 20)
+    assert state.to_dict(b.machine) == state.to_dict(sim)
+    r = Session(b.machine).execute("online memory32")
+    assert r is not None and r.ok, r.message
+    vm.check()

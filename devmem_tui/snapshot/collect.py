@@ -353,14 +353,23 @@ def _memory(reader: Reader, snap: Snapshot) -> None:
     auto = reader.value(f"{_MEMORY_DIR}/auto_online_blocks")
     if auto:
         snap.memory["auto_online_blocks"] = Value(auto)
+    skipped = []
     for n, rel in reader.block_dirs():
         state = reader.value(f"{rel}/state")
         if state is None:
             continue  # removed while reading
+        if state not in fmt.BLOCK_STATES:  # e.g. an empty file in a copy that failed
+            skipped.append(f"memory{n}")
+            continue
         phys = reader.value(f"{rel}/phys_index") or f"{n:08x}"
         removable = reader.value(f"{rel}/removable") or "-"
         zones = tuple((reader.value(f"{rel}/valid_zones") or "").split())
         snap.blocks.append(BlockRow(n, state, phys, removable, zones))
+    if skipped:
+        snap.notes[fmt.MEMORY] = [
+            f"left out, their state file holds no state: {', '.join(skipped[:8])}"
+            + (f" and {len(skipped) - 8} more" if len(skipped) > 8 else "")
+        ]
 
 
 def _vmem(snap: Snapshot, log_text: str | None, log_name: str) -> None:
@@ -399,10 +408,11 @@ def _vmem(snap: Snapshot, log_text: str | None, log_name: str) -> None:
                 found.setdefault(dev, {})[_VMEM_KEYS[key]] = value
         for dev, keys in found.items():
             snap.vmem[int(dev[6:])] = {k: Value(v) for k, v in keys.items()}
-        notes.append(
-            f"from the driver's lines in {log_name or 'the kernel log'}; plugged_size and "
-            "requested_size are as the driver printed them at its last config change"
-        )
+        if found or regions:
+            notes.append(
+                f"from the driver's lines in {log_name or 'the kernel log'}; plugged_size and "
+                "requested_size are as the driver printed them at its last config change"
+            )
         if not snap.log:
             snap.notes[fmt.LOG] = [f"{log_name or 'the log'} has no virtio_mem lines"]
     elif regions:
