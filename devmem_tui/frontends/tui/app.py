@@ -208,12 +208,8 @@ class DevmemApp(ScenarioApp):
                 "dim",
             )
         # what building the machine from --snapshot found (assumptions, warnings)
-        self._log_lines(
-            [
-                (line, "yellow" if line.startswith(("assumed:", "warning:")) else "")
-                for line in self.session.start_notes
-            ]
-        )
+        for line in self.session.start_notes:
+            self.note(line, "yellow" if line.startswith(("assumed:", "warning:")) else "")
         self._layout_for(self.size.width)
         tree.focus()
         settle_heap(self.machine, replaced=False)
