@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import builtins
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -257,3 +258,26 @@ def test_the_one_liner_pipes_a_snapshot_into_run() -> None:
     assert "warning: that kernel runs with lockdown=integrity" in ran.stderr or (
         "lockdown" in ran.stdout
     )
+
+
+# ----------------------------------------------------------------------------- README
+README = Path(__file__).resolve().parent.parent / "README.md"
+SNAPSHOT_BLOCK = re.compile(r"```\n\$ devmem-tui run --snapshot (\S+) -c '([^']*)'\n(.*?)```", re.S)
+
+
+def test_the_readme_snapshot_blocks_are_what_run_prints(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The README's `run --snapshot FILE -c '...'` blocks: the notes (stderr) then the
+    transcript (stdout), exactly, where a line that is only '...' stands for lines left out."""
+    from test_readme_tour import fits
+
+    blocks = SNAPSHOT_BLOCK.findall(README.read_text())
+    assert blocks
+    monkeypatch.chdir(README.parent)
+    for path, commands, expected in blocks:
+        code = cli.main(["run", "--snapshot", path, "-c", commands])
+        out, err = capsys.readouterr()
+        assert code == 0, err
+        got = (err + out).rstrip("\n").split("\n")
+        assert fits(expected.rstrip("\n").split("\n"), got), "\n".join(got)

@@ -13,7 +13,11 @@ from devmem_tui.engine.interfaces import EventKind
 @command(
     "config",
     "config",
-    summary="show the kernel configuration, derived switches and Kconfig warnings",
+    summary="show the kernel configuration, where each value came from, derived switches and "
+    "Kconfig warnings",
+    help="Where each value came from: default, a preset, an option on the command line\n"
+    "(--kernel ...), the set command, or a snapshot (its kernel config, kernel command\n"
+    "line, sysfs, /proc/cpuinfo...: see docs/snapshot.md).",
     group="config",
     mutates=False,
 )

@@ -24,6 +24,7 @@ lines are parsed later, by the /proc/iomem parser, with their line numbers in th
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from devmem_tui.engine.errors import DevmemError
@@ -266,12 +267,17 @@ def parse(text: str, source: str = "<snapshot>") -> Snapshot:
     _iomem(snap, bodies[IOMEM])
     _memory(snap, bodies.get(MEMORY, []))
     _vmem(snap, bodies.get(VMEM, []))
-    snap.log = [Value(t, n) for n, t in bodies.get(LOG, []) if t.strip() and not _comment(t)]
+    snap.log = [Value(t, n) for n, t in _content(bodies.get(LOG, []))]
     return snap
 
 
 def _comment(line: str) -> bool:
     return line.lstrip().startswith("#")
+
+
+def _content(body: list[tuple[int, str]]) -> Iterator[tuple[int, str]]:
+    """The lines of a section that say something (not blank, not a comment)."""
+    return ((no, line) for no, line in body if line.strip() and not _comment(line))
 
 
 def _show(line: str) -> str:
@@ -281,9 +287,7 @@ def _show(line: str) -> str:
 def _keys(
     snap: Snapshot, body: list[tuple[int, str]], section: str, known: tuple[str, ...], out: dict
 ) -> None:
-    for no, line in body:
-        if not line.strip() or _comment(line):
-            continue
+    for no, line in _content(body):
         m = _KEY.fullmatch(line)
         if m is None or m.group(1) not in known:
             what = f"unknown key {m.group(1)!r}" if m else f"cannot read {_show(line)}"
@@ -349,10 +353,8 @@ def _iomem(snap: Snapshot, body: list[tuple[int, str]]) -> None:
 
 def _memory(snap: Snapshot, body: list[tuple[int, str]]) -> None:
     seen: dict[int, int] = {}
-    for no, line in body:
-        if not line.strip() or _comment(line):
-            continue
-        if line.startswith("memory") and not line.startswith(MEMORY_KEYS):
+    for no, line in _content(body):
+        if line.startswith("memory"):
             m = _BLOCK.fullmatch(line)
             if m is None:
                 raise snap.error(
@@ -404,9 +406,7 @@ def _block_row(snap: Snapshot, no: int, m: re.Match[str], seen: dict[int, int]) 
 
 
 def _vmem(snap: Snapshot, body: list[tuple[int, str]]) -> None:
-    for no, line in body:
-        if not line.strip() or _comment(line):
-            continue
+    for no, line in _content(body):
         m = _VMEM.fullmatch(line)
         if m is None or m.group(2) not in VMEM_KEYS:
             what = f"unknown key {m.group(2)!r}" if m else f"cannot read {_show(line)}"
