@@ -281,3 +281,30 @@ def test_the_readme_snapshot_blocks_are_what_run_prints(
         assert code == 0, err
         got = (err + out).rstrip("\n").split("\n")
         assert fits(expected.rstrip("\n").split("\n"), got), "\n".join(got)
+
+
+def test_control_characters_read_from_the_machine_are_written_escaped(tmp_path: Path) -> None:
+    """A host name is whatever sethostname() was given: the snapshot writes its control
+    characters as \\xNN, so the file stays one line per value and opens."""
+    root = _hostile_root(tmp_path)
+    (root / "proc/sys/kernel/hostname").write_text("evil\x1b]0;pwned\x07box\n")
+    text = fmt.render(collect(str(root)).snapshot)
+    assert "host: evil\\x1b]0;pwned\\x07box\n" in text and "\x1b" not in text
+    snap = fmt.parse(text)
+    from devmem_tui.engine.snapshot import build
+
+    assert build.build(snap).machine.name == "evil-x1b-0-pwned-x07box"
+
+
+def test_with_log_from_stdin(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import io
+
+    log = (ROOTS / "qemu-debian61.journal").read_text()
+    monkeypatch.setattr(sys, "stdin", io.StringIO(log))
+    code, out, _ = main(
+        capsys, "snapshot", "--root", str(ROOTS / "qemu-debian61"), "--with-log", "-"
+    )
+    assert code == 0 and "virtio0.requested_size: 0x10000000\n" in out
+    assert "# from the driver's lines in stdin;" in out

@@ -23,6 +23,7 @@ lines are parsed later, by the /proc/iomem parser, with their line numbers in th
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -145,8 +146,12 @@ _RANGE = re.compile(r"(?m)^[ \t]*([0-9a-fA-F]+)-([0-9a-fA-F]+)[ \t]*:")
 def zeroed(iomem: str) -> bool:
     """Whether every range of a /proc/iomem text is 0-0: the kernel's r_show() prints that to
     readers without CAP_SYS_ADMIN."""
-    ranges = _RANGE.findall(iomem)
-    return bool(ranges) and all(int(a, 16) == 0 and int(b, 16) == 0 for a, b in ranges)
+    seen = False
+    for m in _RANGE.finditer(iomem):  # a real map says no at its first line
+        if int(m.group(1), 16) or int(m.group(2), 16):
+            return False
+        seen = True
+    return seen
 
 
 def is_snapshot(text: str) -> bool:
@@ -166,11 +171,11 @@ def decode(data: bytes, source: str) -> str:
         ) from None
 
 
-def _lines(text: str) -> list[str]:
+def _normalized(text: str) -> str:
     if text.startswith("\ufeff"):
         text = text[1:]
     # The same line breaks the /proc/iomem parser sees, so that line numbers agree.
-    return text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
 def _header(snap: Snapshot, first: str) -> None:
@@ -202,27 +207,33 @@ def parse(text: str, source: str = "<snapshot>") -> Snapshot:
     nul = text.find("\x00")
     if nul >= 0:
         raise snap.error(text.count("\n", 0, nul) + 1, "binary data (a NUL byte): not a text file")
-    lines = _lines(text)
+    text = _normalized(text)
+    lines = text.split("\n")
     _header(snap, lines[0])
+    # The [iomem] section is most of a large snapshot: it is cut out whole, up to the next
+    # header line, and left to the /proc/iomem parser (no per-line work here).
+    headers = _header_lines(text)
     bodies: dict[str, list[tuple[int, str]]] = {}
+    iomem: tuple[int, list[str]] = (0, [])
     current: list[tuple[int, str]] | None = None
     name = ""
     ended = 0
-    for no, raw in enumerate(lines[1:], 2):
-        line = raw.rstrip(" \t")
-        if name != IOMEM or ended:
-            if len(line) > MAX_LINE:
-                raise snap.error(
-                    no, f"line is {len(line)} characters long (expected at most {MAX_LINE})"
-                )
-            bad = _CONTROL.search(line)
-            if bad:
-                raise snap.error(
-                    no,
-                    f"control character U+{ord(bad.group()):04X} in the "
-                    f"{'[' + name + '] section' if name else 'header'} (expected printable "
-                    "text; 'devmem-tui snapshot' writes such characters as \\xNN)",
-                )
+    i = 1
+    while i < len(lines):
+        no, line = i + 1, lines[i].rstrip(" \t")
+        i += 1
+        if len(line) > MAX_LINE:
+            raise snap.error(
+                no, f"line is {len(line)} characters long (expected at most {MAX_LINE})"
+            )
+        bad = _CONTROL.search(line)
+        if bad:
+            raise snap.error(
+                no,
+                f"control character U+{ord(bad.group()):04X} in the "
+                f"{'[' + name + '] section' if name else 'header'} (expected printable "
+                "text; 'devmem-tui snapshot' writes such characters as \\xNN)",
+            )
         if ended:
             if line.strip() and not line.lstrip().startswith("#"):
                 raise snap.error(no, f"text after the [end] line at line {ended}")
@@ -246,6 +257,14 @@ def parse(text: str, source: str = "<snapshot>") -> Snapshot:
                 )
             snap.present[word] = no
             name = word
+            if word == IOMEM:
+                nxt = (
+                    headers[bisect.bisect_right(headers, i - 1)] if headers[-1] >= i else len(lines)
+                )
+                iomem = (i + 1, lines[i:nxt])
+                i = nxt
+                current = None
+                continue
             current = bodies.setdefault(word, [])
             continue
         if current is None:
@@ -264,11 +283,24 @@ def parse(text: str, source: str = "<snapshot>") -> Snapshot:
     _keys(snap, bodies.get(SNAPSHOT, []), SNAPSHOT, SNAPSHOT_KEYS, snap.info)
     _keys(snap, bodies.get(KERNEL, []), KERNEL, KERNEL_KEYS, snap.kernel)
     _config(snap, bodies.get(CONFIG, []))
-    _iomem(snap, bodies[IOMEM])
+    _iomem(snap, *iomem)
     _memory(snap, bodies.get(MEMORY, []))
     _vmem(snap, bodies.get(VMEM, []))
     snap.log = [Value(t, n) for n, t in _content(bodies.get(LOG, []))]
     return snap
+
+
+_HEADER_LINE = re.compile(r"(?m)^\[[a-z][a-z -]*\][ \t]*$")
+
+
+def _header_lines(text: str) -> list[int]:
+    """The 0-based indexes of the lines that look like section headers, ascending."""
+    out, pos, line = [], 0, 0
+    for m in _HEADER_LINE.finditer(text):
+        line += text.count("\n", pos, m.start())
+        pos = m.start()
+        out.append(line)
+    return out or [-1]
 
 
 def _comment(line: str) -> bool:
@@ -337,18 +369,21 @@ def _config(snap: Snapshot, body: list[tuple[int, str]]) -> None:
         snap.config[name] = Value(value, no)
 
 
-def _iomem(snap: Snapshot, body: list[tuple[int, str]]) -> None:
-    while body and not body[-1][1].strip():
-        body = body[:-1]
-    while body and not body[0][1].strip():
-        body = body[1:]
-    if not body:
+def _iomem(snap: Snapshot, first: int, lines: list[str]) -> None:
+    """The [iomem] lines as they are (first: the file line of lines[0]), without the blank
+    lines around them."""
+    a, b = 0, len(lines)
+    while b > a and not lines[b - 1].strip():
+        b -= 1
+    while a < b and not lines[a].strip():
+        a += 1
+    if a == b:
         raise snap.error(
             snap.present[IOMEM],
             "the [iomem] section is empty (expected the /proc/iomem lines, read as root)",
         )
-    snap.iomem_line = body[0][0]
-    snap.iomem = "".join(line + "\n" for _, line in body)
+    snap.iomem_line = first + a
+    snap.iomem = "\n".join(lines[a:b]) + "\n"
 
 
 def _memory(snap: Snapshot, body: list[tuple[int, str]]) -> None:

@@ -37,18 +37,36 @@ from devmem_tui.engine.virtio_mem.device import DEFAULT_BLOCK_SIZE, MIN_BLOCK_SI
 from devmem_tui.engine.virtio_mem.driver import VirtioMem, driver_accepts_unplugged_inaccessible
 from devmem_tui.engine.virtio_mem.sbm import SbmState, SubBlockMode
 
-_VIRTIO = re.compile(r"virtio(\d+)")
+_VIRTIO_NAME = re.compile(r"virtio\d")
+_VIRTIO_LINE = re.compile(
+    r"[ \t]*([0-9a-fA-F]{1,16})-([0-9a-fA-F]{1,16})[ \t]*:[ \t]*(virtio\d+)"
+    r"(?:[ \t]+\[[^\]\n]*\])?[ \t]*"
+)
 _ZONES = {"DMA": DMA, "DMA32": DMA32, "Normal": NORMAL, "Movable": MOVABLE}
 
 
 def add_devices(snap: Snapshot, machine: Machine, notes: Notes) -> None:
     """Add a device for every virtio-mem region of the snapshot's map (see the module
     docstring). SnapshotError, naming the line, where the snapshot contradicts itself."""
-    parents = sorted(
-        (int(m.group(1)), r)
-        for _, r in machine.tree.walk()
-        if (m := _VIRTIO.fullmatch(r.name)) is not None
-    )
+    parents: list[tuple[int, Resource]] = []
+    # found in the text (a regex over the whole section), not by walking a map of maybe half a
+    # million resources
+    text = snap.iomem
+    lines_seen: set[int] = set()
+    for hit in _VIRTIO_NAME.finditer(text):
+        a = text.rfind("\n", 0, hit.start()) + 1
+        if a in lines_seen:
+            continue
+        lines_seen.add(a)
+        b = text.find("\n", hit.start())
+        m = _VIRTIO_LINE.fullmatch(text, a, b if b >= 0 else len(text))
+        if m is None:
+            continue
+        start, end, name = int(m.group(1), 16), int(m.group(2), 16), m.group(3)
+        for r in machine.tree.chain_at(start):
+            if (r.name, r.start, r.end) == (name, start, end):
+                parents.append((int(name[6:]), r))
+    parents.sort(key=lambda p: p[0])
     rows = {b.block: b for b in snap.blocks}
     for index, res in parents:
         if any(c.name != RESOURCE_NAME for c in res.children):
