@@ -81,17 +81,21 @@ def snapshot(s: Any) -> Table:
         data["collect_real_s"] = took
     for resources in s.snapshot_resources:
         text = large_snapshot(resources)
+        iomem = fmt.parse(text).iomem
         took, _ = median_time(lambda text=text: build.build(fmt.parse(text, "bench")), runs)
+        alone, _ = median_time(lambda iomem=iomem: iomem_text.parse(iomem, "bench"), runs)
         mb = len(text.encode()) / 1e6
         t.rows.append(
             [
                 "open (parse + build)",
                 f"{mb:.1f} MB, {resources:,} resources",
                 fmt_s(took),
-                fmt_s(took / resources) + " per resource",
+                fmt_s(took / resources)
+                + f" per resource ({took / alone:.2f}x its /proc/iomem parse)",
             ]
         )
         data[f"open_{resources}_s"] = took
+        data[f"iomem_parse_{resources}_s"] = alone
     t.notes.append(
         "snapshot: one /proc/iomem read, a few /proc and /sys values, a kernel config, and four "
         "sysfs files per memory block; open: the /proc/iomem parser dominates"

@@ -159,8 +159,8 @@ def apply(snap: Snapshot, cfg: KernelConfig, keep: Collection[str], notes: Notes
     _lockdown(s, notes, params)
     if params is not None:
         _params_not_modelled(params, notes)
-    elif "cmdline" not in s.keep:
-        notes.assumed.append("no kernel command line: iomem= and memhp_default_state kept")
+    elif "iomem" not in s.keep:
+        notes.assumed.append(f"iomem {cfg.iomem} kept (no kernel command line)")
 
 
 def _kernel(s: _Setter) -> None:
@@ -290,8 +290,8 @@ def _auto_online(s: _Setter, notes: Notes, params: list[tuple[str, str | None]] 
         )
         return
     param = last_param(params, "memhp_default_state") if params is not None else None
-    if param in ONLINE_TYPES:
-        s.set("auto_online", param or "", f"kernel command line: memhp_default_state={param}")
+    if param is not None and param in ONLINE_TYPES:
+        s.set("auto_online", param, f"kernel command line: memhp_default_state={param}")
         return
     path = _config_file(snap)
     if path is not None:
@@ -349,8 +349,8 @@ def lockdown_mode(snap: Snapshot, params: list[tuple[str, str | None]] | None) -
         if m is not None and m.group(1) in LOCKDOWN_MODES:
             return m.group(1), f"/sys/kernel/security/lockdown: {sysfs.text.strip()}"
     param = last_param(params, "lockdown") if params is not None else None
-    if param in LOCKDOWN_MODES:
-        return param or "", f"kernel command line: lockdown={param}"
+    if param is not None and param in LOCKDOWN_MODES:
+        return param, f"kernel command line: lockdown={param}"
     path = _config_file(snap)
     if path is not None:
         for option, mode in LOCKDOWN_FORCE.items():
