@@ -297,3 +297,38 @@ def test_offline_virtio_mem_blocks() -> None:
     r = Session(b.machine).execute("online memory32")
     assert r is not None and r.ok, r.message
     vm.check()
+
+
+def test_big_block_mode_device() -> None:
+    """A device block (1 GiB) larger than a memory block: Big Block Mode adds whole big
+    blocks; the state is the one the simulated driver reaches plugging the same GiB."""
+    text = snapshot_text("qemu-debian61")
+    text = text.replace("virtio0.block_size: 0x200000", "virtio0.block_size: 0x40000000")
+    text = text.replace("virtio0.subblock_size: 0x200000\n", "virtio0.big_block_size: 0x40000000\n")
+    text = text.replace("virtio0.requested_size: 0x10000000", "virtio0.requested_size: 0x40000000")
+    text = text.replace(
+        "  100000000-10fffffff : System RAM (virtio_mem)",
+        "  100000000-13fffffff : System RAM (virtio_mem)",
+    )
+    rows = "".join(
+        f"memory{n:<8} online         {n:08x}   1         Movable\n" for n in range(34, 40)
+    )
+    text = text.replace(
+        "memory33       online         00000021   1         Movable\n",
+        "memory33       online         00000021   1         Movable\n" + rows,
+    )
+    b = build.build(fmt.parse(text, "bbm.snap"))
+    vm = b.machine.vmem["vmem0"]
+    vm.check()
+    assert vm.mode == "BBM" and vm.device.plugged_size == 1 << 30 and len(vm.mm) == 8
+    assert b.notes.warnings == [] and b.notes.assumed == []
+    sim = Machine.from_iomem_text(
+        _without_virtio_mem((ROOTS / "qemu-debian61" / "proc" / "iomem").read_text()),
+        "x",
+        b.machine.config,
+    )
+    sim.name = b.machine.name
+    sim.config.sources = dict(b.machine.config.sources)
+    driver.add_device(sim, "vmem0", 0x100000000, 4 << 30, 1 << 30, requested_size=1 << 30, index=0)
+    sim.drain_events()
+    assert state.to_dict(b.machine) == state.to_dict(sim)

@@ -251,8 +251,12 @@ class _Device:
             vm.blockmode = self._sbm(vm, sb_size, first, zones, masks)
         else:
             vm.blockmode = self._bbm(vm, unit, first, added)
-        for mb, mask in (masks or {mb: -1 for mb in added}).items():
-            self._plug(device, mb, mask, sb_size)
+        if sbm:
+            for mb, mask in masks.items():
+                self._plug(device, mb, mask, sb_size)
+        else:  # whole big blocks (a device block may be larger than a memory block)
+            for bb in sorted({mb * mbs // unit for mb in added}):
+                device.blocks.set_range((bb * unit - device.addr) // bs, unit // bs)
         vm.plugged_size = device.plugged_size
         vm.requested_size = requested
         vm.usable_region_size = device.usable_region_size
@@ -352,10 +356,10 @@ class _Device:
         return device
 
     def _plug(self, device: VirtioMemDevice, mb: int, mask: int, sb_size: int) -> None:
-        """Mark memory<mb>'s plugged part in the device's bitmap (mask -1: the whole block)."""
+        """Mark memory<mb>'s plugged sub-blocks (a bit mask) in the device's bitmap."""
         bs = device.block_size
         start = mb * self.mbs
-        if mask == -1 or mask == (1 << (self.mbs // sb_size)) - 1:
+        if mask == (1 << (self.mbs // sb_size)) - 1:
             device.blocks.set_range((start - device.addr) // bs, self.mbs // bs)
             return
         sb = 0
