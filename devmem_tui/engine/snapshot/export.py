@@ -1,8 +1,8 @@
 """A machine written as a snapshot (``export snapshot FILE``): its map as /proc/iomem prints
-it, its config as the kernel config lines, command line and sysfs files that would give it,
-its memory blocks and its virtio-mem devices as the driver's kernel log lines describe them.
-Building a machine from the result gives the same map, config and devices
-(``build.build``)."""
+it (annotated where the flags could not be inferred), its config as the kernel config lines,
+command line and sysfs files that would give it, its memory blocks and its virtio-mem devices
+as the driver's kernel log lines describe them. Building a machine from the result gives the
+same map, config and devices (``build.build``)."""
 
 from __future__ import annotations
 
@@ -17,6 +17,26 @@ from devmem_tui.engine.virtio_mem.bbm import BigBlockMode
 from devmem_tui.engine.virtio_mem.sbm import SubBlockMode
 
 SESSION = "devmem-tui session"
+
+
+def _iomem(machine: Machine) -> str:
+    """The map as /proc/iomem prints it, with a ``[flags]`` annotation only on the lines whose
+    flags and desc the parser would not infer (an exclusive driver claim, say): a machine built
+    from a real /proc/iomem exports that text byte for byte. The resources of virtio-mem
+    devices stay plain: opening the snapshot derives them again, as the driver sets them."""
+    derived: set[int] = set()
+    for vm in machine.vmem.values():
+        if vm.parent is not None:
+            derived.add(id(vm.parent))
+            derived.update(id(c) for c in vm.parent.children)
+    root = machine.tree.root
+    lines = []
+    for depth, r in machine.tree.walk():
+        parent = r.parent if r.parent is not root else None
+        inferred = iomem_text.infer_flags(r.name, r.start, parent)
+        plain = id(r) in derived or (int(inferred[0]), inferred[1]) == (int(r.flags), r.desc)
+        lines.append(iomem_text.render_line(r, depth, flags=not plain) + "\n")
+    return "".join(lines)
 
 
 def from_machine(machine: Machine, tool: str) -> Snapshot:
@@ -47,7 +67,7 @@ def from_machine(machine: Machine, tool: str) -> Snapshot:
         option("X86_PAT", cfg.pat)
     else:
         snap.config["ARM64_PA_BITS"] = Value(str(cfg.phys_bits))
-    snap.iomem = iomem_text.render(machine.tree)
+    snap.iomem = _iomem(machine)
     snap.memory = {
         "block_size_bytes": Value(f"{machine.memory_block_size:x}"),
         "auto_online_blocks": Value(cfg.auto_online),

@@ -240,7 +240,10 @@ class _Device:
         self._check_log_mode(sbm, sb_size, max(bs, mbs))
         unit = mbs if sbm else max(bs, mbs)
         masks = self._plugged(added, requested, sb_size) if sbm else {}
-        top = max(((mb + 1) * mbs for mb in added), default=res.start)
+        if sbm:  # the end of the highest plugged sub-block
+            top = max((mb * mbs + m.bit_length() * sb_size for mb, m in masks.items()), default=0)
+        else:
+            top = max(((mb * mbs // unit + 1) * unit for mb in added), default=0)
         device = self._device(bs, requested, max(requested, top - res.start))
         vm = VirtioMem(machine, device, self.index)
         vm.probed = True
