@@ -58,13 +58,15 @@ def _without_virtio_mem(text: str) -> str:
     return "".join(keep)
 
 
-def simulated(b: build.Built, name: str, index: int, addr: int, size: int, req: int) -> Machine:
+def simulated(
+    b: build.Built, name: str, index: int, addr: int, size: int, req: int, block: int = 2 << 20
+) -> Machine:
     """The same machine, its device added and plugged by the simulated driver itself."""
     iomem = (ROOTS / name / "proc" / "iomem").read_text()
     m = Machine.from_iomem_text(_without_virtio_mem(iomem), "x", b.machine.config)
     m.name = b.machine.name
     m.config.sources = dict(b.machine.config.sources)
-    driver.add_device(m, "vmem0", addr, size, requested_size=req, index=index)
+    driver.add_device(m, "vmem0", addr, size, block, requested_size=req, index=index)
     m.drain_events()
     return m
 
@@ -325,15 +327,7 @@ def test_big_block_mode_device() -> None:
     vm.check()
     assert vm.mode == "BBM" and vm.device.plugged_size == 1 << 30 and len(vm.mm) == 8
     assert b.notes.warnings == [] and b.notes.assumed == []
-    sim = Machine.from_iomem_text(
-        _without_virtio_mem((ROOTS / "qemu-debian61" / "proc" / "iomem").read_text()),
-        "x",
-        b.machine.config,
-    )
-    sim.name = b.machine.name
-    sim.config.sources = dict(b.machine.config.sources)
-    driver.add_device(sim, "vmem0", 0x100000000, 4 << 30, 1 << 30, requested_size=1 << 30, index=0)
-    sim.drain_events()
+    sim = simulated(b, "qemu-debian61", 0, 0x100000000, 4 << 30, 1 << 30, block=1 << 30)
     assert state.to_dict(b.machine) == state.to_dict(sim)
 
 
