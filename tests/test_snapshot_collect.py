@@ -243,14 +243,19 @@ def _cli(*argv: str, **kw: Any) -> subprocess.CompletedProcess[str]:
 
 
 def test_the_one_liner_pipes_a_snapshot_into_run() -> None:
-    """`devmem-tui snapshot -o - | devmem-tui run --snapshot - -c '...'`, as the README shows."""
+    """`devmem-tui snapshot -o - | devmem-tui run --snapshot - -c 'sweep read'`, as the README
+    shows."""
     root = ROOTS / "server-cxl-kmem"
     taken = _cli("snapshot", "--root", str(root), "-o", "-")
     assert taken.returncode == 0, taken.stderr
-    ran = _cli("run", "--snapshot", "-", "-c", "iomem; config", input=taken.stdout)
+    ran = _cli("run", "--snapshot", "-", "-c", "iomem; config; sweep read", input=taken.stdout)
     assert ran.returncode == 0, ran.stderr
     iomem = (root / "proc" / "iomem").read_text()
     assert ran.stdout.startswith("> iomem\n" + iomem + "> config\n")
+    # the whole machine at once, as 46-bit, 6.8, IO_STRICT_DEVMEM with iomem=relaxed decides
+    assert "> sweep read\nsweep read 0x0-0x3fffffffffff under 6.8 x86_64 SI iomem=relaxed: " in (
+        ran.stdout
+    )
     assert (
         "  iomem             snapshot <stdin>: kernel command line: iomem=relaxed\n" in ran.stdout
     )

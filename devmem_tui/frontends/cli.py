@@ -170,7 +170,7 @@ def build_parser() -> argparse.ArgumentParser:
         "  devmem-tui play --quiz 3\n"
         "  devmem-tui play my-lesson.scenario --tui\n"
         "  devmem-tui repl --kernel 5.15 --trace short\n"
-        "  sudo devmem-tui snapshot -o - | devmem-tui run --snapshot - -c 'iomem; config'",
+        "  sudo devmem-tui snapshot -o - | devmem-tui run --snapshot - -c 'sweep read'",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action=_VersionAction)
