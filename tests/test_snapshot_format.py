@@ -442,3 +442,24 @@ def test_render_then_parse_gives_the_snapshot_back(
     snap.kernel["cmdline"] = fmt.Value(cmdline.strip())
     snap.config = {k: fmt.Value(v) for k, v in options.items()}
     assert fmt.parse(fmt.render(snap)) == snap
+
+
+def test_sweep_against_a_snapshot(tmp_path: Path) -> None:
+    """`sweep OP --vs-saved FILE` takes a snapshot as well as a saved session: what this
+    machine answers differently from that one."""
+    snap = tmp_path / "box.snap"
+    snap.write_text(BASE)
+    session = Session.new()
+    r = session.execute(f"sweep read 0x100000000-0x1ffffffff --vs-saved {snap}")
+    assert r is not None and r.ok, r.message
+    assert r.message.splitlines()[0] == (
+        f"sweep read 0x100000000-0x1ffffffff: this session (6.16 x86_64 S iomem=default) -> "
+        f"{snap} (6.1 x86_64 SI iomem=default): 1 range change"
+    )
+    bad = tmp_path / "bad.snap"
+    bad.write_text(BASE.replace("devmem-tui snapshot 1", "devmem-tui snapshot 9"))
+    r = session.execute(f"sweep read --vs-saved {bad}")
+    assert r is not None and r.message == (
+        f"error: {bad}:1: snapshot format version 9 is newer than this devmem-tui reads (1); "
+        "upgrade devmem-tui"
+    )

@@ -24,7 +24,8 @@ from devmem_tui.commands.sweeps import diff_text, parse_job, sweep_text
     "MiB, high_memory, memory blocks...), not page by page.\n"
     "--vs KEY=VALUE...  the same machine under the config with these keys changed: only the\n"
     "                   ranges whose outcome changes, old -> new, with both deciding checks\n"
-    "--vs-saved FILE    against a session saved with 'save'\n"
+    "--vs-saved FILE    against a session saved with 'save', or a machine snapshot\n"
+    "                   ('devmem-tui snapshot')\n"
     "Nothing is changed (mmap is decided, not mapped).\n"
     "Examples: sweep read    sweep mmap 0xfe000000-0xfeffffff\n"
     "          sweep read --vs io_strict_devmem=on    sweep mmap --vs kernel=5.15",

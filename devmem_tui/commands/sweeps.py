@@ -27,6 +27,8 @@ from devmem_tui.engine.devmem.sweep import (
 )
 from devmem_tui.engine.errors import DevmemError
 from devmem_tui.engine.machine import Machine
+from devmem_tui.engine.snapshot import build as snapshot_build
+from devmem_tui.engine.snapshot.format import Snapshot
 from devmem_tui.engine.units import GiB, KiB, MiB, TiB
 
 __all__ = ["OPS", "SweepJob", "box_lines", "diff_text", "parse_job", "size_text", "sweep_text"]
@@ -140,7 +142,10 @@ def parse_job(
         job.other = with_settings(machine, job.settings)
         job.other_label = settings_text(job.settings)
     elif saved is not None:
-        job.other = files.load_session(open_path(saved) if open_path is not None else saved)
+        doc = files.load_document(open_path(saved) if open_path is not None else saved)  # a saved session or a snapshot
+        if isinstance(doc, Snapshot):  # the keys it does not tell are this machine's
+            doc = snapshot_build.build(doc, machine.config).machine
+        job.other = doc
         job.other_label = saved
     if rng is None:
         top = max(phys_limit(m) for m in (job.base, job.other) if m is not None)
