@@ -104,7 +104,7 @@ def cmd_load(session: Session, args: list[str]) -> Result:
         raise usage_error(spec, f"load: cannot load {args[0]!r}")
     path = session.user_path(_find_file(session, args[1]))
     if args[0] == "snapshot":
-        return snapshots.load(session, files.read_snapshot(path), "loaded")
+        return snapshots.open_file(session, path, "loaded")
     text = files.read_iomem(path)
     machine = Machine.from_iomem_text(text, path, session.config)  # raises before any change
     old_arch = session.config.arch

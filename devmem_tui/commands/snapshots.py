@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
+from devmem_tui import files
 from devmem_tui.commands.registry import Result
 from devmem_tui.commands.session import Session
 from devmem_tui.engine.snapshot import build
@@ -50,3 +51,13 @@ def load(session: Session, snap: Snapshot, verb: str, keep: Collection[str] = ()
             "warnings": list(built.notes.warnings),
         },
     )
+
+
+def open_file(
+    session: Session, path: str, verb: str = "opened", keep: Collection[str] = ()
+) -> Result:
+    """The one call a front end makes to run a session on a snapshot file (``load snapshot``,
+    ``--snapshot FILE``, a served tab): read and parse it (files.read_snapshot: the path guard,
+    the size limit), build its machine and put it in place of the session's. Raises a one-line
+    DevmemError (``FILE:LINE: ...`` where a line is at fault) before anything changes."""
+    return load(session, files.read_snapshot(path), verb, keep)

@@ -33,7 +33,7 @@ from devmem_tui.engine.config import KEYS, KernelConfig
 from devmem_tui.engine.errors import DevmemError
 from devmem_tui.engine.iomem.text import MAX_INPUT_BYTES
 from devmem_tui.engine.snapshot import format as snapshot_format
-from devmem_tui.files import read_snapshot, read_text, write_atomic
+from devmem_tui.files import read_text, write_atomic
 from devmem_tui.frontends.output import (
     EXIT_FAIL,
     EXIT_OK,
@@ -318,7 +318,10 @@ def make_session(ns: argparse.Namespace) -> Session:
     if snapshot:
         keep = [key for key in KEYS if getattr(ns, f"cfg_{key}", None) is not None]
         try:
-            result = snapshots.load(session, _snapshot_of(ns, snapshot), "opened", keep)
+            if snapshot == "-":
+                result = snapshots.load(session, _stdin_snapshot(ns), "opened", keep)
+            else:
+                result = snapshots.open_file(session, snapshot, "opened", keep)
         except DevmemError as e:
             raise CliError(f"--snapshot: {e}") from None
         session.start_notes = result.message.splitlines()
@@ -348,10 +351,8 @@ def session_options(ns: argparse.Namespace) -> list[str]:
     return args
 
 
-def _snapshot_of(ns: argparse.Namespace, name: str) -> snapshot_format.Snapshot:
-    """--snapshot FILE, or stdin with - (read once: every `play` file starts from it)."""
-    if name != "-":
-        return read_snapshot(name)
+def _stdin_snapshot(ns: argparse.Namespace) -> snapshot_format.Snapshot:
+    """--snapshot - : the snapshot on stdin (read once: every `play` file starts from it)."""
     text = getattr(ns, "snapshot_text", None)
     if text is None:
         data = sys.stdin.buffer.read(MAX_INPUT_BYTES + 1)

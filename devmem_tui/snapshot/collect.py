@@ -31,7 +31,7 @@ from devmem_tui.engine.units import fmt_size
 # The files a snapshot reads, relative to the root (docs/snapshot.md lists them).
 ALLOWED = re.compile(
     r"""
-      proc/(iomem|cmdline|version|cpuinfo|config\.gz)
+      proc/(iomem|cmdline|version|version_signature|cpuinfo|config\.gz)
     | proc/sys/kernel/(osrelease|arch|hostname)
     | boot/config-[A-Za-z0-9._+~-]+
     | (usr/)?lib/modules/[A-Za-z0-9._+~-]+/config
@@ -274,6 +274,9 @@ def _kernel(reader: Reader, snap: Snapshot, release: str, anonymous: bool, root:
         if anonymous:  # "(user@build-host)" of a self-built kernel
             version = re.sub(r" \([^()]*@[^()]*\)", "", version, count=1)
         k["version"] = Value(version)
+    signature = reader.value("proc/version_signature")  # Ubuntu: its upstream sub-level
+    if signature:
+        k["version signature"] = Value(signature)
     cpuinfo = reader.text("proc/cpuinfo") or ""
     arch = _arch(reader, root, cpuinfo, snap)
     if arch:

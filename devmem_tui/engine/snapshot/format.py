@@ -4,7 +4,8 @@ access, as plain text a person can read and paste into a bug report (docs/snapsh
 ```
 devmem-tui snapshot 1
 [snapshot]          date, host, tool, root
-[kernel]            release, version, arch, address sizes, cpu pat, cmdline, lockdown
+[kernel]            release, version, version signature, arch, address sizes, cpu pat,
+                    cmdline, lockdown
 [kernel config]     source: FILE (or none), then CONFIG_X=y / # CONFIG_X is not set lines
 [iomem]             /proc/iomem, exactly as the kernel printed it
 [memory blocks]     block_size_bytes, auto_online_blocks, one row per memoryN
@@ -45,7 +46,16 @@ SECTIONS = (SNAPSHOT, KERNEL, CONFIG, IOMEM, MEMORY, VMEM, LOG)
 
 # The keys each key-value section may hold, in the order they are written.
 SNAPSHOT_KEYS = ("date", "host", "tool", "root")
-KERNEL_KEYS = ("release", "version", "arch", "address sizes", "cpu pat", "cmdline", "lockdown")
+KERNEL_KEYS = (
+    "release",
+    "version",
+    "version signature",
+    "arch",
+    "address sizes",
+    "cpu pat",
+    "cmdline",
+    "lockdown",
+)
 MEMORY_KEYS = ("block_size_bytes", "auto_online_blocks")
 # What the virtio-mem driver prints about a device (drivers/virtio/virtio_mem.c
 # virtio_mem_init / virtio_mem_init_hotplug dev_info(), and virtio_mem_refresh_config(), which
