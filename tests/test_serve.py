@@ -240,6 +240,22 @@ def test_session_options_rebuild_the_same_session(tmp_path: Path) -> None:
     assert len(again.machine.tree) == 2
 
 
+def test_every_tab_opens_the_same_snapshot(tmp_path: Path) -> None:
+    """serve --snapshot FILE: each tab's process gets the file by its absolute path and builds
+    the same machine from it; stdin cannot be read by every tab."""
+    snap = Path(__file__).resolve().parent.parent / "docs" / "examples" / "debian-guest.snap"
+    ns = cli.build_parser().parse_args(["serve", "--snapshot", str(snap), "--pat", "off"])
+    args = cli.session_options(ns)
+    assert args == [f"--snapshot={snap}", "--pat=off"]
+    again = cli.make_session(cli.build_parser().parse_args(args))
+    first = cli.make_session(ns)
+    assert again.machine.name == first.machine.name == "debian-guest"
+    assert again.config.short() == first.config.short() and again.config.pat is False
+    assert list(again.machine.vmem) == ["vmem0"]
+    with pytest.raises(cli.CliError, match="serve --snapshot needs a FILE"):
+        cli._serve(cli.build_parser().parse_args(["serve", "--snapshot", "-"]))
+
+
 # ----------------------------------------------------------------------------- file root
 def test_file_root_keeps_file_commands_inside_it(tmp_path: Path) -> None:
     root = tmp_path / "tab"

@@ -88,7 +88,8 @@ CASES: dict[str, tuple[Callable[[list[str]], list[str]], int, str]] = {
         insert("arch: ", "00000000-00000fff : Reserved"),
         at("arch: "),
         "cannot read '00000000-00000fff : Reserved' in [kernel] (expected KEY: VALUE with KEY "
-        "one of release, version, version signature, arch, address sizes, cpu pat, cmdline, lockdown)",
+        "one of release, version, version signature, arch, address sizes, cpu pat, cmdline, "
+        "lockdown)",
     ),
     "kernel key in [iomem]": (
         insert("00001000-0009fbff : System RAM", "release: 6.1.0-18-amd64"),

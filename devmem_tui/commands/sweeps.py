@@ -142,7 +142,9 @@ def parse_job(
         job.other = with_settings(machine, job.settings)
         job.other_label = settings_text(job.settings)
     elif saved is not None:
-        doc = files.load_document(open_path(saved) if open_path is not None else saved)  # a saved session or a snapshot
+        doc = files.load_document(
+            open_path(saved) if open_path is not None else saved
+        )  # a saved session or a snapshot
         if isinstance(doc, Snapshot):  # the keys it does not tell are this machine's
             doc = snapshot_build.build(doc, machine.config).machine
         job.other = doc

@@ -342,6 +342,8 @@ def session_options(ns: argparse.Namespace) -> list[str]:
         args.append(f"--machine={ns.machine}")
     if getattr(ns, "iomem", None):
         args.append(f"--iomem={os.path.abspath(ns.iomem)}")
+    if getattr(ns, "snapshot", None):  # every tab builds its machine from the same file
+        args.append(f"--snapshot={os.path.abspath(ns.snapshot)}")
     for key in KEYS:
         value = getattr(ns, f"cfg_{key}", None)
         if value is not None:
@@ -450,6 +452,10 @@ def _run_tui(ns: argparse.Namespace, scenario: str | None = None, quiz: bool = F
 def _serve(ns: argparse.Namespace) -> int:
     if getattr(ns, "file_root", None) is not None:
         raise CliError("serve gives every tab a folder of its own; --file-root does not apply")
+    if getattr(ns, "snapshot", None) == "-":
+        raise CliError(
+            "serve --snapshot needs a FILE: every tab reads it again, and stdin can be read once"
+        )
     make_session(ns)  # option errors surface once, here, not in every tab
     tab_args, title = session_options(ns), PROG
     if ns.lesson is not None:
