@@ -115,6 +115,65 @@ def test_a_fifo_is_refused_without_waiting(tmp_path: Path) -> None:
         collect(str(root))
 
 
+def test_a_kernel_file_mounted_at_a_listed_name_is_refused_before_opening(
+    tmp_path: Path, opened: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bind mount keeps the inode number: a file with /proc/kcore's is never opened."""
+    root = _hostile_root(tmp_path)
+    opened.clear()  # the copy opened its files
+    version = root / "proc" / "version"
+    monkeypatch.setattr(
+        collect_mod, "forbidden_inodes", lambda: {version.stat().st_ino: "/proc/kcore"}
+    )
+    with pytest.raises(CollectError) as e:
+        collect(str(root))
+    assert str(e.value) == (
+        f"refusing to read {root}/proc/version: it is the kernel's /proc/kcore (mounted there?)"
+    )
+    assert str(version) not in opened
+
+
+def test_a_real_bind_mount_of_a_kernel_file_is_refused(tmp_path: Path) -> None:
+    """The same with a real bind mount, in a private mount namespace (root, util-linux)."""
+    kernel_file = next((p for p in collect_mod.PROC_FORBIDDEN if os.path.exists(p)), None)
+    if os.geteuid() != 0 or kernel_file is None or shutil.which("unshare") is None:
+        pytest.skip("needs root, unshare(1) and /proc/kcore or /proc/kmsg")
+    root = _hostile_root(tmp_path)
+    target = root / "proc" / "version"
+    script = (
+        "import sys\n"
+        "from devmem_tui.snapshot.collect import CollectError, collect\n"
+        "try:\n"
+        f"    collect({str(root)!r})\n"
+        "except CollectError as e:\n"
+        "    print(e)\n"
+        "    sys.exit(3)\n"
+    )
+    p = subprocess.run(
+        [
+            "unshare",
+            "-m",
+            "sh",
+            "-c",
+            'mount --bind "$1" "$2" && exec "$3" -c "$4"',
+            "sh",
+            kernel_file,
+            str(target),
+            sys.executable,
+            script,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    if p.returncode not in (0, 3):
+        pytest.skip(f"no private mount namespace here: {p.stderr.strip()[:200]}")
+    assert p.returncode == 3, p.stdout + p.stderr
+    assert p.stdout.strip() == (
+        f"refusing to read {target}: it is the kernel's {kernel_file} (mounted there?)"
+    )
+
+
 def test_a_memory_block_file_linking_out_is_refused(tmp_path: Path) -> None:
     root = _hostile_root(tmp_path)
     state = root / "sys/devices/system/memory/memory32/state"

@@ -5,11 +5,12 @@ machine, or a test fixture).
 This is the one reviewed exception to the path guard in files.py: it reads files the user did
 not name, and only those on ``ALLOWED`` (relative to the root). Every read goes through
 ``Reader.read``, which refuses a path that is not on the list, or that resolves (through a
-symlink, ``..`` or a bind mount) to a file that is not on the list or lies outside the root,
-and anything that is not a regular file, checked on the path before it is opened and on the
-opened descriptor. So /dev/mem, /dev/kmem, /dev/port, /proc/kcore and /dev/kmsg are never
-opened, whatever the tree under ``--root`` holds. The kernel log is read only from a file the
-user names (``--with-log FILE``), and that goes through files.py like every other such file.
+symlink or ``..``) to a file that is not on the list or lies outside the root, anything that
+is not a regular file (checked on the path before it is opened and on the opened descriptor),
+and /proc/kcore or /proc/kmsg mounted at a listed name (told by their inode numbers). So
+/dev/mem, /dev/kmem, /dev/port, /proc/kcore, /dev/kmsg and /proc/kmsg are never opened,
+whatever the tree under ``--root`` holds. The kernel log is read only from a file the user
+names (``--with-log FILE``), and that goes through files.py like every other such file.
 """
 
 from __future__ import annotations
@@ -71,6 +72,28 @@ class Collected:
     warnings: list[str] = field(default_factory=list)
 
 
+# procfs files a bind mount could put at a listed name: /proc/kcore is physical memory, a
+# read of /proc/kmsg drains the kernel log. A bind mount keeps the file's inode number, and
+# every procfs instance numbers its entries alike (fs/proc/generic.c proc_alloc_inum(), from
+# PROC_DYNAMIC_FIRST = 0xF0000000, so no ordinary file shares them), so their numbers are
+# known from a stat() of the running kernel's /proc, which opens nothing.
+PROC_FORBIDDEN = ("/proc/kcore", "/proc/kmsg")
+_PROC_DYNAMIC_FIRST = 0xF0000000
+
+
+def forbidden_inodes() -> dict[int, str]:
+    """Inode number -> name of the ``PROC_FORBIDDEN`` files of the running kernel."""
+    out = {}
+    for path in PROC_FORBIDDEN:
+        try:
+            st = os.stat(path)
+        except OSError:
+            continue  # not built in (CONFIG_PROC_KCORE=n) or no /proc
+        if st.st_ino >= _PROC_DYNAMIC_FIRST:
+            out[st.st_ino] = path
+    return out
+
+
 class Reader:
     """Reads the files on ``ALLOWED`` under one root, and nothing else."""
 
@@ -80,6 +103,7 @@ class Reader:
         if not os.path.isdir(self.root):
             raise CollectError(f"--root {root}: not a directory")
         self._dirs: dict[str, int] = {}  # verified directory (relative) -> its open fd
+        self._forbidden = forbidden_inodes()
 
     def shown(self, rel: str) -> str:
         return os.path.join(self.shown_root, rel)
@@ -117,6 +141,11 @@ class Reader:
                 st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
             if not stat.S_ISREG(st.st_mode):
                 raise CollectError(f"refusing to read {self.shown(rel)}: not a regular file")
+            if st.st_ino in self._forbidden:
+                raise CollectError(
+                    f"refusing to read {self.shown(rel)}: it is the kernel's "
+                    f"{self._forbidden[st.st_ino]} (mounted there?)"
+                )
             fd = os.open(path, _OPEN_FLAGS, dir_fd=dir_fd)
         except FileNotFoundError:
             return None
