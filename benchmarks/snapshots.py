@@ -1,4 +1,4 @@
-"""(i) Snapshots: `devmem-tui snapshot` of fake roots with many memory blocks (and of this
+"""(l) Snapshots: `devmem-tui snapshot` of fake roots with many memory blocks (and of this
 machine, when run as root), and opening snapshots whose /proc/iomem is large (up to 20 MB).
 
 The fake roots are the q35 guest fixture (tests/fixtures/snapshot-roots/qemu-debian61) with its
@@ -52,8 +52,8 @@ def large_snapshot(resources: int) -> str:
 
 
 def snapshot(s: Any) -> Table:
-    """(i) The time to take a snapshot and to open one."""
-    t = Table("(i) snapshots: take and open", ["operation", "size", "median", "per unit"])
+    """(l) The time to take a snapshot and to open one."""
+    t = Table("(l) snapshots: take and open", ["operation", "size", "median", "per unit"])
     runs = max(3, s.runs - 2)
     data: dict[str, float] = {}
     with tempfile.TemporaryDirectory() as tmp:

@@ -266,7 +266,7 @@ class _Device:
         end_addr = res.start + device.usable_region_size - 1  # virtio_mem_refresh_config
         vm.blockmode.last_usable_id = end_addr // unit - (1 if (end_addr + 1) % unit else 0)
         vm.offline_size = sum(mbs for z in zones.values() if z == OFFLINE)
-        vm.group.restore(zones)
+        vm.group.restore((mb, 1, zones[mb]) for mb in sorted(zones))  # merged into runs
         vm.parent = res
         tree = machine.tree
         tree.set_flags(res, SYSTEM_RAM | (F.EXCLUSIVE if vm.exclusive else F(0)))
