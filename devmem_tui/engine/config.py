@@ -269,7 +269,8 @@ class KernelConfig(Journaled):
         """``set`` and record where the value came from (``sources``); nothing changes on
         error. Returns what ``set`` returns (the parsed version for ``kernel``)."""
         version = self.set(key, value)
-        self.sources[key.strip().lower()] = source
+        # a new dict, assigned: the undo journal records attribute assignments
+        self.sources = {**self.sources, key.strip().lower(): source}
         return version
 
     def source(self, key: str) -> str:
