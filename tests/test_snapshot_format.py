@@ -454,8 +454,8 @@ def test_sweep_against_a_snapshot(tmp_path: Path) -> None:
     r = session.execute(f"sweep read 0x100000000-0x1ffffffff --vs-saved {snap}")
     assert r is not None and r.ok, r.message
     assert r.message.splitlines()[0] == (
-        f"sweep read 0x100000000-0x1ffffffff: this session (6.16 x86_64 S iomem=default) -> "
-        f"{snap} (6.1 x86_64 SI iomem=default): 1 range change"
+        f"sweep read 0x100000000-0x1ffffffff: this session (6.16.0 x86_64 S iomem=default) -> "
+        f"{snap} (6.1.76 x86_64 SI iomem=default): 1 range change"
     )
     bad = tmp_path / "bad.snap"
     bad.write_text(BASE.replace("devmem-tui snapshot 1", "devmem-tui snapshot 9"))

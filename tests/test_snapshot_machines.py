@@ -27,6 +27,8 @@ ROOTS = Path(__file__).parent / "fixtures" / "snapshot-roots"
 WHEN = datetime.datetime(2025, 2, 1, 10, 5, tzinfo=datetime.UTC)
 LOGS = {"qemu-debian61": "qemu-debian61.journal", "arm64-guest": "arm64-guest.dmesg"}
 MACHINES = ("qemu-debian61", "server-cxl-kmem", "arm64-guest", "no-config")
+# The q35 guest's map below 4 GiB ends its RAM at 2 GiB: OVMF's rule makes 2-4 GiB uncached
+MTRRS = "MTRRs default WB; 0xa0000-0xfffff UC, 0x80000000-0xffffffff UC (inferred from the map)"
 
 
 def snapshot_text(name: str, log: bool = True, anonymous: bool = False) -> str:
@@ -76,12 +78,15 @@ def test_qemu_guest_debian_61_with_virtio_mem() -> None:
     b = built("qemu-debian61")
     m, cfg = b.machine, b.machine.config
     assert m.name == "debian-guest"
-    assert (cfg.kernel, cfg.arch) == ("6.1", "x86_64")
+    assert (cfg.kernel, cfg.arch) == ("6.1.76", "x86_64")
     assert (cfg.devmem, cfg.strict_devmem, cfg.io_strict_devmem, cfg.pat) == (True,) * 4
     assert (cfg.iomem, cfg.auto_online, cfg.phys_bits) == ("default", "online_movable", 40)
     src = cfg.sources
-    assert src["kernel"].startswith("snapshot qemu-debian61.snap: ")
-    assert "6.1.0-18-amd64" in src["kernel"] or "/proc/version" in src["kernel"]
+    # Debian's release carries an ABI number (6.1.0-18); /proc/version has the sub-level
+    assert src["kernel"] == (
+        "snapshot qemu-debian61.snap: kernel release 6.1.0-18-amd64; sub-level from "
+        "/proc/version (the Debian package version Debian 6.1.76-1)"
+    )
     assert src["strict_devmem"] == (
         "snapshot qemu-debian61.snap: kernel config /boot/config-6.1.0-18-amd64: "
         "CONFIG_STRICT_DEVMEM=y"
@@ -103,7 +108,7 @@ def test_qemu_guest_debian_61_with_virtio_mem() -> None:
     )
     assert vm.mm == {32: "Movable", 33: "Movable"}
     vm.check()
-    assert b.notes.assumed == [] and b.notes.warnings == []
+    assert b.notes.assumed == [MTRRS] and b.notes.warnings == []
     assert state.to_dict(m) == state.to_dict(
         simulated(b, "qemu-debian61", 0, 0x100000000, 4 << 30, 256 << 20)
     )
@@ -112,11 +117,12 @@ def test_qemu_guest_debian_61_with_virtio_mem() -> None:
 def test_qemu_guest_without_the_kernel_log_says_what_it_assumed() -> None:
     b = built("qemu-debian61", log=False)
     assert b.notes.assumed == [
-        "vmem0: device block size 2M, requested size 256M (its added memory)"
+        MTRRS,
+        "vmem0: device block size 2M, requested size 256M (its added memory)",
     ]
     lines = b.lines()
     assert [x for x in lines if x.startswith("assumed:")] == [
-        "assumed: vmem0: device block size 2M, requested size 256M (its added memory)"
+        f"assumed: {MTRRS}; vmem0: device block size 2M, requested size 256M (its added memory)"
     ]
     assert b.machine.vmem["vmem0"].device.plugged_size == 256 << 20
 
@@ -124,7 +130,18 @@ def test_qemu_guest_without_the_kernel_log_says_what_it_assumed() -> None:
 def test_bare_metal_server_with_cxl_and_kmem() -> None:
     b = built("server-cxl-kmem")
     m, cfg = b.machine, b.machine.config
-    assert (m.name, cfg.kernel, cfg.arch, cfg.phys_bits) == ("cxl-server-01", "6.8", "x86_64", 46)
+    assert (m.name, cfg.kernel, cfg.arch, cfg.phys_bits) == (
+        "cxl-server-01",
+        "6.8.12",
+        "x86_64",
+        46,
+    )
+    # Ubuntu's release (6.8.0-45-generic) and /proc/version carry an ABI number only; its
+    # /proc/version_signature names the upstream release the kernel is based on
+    assert cfg.sources["kernel"] == (
+        "snapshot server-cxl-kmem.snap: kernel release 6.8.0-45-generic; sub-level from "
+        "/proc/version_signature (the upstream version in the signature)"
+    )
     assert (cfg.strict_devmem, cfg.io_strict_devmem, cfg.iomem) == (True, True, "relaxed")
     assert (
         cfg.sources["iomem"] == "snapshot server-cxl-kmem.snap: kernel command line: iomem=relaxed"
@@ -133,20 +150,30 @@ def test_bare_metal_server_with_cxl_and_kmem() -> None:
     assert m.vmem == {}
     chain = [r.name for r in m.tree.chain_at(0x490000000)]
     assert chain == ["CXL Window 0", "region0", "dax0.0", "System RAM (kmem)"]
+    assert cfg.lockdown == "integrity"
+    assert cfg.sources["lockdown"] == (
+        "snapshot server-cxl-kmem.snap: /sys/kernel/security/lockdown: "
+        "none [integrity] confidentiality"
+    )
     lockdown, kmem = b.notes.warnings
-    if "lockdown" not in cfg.sources:  # devmem-tui without a lockdown key says so
-        assert lockdown.startswith("that kernel runs with lockdown=integrity (")
-        assert "security_locked_down(LOCKDOWN_DEV_MEM) -> -EPERM" in lockdown
+    assert lockdown.startswith("that kernel runs with lockdown=integrity (")
+    assert lockdown.endswith("'set lockdown none' shows what the checks beneath it decide")
     assert kmem.startswith("memory160, memory161 (System RAM (kmem)) are offline")
-    # IO_STRICT_DEVMEM with iomem=relaxed: busy MMIO is no longer exclusive
-    r = Session(m).execute("read 0xfec00000")
+    # Secure Boot's lockdown refuses open() itself; beneath it, IO_STRICT_DEVMEM with
+    # iomem=relaxed: busy MMIO is no longer exclusive
+    session = Session(m)
+    r = session.execute("read 0xfec00000")
+    assert r is not None and r.outcome == "EPERM", r.message
+    assert "security_locked_down(LOCKDOWN_DEV_MEM)" in "\n".join(r.trace)
+    session.execute("set lockdown none")
+    r = session.execute("read 0xfec00000")
     assert r is not None and r.outcome == "OK", r.message
 
 
 def test_arm64_guest_with_virtio_mem() -> None:
     b = built("arm64-guest")
     m, cfg = b.machine, b.machine.config
-    assert (cfg.arch, cfg.kernel, cfg.phys_bits) == ("arm64", "6.12", 48)
+    assert (cfg.arch, cfg.kernel, cfg.phys_bits) == ("arm64", "6.12.38", 48)
     assert cfg.sources["arch"] == "snapshot arm64-guest.snap: uname -m aarch64"
     assert cfg.sources["phys_bits"] == (
         "snapshot arm64-guest.snap: kernel config: CONFIG_ARM64_PA_BITS=48"
@@ -168,16 +195,65 @@ def test_arm64_guest_with_virtio_mem() -> None:
 def test_machine_without_a_kernel_config() -> None:
     b = built("no-config")
     m, cfg = b.machine, b.machine.config
-    assert (cfg.kernel, cfg.arch, cfg.phys_bits) == ("5.15", "x86_64", 40)
+    assert (cfg.kernel, cfg.arch, cfg.phys_bits) == ("5.15.167", "x86_64", 40)
     assert all(cfg.source(k) == "default" for k in ("devmem", "strict_devmem", "pat"))
     assert m.memory_block_size == 128 << 20
     (assumed,) = [x for x in b.lines() if x.startswith("assumed:")]
     assert assumed == (
         "assumed: no kernel config in the snapshot: devmem on, strict_devmem on, "
         "io_strict_devmem off kept; pat on kept (no kernel config); auto_online online_movable "
-        "kept (no auto_online_blocks); memory block size 128M (no block_size_bytes)"
+        "kept (no auto_online_blocks); MTRRs default WB; 0xa0000-0xfffff UC, "
+        "0xc0000000-0xffffffff UC (inferred from the map); memory block size 128M (no "
+        "block_size_bytes)"
     )
     assert "config: no kernel config in the snapshot; 'config' shows" in "\n".join(b.lines())
+
+
+def test_a_debian_abi_release_takes_its_sub_level_from_proc_version() -> None:
+    """Debian's release 6.1.0-56-amd64 carries an ABI number, not the sub-level; the package
+    version at the end of /proc/version (Debian 6.1.192-2) has it. The one parser of kernel
+    versions (kversion.parse_kernel) reads both."""
+    text = snapshot_text("qemu-debian61").replace("6.1.0-18-amd64", "6.1.0-56-amd64")
+    text = re.sub(
+        r"(?m)^version: .*$",
+        "version: Linux version 6.1.0-56-amd64 (debian-kernel@lists.debian.org) "
+        "(x86_64-linux-gnu-gcc-12 (Debian 12.2.0-14+deb12u1) 12.2.0, GNU ld (GNU Binutils for "
+        "Debian) 2.40) #1 SMP PREEMPT_DYNAMIC Debian 6.1.192-2",
+        text,
+    )
+    b = build.build(fmt.parse(text, "deb.snap"))
+    cfg = b.machine.config
+    assert cfg.kernel == "6.1.192"
+    assert cfg.sources["kernel"] == (
+        "snapshot deb.snap: kernel release 6.1.0-56-amd64; sub-level from /proc/version (the "
+        "Debian package version Debian 6.1.192-2)"
+    )
+    assert b.notes.warnings == []
+    assert "machine debian-guest: kernel 6.1.192 x86_64 SI" in b.lines()[1]
+
+
+def test_an_unknown_sub_level_is_taken_as_x_y_0_with_one_warning() -> None:
+    """A copy without /proc/version: the release's ABI name gives no sub-level."""
+    text = re.sub(r"(?m)^version: .*\n", "", snapshot_text("qemu-debian61"))
+    b = build.build(fmt.parse(text, "abi.snap"))
+    cfg = b.machine.config
+    assert cfg.kernel == "6.1.0"
+    assert cfg.sources["kernel"] == (
+        "snapshot abi.snap: kernel release 6.1.0-18-amd64 (sub-level unknown)"
+    )
+    (warning,) = b.notes.warnings
+    assert warning.startswith(
+        "kernel 6.1.0: 6.1.0-18-amd64 is a distribution ABI name, not a sub-level: taken as "
+        "6.1.0; the real sub-level is at the end of /proc/version on Debian"
+    )
+    assert "\n" not in warning and f"warning: {warning}" in b.lines()
+    # the version given on the command line wins and needs no warning
+    from devmem_tui.engine.config import KernelConfig
+
+    given = KernelConfig()
+    given.set_from("kernel", "6.1.150", "option --kernel")
+    b = build.build(fmt.parse(text, "abi.snap"), given, keep=["kernel"])
+    assert b.machine.config.kernel == "6.1.150" and b.notes.warnings == []
 
 
 def test_non_root_snapshot_is_refused_and_says_sudo() -> None:
@@ -255,7 +331,8 @@ def test_a_partly_unplugged_device_keeps_the_driver_and_mm_in_agreement() -> Non
     assert (vm.device.requested_size, vm.device.plugged_size) == (192 << 20, 192 << 20)
     assert vm.sbm_state_name(33) == "MOVABLE_PARTIAL" and vm.sbm_state_name(32) == "MOVABLE"
     assert b.notes.assumed == [
-        "vmem0: the top 64M of memory33 unplugged (requested 192M < added 256M)"
+        MTRRS,
+        "vmem0: the top 64M of memory33 unplugged (requested 192M < added 256M)",
     ]
     s = Session(b.machine)
     r = s.execute("kcore 0x10c000000")  # an unplugged sub-block: PG_offline
@@ -326,7 +403,7 @@ def test_big_block_mode_device() -> None:
     vm = b.machine.vmem["vmem0"]
     vm.check()
     assert vm.mode == "BBM" and vm.device.plugged_size == 1 << 30 and len(vm.mm) == 8
-    assert b.notes.warnings == [] and b.notes.assumed == []
+    assert b.notes.warnings == [] and b.notes.assumed == [MTRRS]
     sim = simulated(b, "qemu-debian61", 0, 0x100000000, 4 << 30, 1 << 30, block=1 << 30)
     assert state.to_dict(b.machine) == state.to_dict(sim)
 
@@ -367,6 +444,9 @@ def test_a_simulated_machine_exported_and_opened_is_the_same_machine(
     a, got = state.to_dict(m), state.to_dict(b.machine)
     a["config"].pop("sources", None)
     got["config"].pop("sources", None)
+    # the preset's firmware MTRRs are not in a snapshot: the opened machine infers them
+    assert got.pop("mtrr")["source"].startswith("inferred from the map")
+    a.pop("mtrr")
     a["vmem"][0]["device"]["config_notifications"] = 0
     a["vmem"][0]["requested_size"] = got["vmem"][0]["requested_size"]
     assert got == a

@@ -26,7 +26,8 @@ async def test_the_tui_shows_the_snapshot_notes_and_sources() -> None:
         await pilot.pause()
         assumed = [ln for ln in app.transcript if ln.startswith("assumed: ")]
         assert assumed == [
-            "assumed: vmem0: device block size 2M, requested size 256M (its added memory)"
+            "assumed: MTRRs default WB; 0xa0000-0xfffff UC, 0x80000000-0xffffffff UC (inferred "
+            "from the map); vmem0: device block size 2M, requested size 256M (its added memory)"
         ]
         assert any(
             ln.startswith("opened guest.snap: a snapshot of debian-guest") for ln in app.transcript

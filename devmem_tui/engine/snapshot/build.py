@@ -91,6 +91,11 @@ def build(snap: Snapshot, config: KernelConfig | None = None, keep: Collection[s
         if arch is not None:
             cfg.set_from("arch", arch, f"snapshot {snap.source}: the map has {why!r}")
     machine = Machine(tree, cfg, machine_name(snap))
+    if cfg.x86:
+        # A snapshot does not read the MTRRs (/proc/mtrr shows only the variable ranges, not
+        # the default type or the fixed ranges): the machine gets the layout inferred from
+        # its map, which decides whether a WB mmap of MMIO is WB or UC- (pat_x_mtrr_type()).
+        notes.assumed.append(f"MTRRs {machine.mtrr.describe()} (inferred from the map)")
     _memory_block_size(snap, machine, notes)
     vmem.add_devices(snap, machine, notes)
     _blocks_not_modelled(snap, machine, notes)

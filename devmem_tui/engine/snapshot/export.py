@@ -6,7 +6,7 @@ same map, config and devices (``build.build``)."""
 
 from __future__ import annotations
 
-from devmem_tui.engine.config import KEYS
+from devmem_tui.engine.config import LOCKDOWN_LEVELS
 from devmem_tui.engine.iomem import text as iomem_text
 from devmem_tui.engine.machine import Machine
 from devmem_tui.engine.mm import hotplug
@@ -48,11 +48,10 @@ def from_machine(machine: Machine, tool: str) -> Snapshot:
     if cfg.x86:
         kernel["address sizes"] = Value(f"{cfg.phys_bits} bits physical")
     params = [] if cfg.iomem == "default" else [f"iomem={cfg.iomem}"]
-    if "lockdown" in KEYS:  # the config has lockdown (5.4+)
-        mode = cfg.get("lockdown")
-        kernel["lockdown"] = Value(
-            " ".join(f"[{m}]" if m == mode else m for m in ("none", "integrity", "confidentiality"))
-        )
+    # securityfs's lockdown file lists every level, the current one in brackets
+    kernel["lockdown"] = Value(
+        " ".join(f"[{m}]" if m == cfg.lockdown else m for m in LOCKDOWN_LEVELS)
+    )
     kernel["cmdline"] = Value(" ".join(params))
     snap.kernel = kernel
     snap.config_source = Value(SESSION)

@@ -4,8 +4,10 @@ and one phrase for each value that had to be assumed.
 
 Where each key comes from, first found wins:
 
-- ``kernel``: /proc/version (a distribution's sub-level is there), else the release
-  (/proc/sys/kernel/osrelease);
+- ``kernel``: the first of Ubuntu's /proc/version_signature, /proc/version (Debian's package
+  version is there) and the release (/proc/sys/kernel/osrelease) that gives a sub-level, read
+  by the one parser of kernel versions (kversion.parse_kernel); a distribution ABI name such
+  as 6.1.0-18-amd64 with neither is taken as X.Y.0, with that parser's one-line warning;
 - ``arch``: ``uname -m``;
 - ``devmem``, ``strict_devmem``, ``io_strict_devmem``: CONFIG_DEVMEM, CONFIG_STRICT_DEVMEM,
   CONFIG_IO_STRICT_DEVMEM (an option absent from a kernel config is not set: Kconfig writes
@@ -17,7 +19,7 @@ Where each key comes from, first found wins:
   else ``memhp_default_state=``, else CONFIG_MHP_DEFAULT_ONLINE_TYPE_* (6.14+) or
   CONFIG_MEMORY_HOTPLUG_DEFAULT_ONLINE (before);
 - ``phys_bits``: x86 /proc/cpuinfo "address sizes", arm64 CONFIG_ARM64_PA_BITS;
-- ``lockdown`` (when devmem-tui has that key): /sys/kernel/security/lockdown, else
+- ``lockdown``: /sys/kernel/security/lockdown, else
   ``lockdown=``, else CONFIG_LOCK_DOWN_KERNEL_FORCE_*.
 
 Keys the snapshot does not tell keep the value (and source) they had. Keys in ``keep`` (given
@@ -30,13 +32,13 @@ import re
 from collections.abc import Collection
 from dataclasses import dataclass, field
 
-from devmem_tui.engine.config import KEYS, KernelConfig
+from devmem_tui.engine.config import KEYS, LOCKDOWN_LEVELS, KernelConfig
 from devmem_tui.engine.errors import DevmemError
+from devmem_tui.engine.kversion import KernelVersion, parse_kernel
 from devmem_tui.engine.snapshot.format import Snapshot
 
 ARCHES = {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "arm64", "arm64": "arm64"}
 ONLINE_TYPES = ("offline", "online", "online_kernel", "online_movable")
-LOCKDOWN_MODES = ("none", "integrity", "confidentiality")
 # CONFIG_MHP_DEFAULT_ONLINE_TYPE_* (mm/Kconfig, 6.14+) -> the online type it selects.
 MHP_DEFAULT = {
     "MHP_DEFAULT_ONLINE_TYPE_OFFLINE": "offline",
@@ -148,7 +150,7 @@ def apply(snap: Snapshot, cfg: KernelConfig, keep: Collection[str], notes: Notes
     """Set cfg from the snapshot (see the module docstring); SnapshotError on a value the
     config refuses, naming the snapshot line."""
     s = _Setter(snap, cfg, keep)
-    _kernel(s)
+    _kernel(s, notes)
     _arch(s, notes)
     params = cmdline_params(snap.kernel["cmdline"].text) if "cmdline" in snap.kernel else None
     _kconfig(s, notes)
@@ -163,7 +165,21 @@ def apply(snap: Snapshot, cfg: KernelConfig, keep: Collection[str], notes: Notes
         notes.assumed.append(f"iomem {cfg.iomem} kept (no kernel command line)")
 
 
-def _kernel(s: _Setter) -> None:
+# Where a kernel's sub-level may be, most exact first: Ubuntu's /proc/version_signature names
+# the upstream release its kernel is based on; /proc/version carries Debian's package version
+# (release 6.1.0-18-amd64, "... Debian 6.1.76-1 ..."); the release itself is exact for
+# upstream and most self-built kernels.
+_VERSION_SOURCES = (
+    ("version signature", "/proc/version_signature"),
+    ("version", "/proc/version"),
+    ("release", "the release"),
+)
+
+
+def _kernel(s: _Setter, notes: Notes) -> None:
+    """``kernel`` from the snapshot's version strings, each read by the one parser of kernel
+    versions (kversion.parse_kernel): the first that gives a known sub-level wins; when none
+    does, the release's X.Y.0 is taken with that parser's one-line warning."""
     snap = s.snap
     release = snap.kernel.get("release")
     if release is None or not release.text.strip():
@@ -173,16 +189,32 @@ def _kernel(s: _Setter) -> None:
             "no kernel release in [kernel] (expected release: 6.1.0-18-amd64, as "
             "/proc/sys/kernel/osrelease has it)",
         )
-    version = snap.kernel.get("version")
-    if version is not None and version.text.strip():
-        # /proc/version carries the sub-level a distribution's release string may hide
-        # (Debian: release 6.1.0-18-amd64, /proc/version "... Debian 6.1.76-1 ...").
+    what = f"kernel release {release.text.strip()}"
+    unsure: tuple[KernelVersion, str] | None = None
+    for key, name in _VERSION_SOURCES:
+        value = snap.kernel.get(key)
+        if value is None or not value.text.strip():
+            continue
         try:
-            if s.set("kernel", version.text, "/proc/version", version.line):
-                return
-        except DevmemError:
-            pass
-    s.set("kernel", release.text, f"kernel release {release.text}", release.line)
+            version = parse_kernel(value.text)
+        except DevmemError as e:
+            if key == "release":
+                if unsure is not None:
+                    break
+                raise snap.error(value.line, f"{what}: {e}") from None
+            continue  # a line that does not parse: the next source may
+        if version.warning:
+            unsure = unsure or (version, name)
+            continue
+        if version.origin:
+            what += f"; sub-level from {name} ({version.origin})"
+        s.set("kernel", version.text, what, value.line)
+        return
+    assert unsure is not None  # the release parsed, or raised above
+    version, name = unsure
+    s.set("kernel", version.text, f"{what} (sub-level unknown)", release.line)
+    if "kernel" not in s.keep:
+        notes.warnings.append(f"kernel {version.text}: {version.warning}")
 
 
 def _arch(s: _Setter, notes: Notes) -> None:
@@ -346,10 +378,10 @@ def lockdown_mode(snap: Snapshot, params: list[tuple[str, str | None]] | None) -
     sysfs = snap.kernel.get("lockdown")
     if sysfs is not None:
         m = re.search(r"\[(\w+)\]", sysfs.text)
-        if m is not None and m.group(1) in LOCKDOWN_MODES:
+        if m is not None and m.group(1) in LOCKDOWN_LEVELS:
             return m.group(1), f"/sys/kernel/security/lockdown: {sysfs.text.strip()}"
     param = last_param(params, "lockdown") if params is not None else None
-    if param is not None and param in LOCKDOWN_MODES:
+    if param is not None and param in LOCKDOWN_LEVELS:
         return param, f"kernel command line: lockdown={param}"
     path = _config_file(snap)
     if path is not None:
@@ -363,13 +395,14 @@ def _lockdown(s: _Setter, notes: Notes, params: list[tuple[str, str | None]] | N
     mode, what = lockdown_mode(s.snap, params)
     if not mode:
         return
-    if s.set("lockdown", mode, what) or "lockdown" in s.keep or mode == "none":
+    s.set("lockdown", mode, what)
+    if mode == "none" or "lockdown" in s.keep:
         return
     notes.warnings.append(
-        f"that kernel runs with lockdown={mode} ({what}): it refuses every open() of /dev/mem "
-        "(open_port: security_locked_down(LOCKDOWN_DEV_MEM) -> -EPERM)"
-        + (" and /proc/kcore (LOCKDOWN_KCORE)" if mode == "confidentiality" else "")
-        + " before any check devmem-tui models; its answers are for lockdown=none"
+        f"that kernel runs with lockdown={mode} ({what}): open() of /dev/mem fails with EPERM "
+        "before any other check (open_port: security_locked_down(LOCKDOWN_DEV_MEM))"
+        + (", and so does /proc/kcore (LOCKDOWN_KCORE)" if mode == "confidentiality" else "")
+        + "; 'set lockdown none' shows what the checks beneath it decide"
     )
 
 
