@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import stat
 import tempfile
+from collections.abc import Iterator
 
 from devmem_tui.engine import session_json
 from devmem_tui.engine.errors import DevmemError
@@ -86,6 +88,27 @@ def read_text(path: str, what: str = "file") -> str:
         raise FileError(f"{path} is not a text {what} (not UTF-8)") from None
     except OSError as e:
         raise FileError(f"cannot open {path}: {e.strerror or e}") from None
+
+
+# Line breaks str.splitlines() knows besides \n and \r (a text with one is split the slow way)
+_OTHER_BREAKS = re.compile("[\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
+
+
+def iter_lines(text: str) -> Iterator[str]:
+    """``text.splitlines()``, one line at a time: a script of 100,000 commands is not held a
+    second time as a list of lines while it runs (the same lines, so the same line numbers)."""
+    if _OTHER_BREAKS.search(text) or text.count("\r") != text.count("\r\n"):
+        yield from text.splitlines()
+        return
+    crlf = "\r" in text
+    pos, n = 0, len(text)
+    while pos < n:
+        nl = text.find("\n", pos)
+        if nl < 0:
+            nl = n
+        line = text[pos:nl]
+        yield line[:-1] if crlf and line.endswith("\r") else line
+        pos = nl + 1
 
 
 def load_session(path: str) -> Machine:

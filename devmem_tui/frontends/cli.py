@@ -33,7 +33,7 @@ from devmem_tui.engine.config import KEYS, KernelConfig
 from devmem_tui.engine.errors import DevmemError
 from devmem_tui.engine.iomem.text import MAX_INPUT_BYTES
 from devmem_tui.engine.snapshot import format as snapshot_format
-from devmem_tui.files import read_text, write_atomic
+from devmem_tui.files import iter_lines, read_text, write_atomic
 from devmem_tui.frontends.output import (
     EXIT_FAIL,
     EXIT_OK,
@@ -366,11 +366,13 @@ def _stdin_snapshot(ns: argparse.Namespace) -> snapshot_format.Snapshot:
 
 
 # ----------------------------------------------------------------------------- run
-def _read_lines(name: str) -> list[str]:
+def _read_lines(name: str) -> Iterator[str]:
+    """The lines of FILE ('-': stdin), read whole first (an unreadable or non-UTF-8 file is an
+    error before anything runs), then handed out one at a time (``iter_lines``)."""
     if name == "-":
-        return sys.stdin.read().splitlines()
+        return iter_lines(sys.stdin.read())
     try:
-        return read_text(name).splitlines()  # never /dev/mem, /proc/kcore or a device node
+        return iter_lines(read_text(name))  # never /dev/mem, /proc/kcore or a device node
     except DevmemError as e:
         raise CliError(str(e)) from None
 
@@ -403,6 +405,7 @@ def run_commands(
     for line_no, text in lines:
         session.line_no = line_no
         result = session.execute(text)
+        session.machine.drain_events()  # no view redraws from them here: do not keep them
         if result is None:
             continue
         failed |= not result.ok

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import IO
 
 from devmem_tui.commands.cmd_session import OUTCOME_WORDS
@@ -32,13 +32,19 @@ Ask = Callable[[str], str | None]  # a prompt -> the learner's line, None at end
 
 
 def _transcript(
-    out: IO[str], scenario: Scenario, step: Step, result: Result, trace: str, color: bool
+    out: IO[str],
+    scenario: Scenario,
+    step: Step,
+    result: Result,
+    trace: str,
+    color: bool,
+    first: bool = False,
 ) -> None:
     def w(text: str, style: str = "") -> None:
         out.write((ansi(text, style) if color and style else text) + "\n")
 
     if step.name == "say":
-        if step is not scenario.steps[0]:
+        if not first:
             out.write("\n")  # narration opens a paragraph
         w(format_result(result, trace="off", color=color))
     elif step.name == "pause":
@@ -113,13 +119,17 @@ def play_scenario(
     as_json: bool = False,
     color: bool = False,
     ask: Quiz | None = None,
+    steps: Iterable[Step] | None = None,
 ) -> tuple[int, int, int]:
-    """Play every step, writing each result as it comes (a transcript, or JSON Lines);
-    with a quiz, ask before every question's command. Returns (commands run, expects
-    failed, usage errors)."""
+    """Play every step (``steps`` as they are read, else the scenario's list), writing each
+    result as it comes (a transcript, or JSON Lines); with a quiz, ask before every
+    question's command. Returns (commands run, expects failed, usage errors). Events are
+    dropped as they come: nothing here redraws a view, so a long script does not keep them."""
     tally = player.Tally()
     questions = quiz.questions(scenario) if ask is not None else {}
-    for step, result in player.play_steps(scenario, session):
+    first = True
+    for step, result in player.play_steps(scenario, session, steps):
+        session.machine.drain_events()
         tally.count(result)
         if as_json:
             obj = {"file": scenario.path, **result.to_json(step.line)}
@@ -132,11 +142,13 @@ def play_scenario(
             # The step has run already (play_steps yields after running it), but nothing of
             # it is shown yet: ask, then show the verdict with its whole trace.
             guess = ask.prompt(q)
-            _transcript(out, scenario, step, result, "on" if trace == "off" else trace, color)
+            shown = "on" if trace == "off" else trace
+            _transcript(out, scenario, step, result, shown, color, first)
             if result.ok:
                 ask.score(guess, result)
         else:
-            _transcript(out, scenario, step, result, trace, color)
+            _transcript(out, scenario, step, result, trace, color, first)
+        first = False
         out.flush()
     return tally.ran, tally.failed, tally.errors
 
@@ -195,13 +207,15 @@ def play_files(
         ask = Quiz(reader, out, color)
     total_failed = total_errors = 0
     for path in paths:
-        scenario = script.load_scenario(path)
+        # a quiz needs every question up front; a plain play reads the steps as they play
+        scenario = script.load_scenario(path) if ask is not None else Scenario(path)
+        steps = None if ask is not None else script.stream_steps(path)
         if not as_json:
             out.write(f"== {path}\n")
         session = new_session()
         session.settings.set("trace", mode)
         ran, failed, errors = play_scenario(
-            scenario, session, out, as_json=as_json, color=color, ask=ask
+            scenario, session, out, as_json=as_json, color=color, ask=ask, steps=steps
         )
         total_failed += failed
         total_errors += errors

@@ -281,6 +281,7 @@ def handle_line(
     False when the REPL should stop. ``tty``: whether ``out`` is a terminal (default: ask
     it); colour needs one and no NO_COLOR, paging needs one and the ``pager`` setting."""
     results = session.execute_all(line)
+    session.machine.drain_events()  # the REPL redraws no view from them: do not keep them
     if not results:
         return True
     terminal = isatty(out) if tty is None else tty

@@ -31,10 +31,13 @@ def run_step(session: Session, scenario: Scenario, step: Step) -> Result:
     return result
 
 
-def play_steps(scenario: Scenario, session: Session) -> Iterator[tuple[Step, Result]]:
-    """Run every step in order, yielding each with its result as it runs; an ``exit`` step
-    is the last."""
-    for step in scenario.steps:
+def play_steps(
+    scenario: Scenario, session: Session, steps: Iterable[Step] | None = None
+) -> Iterator[tuple[Step, Result]]:
+    """Run every step in order (``steps``, read as they play: ``script.stream_steps``; else
+    the scenario's list), yielding each with its result as it runs; an ``exit`` step is the
+    last."""
+    for step in scenario.steps if steps is None else steps:
         result = run_step(session, scenario, step)
         yield step, result
         if result.data.get("exit"):

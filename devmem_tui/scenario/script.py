@@ -12,7 +12,7 @@ is reported as ``file:line: ...`` and nothing plays.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 from devmem_tui.commands.cmd_session import parse_expect
@@ -20,7 +20,7 @@ from devmem_tui.commands.grammar import has_separator, split_line
 from devmem_tui.commands.registry import UsageError
 from devmem_tui.commands.session import lookup
 from devmem_tui.engine.errors import DevmemError
-from devmem_tui.files import check_path
+from devmem_tui.files import check_path, iter_lines
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,12 +53,12 @@ class ScenarioError(DevmemError):
         self.problems = problems
 
 
-def parse_scenario(text: str, path: str = "<scenario>") -> Scenario:
-    """Check a whole scenario; ScenarioError lists every problem, file:line first."""
-    scenario = Scenario(path)
-    problems: list[str] = []
+def scan(text: str, path: str = "<scenario>") -> Iterator[Step | str]:
+    """Each step of a scenario text in order, or in its place the problem of its line
+    (``file:line: ...``), one line at a time (nothing is kept: a long script is checked and
+    played without holding its steps)."""
     seen_command = False
-    for no, raw in enumerate(text.splitlines(), 1):
+    for no, raw in enumerate(iter_lines(text), 1):
         words = split_line(raw)
         if not words:
             continue
@@ -66,12 +66,12 @@ def parse_scenario(text: str, path: str = "<scenario>") -> Scenario:
         try:
             spec = lookup(words[0])
         except UsageError as e:
-            problems.append(f"{where}: {e}")
+            yield f"{where}: {e}"
             seen_command = True  # one problem per line: no "expect before any command" after
             continue
         text_line = spec.name == "say" or words[1:2] == ["output"]  # free text: ';' is text
         if not text_line and has_separator(raw):
-            problems.append(
+            yield (
                 f"{where}: one command per line in a scenario (';' chains commands only "
                 "where they are typed: the REPL, the TUI's command bar and 'run')"
             )
@@ -81,28 +81,39 @@ def parse_scenario(text: str, path: str = "<scenario>") -> Scenario:
             try:
                 parse_expect(words[1:])
             except UsageError as e:
-                problems.append(f"{where}: {e}")
+                yield f"{where}: {e}"
                 continue
             if not seen_command:
-                problems.append(f"{where}: expect before any command")
+                yield f"{where}: expect before any command"
                 continue
         elif not spec.scenario_only:
             seen_command = True
-        scenario.steps.append(Step(no, raw.strip(), spec.name, spec.scenario_only))
+        yield Step(no, raw.strip(), spec.name, spec.scenario_only)
+
+
+def parse_scenario(text: str, path: str = "<scenario>") -> Scenario:
+    """Check a whole scenario; ScenarioError lists every problem, file:line first."""
+    scenario = Scenario(path)
+    problems: list[str] = []
+    for item in scan(text, path):
+        if isinstance(item, str):
+            problems.append(item)
+        else:
+            scenario.steps.append(item)
     if problems:
         raise ScenarioError(problems)
     return scenario
 
 
-def load_scenario(path: str) -> Scenario:
-    """Read and check a scenario file (ScenarioError for unreadable files too)."""
+def read_scenario(path: str) -> str:
+    """A scenario file's text (ScenarioError for files that cannot be read)."""
     try:
         check_path(path)  # never /dev/mem, /proc/kcore or a device node
     except DevmemError as e:
         raise ScenarioError([str(e)]) from None
     try:
         with open(path, encoding="utf-8") as f:
-            text = f.read()
+            return f.read()
     except FileNotFoundError:
         raise ScenarioError([f"{path}: no such file"]) from None
     except IsADirectoryError:
@@ -111,7 +122,20 @@ def load_scenario(path: str) -> Scenario:
         raise ScenarioError([f"{path}: not a text file (not UTF-8)"]) from None
     except OSError as e:
         raise ScenarioError([f"{path}: {e.strerror or e}"]) from None
-    return parse_scenario(text, path)
+
+
+def load_scenario(path: str) -> Scenario:
+    """Read and check a scenario file (ScenarioError for unreadable files too)."""
+    return parse_scenario(read_scenario(path), path)
+
+
+def stream_steps(path: str) -> Iterator[Step]:
+    """The steps of a scenario file one at a time, for playing a file ``check_files`` passed
+    (a problem found now, the file having changed since, raises ScenarioError)."""
+    for item in scan(read_scenario(path), path):
+        if isinstance(item, str):
+            raise ScenarioError([item])
+        yield item
 
 
 def check_files(paths: Sequence[str]) -> list[str]:
@@ -119,7 +143,7 @@ def check_files(paths: Sequence[str]) -> list[str]:
     problems: list[str] = []
     for p in paths:
         try:
-            load_scenario(p)
+            problems.extend(item for item in scan(read_scenario(p), p) if isinstance(item, str))
         except ScenarioError as e:
             problems.extend(e.problems)
     return problems
