@@ -232,6 +232,37 @@ def _tui_changes(ctx: Ctx) -> object:
     return out
 
 
+def _badge_check(ctx: Ctx) -> object:
+    """What the TUI's iomem tree does after every command while the badges show: compare the
+    machine's state key with the badges' (``policy.state_key``: the mapping table's version,
+    not the mappings)."""
+    from devmem_tui.frontends.tui.policy import state_key  # a front end's module: loaded here
+
+    return state_key(ctx.s.machine) == state_key(ctx.s.machine)
+
+
+def _badges_ctx(n: int) -> Ctx:
+    """resources_ctx with the tree's badges built (a read and an mmap sweep of everything)."""
+    from devmem_tui.frontends.tui.policy import Badges
+
+    ctx = resources_ctx(n)
+    ctx.extra["badges"] = Badges(ctx.s.machine)
+    return ctx
+
+
+def _badge_of_node(ctx: Ctx) -> object:
+    """The badges of one tree node (a BAR): bisected in the sweeps' rows."""
+    bar = ctx.extra["bar"]
+    return ctx.extra["badges"].text(bar, bar + 0xFFF)
+
+
+def _badges_build(ctx: Ctx) -> object:
+    """The badges swept again (after a change that can move a verdict)."""
+    from devmem_tui.frontends.tui.policy import Badges
+
+    return Badges(ctx.s.machine)
+
+
 R = (1_000, 10_000, 100_000)
 R_CHEAP = (1_000, 10_000)
 
@@ -304,6 +335,34 @@ CASES: list[Case] = [
         bound="linear",
         repeat=1,
     ),
+    Case(
+        "resources",
+        "sweep read of the whole address space",
+        R,
+        R_CHEAP,
+        resources_ctx,
+        lambda c: run(c.s, "sweep read"),
+        bound="linear",
+        repeat=1,
+    ),
+    Case(
+        "resources",
+        "TUI badges of one tree node",
+        R,
+        R_CHEAP,
+        _badges_ctx,
+        _badge_of_node,
+    ),
+    Case(
+        "resources",
+        "TUI badges swept again (read + mmap, everything)",
+        R,
+        R_CHEAP,
+        resources_ctx,
+        _badges_build,
+        bound="linear",
+        repeat=1,
+    ),
     # live mappings
     Case(
         "live mappings",
@@ -344,6 +403,30 @@ CASES: list[Case] = [
         (100, 1_000),
         mappings_ctx,
         lambda c: run(c.s, "touch m1"),
+    ),
+    Case(
+        "live mappings",
+        "mutating command (set migration on + off)",
+        (100, 1_000, 10_000),
+        (100, 1_000),
+        mappings_ctx,
+        lambda c: (run(c.s, "set migration on"), run(c.s, "set migration off")),
+    ),
+    Case(
+        "live mappings",
+        "sweep mmap of 1 MiB beside them",
+        (100, 1_000, 10_000),
+        (100, 1_000),
+        mappings_ctx,
+        lambda c: run(c.s, f"sweep mmap {c.extra['free']:#x}+1M"),
+    ),
+    Case(
+        "live mappings",
+        "TUI badges' check after a command",
+        (100, 1_000, 10_000),
+        (100, 1_000),
+        mappings_ctx,
+        _badge_check,
     ),
     # zapped ranges
     Case(
@@ -449,6 +532,24 @@ CASES: list[Case] = [
         (GiB, 64 * GiB),
         devsize_ctx,
         lambda c: run(c.s, f"kcore {c.extra['base']:#x} 64M"),
+        unit=_gib,
+    ),
+    Case(
+        "device size",
+        "mutating command (set migration on + off)",
+        (GiB, 64 * GiB, 4 * TiB),
+        (GiB, 64 * GiB),
+        devsize_ctx,
+        lambda c: (run(c.s, "set migration on"), run(c.s, "set migration off")),
+        unit=_gib,
+    ),
+    Case(
+        "device size",
+        "sweep kcore of the device",
+        (GiB, 64 * GiB, 4 * TiB),
+        (GiB, 64 * GiB),
+        devsize_ctx,
+        lambda c: run(c.s, f"sweep kcore {c.extra['base']:#x}+{_gib(c.extra['size'])}"),
         unit=_gib,
     ),
     Case(

@@ -66,6 +66,9 @@ class FakeVmem:
     def covers(self, addr: int) -> bool:
         return self.addr <= addr < self.addr + self.size
 
+    def region(self) -> tuple[int, int]:
+        return self.addr, self.addr + self.size - 1
+
     def memory_state_edges(self) -> list[int]:
         spans = [(self.addr, self.addr + self.size - 1), *self.online, *self.offline]
         return [e for a, b in spans + self.page_offline for e in (a, b + 1)]

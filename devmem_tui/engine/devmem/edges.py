@@ -120,13 +120,16 @@ def _resources(
             _resources(c, lo, hi, out, ram, only_ram)
 
 
-def memory_state_edges(machine: MachineLike, out: set[int]) -> None:
-    """Where ``memory_state()`` can change: each device's own list (``memory_state_edges``,
-    kept next to its ``memory_state``) and both ends of every hwpoisoned page."""
+def memory_state_edges(machine: MachineLike, out: set[int], lo: int, hi: int) -> None:
+    """Where ``memory_state()`` can change in [lo, hi]: the own list of each device whose
+    region overlaps it (``memory_state_edges``, kept next to its ``memory_state``) and both
+    ends of every hwpoisoned page in it (bisected: the rest of the set is not visited)."""
     for dev in machine.vmem.values():
-        for b in dev.memory_state_edges():
-            _cut(out, b)
-    for pfn in machine.hwpoison:
+        start, end = dev.region()
+        if start <= hi and end >= lo:
+            for b in dev.memory_state_edges():
+                _cut(out, b)
+    for pfn in machine.hwpoison.in_range(lo >> PAGE_SHIFT, hi >> PAGE_SHIFT):
         out.add(pfn << PAGE_SHIFT)
         out.add((pfn + 1) << PAGE_SHIFT)
 
@@ -163,7 +166,7 @@ def verdict_edges(machine: MachineLike, op: str, lo: int, hi: int) -> list[int]:
             out.add(r.start & ~(SECTION_SIZE - 1))
             out.add((r.end & ~(SECTION_SIZE - 1)) + SECTION_SIZE)
     if op == "kcore":
-        memory_state_edges(machine, out)
+        memory_state_edges(machine, out, lo, top)
     elif op == "mmap":
         out.add(ISA_START)
         # valid_mmap_phys_addr_range(): x86 tests the last byte against 2^phys_bits, arm64
