@@ -1,7 +1,7 @@
 """Memory against the number of commands a session runs: the peak RSS of ``devmem-tui run``
 and ``play`` over scripts of n ``vmem resize`` commands, and of the TUI after n commands
 (each in its own process). A session must not grow with its history: the machine's event
-queue is bounded, and so are the TUI's transcript and results (its log keeps 2,000 entries).
+queue is bounded, and so are the TUI's transcript and results (its log keeps 1,000 entries).
 
 The peak is the child's own ``VmHWM`` (/proc/self/status), read as it exits. Not
 ``ru_maxrss``: Linux carries the high-water mark of the memory a process had before ``exec``

@@ -29,7 +29,7 @@ from devmem_tui.frontends.tui.widgets.text_pane import render_strips, visible_li
 from devmem_tui.frontends.tui.widgets.wrapping import NOWRAP, Para
 
 FOLD_AFTER = 4  # trace lines shown unfolded; a longer trace folds to its deciding check
-MAX_ENTRIES = 2000
+MAX_ENTRIES = 1000  # entries the log keeps (each with its wrapped strips): memory stays flat
 
 
 @dataclass
