@@ -97,6 +97,25 @@ async def test_lesson_opens_every_tab_stepping_that_lesson() -> None:
         assert served.stop() == 0
 
 
+async def test_snapshot_opens_every_tab_on_that_machine() -> None:
+    """serve --snapshot FILE: every tab builds its machine from the snapshot (the path the tab
+    is given is absolute, so the tab's own folder as its working directory does not matter)."""
+    snap = Path(__file__).resolve().parent.parent / "docs" / "examples" / "debian-guest.snap"
+    with Served("--snapshot", os.path.relpath(snap)) as served:
+        async with aiohttp.ClientSession() as http:
+            async with http.ws_connect(ws_url(served)) as first:
+                async with http.ws_connect(ws_url(served)) as second:
+                    for ws in (first, second):
+                        text = await screen_text(ws, "debian-guest")
+                        assert "6.1" in text and "6.16" not in text, text
+                    tabs = served.tabs()
+                    assert len(tabs) == 2
+                    for tab in tabs:
+                        cmdline = Path(f"/proc/{tab}/cmdline").read_bytes().split(b"\0")
+                        assert f"--snapshot={snap}".encode() in cmdline
+        assert served.stop() == 0
+
+
 async def test_max_sessions_refuses_the_next_tab_with_a_page_until_one_closes() -> None:
     with Served("--max-sessions", "1") as served:
         async with aiohttp.ClientSession() as http:
