@@ -190,7 +190,9 @@ def test_huge_waits_are_refused_before_the_clock_moves() -> None:
         assert run(s, line).ok
     before = state.to_dict(s.machine)
     r = run(s, "wait " + "9" * 400 + "s")
-    assert r.message.startswith("error: bad duration '999") and r.message.endswith("': too large")
+    assert r.message == (
+        "error: bad duration '9999999999999999999999999999999999999...' (401 characters): too large"
+    )
     r = run(s, "wait 100000000000000000000s")
     assert r.message == (
         "error: cannot wait 1e+20s: the simulated clock would pass 1e+12s (about 31,700 years)"

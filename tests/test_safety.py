@@ -16,7 +16,11 @@ import builtins
 import io
 import os
 import pathlib
+import re
 import shutil
+import stat
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -54,6 +58,20 @@ def _forbidden(path: Any) -> str | None:
     for p in (text, os.path.abspath(text), os.path.realpath(text)):
         if p in FORBIDDEN:
             return p
+    # any file of a kernel pseudo filesystem, wherever it is mounted (procfs at another
+    # path, sysfs), and any device node: only /proc/iomem is read on purpose
+    try:
+        st = os.stat(text)
+    except (OSError, ValueError):
+        return None
+    if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode):
+        return text
+    if stat.S_ISREG(st.st_mode) and files.fs_magic(text) in files.PSEUDO_FS:
+        real = os.path.realpath(text)
+        if not (
+            os.path.basename(real) in files.HOST_TEXT_FILES and os.path.dirname(real) == "/proc"
+        ):
+            return text
     return None
 
 
@@ -126,16 +144,17 @@ def test_the_tripwire_fires(tripwire: list[str], tmp_path: Path) -> None:
     tripwire.clear()
 
 
-def test_without_the_path_check_load_would_open_dev_mem(
+def test_without_the_guard_open_would_read_procfs(
     tripwire: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Control: the refusals below come from files.check_path; without it `open
-    /proc/kcore` reaches open() (and the tripwire). (Only a read: a `save` there would
-    create a temp file in /dev.)"""
-    monkeypatch.setattr(files, "check_path", lambda path, writing=False: None)
+    """Control: the refusals below come from the file guard; without it `open` of a procfs
+    file reaches open() (and the tripwire). (Only a read: a `save` there would create a temp
+    file in /proc.)"""
+    monkeypatch.setattr(files, "check_path", lambda path, writing=False, host_ok=False: None)
+    monkeypatch.setattr(files, "_refuse", lambda *args: None)
     with pytest.raises(KernelInterfaceTouched):
-        Session.new().execute("open /proc/kcore")
-    assert tripwire == ["/proc/kcore"]
+        Session.new().execute("open /proc/self/status")
+    assert tripwire == ["/proc/self/status"]
     tripwire.clear()
 
 
@@ -216,6 +235,39 @@ def test_device_nodes_are_refused_too(tripwire: list[str]) -> None:
             "a device node, not a file"
         ), r.message
     assert os.path.exists("/dev/null") and not os.path.isfile("/dev/null")
+
+
+ENV_PATHS = [
+    "DEVMEM_TUI_KEYMAP",
+    "DEVMEM_TUI_HISTORY",
+    "DEVMEM_TUI_STATE_DIR",
+    "XDG_CONFIG_HOME",
+    "XDG_STATE_HOME",
+    "HOME",
+]
+
+
+@pytest.mark.parametrize("target", ["/proc/kcore", "/dev/mem", "/proc/self/status", "/proc"])
+async def test_tui_and_repl_start_up_with_every_path_variable_pointed_at_the_kernel(
+    tripwire: list[str], monkeypatch: pytest.MonkeyPatch, target: str, tmp_path: Path
+) -> None:
+    """Every environment variable the tool reads a path from, pointed at a kernel interface:
+    the TUI starts (keymap, autosave, restore offer) and the REPL makes its history, and none
+    of them is opened."""
+    from devmem_tui.frontends.autosave import Autosave
+    from devmem_tui.frontends.repl import make_history
+    from devmem_tui.frontends.tui.app import DevmemApp
+
+    for name in ENV_PATHS:
+        monkeypatch.setenv(name, target)
+    history = make_history()
+    history.append_string("read 0x1000")
+    app = DevmemApp(Session.new(), autosave=Autosave())
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        app.run_command("vmem resize vmem0 1G")
+        await pilot.pause()
+    assert not os.path.exists(os.path.join(target, "devmem-tui"))
 
 
 @pytest.mark.parametrize(
@@ -334,3 +386,69 @@ def test_no_source_file_opens_kernel_interfaces() -> None:
     # opens them) to refuse either one mounted at a name on its list
     assert listed_in == {"devmem_tui/files.py", "devmem_tui/snapshot/collect.py"}
     assert files.KERNEL_INTERFACES == FORBIDDEN
+
+
+# ----------------------------------------------------------------------------- syscalls
+def _namespace_prefix() -> list[str] | None:
+    """unshare for a private mount namespace: as root `-m`, else a user namespace too."""
+    if shutil.which("unshare") is None:
+        return None
+    for prefix in (["unshare", "-m"], ["unshare", "-rm"]):
+        probe = subprocess.run([*prefix, "true"], capture_output=True, timeout=30)
+        if probe.returncode == 0:
+            return prefix
+    return None
+
+
+def test_no_syscall_opens_a_kernel_interface_or_procfs_mounted_elsewhere(tmp_path: Path) -> None:
+    """The whole tool (TUI start-up with every path variable, REPL history and pager, every
+    usage of every command, run, play, --iomem) pointed at /proc/kcore, /dev/mem, a device
+    node 1:1 under another name and at procfs and sysfs mounted at another path, as in a
+    container's /host/proc (tests/safety_probe.py): strace shows no open, creat, truncate or
+    execve of any of them, not even a failed one, but the one allowed file, ALT/proc/iomem."""
+    prefix = _namespace_prefix()
+    if prefix is None:
+        pytest.skip("no private mount namespace here (unshare -m / -rm not allowed)")
+    strace = shutil.which("strace")
+    if strace is None:
+        pytest.skip("strace is not installed")
+    alt = tmp_path / "host"
+    (alt / "proc").mkdir(parents=True)
+    (alt / "sys").mkdir()
+    log = tmp_path / "trace.log"
+    script = (
+        # a procfs and a sysfs of their own at ALT (bind mounts of /proc and /sys where a
+        # new instance cannot be mounted)
+        f"{{ mount -t proc proc {alt}/proc || mount --rbind /proc {alt}/proc; }} && "
+        f"{{ mount -t sysfs sysfs {alt}/sys || mount --rbind /sys {alt}/sys; }} && "
+        f"exec {strace} -f -qq -e trace=open,openat,openat2,creat,truncate,execve -o {log} "
+        f"{sys.executable} {Path(__file__).with_name('safety_probe.py')} {alt}"
+    )
+    r = subprocess.run(
+        [*prefix, "sh", "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+        env={**os.environ, "NO_COLOR": "1"},
+    )
+    if "mount:" in r.stderr and r.returncode != 0:
+        pytest.skip(f"cannot mount procfs again here: {r.stderr.strip()[:200]}")
+    assert "probe done" in r.stdout, (r.returncode, r.stdout[-2000:], r.stderr[-2000:])
+    opened = re.findall(
+        r'open(?:at2?)?\((?:[A-Z_]+|\d+), "([^"]*)"|(?:creat|truncate|execve)\("([^"]*)"',
+        log.read_text(),
+    )
+    paths = [a or b for a, b in opened]
+    assert f"{alt}/proc/iomem" in paths, "the trace did not see the one allowed procfs read"
+    # ALT itself is an ordinary directory (HOME, the state directory): the autosave journal
+    # may live there. Under its procfs and sysfs, not even a failed attempt is allowed.
+    kernel = (f"{alt}/proc", f"{alt}/sys")
+    bad = [
+        p
+        for p in paths
+        if p in FORBIDDEN
+        or p == f"{alt}/innocent.iomem"  # character device 1:1, /dev/mem by its numbers
+        or (any(p == k or p.startswith(k + "/") for k in kernel) and p != f"{alt}/proc/iomem")
+    ]
+    assert bad == [], bad

@@ -660,3 +660,27 @@ async def test_label_width_matches_rendered_label() -> None:
             assert tree.get_label_width(node) == Tree.get_label_width(tree, node), node.label
             checked += 1
         assert checked > 30
+
+
+async def test_a_second_enter_while_the_palette_closes_is_ignored() -> None:
+    """Two Enters in a row on a palette entry: the second arrives while the palette is being
+    dismissed. Textual 8.2's own palette dismisses it again and the app dies with
+    ScreenStackError; ours runs the entry once and carries on (found by the pty key fuzz)."""
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        await pilot.press(*"maps")
+        await pilot.pause(0.3)
+        palette = app.screen
+        # both Enters handled before the dismissal has run (a pty delivers them in one read)
+        palette.post_message(Input.Submitted(palette.query_one(Input), "maps"))
+        palette.post_message(Input.Submitted(palette.query_one(Input), "maps"))
+        await pilot.pause()
+        await pilot.pause()
+        assert app.is_running
+        assert app.transcript.count("> maps") == 1
+        app.run_command("say still-running")
+        await pilot.pause()
+    assert app.return_code in (None, 0)

@@ -12,6 +12,7 @@ from devmem_tui.commands.session import REGISTRY, Session, command, lookup
 from devmem_tui.engine.config import ERAS, PROPOSALS, KernelConfig
 from devmem_tui.engine.devmem import kcore, mappings, mmap, rw
 from devmem_tui.engine.devmem.verdict import Verdict
+from devmem_tui.engine.iomem.text import check_name
 
 ACCESS_HELP = (
     "The outcome word is OK (real data moved), ZEROS (every byte zero-filled by the kernel),\n"
@@ -184,7 +185,7 @@ def cmd_claim(session: Session, args: list[str]) -> Result:
     spec = REGISTRY["claim"]
     expect_args(spec, args, 2, 3)
     start, end = parse_range(args[0])
-    name = args[1]
+    name = check_name(args[1], "claim: name")  # one resource per /proc/iomem line
     if len(args) == 3 and args[2].lower() != "exclusive":
         raise usage_error(spec, f"claim: unknown option {args[2]!r} (exclusive)")
     exclusive = len(args) == 3

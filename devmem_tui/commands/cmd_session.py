@@ -15,7 +15,13 @@ from devmem_tui.commands import snapshots
 from devmem_tui.commands.grammar import quote_word
 from devmem_tui.commands.policy_svg import sweep_svg
 from devmem_tui.commands.recorder import start_recording, stop_recording
-from devmem_tui.commands.registry import Result, UsageError, expect_args
+from devmem_tui.commands.registry import (
+    ConfirmNeeded,
+    Result,
+    UsageError,
+    expect_args,
+    usage_error,
+)
 from devmem_tui.commands.session import REGISTRY, Session, command
 from devmem_tui.commands.sweeps import parse_job
 from devmem_tui.engine.devmem.verdict import Outcome
@@ -193,19 +199,26 @@ def _export_policy_map(session: Session, args: list[str]) -> Result:
 # ----------------------------------------------------------------------------- record
 @command(
     "record",
-    "record FILE",
+    "record FILE [force]",
     "record stop",
     summary="write every following command and its outcome to FILE as a scenario",
     help="Each command is written with an 'expect OUTCOME' line after it; usage errors\n"
     "become comments. 'record stop' ends it. Play the file with 'devmem-tui play FILE'.\n"
     "If the session is not fresh when recording starts, the file first restores it\n"
-    "(set/machine lines, or 'open' of a FILE.start.json snapshot saved beside it).",
+    "(set/machine lines, or 'open' of a FILE.start.json snapshot saved beside it).\n"
+    "An existing FILE is replaced only with 'force' (the REPL and the TUI ask first).",
     group="session",
     mutates=False,
 )
 def cmd_record(session: Session, args: list[str]) -> Result:
-    expect_args(REGISTRY["record"], args, 1)
+    spec = REGISTRY["record"]
+    expect_args(spec, args, 1, 2)
+    force = len(args) == 2
+    if force and args[1] != "force":
+        raise usage_error(spec, f"record: unknown option {args[1]!r} (force)")
     if args[0] == "stop":
+        if force:
+            raise usage_error(spec, "record stop: unexpected argument 'force'")
         rec = stop_recording(session)
         if rec is None:
             raise UsageError("record stop: not recording")
@@ -216,6 +229,13 @@ def cmd_record(session: Session, args: list[str]) -> Result:
     files.check_path(path, writing=True)  # never /dev/mem, a device node or a FIFO
     if os.path.isdir(path):
         raise UsageError(f"record: {args[0]} is a directory")
+    if not force and files.exists_nonempty(path):
+        again = f"record {quote_word(args[0])} force"
+        raise ConfirmNeeded(
+            f"record: {args[0]} exists; '{again}' replaces it",
+            f"{args[0]} exists. Replace it with a new recording?",
+            again,
+        )
     start_recording(session, path, args[0])
     return Result(
         True, "DONE", f"recording to {args[0]}; 'record stop' ends it", data={"path": path}
@@ -260,19 +280,19 @@ def cmd_expect(session: Session, args: list[str]) -> Result:
     if last is None:
         return Result(False, None, "expect: no command ran before it", expect_failed=True)
     got = last.outcome if last.outcome is not None else "an error"
+    # the command as typed, on the one line of this message even if it held a line break
+    cmd = iomem_text.escape_controls(last.command).replace("\n", "\\x0a")
     if kind == "outcome":
         if last.outcome == want:
             return Result(True, "DONE", f"expect {want}: ok")
-        return Result(
-            False, None, f"expected {want}, got {got} ({last.command})", expect_failed=True
-        )
+        return Result(False, None, f"expected {want}, got {got} ({cmd})", expect_failed=True)
     if want in last.message:
         return Result(True, "DONE", f"expect output {want!r}: ok")
     first = last.message.splitlines()[0] if last.message else ""
     return Result(
         False,
         None,
-        f"expected output containing {want!r}, got {first!r} ({last.command})",
+        f"expected output containing {want!r}, got {first!r} ({cmd})",
         expect_failed=True,
     )
 

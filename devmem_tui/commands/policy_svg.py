@@ -20,6 +20,7 @@ import xml.etree.ElementTree as ET
 
 from devmem_tui.commands.sweeps import SweepJob, box_lines, size_text
 from devmem_tui.engine.devmem.sweep import overlay
+from devmem_tui.engine.iomem.text import escape_controls
 
 SVG_NS = "http://www.w3.org/2000/svg"
 FONT = 12  # px, monospace: a character is ~0.6 em wide
@@ -56,7 +57,8 @@ def _el(parent: ET.Element, tag: str, text: str | None = None, **attrs: object) 
         parent, tag, {k.rstrip("_").replace("_", "-"): str(v) for k, v in attrs.items()}
     )
     if text is not None:
-        e.text = text
+        # names from a user's /proc/iomem: controls are not even allowed in XML 1.0 text
+        e.text = escape_controls(text)
     return e
 
 

@@ -65,8 +65,7 @@ class Recorder:
         return os.path.dirname(os.path.abspath(self.path))
 
     def write(self, lines: list[str]) -> None:
-        with open(self.path, "a", encoding="utf-8") as f:
-            f.write("".join(line + "\n" for line in lines))
+        files.append_text(self.path, "".join(line + "\n" for line in lines))
 
     def __call__(self, text: str, result: Result) -> None:
         words = split_line(text)
@@ -91,9 +90,10 @@ class Recorder:
         try:
             self.write(lines)
             self.commands += 1
-        except OSError as e:
+        except DevmemError as e:
             stop_recording(self.session)
-            result.message += f"\nwarning: recording to {self.path} stopped: {e.strerror or e}"
+            reason = str(e).removeprefix(f"cannot write {self.path}: ")
+            result.message += f"\nwarning: recording to {self.path} stopped: {reason}"
 
 
 def start_recording(session: Session, path: str, shown: str) -> Recorder:
@@ -107,11 +107,10 @@ def start_recording(session: Session, path: str, shown: str) -> Recorder:
         f"# started on kernel {session.config.short()}, machine {session.machine.name}",
         *rec.preamble,
     ]
-    try:
-        with open(path, "w", encoding="utf-8") as f:
-            f.write("".join(line + "\n" for line in header))
-    except OSError as e:
-        raise DevmemError(f"cannot write {shown}: {e.strerror or e}") from None
+    try:  # replaces an existing file at once and whole (cmd_record asked for 'force')
+        files.write_atomic(path, "".join(line + "\n" for line in header))
+    except DevmemError as e:
+        raise DevmemError(str(e).replace(path, shown, 1)) from None
     session.recorder = rec
     session.listeners.append(rec)
     return rec

@@ -35,6 +35,17 @@ class UsageError(DevmemError):
     """The command cannot run (bad syntax, unknown name, bad number)."""
 
 
+class ConfirmNeeded(UsageError):
+    """The command would destroy something (``record`` over an existing file): in a script
+    it is a usage error naming the word that allows it; ``confirm`` is that command line,
+    which the REPL and the TUI offer to run after asking ``question``."""
+
+    def __init__(self, message: str, question: str, confirm: str) -> None:
+        super().__init__(message)
+        self.question = question
+        self.confirm = confirm
+
+
 @dataclass
 class Result:
     """What a command returns. ``ok`` is False only for usage errors and failed ``expect``s;
@@ -193,6 +204,11 @@ def usage_error(spec: CommandSpec[S], problem: str) -> UsageError:
 def expect_args(spec: CommandSpec[S], args: list[str], lo: int, hi: int | None = None) -> None:
     """Raise a usage error naming the usage when the argument count is outside [lo, hi]."""
     hi = lo if hi is None else hi
+    for a in args:  # `read 0x1000 --flags`: an option this usage does not have
+        if a.startswith("--") and a not in {
+            alt.literal for slots in spec.usage_slots for slot in slots for alt in slot.alts
+        }:
+            raise usage_error(spec, f"{spec.name}: unknown option {a!r}")
     if len(args) < lo:
         raise usage_error(spec, f"{spec.name}: missing argument")
     if hi >= 0 and len(args) > hi:

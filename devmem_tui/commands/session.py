@@ -14,10 +14,10 @@ from typing import Protocol
 
 from devmem_tui import files
 from devmem_tui.commands.grammar import split_commands, split_line
-from devmem_tui.commands.registry import CommandSpec, Registry, Result
+from devmem_tui.commands.registry import CommandSpec, ConfirmNeeded, Registry, Result
 from devmem_tui.commands.settings import Settings
 from devmem_tui.engine.config import KernelConfig
-from devmem_tui.engine.errors import DevmemError
+from devmem_tui.engine.errors import QUOTED_MAX, DevmemError, quoted
 from devmem_tui.engine.interfaces import EventKind
 from devmem_tui.engine.machine import Machine, Txn
 
@@ -113,7 +113,9 @@ class Session:
             if tx is not None:
                 tx.machine.commit(tx.txn)
         except DevmemError as e:
-            result = Result(False, None, f"error: {e}")
+            result = Result(False, None, f"error: {_abbreviate(str(e), words)}")
+            if isinstance(e, ConfirmNeeded):  # the REPL and the TUI ask, then run e.confirm
+                result.data = {"confirm": e.confirm, "question": e.question}
             self._undo(tx)
         except RecursionError:
             result = Result(False, None, "error: input nested too deeply")
@@ -160,6 +162,14 @@ class Session:
         machine.drain_events()
         machine.emit(EventKind.MACHINE, machine.name)  # views redraw everything
         return "; its changes were undone"
+
+
+def _abbreviate(message: str, words: list[str]) -> str:
+    """An error that quotes a 5000-character argument quotes it cut short (``quoted``)."""
+    for w in words:
+        if len(w) > QUOTED_MAX:
+            message = message.replace(repr(w), quoted(w))
+    return message
 
 
 def clean_text(line: str) -> str:

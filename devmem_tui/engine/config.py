@@ -10,11 +10,12 @@ config state (``KernelConfig.switches``).
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass, field, fields
 from functools import cached_property
 from typing import Any
 
-from devmem_tui.engine.errors import DevmemError
+from devmem_tui.engine.errors import DevmemError, quoted
 from devmem_tui.engine.journal import Journaled
 from devmem_tui.engine.kversion import Backport, KernelVersion, parse_kernel
 from devmem_tui.engine.kversion import version_tuple as parse_version
@@ -251,8 +252,10 @@ class KernelConfig(Journaled):
         if key == "proposal":
             value = PROPOSAL_ALIASES.get(value.lower(), value)
         if key == "phys_bits":
-            if not value.isdigit() or not 36 <= int(value) <= 52:
-                raise DevmemError(f"phys_bits {value!r} must be a number from 36 to 52")
+            # ASCII digits only: '٤٦' and '²' pass str.isdigit; a 4301-digit value int() refuses
+            ok = value.isascii() and value.isdigit() and len(value.lstrip("0")) <= 2
+            if not ok or not 36 <= int(value) <= 52:
+                raise DevmemError(f"phys_bits {quoted(value)} must be a number from 36 to 52")
             self.phys_bits = int(value)
             return None
         assert allowed is not None
@@ -292,13 +295,19 @@ class KernelConfig(Journaled):
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> KernelConfig:
         cfg = cls()
-        names = {f.name for f in fields(cls)}
+        types = {f.name: type(getattr(cfg, f.name)) for f in fields(cls)}
         for k, v in data.items():
-            if k not in names:
+            if k not in types:
                 raise DevmemError(f"unknown config key {k!r} in saved state")
             if k == "sources":
                 cfg.sources = _sources(v)
                 continue
+            # the JSON type to_dict writes: true/false for switches, an integer for
+            # phys_bits, a string for the rest (not 1 for true, "46" or 46.0 for 46)
+            want = types[k]
+            if type(v) is not want:
+                kinds = {bool: "true or false", int: "an integer", str: "a string"}
+                raise DevmemError(f"config {k} must be {kinds[want]}, not {json.dumps(v)[:40]}")
             cfg.set(k, ("on" if v else "off") if isinstance(v, bool) else str(v))
         return cfg
 

@@ -21,13 +21,14 @@ import json
 from dataclasses import fields
 from typing import Any
 
-from devmem_tui.engine import presets
+from devmem_tui.engine import json_fields, presets
 from devmem_tui.engine.config import KernelConfig
 from devmem_tui.engine.devmem.mapping import Mapping
 from devmem_tui.engine.devmem.memtype import MEMTYPES
 from devmem_tui.engine.errors import DevmemError
 from devmem_tui.engine.interfaces import MAX_CLOCK, DumpImage, PfnSet
-from devmem_tui.engine.iomem.tree import DESCS, FLAG_WORDS, F, Resource, TreeBuilder
+from devmem_tui.engine.iomem.text import check_name
+from devmem_tui.engine.iomem.tree import DESCS, FLAG_WORDS, F, Resource, TreeBuilder, too_deep
 from devmem_tui.engine.machine import Machine
 from devmem_tui.engine.mm import hotplug
 from devmem_tui.engine.mtrr import MtrrLayout
@@ -270,12 +271,18 @@ def dumps(machine: Machine) -> str:
 
 
 # ----------------------------------------------------------------------------- from_dict
-def _build_resource(tree: TreeBuilder, parent: Resource, d: Any, where: str) -> None:
+def _build_resource(
+    tree: TreeBuilder, parent: Resource, d: Any, where: str, level: int = 1
+) -> None:
+    deep = too_deep(where, level)
+    if deep:
+        raise StateError(f"corrupt session file: {deep}")
     if not isinstance(d, dict):
         raise StateError(f"{where}: a resource must be an object")
     name = d.get("name")
     if not isinstance(name, str):
         raise StateError(f"{where}: resource without a name")
+    check_name(name, f"{where}: resource name")
     start, end = _num(d.get("start"), f"{where} start"), _num(d.get("end"), f"{where} end")
     desc = d.get("desc", "none")
     if desc not in DESCS:
@@ -289,7 +296,7 @@ def _build_resource(tree: TreeBuilder, parent: Resource, d: Any, where: str) -> 
     if not isinstance(children, list):
         raise StateError(f"{where}: children must be a list")
     for i, c in enumerate(children):
-        _build_resource(tree, res, c, f"{where}/{i}")
+        _build_resource(tree, res, c, f"{where}/{i}", level + 1)
 
 
 def from_dict(data: Any) -> Machine:
@@ -332,6 +339,7 @@ def _from_dict_v1(data: dict[str, Any]) -> Machine:
     name = data.get("name", "custom")
     if not isinstance(name, str):
         raise StateError("corrupt session file: name must be a string")
+    check_name(name, "machine name")
     if "mtrr" in data:
         mtrr: MtrrLayout | None = MtrrLayout.from_dict(data["mtrr"], "session file")
     elif name in presets.PRESETS:  # older files: the preset's firmware
@@ -402,7 +410,7 @@ def _from_dict_v1(data: dict[str, Any]) -> Machine:
 # ----------------------------------------------------------------------------- text
 def loads(text: str) -> Machine:
     try:
-        data = json.loads(text)
+        data = json_fields.loads(text)
     except json.JSONDecodeError as e:
         if not text.strip():
             raise StateError("session file is empty") from None

@@ -21,9 +21,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
 from collections.abc import Iterable, Iterator
-from typing import IO, NoReturn
+from typing import IO, NamedTuple, NoReturn
 
 from devmem_tui.commands import snapshots
 from devmem_tui.commands.grammar import split_commands
@@ -33,12 +34,13 @@ from devmem_tui.engine.config import KEYS, KernelConfig
 from devmem_tui.engine.errors import DevmemError
 from devmem_tui.engine.iomem.text import MAX_INPUT_BYTES
 from devmem_tui.engine.snapshot import format as snapshot_format
-from devmem_tui.files import iter_lines, read_text, write_atomic
+from devmem_tui.files import FileError, iter_lines, read_text, stdin_lines, write_atomic
 from devmem_tui.frontends.output import (
     EXIT_FAIL,
     EXIT_OK,
     EXIT_USAGE,
     ansi,
+    display,
     format_result,
     isatty,
     want_color,
@@ -46,6 +48,9 @@ from devmem_tui.frontends.output import (
 from devmem_tui.frontends.web.options import add_serve_parser
 
 PROG = "devmem-tui"
+# What a shell reports for a process killed by SIGPIPE (128 + 13), which is what a closed
+# pipe means to `cat` or `grep`; `set -o pipefail` scripts know to expect it.
+EXIT_PIPE = 128 + signal.SIGPIPE
 
 # Config key -> option name. `iomem` is the boot parameter; `--iomem` already takes a file.
 OPTION_FOR_KEY: dict[str, str] = {
@@ -367,59 +372,77 @@ def _stdin_snapshot(ns: argparse.Namespace) -> snapshot_format.Snapshot:
 
 # ----------------------------------------------------------------------------- run
 def _read_lines(name: str) -> Iterator[str]:
-    """The lines of FILE ('-': stdin), read whole first (an unreadable or non-UTF-8 file is an
-    error before anything runs), then handed out one at a time (``iter_lines``)."""
     if name == "-":
-        return iter_lines(sys.stdin.read())
+        # bounded: `run < /dev/zero` is a one-line error, not a MemoryError
+        return stdin_lines(sys.stdin)
     try:
-        return iter_lines(read_text(name))  # never /dev/mem, /proc/kcore or a device node
+        return iter_lines(read_text(name))  # never /dev/mem, a FIFO, procfs, a device
     except DevmemError as e:
         raise CliError(str(e)) from None
 
 
-def run_sources(ns: argparse.Namespace) -> Iterator[tuple[int, str]]:
-    """(line number, text) of every command: -c commands numbered in order, then FILE lines
-    by their line number in FILE."""
+class Line(NamedTuple):
+    """One command of `run`: its number (in FILE, or in order for -c), its text, and
+    ``FILE:LINE`` for a line of a FILE (errors are reported there, as `play` does)."""
+
+    number: int
+    text: str
+    where: str | None = None
+
+
+def run_sources(ns: argparse.Namespace) -> Iterator[Line]:
+    """Every command: -c commands numbered in order, then FILE (or stdin) lines by their line
+    number."""
     n = 0
     for chunk in ns.commands:
         for cmd in split_commands(chunk):
             if cmd.strip():
                 n += 1
-                yield n, cmd
+                yield Line(n, cmd)
     if ns.file is not None or not ns.commands:
-        if (ns.file or "-") == "-" and isatty(sys.stdin):
+        name = ns.file or "-"
+        if name == "-" and isatty(sys.stdin):
             sys.stderr.write(
                 f"{PROG} run: reading commands from the terminal, one per line; Ctrl-D ends "
                 f"(give -c 'COMMANDS' or a FILE, or use '{PROG} repl' for a prompt)\n"
             )
-        for no, text in enumerate(_read_lines(ns.file or "-"), 1):
+        for no, text in enumerate(_read_lines(name), 1):
+            where = f"{name}:{no}" if name != "-" else None
             for cmd in split_commands(text):  # a file's lines chain with ';' as typed ones do
-                yield no, cmd
+                yield Line(no, cmd, where)
 
 
 def run_commands(
-    session: Session, lines: Iterable[tuple[int, str]], out: IO[str], as_json: bool
+    session: Session, lines: Iterable[tuple[int, str] | Line], out: IO[str], as_json: bool
 ) -> int:
     failed = False
     color = not as_json and want_color(out)
-    for line_no, text in lines:
-        session.line_no = line_no
-        result = session.execute(text)
-        session.machine.drain_events()  # no view redraws from them here: do not keep them
-        if result is None:
-            continue
-        failed |= not result.ok
-        if as_json:
-            out.write(json.dumps(result.to_json(line_no)) + "\n")
-        else:
-            echo = f"> {result.command}"
-            out.write((ansi(echo, "bold") if color else echo) + "\n")
-            body = format_result(result, trace=session.settings.trace, color=color)
-            if body:
-                out.write(body + "\n")
-        out.flush()
-        if result.data.get("exit"):
-            break
+    try:
+        for item in lines:
+            line = item if isinstance(item, Line) else Line(*item)
+            session.line_no = line.number
+            result = session.execute(line.text)
+            session.machine.drain_events()  # no view redraws from them here: do not keep them
+            if result is None:
+                continue
+            failed |= not result.ok
+            if as_json:
+                out.write(json.dumps(result.to_json(line.number)) + "\n")
+            else:
+                echo = display(f"> {result.command}")
+                out.write((ansi(echo, "bold") if color else echo) + "\n")
+                if not result.ok and line.where is not None:
+                    body = display(f"{line.where}: {result.message}")
+                    body = ansi(body, "bad") if color else body
+                else:
+                    body = format_result(result, trace=session.settings.trace, color=color)
+                if body:
+                    out.write(body + "\n")
+            out.flush()
+            if result.data.get("exit"):
+                break
+    except FileError as e:  # stdin past its limits
+        raise CliError(str(e)) from None
     return EXIT_USAGE if failed else EXIT_OK
 
 
@@ -520,7 +543,7 @@ def _play(ns: argparse.Namespace) -> int:
         problems = check_files(paths)
         if problems:
             for p in problems:
-                sys.stderr.write(p + "\n")
+                sys.stderr.write(display(p) + "\n")
             return EXIT_USAGE
         return _run_tui(ns, scenario=paths[0], quiz=ns.quiz)
     _show_notes(make_session(ns))  # option errors surface once, before any file plays
@@ -611,7 +634,7 @@ def _main(argv: list[str] | None) -> int:
     if ns.cmd == "lessons":
         from devmem_tui.scenario.lessons import all_lessons, lessons_text
 
-        sys.stdout.write(lessons_text(all_lessons()) + "\n")
+        sys.stdout.write(display(lessons_text(all_lessons())) + "\n")
         return EXIT_OK
     if ns.cmd is None:
         make_session(ns)  # option errors first, then whether there is a terminal
@@ -639,26 +662,23 @@ def main(argv: list[str] | None = None) -> int:
     """Console-script entry point; returns the exit status."""
     try:
         return _main(argv)
-    except CliError as e:
-        sys.stderr.write(f"{PROG}: error: {e}\n")
-        return EXIT_USAGE
-    except DevmemError as e:
-        sys.stderr.write(f"{PROG}: error: {e}\n")
+    except (CliError, DevmemError) as e:
+        sys.stderr.write(display(f"{PROG}: error: {e}") + "\n")
         return EXIT_USAGE
     except SystemExit as e:  # --help, --version
         return e.code if isinstance(e.code, int) else (EXIT_OK if e.code is None else EXIT_USAGE)
     except KeyboardInterrupt:
         sys.stderr.write("\n")
         return 130
-    except BrokenPipeError:
+    except BrokenPipeError:  # `devmem-tui run ... | head`: quiet, and the shell's status
         _silence_stdout()
-        return EXIT_FAIL
+        return EXIT_PIPE
     except Exception as e:  # a bug: one line, unless DEVMEM_TUI_DEBUG asks for the traceback
         if os.environ.get("DEVMEM_TUI_DEBUG"):
             raise
         sys.stderr.write(
-            f"{PROG}: internal error: {type(e).__name__}: {e} "
-            "(set DEVMEM_TUI_DEBUG=1 for a traceback)\n"
+            display(f"{PROG}: internal error: {type(e).__name__}: {e} ")
+            + "(set DEVMEM_TUI_DEBUG=1 for a traceback)\n"
         )
         return EXIT_FAIL
 

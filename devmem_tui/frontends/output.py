@@ -16,6 +16,7 @@ from typing import IO, NamedTuple
 from devmem_tui.commands.grammar import split_line
 from devmem_tui.commands.registry import Result
 from devmem_tui.commands.settings import TRACE_MODES
+from devmem_tui.engine.iomem.text import CONTROL_CHAR, escape_controls
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 
@@ -92,13 +93,38 @@ def shown_trace(result: Result, mode: str = "on") -> list[str]:
     return list(result.trace)
 
 
+# ----------------------------------------------------------------------------- display
+def display(text: str) -> str:
+    r"""The one rule for showing text that comes from data (resource names from a loaded
+    /proc/iomem, a claim, a session file; scenario lines; file names): every control and
+    separator character escaped as ``\xHH`` (``iomem_text.escape_controls``), so no name
+    can send an escape sequence to the terminal or fake a line. Line feeds stay: they are
+    the lines of a message. Every front end shows data through here."""
+    return escape_controls(text)
+
+
+def typed(text: str) -> str:
+    """What a command line takes of typed or pasted text: tabs as spaces, and no control or
+    separator character (a pasted escape sequence would otherwise sit in the line and be
+    drawn by the terminal)."""
+    return CONTROL_CHAR.sub(lambda m: " " if m.group() == "\t" else "", text)
+
+
+def display_lines(text: str) -> list[str]:
+    """A message's lines for display: split at LF only (``str.splitlines`` also splits at
+    VT, FF, NEL, U+2028..., which would let a name fake a line of its own), each escaped."""
+    if not text:
+        return []
+    return display(text.removesuffix("\n")).split("\n")
+
+
 # ----------------------------------------------------------------------------- transcript
 def result_lines(result: Result, trace: str = "on") -> list[tuple[str, str]]:
     """A result as (style, text) lines: style is 'error', 'outcome:WORD' (a first line that
     carries the outcome word), 'message', 'trace' or 'narration'. Front ends colour these;
-    ``format_result`` joins them as plain text or ANSI."""
+    ``format_result`` joins them as plain text or ANSI. Every line is ``display``-safe."""
     lines: list[tuple[str, str]] = []
-    msg_lines = result.message.splitlines() if result.message else []
+    msg_lines = display_lines(result.message)
     if not result.ok and result.outcome is None:
         lines.extend(("error", ln) for ln in (msg_lines or ["error"]))
     elif "say" in result.data:
@@ -115,7 +141,7 @@ def result_lines(result: Result, trace: str = "on") -> list[tuple[str, str]]:
             lines.extend(("message", ln) for ln in msg_lines)
         elif outcome and not result.data.get("exit") and not result.data.get("pause"):
             lines.append((f"outcome:{outcome}", outcome))
-    lines.extend(("trace", "    " + t) for t in shown_trace(result, trace))
+    lines.extend(("trace", "    " + display(t)) for t in shown_trace(result, trace))
     return lines
 
 
@@ -225,18 +251,19 @@ def log_entry(line: str, result: Result | None) -> LogEntry:
     message's first line (without the command it repeats), the message's other lines
     (tables as written, prose to be wrapped), and the trace. An ``expect`` is one line,
     its verdict; a command that cannot run is ``✗`` and its error."""
-    cmd = LogLine(f"> {line}", "bold")
+    cmd = LogLine(display(f"> {line}"), "bold")
     if result is None:
         return LogEntry([cmd], [])
     words = split_line(line)
     name = words[0] if words else ""
-    msg_lines = result.message.rstrip("\n").splitlines()
+    msg_lines = display_lines(result.message.rstrip("\n"))
     if name == "expect" and (result.ok or result.expect_failed):
         if result.ok:
             glyph, style = outcome_style("OK")
-            return LogEntry([LogLine(f"{glyph} {line}", style)], [])
+            return LogEntry([LogLine(display(f"{glyph} {line}"), style)], [])
         return LogEntry(
-            [LogLine(f"✗ {msg_lines[0] if msg_lines else line}", STYLES["error"].rich)], []
+            [LogLine(f"✗ {msg_lines[0] if msg_lines else display(line)}", STYLES["error"].rich)],
+            [],
         )
     if not result.ok:
         first = msg_lines[0] if msg_lines else "error"
@@ -264,4 +291,4 @@ def log_entry(line: str, result: Result | None) -> LogEntry:
             lead = len(m) - len(m.lstrip())
             out.append(LogLine(f"  {m}", wrap=not table and not _table_like(m), hang=lead + 4))
     short = shown_trace(result, "short")
-    return LogEntry(out, list(result.trace), short[0] if short else "")
+    return LogEntry(out, [display(t) for t in result.trace], display(short[0]) if short else "")

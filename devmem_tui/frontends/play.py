@@ -21,6 +21,7 @@ from devmem_tui.frontends.output import (
     EXIT_OK,
     EXIT_USAGE,
     ansi,
+    display,
     format_result,
     isatty,
     want_color,
@@ -48,18 +49,19 @@ def _transcript(
             out.write("\n")  # narration opens a paragraph
         w(format_result(result, trace="off", color=color))
     elif step.name == "pause":
-        return
+        if not result.ok:  # counted as an error: say which
+            w(display(f"{scenario.where(step)}: {result.message}"), "bad")
     elif step.name == "expect":
         if result.expect_failed:
-            w(f"{scenario.where(step)}: {result.message}", "bad")
+            w(display(f"{scenario.where(step)}: {result.message}"), "bad")
         elif not result.ok:
-            w(f"{scenario.where(step)}: {result.message}", "bad")
+            w(display(f"{scenario.where(step)}: {result.message}"), "bad")
         else:
-            w(f"  {step.text}: ok", "dim")
+            w(display(f"  {step.text}: ok"), "dim")
     else:
-        w(f"> {step.text}", "bold")
+        w(display(f"> {step.text}"), "bold")
         if not result.ok:
-            w(f"{scenario.where(step)}: {result.message}", "bad")
+            w(display(f"{scenario.where(step)}: {result.message}"), "bad")
         else:
             body = format_result(result, trace=trace, color=color)
             if body:
@@ -80,7 +82,9 @@ class Quiz:
         """The learner's outcome word for q (None: no answer)."""
         if self.ended:
             return None
-        self.out.write(f"? {q.command.text}\n  what will it give? ({' '.join(OUTCOME_WORDS)})\n")
+        self.out.write(
+            f"? {display(q.command.text)}\n  what will it give? ({' '.join(OUTCOME_WORDS)})\n"
+        )
         self.out.flush()
         while True:
             line = self.ask("  your prediction> ")
@@ -92,7 +96,7 @@ class Quiz:
             word = quiz.parse_answer(line)
             if word is not None:
                 return word
-            self.out.write(f"  {line.strip()!r} is not an outcome word; try again\n")
+            self.out.write(f"  {display(repr(line.strip()))} is not an outcome word; try again\n")
 
     def score(self, guess: str | None, result: Result) -> None:
         self.asked += 1
@@ -198,7 +202,7 @@ def play_files(
     problems = script.check_files(paths)
     if problems:
         for p in problems:
-            sys.stderr.write(p + "\n")
+            sys.stderr.write(display(p) + "\n")
         return EXIT_USAGE
     color = not as_json and want_color(out)
     ask: Quiz | None = None
@@ -211,7 +215,7 @@ def play_files(
         scenario = script.load_scenario(path) if ask is not None else Scenario(path)
         steps = None if ask is not None else script.stream_steps(path)
         if not as_json:
-            out.write(f"== {path}\n")
+            out.write(display(f"== {path}") + "\n")
         session = new_session()
         session.settings.set("trace", mode)
         ran, failed, errors = play_scenario(
@@ -225,7 +229,7 @@ def play_files(
                 if not failed and not errors
                 else f"{failed} expect(s) failed, {errors} error(s)"
             )
-            out.write(f"== {path}: {ran} steps, {verdict}\n")
+            out.write(display(f"== {path}: {ran} steps, {verdict}") + "\n")
     if ask is not None:
         line = f"== {ask.summary()}"
         out.write((ansi(line, "bold") if color else line) + "\n")

@@ -9,6 +9,7 @@ it reads plain lines, so ``devmem-tui repl < file`` works without prompt_toolkit
 
 from __future__ import annotations
 
+import datetime
 import os
 import re
 import shutil
@@ -30,9 +31,17 @@ from prompt_toolkit.styles import Style
 from devmem_tui.commands.registry import Result
 from devmem_tui.commands.session import ALIASES, REGISTRY, Session, load_all
 from devmem_tui.engine.devmem.verdict import Outcome
-from devmem_tui.files import FileError, check_path
+from devmem_tui.files import (
+    MAX_TEXT_BYTES,
+    FileError,
+    append_text,
+    check_path,
+    read_bytes,
+    stdin_lines,
+)
+from devmem_tui.frontends.autosave import state_dir
 from devmem_tui.frontends.complete import complete
-from devmem_tui.frontends.output import ansi, format_result, isatty
+from devmem_tui.frontends.output import ansi, display, format_result, isatty
 
 PROMPT = "devmem> "
 
@@ -60,27 +69,56 @@ def history_path() -> str:
     explicit = os.environ.get("DEVMEM_TUI_HISTORY")
     if explicit:
         return os.path.expanduser(explicit)
-    state = os.environ.get("XDG_STATE_HOME") or os.path.join(
-        os.path.expanduser("~"), ".local", "state"
-    )
-    return os.path.join(state, "devmem-tui", "history")
+    return os.path.join(state_dir(), "history")
+
+
+class GuardedFileHistory(FileHistory):
+    """prompt_toolkit's FileHistory (same file format), reading and appending through the file
+    guard (``files``): ``DEVMEM_TUI_HISTORY`` is user-given, and must never reach a device
+    node, a FIFO, procfs or a kernel memory interface."""
+
+    def load_history_strings(self) -> Iterable[str]:
+        path = os.fsdecode(self.filename)
+        if not os.path.exists(path):
+            return []
+        try:
+            data = read_bytes(path, MAX_TEXT_BYTES)
+        except FileError:
+            return []
+        strings: list[str] = []
+        lines: list[str] = []
+        for raw in data.decode("utf-8", "replace").splitlines(keepends=True):
+            if raw.startswith("+"):
+                lines.append(raw[1:])
+            else:
+                if lines:
+                    strings.append("".join(lines)[:-1])
+                lines = []
+        if lines:
+            strings.append("".join(lines)[:-1])
+        return reversed(strings)
+
+    def store_string(self, string: str) -> None:
+        entry = f"\n# {datetime.datetime.now()}\n" + "".join(
+            f"+{ln}\n" for ln in string.split("\n")
+        )
+        try:
+            append_text(os.fsdecode(self.filename), entry)
+        except FileError:
+            pass  # history is a convenience: a file that became unusable is not an error
 
 
 def make_history() -> History:
-    """A FileHistory at history_path(); in-memory if the file cannot be used."""
+    """A guarded FileHistory at history_path(); in-memory if the file cannot be used."""
     path = history_path()
     try:
         # DEVMEM_TUI_HISTORY is user-given: never a device node or a kernel memory interface.
         check_path(path, writing=True)
-    except FileError:
-        return InMemoryHistory()
-    try:
         os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-        with open(path, "a", encoding="utf-8"):
-            pass
-    except OSError:
+        append_text(path, "")
+    except (FileError, OSError):
         return InMemoryHistory()
-    return FileHistory(path)
+    return GuardedFileHistory(path)
 
 
 # ----------------------------------------------------------------------------- completion
@@ -203,7 +241,7 @@ def toolbar_fragments(session: Session) -> StyleAndTextTuples:
             frags.append(("", f"  {key}={value}"))
     rec = getattr(session.recorder, "path", None)
     if rec:
-        frags.append(("class:bottom-toolbar.rec", f"  REC {os.path.basename(rec)}"))
+        frags.append(("class:bottom-toolbar.rec", display(f"  REC {os.path.basename(rec)}")))
     return frags
 
 
@@ -229,9 +267,19 @@ class Pager:
 
 
 def run_pager(text: str) -> None:
+    """Show text through ``$PAGER`` (default ``less``). A pager given as a path goes through
+    the file guard first, like every path the tool is given: a ``PAGER`` that names a
+    kernel interface or a device node is not run, and the text is printed instead."""
     cmd = os.environ.get("PAGER") or "less"
     env = dict(os.environ)
     env.setdefault("LESS", "-RXF")
+    words = cmd.split()
+    if words and "/" in words[0]:
+        try:
+            check_path(words[0])
+        except FileError:
+            sys.stdout.write(text + "\n")
+            return
     import subprocess  # lazy: only a tall result on a terminal pages
 
     try:
@@ -259,7 +307,7 @@ def results_text(results: list[Result], trace: str, color: bool) -> str:
     parts = []
     for result in results:
         if len(results) > 1:
-            echo = f"> {result.command}"
+            echo = display(f"> {result.command}")
             parts.append(ansi(echo, "bold") if color else echo)
         if result.data.get("exit") or result.data.get("pause"):
             continue
@@ -303,7 +351,7 @@ def plain_loop(session: Session, lines: Iterable[str], out: IO[str]) -> int:
         line = raw.rstrip("\n")
         if not line.strip():
             continue
-        out.write(f"{PROMPT}{line}\n")
+        out.write(f"{PROMPT}{display(line)}\n")
         if not handle_line(session, line, out):
             break
     return 0
@@ -352,6 +400,7 @@ class Repl:
         # stand in for one.
         self.tty = tty if tty is not None else (isatty(self.out) if self.real_terminal else False)
         self.pager = pager if pager is not None else Pager()
+        self._io = (input, output)
         self.prompt_session = make_prompt_session(
             session, input=input, output=output, history=history
         )
@@ -370,11 +419,28 @@ class Repl:
             except EOFError:
                 break  # Ctrl-D
             try:
+                before = self.session.last_result
                 if not handle_line(self.session, line, self.out, tty=self.tty, pager=self.pager):
                     break
+                if self.session.last_result is not before:
+                    self.confirm(self.session.last_result)
             except KeyboardInterrupt:  # Ctrl-C while a command or the pager runs
                 self.out.write("interrupted\n")
         return 0
+
+    def confirm(self, result: Result | None) -> None:
+        """A command that would destroy something (``record`` over a file) asks first: on
+        yes, run the line that allows it (``ConfirmNeeded``)."""
+        if result is None or not result.data.get("confirm"):
+            return
+        question = display(str(result.data["question"]))
+        ask: PromptSession[str] = PromptSession(input=self._io[0], output=self._io[1])
+        try:
+            answer = ask.prompt(f"{question} [y/N] ")
+        except (EOFError, KeyboardInterrupt):
+            answer = ""
+        if answer.strip().lower() in ("y", "yes"):
+            handle_line(self.session, str(result.data["confirm"]), self.out)
 
 
 def run_repl(
@@ -389,5 +455,9 @@ def run_repl(
     """The REPL; with stdin not a terminal (and no test ``input``), a plain line loop."""
     out = out or sys.stdout
     if input is None and not (interactive if interactive is not None else sys.stdin.isatty()):
-        return plain_loop(session, sys.stdin, out)
+        try:  # bounded lines: `repl < /dev/zero` is an error, not a MemoryError
+            return plain_loop(session, stdin_lines(sys.stdin), out)
+        except FileError as e:
+            sys.stderr.write(display(f"devmem-tui: error: {e}") + "\n")
+            return 2
     return Repl(session, input=input, output=output, history=history, out=out).run()

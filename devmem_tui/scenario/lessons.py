@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from devmem_tui.engine.errors import DevmemError
+from devmem_tui.files import read_text, split_lines
 
 _HEAD = re.compile(r"^#\s*(\d+)\s*-\s*(.+?)\s*$")
 
@@ -36,9 +37,13 @@ def lesson_dir() -> Path:
 
 
 def read_header(path: Path) -> tuple[str, str]:
-    """(title, summary) from a lesson's first two lines."""
-    with open(path, encoding="utf-8") as f:
-        first, second = f.readline(), f.readline()
+    """(title, summary) from a lesson's first two lines; read through the file guard like
+    every scenario (a lesson directory is a path on disk like any other)."""
+    try:
+        lines = split_lines(read_text(str(path), "scenario"))
+    except DevmemError as e:
+        return path.stem, str(e)
+    first, second = (lines + ["", ""])[:2]
     m = _HEAD.match(first)
     title = m.group(2) if m else path.stem
     summary = second.lstrip("#").strip()

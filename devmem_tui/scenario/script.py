@@ -17,10 +17,10 @@ from dataclasses import dataclass, field
 
 from devmem_tui.commands.cmd_session import parse_expect
 from devmem_tui.commands.grammar import has_separator, split_line
-from devmem_tui.commands.registry import UsageError
+from devmem_tui.commands.registry import UsageError, expect_args
 from devmem_tui.commands.session import lookup
 from devmem_tui.engine.errors import DevmemError
-from devmem_tui.files import check_path, iter_lines
+from devmem_tui.files import FileError, iter_lines, read_text
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +86,12 @@ def scan(text: str, path: str = "<scenario>") -> Iterator[Step | str]:
             if not seen_command:
                 yield f"{where}: expect before any command"
                 continue
+        elif spec.name == "pause" and len(words) > 1:
+            try:
+                expect_args(spec, words[1:], 0)
+            except UsageError as e:
+                yield f"{where}: {e}"
+                continue
         elif not spec.scenario_only:
             seen_command = True
         yield Step(no, raw.strip(), spec.name, spec.scenario_only)
@@ -108,20 +114,14 @@ def parse_scenario(text: str, path: str = "<scenario>") -> Scenario:
 def read_scenario(path: str) -> str:
     """A scenario file's text (ScenarioError for files that cannot be read)."""
     try:
-        check_path(path)  # never /dev/mem, /proc/kcore or a device node
-    except DevmemError as e:
-        raise ScenarioError([str(e)]) from None
-    try:
-        with open(path, encoding="utf-8") as f:
-            return f.read()
-    except FileNotFoundError:
-        raise ScenarioError([f"{path}: no such file"]) from None
-    except IsADirectoryError:
-        raise ScenarioError([f"{path}: is a directory"]) from None
-    except UnicodeDecodeError:
-        raise ScenarioError([f"{path}: not a text file (not UTF-8)"]) from None
-    except OSError as e:
-        raise ScenarioError([f"{path}: {e.strerror or e}"]) from None
+        return read_text(path, "scenario")  # never /dev/mem, a FIFO, procfs or a device node
+    except FileError as e:
+        msg = str(e)
+        for prefix in (f"cannot open {path}: ", f"cannot read {path}: "):
+            msg = msg.replace(prefix, f"{path}: ", 1) if msg.startswith(prefix) else msg
+        if msg == f"{path} is not a text scenario (not UTF-8)":
+            msg = f"{path}: not a text file (not UTF-8)"
+        raise ScenarioError([msg]) from None
 
 
 def load_scenario(path: str) -> Scenario:

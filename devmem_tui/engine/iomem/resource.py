@@ -58,6 +58,36 @@ def flags_words(flags: F) -> list[str]:
     return [w for w, bit in FLAG_WORDS.items() if flags & bit]
 
 
+#: How many levels deep resources may nest (level 1 = top level). The kernel's own trees nest
+#: a few levels (a PCI bridge window, a device BAR, a driver's claim: fewer than 10 on real
+#: machines, 5 is where r_show stops indenting), but a loaded file or a session could nest
+#: thousands deep, and every recursive walk (the per-page overlap walk, rendering, the session
+#: JSON, the TUI's tree widget) would have to follow. Deeper maps are refused at load and
+#: deeper claims with a one-line error (``too_deep``).
+MAX_DEPTH = 64
+
+
+def too_deep(what: str, levels: int) -> str | None:
+    """The error line when something would nest ``levels`` deep, else None."""
+    if levels <= MAX_DEPTH:
+        return None
+    return (
+        f"{what} would nest {levels} levels deep; devmem-tui takes at most {MAX_DEPTH} "
+        "(a real /proc/iomem nests fewer than 10)"
+    )
+
+
+def subtree_height(res: Resource) -> int:
+    """Levels from res down to its deepest descendant (1 for a leaf), without recursion."""
+    best = 0
+    stack = [(res, 1)]
+    while stack:
+        r, h = stack.pop()
+        best = max(best, h)
+        stack.extend((c, h + 1) for c in r.children)
+    return best
+
+
 @dataclass(eq=False, slots=True)
 class Resource:
     """One ``struct resource``: inclusive [start, end], name, flags, desc, and its children

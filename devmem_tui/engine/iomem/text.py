@@ -33,6 +33,7 @@ from devmem_tui.engine.iomem.tree import (
     ResourceTree,
     TreeBuilder,
     flags_words,
+    too_deep,
 )
 from devmem_tui.engine.units import ADDR_MAX
 
@@ -41,6 +42,67 @@ MAX_IORES_LEVEL = 5
 #: Files larger than this are refused before they are read.
 MAX_INPUT_BYTES = 64 * 1024 * 1024
 ONE_MIB = 1 << 20
+
+# ----------------------------------------------------------------------------- names
+# Characters that must never reach a terminal as they are: the C0 controls (ESC starts escape
+# sequences: an OSC can retitle the window, CSI sequences move the cursor and recolour; CR,
+# VT and FF move it too), DEL, the C1 controls (0x9b is CSI and 0x9d OSC on 8-bit terminals,
+# 0x85 is NEL), the Unicode line and paragraph separators, and the bidirectional overrides
+# and isolates that reorder the text after them. LF is left to the callers: it separates the
+# lines of a message (a name never holds one: ``check_name``).
+_CONTROLS = "\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069"
+_UNSAFE = re.compile(f"[{_CONTROLS}]")
+#: One control, separator or bidi-override character (what ``escape_controls`` escapes).
+CONTROL_CHAR = _UNSAFE
+# Names in the annotated form (``render(flags=True)``): also LF, the backslash (the escape
+# character itself) and spaces or tabs at either end (``parse`` strips those from a line).
+_ENCODE = re.compile(f"[{_CONTROLS}\\n\\\\]|^[ \\t]+|[ \\t]+$")
+_DECODE = re.compile(r"\\(\\|x[0-9a-f]{2}|u[0-9a-f]{4})")
+
+
+def _hex_escape(ch: str) -> str:
+    r"""One character as the kernel's ``%pEh`` prints what it escapes (lib/string_helpers.c,
+    ``string_escape_mem`` with ESCAPE_HEX: ``\xHH``); beyond 0xff, ``\uHHHH``."""
+    n = ord(ch)
+    return f"\\x{n:02x}" if n <= 0xFF else f"\\u{n:04x}"
+
+
+def escape_controls(text: str) -> str:
+    r"""text with every control, separator and bidi-override character written as ``\xHH``
+    (``\u2028``): what a terminal may show of text that comes from data (a resource name, a
+    session file, a scenario line). LF is kept: it separates lines."""
+    if _UNSAFE.search(text) is None:
+        return text
+    return _UNSAFE.sub(lambda m: _hex_escape(m.group()), text)
+
+
+def _escape_one(ch: str) -> str:
+    return "\\\\" if ch == "\\" else _hex_escape(ch)
+
+
+def encode_name(name: str) -> str:
+    r"""A name as ``render(flags=True)`` writes it, so that ``parse`` reads back exactly the
+    same name: controls, separators, line breaks and the backslash escaped (``\x1b``, ``\\``),
+    and spaces and tabs at either end as ``\x20`` / ``\x09``."""
+    if _ENCODE.search(name) is None:
+        return name
+    return _ENCODE.sub(lambda m: "".join(_escape_one(c) for c in m.group()), name)
+
+
+def decode_name(text: str) -> str:
+    """Inverse of ``encode_name``, for annotated lines (plain lines are the kernel's raw
+    ``%s`` and are read as they are)."""
+    if "\\" not in text:
+        return text
+    return _DECODE.sub(lambda m: "\\" if m.group(1) == "\\" else chr(int(m.group(1)[1:], 16)), text)
+
+
+def check_name(name: str, what: str = "name") -> str:
+    """A resource name must not hold a line break: r_show prints one resource per line."""
+    if "\n" in name or "\r" in name:
+        raise DevmemError(f"{what} {escape_controls(name)[:60]!r} holds a line break")
+    return name
+
 
 # ----------------------------------------------------------------------------- render
 
@@ -68,10 +130,11 @@ def _annotation(flags_value: int, desc: str) -> str:
 def render_line(res: Resource, depth: int, flags: bool = False) -> str:
     """One ``r_show`` line (without newline); depth is the true depth (0 = top level)."""
     shown = min(depth, MAX_IORES_LEVEL)
-    line = f"{'  ' * shown}{res.start:08x}-{res.end:08x} : {res.name}"
     if flags:
-        line += " " + annotation(res)
-    return line
+        return f"{'  ' * shown}{res.start:08x}-{res.end:08x} : {encode_name(res.name)} " + (
+            annotation(res)
+        )
+    return f"{'  ' * shown}{res.start:08x}-{res.end:08x} : {res.name}"
 
 
 def render(tree: ResourceTree, start: int = 0, end: int = ADDR_MAX, flags: bool = False) -> str:
@@ -283,7 +346,8 @@ def _split_annotation(ctx: _Ctx, lineno: int, name: str) -> tuple[str, F | None,
         raise ctx.err(
             lineno, "missing name before the annotation (expected START-END : NAME [flags])"
         )
-    return m.group(1).rstrip(" \t"), fl, desc
+    # the annotated form is this program's own: its names are encoded (encode_name)
+    return decode_name(m.group(1).rstrip(" \t")), fl, desc
 
 
 def _hex_value(ctx: _Ctx, lineno: int, text: str, what: str) -> int:
@@ -306,12 +370,19 @@ def _hex_value(ctx: _Ctx, lineno: int, text: str, what: str) -> int:
             f"{what} address {text!r} has the non-hex character {bad!r} "
             "(expected hex digits 0-9 a-f)",
         )
-    value = int(text, 16)
-    if value > ADDR_MAX:
+    if len(text.lstrip("0")) > 16:
         raise ctx.err(
-            lineno, f"{what} address {text} is past 2^64 - 1 (expected at most ffffffffffffffff)"
+            lineno,
+            f"{what} address {text[:24]}{'...' if len(text) > 24 else ''} is past 2^64 - 1 "
+            "(expected at most ffffffffffffffff)",
         )
-    return value
+    if len(text) > 16:  # r_show prints at most 16 digits (a 64-bit value), never padded more
+        shown = text if len(text) <= 24 else text[:21] + "..."
+        raise ctx.err(
+            lineno,
+            f"{what} address {shown} has {len(text)} digits (expected 1 to 16 hex digits)",
+        )
+    return int(text, 16)  # at most 16 digits: never past 2^64 - 1
 
 
 def _indent_depth(ctx: _Ctx, lineno: int, indent: str) -> int:
@@ -472,6 +543,9 @@ def _build(ctx: _Ctx, lines: list[_Line]) -> ResourceTree:
                 f"level {d} (expected at most one level, 2 spaces, "
                 "deeper than the line before)",
             )
+        deep = too_deep(f"{start:08x}-{end:08x} ({name})", d + 1)
+        if deep:
+            raise ctx.err(lineno, deep)
         parent = stack[d - 1] if d > 0 else root
         prev = stack[d] if d < len(stack) else None
         del stack[d:]

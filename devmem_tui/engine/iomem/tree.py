@@ -27,12 +27,15 @@ from devmem_tui.engine.iomem.names import NameIndex
 from devmem_tui.engine.iomem.resource import (
     DESCS,
     FLAG_WORDS,
+    MAX_DEPTH,
     NO_FLAGS,
     START,
     SYSTEM_RAM,
     F,
     Resource,
     flags_words,
+    subtree_height,
+    too_deep,
 )
 from devmem_tui.engine.iomem.walk import TreeWalker
 from devmem_tui.engine.journal import Journal
@@ -43,6 +46,7 @@ from devmem_tui.engine.units import ADDR_MAX
 __all__ = [
     "DESCS",
     "FLAG_WORDS",
+    "MAX_DEPTH",
     "NO_FLAGS",
     "SYSTEM_RAM",
     "F",
@@ -52,6 +56,7 @@ __all__ = [
     "ResourceTree",
     "TreeBuilder",
     "flags_words",
+    "too_deep",
 ]
 
 
@@ -193,6 +198,9 @@ class ResourceTree(TreeWalker):
         clash = self.children_overlapping(parent, res.start, res.end)
         if clash:
             raise ResourceConflict(f"{res.label()} overlaps its sibling {clash[0].label()}")
+        deep = too_deep(res.label(), parent.depth + 1 + subtree_height(res))
+        if deep:
+            raise DevmemError(deep)
         i = parent.child_index_at(res.start) + 1
         kids = parent.children
         parent.children = (*kids[:i], res, *kids[i:])
@@ -273,6 +281,10 @@ class ResourceTree(TreeWalker):
                 node = first  # descend into the resource that covers the new one
                 continue
             if all(res.contains(c.start, c.end) for c in clash):
+                levels = node.depth + 2 + max(subtree_height(c) for c in clash)
+                deep = too_deep(res.label(), levels)
+                if deep:
+                    raise DevmemError(deep)
                 return self._adopt(node, res, tuple(clash))
             raise ResourceConflict(f"{res.label()} partially overlaps {first.label()}")
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from devmem_tui.engine import ranges
 from devmem_tui.engine.devmem import mappings
-from devmem_tui.engine.errors import DevmemError
+from devmem_tui.engine.errors import DevmemError, quoted
 from devmem_tui.engine.interfaces import MachineLike
 from devmem_tui.engine.iomem.tree import SYSTEM_RAM, F, Resource, ResourceTree
 from devmem_tui.engine.mm.memory_blocks import (
@@ -369,8 +369,10 @@ def parse_memory_block(text: str) -> int:
     t = text.strip()
     if t.startswith("memory"):
         t = t[len("memory") :]
-    if not t.isdigit():
-        raise DevmemError(f"bad memory block {text!r}: expected memoryN, e.g. memory40")
+    # ASCII digits, at most 20 (a block number of a 64-bit address space): str.isdigit also
+    # takes other scripts' digits, and int() refuses 4301 digits with a ValueError
+    if not (t.isascii() and t.isdigit()) or len(t.lstrip("0")) > 20:
+        raise DevmemError(f"bad memory block {quoted(text)}: expected memoryN, e.g. memory40")
     return int(t)
 
 

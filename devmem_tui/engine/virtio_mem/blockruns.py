@@ -9,9 +9,12 @@ plug-all / unplug-all cost O(runs), not O(blocks).
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
+from typing import Any
 
+from devmem_tui.engine.errors import DevmemError
 from devmem_tui.engine.journal import Journal
+from devmem_tui.engine.json_fields import want_int
 
 
 def _check_range(first: int, count: int) -> tuple[int, int]:
@@ -204,7 +207,7 @@ class BlockRuns:
         return [[s, e] for s, e in zip(self._starts, self._ends, strict=True)]
 
     @classmethod
-    def from_list(cls, data: Sequence[Sequence[int]]) -> BlockRuns:
+    def from_list(cls, data: Any) -> BlockRuns:
         """Inverse of :meth:`to_list`; rejects anything not in canonical form.
 
         Strict on purpose: a saved state whose runs are unsorted, overlapping,
@@ -212,10 +215,15 @@ class BlockRuns:
         """
         new = cls()
         prev_end = -1
+        if not isinstance(data, list):
+            raise ValueError("blocks must be a list of [start, end] pairs")
         for item in data:
-            if len(item) != 2:
-                raise ValueError(f"block run {list(item)!r} is not a [start, end] pair")
-            start, end = int(item[0]), int(item[1])
+            if not isinstance(item, list) or len(item) != 2:
+                raise ValueError(f"block run {item!r} is not a [start, end] pair")
+            try:  # JSON integers only: 0.5 or true would be truncated to a block number
+                start, end = want_int(item[0], "blocks"), want_int(item[1], "blocks")
+            except DevmemError as e:
+                raise ValueError(str(e)) from None
             if start < 0 or end <= start:
                 raise ValueError(f"block run [{start}, {end}] is empty or negative")
             if start <= prev_end:

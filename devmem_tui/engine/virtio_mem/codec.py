@@ -14,6 +14,7 @@ from typing import Any
 
 from devmem_tui.engine.errors import DevmemError
 from devmem_tui.engine.interfaces import MAX_CLOCK, MachineLike
+from devmem_tui.engine.json_fields import want_bool, want_int, want_number, want_str
 from devmem_tui.engine.mm.memory_blocks import KERNEL_ZONES, MOVABLE, OFFLINE
 from devmem_tui.engine.runs import RunIndex
 from devmem_tui.engine.virtio_mem.bbm import BigBlockMode
@@ -84,7 +85,7 @@ def from_dict(machine: MachineLike, data: dict[str, Any]) -> VirtioMem:
     if data.get("name", device.name) != device.name:
         raise DevmemError("virtio-mem name differs from its device's name")
     vm.probed = _bool(data["probed"], "probed")
-    vm.probe_error = str(data.get("probe_error", ""))
+    vm.probe_error = want_str(data.get("probe_error", ""), "virtio-mem probe_error")
     vm.kdump = _bool(data.get("kdump", False), "kdump")
     vm.exclusive = _bool(data.get("exclusive", False), "exclusive")
     vm.blockmode = _blockmode(vm, data)
@@ -101,9 +102,9 @@ def from_dict(machine: MachineLike, data: dict[str, Any]) -> VirtioMem:
         vm.blockmode.have_unplugged_mb = have_unplugged_mb
     elif have_unplugged_mb:
         raise DevmemError("virtio-mem BBM with SBM fields (have_unplugged_mb)")
-    vm.retry_timer_s = float(data["retry_timer_s"])
+    vm.retry_timer_s = want_number(data["retry_timer_s"], "virtio-mem retry_timer_s")
     td = data["timer_deadline"]
-    vm.timer_deadline = None if td is None else float(td)
+    vm.timer_deadline = None if td is None else want_number(td, "virtio-mem timer_deadline")
     # A period below 50 s (0, NaN) or a deadline outside the clock's range would make
     # `wait` fire the timer forever without the clock moving on.
     if not RETRY_TIMER_MIN <= vm.retry_timer_s <= RETRY_TIMER_MAX:
@@ -114,7 +115,7 @@ def from_dict(machine: MachineLike, data: dict[str, Any]) -> VirtioMem:
     if vm.timer_deadline is not None and not 0 <= vm.timer_deadline <= MAX_CLOCK + RETRY_TIMER_MAX:
         raise DevmemError(f"timer_deadline {vm.timer_deadline:g} is outside the clock's range")
     vm.stop_rc = _int(data.get("stop_rc", 0), "stop_rc")
-    vm.stop_reason = str(data.get("stop_reason", ""))
+    vm.stop_reason = want_str(data.get("stop_reason", ""), "virtio-mem stop_reason")
     vm.livelock = _bool(data.get("livelock", False), "livelock")
     lb = data.get("last_block")
     if lb is not None:
@@ -181,7 +182,9 @@ def _blockmode(vm: VirtioMem, data: dict[str, Any]) -> BlockMode:
     states = _unrle(data["states"], "states", most)
     if any(not 0 <= v <= 7 for v, _n in states):
         raise DevmemError("virtio-mem block state out of range")
-    sb_masks = _unrle([[_hx(v, "sb mask"), n] for v, n in data["sb_masks"]], "sb_masks", most)
+    sb_masks = _unrle(
+        [[_hx(v, "sb mask", _MASK_DIGITS), n] for v, n in data["sb_masks"]], "sb_masks", most
+    )
     n = next_id - first_id
     if n < 0 or _count(states) != n or (sbm and _count(sb_masks) != n):
         raise DevmemError("virtio-mem tracking arrays do not match next_id - first_id")
@@ -210,25 +213,35 @@ def _h(n: int) -> str:
     return f"{n:#x}"
 
 
-def _hx(v: Any, what: str) -> int:
-    if isinstance(v, bool) or not isinstance(v, str | int):
-        raise DevmemError(f"virtio-mem {what}: not a number")
-    n = int(v, 0) if isinstance(v, str) else v
-    if n < 0:
-        raise DevmemError(f"virtio-mem {what}: negative")
-    return n
+def _hx(v: Any, what: str, max_digits: int = 16) -> int:
+    """A size or address as ``to_dict`` writes it (a "0x..." string of at most max_digits
+    significant hex digits), or a JSON integer."""
+    if isinstance(v, str):
+        digits = v[2:] if v[:2].lower() == "0x" else ""
+        if (
+            not digits
+            or len(digits.lstrip("0")) > max_digits
+            or not all(c in _HEXDIGITS for c in digits)
+        ):
+            raise DevmemError(
+                f"virtio-mem {what}: {v[:40]!r} is not a {max_digits * 4}-bit hex number"
+            )
+        return int(digits, 16)
+    return want_int(v, f"virtio-mem {what}", hi=(1 << (4 * max_digits)) - 1)
+
+
+_HEXDIGITS = frozenset("0123456789abcdefABCDEF")
+# A sub-block mask has one bit per sub-block of a memory block: at most a few thousand.
+_MASK_DIGITS = 1024
 
 
 def _int(v: Any, what: str) -> int:
-    if isinstance(v, bool) or not isinstance(v, int):
-        raise DevmemError(f"virtio-mem {what}: not an integer")
-    return v
+    """A JSON integer (counts and ids are bounded where they are used)."""
+    return want_int(v, f"virtio-mem {what}", lo=-(1 << 1024), hi=1 << 1024)
 
 
 def _bool(v: Any, what: str) -> bool:
-    if not isinstance(v, bool):
-        raise DevmemError(f"virtio-mem {what}: not true/false")
-    return v
+    return want_bool(v, f"virtio-mem {what}")
 
 
 def _runs(

@@ -16,7 +16,9 @@ from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Any
 
+from devmem_tui.engine.errors import DevmemError
 from devmem_tui.engine.journal import Journal, Journaled, attach
+from devmem_tui.engine.json_fields import want_bool, want_int, want_str
 from devmem_tui.engine.units import GiB, MiB
 from devmem_tui.engine.virtio_mem.blockruns import BlockRuns
 
@@ -483,28 +485,39 @@ class VirtioMemDevice(Journaled):
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> VirtioMemDevice:
-        """Inverse of :meth:`to_dict` (no realize: state is taken as saved)."""
-        dev = cls(
-            name=str(data["name"]),
-            addr=int(data["addr"]),
-            region_size=int(data["region_size"]),
-            block_size=int(data["block_size"]),
-            requested_size=int(data["requested_size"]),
-            usable_region_size=int(data["usable_region_size"]),
-            blocks=BlockRuns.from_list(data["blocks"]),
-            migration=bool(data.get("migration", False)),
-            unplugged_inaccessible=bool(data.get("unplugged_inaccessible", True)),
-            persistent_suspend=bool(data.get("persistent_suspend", False)),
-            arch=str(data.get("arch", "x86_64")),
-            node=int(data.get("node", 0)),
-            memdev=str(data.get("memdev", "mem0")),
-            config_notifications=int(data.get("config_notifications", 0)),
-        )
-        if "plugged_size" in data and int(data["plugged_size"]) != dev.plugged_size:
-            raise ValueError(
-                f"plugged_size {_hex(int(data['plugged_size']))} does not match the "
-                f"plugged blocks ({_hex(dev.plugged_size)})"
+        """Inverse of :meth:`to_dict` (no realize: state is taken as saved). Every field has
+        the JSON type ``to_dict`` writes (``json_fields``): ValueError otherwise."""
+        try:
+            dev = cls(
+                name=want_str(data["name"], "name"),
+                addr=want_int(data["addr"], "addr"),
+                region_size=want_int(data["region_size"], "region_size"),
+                block_size=want_int(data["block_size"], "block_size"),
+                requested_size=want_int(data["requested_size"], "requested_size"),
+                usable_region_size=want_int(data["usable_region_size"], "usable_region_size"),
+                blocks=BlockRuns.from_list(data["blocks"]),
+                migration=want_bool(data.get("migration", False), "migration"),
+                unplugged_inaccessible=want_bool(
+                    data.get("unplugged_inaccessible", True), "unplugged_inaccessible"
+                ),
+                persistent_suspend=want_bool(
+                    data.get("persistent_suspend", False), "persistent_suspend"
+                ),
+                arch=want_str(data.get("arch", "x86_64"), "arch"),
+                node=want_int(data.get("node", 0), "node", hi=(1 << 16) - 1),
+                memdev=want_str(data.get("memdev", "mem0"), "memdev"),
+                config_notifications=want_int(
+                    data.get("config_notifications", 0), "config_notifications"
+                ),
             )
+            plugged = data.get("plugged_size")
+            if plugged is not None and want_int(plugged, "plugged_size") != dev.plugged_size:
+                raise ValueError(
+                    f"plugged_size {_hex(plugged)} does not match the "
+                    f"plugged blocks ({_hex(dev.plugged_size)})"
+                )
+        except DevmemError as e:
+            raise ValueError(str(e)) from None
         return dev
 
 

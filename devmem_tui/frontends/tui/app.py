@@ -12,13 +12,15 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from rich.text import Text
 from textual import on
 from textual.app import App, ComposeResult
 from textual.binding import Binding
+from textual.command import CommandPalette
 from textual.containers import Horizontal
+from textual.driver import Driver
 from textual.timer import Timer
 from textual.widgets import Footer, Header, Input, OptionList, Select, Static, Switch, Tree
 
@@ -29,19 +31,29 @@ from devmem_tui.commands.session import Session, load_all
 from devmem_tui.engine.errors import DevmemError
 from devmem_tui.engine.machine import Machine
 from devmem_tui.engine.units import fmt_size
+from devmem_tui.files import write_atomic
+from devmem_tui.frontends.autosave import Autosave
 from devmem_tui.frontends.output import (
     EXIT_FAIL,
     EXIT_OK,
     EXIT_USAGE,
     LogEntry,
     LogLine,
+    display,
+    display_lines,
     log_entry,
 )
 from devmem_tui.frontends.tui import model
 from devmem_tui.frontends.tui.bindings import APP_BINDINGS, NAV_ROWS
 from devmem_tui.frontends.tui.heap import settle_heap
 from devmem_tui.frontends.tui.keymap import keymap_path, load_keymap
-from devmem_tui.frontends.tui.provider import DevmemCommands
+from devmem_tui.frontends.tui.provider import DevmemCommands, GuardedCommandPalette
+from devmem_tui.frontends.tui.restore import (
+    confirm_then_run,
+    end_autosave,
+    input_safe,
+    start_autosave,
+)
 from devmem_tui.frontends.tui.scenario_mode import ScenarioApp
 from devmem_tui.frontends.tui.screens.help import HelpScreen
 from devmem_tui.frontends.tui.screens.policy_map import PolicyMapScreen
@@ -101,8 +113,11 @@ class DevmemApp(ScenarioApp):
         autoplay_delay: float | None = None,
         new_session: Callable[[], Session] | None = None,
         quiz: bool = False,
+        autosave: Autosave | None = None,
     ) -> None:
         super().__init__()
+        self.autosave = autosave
+        self.clean_exit = False  # set by exit(): a crash leaves the autosave journal behind
         load_all()
         self.session = session
         # restart, step back and lessons start from a session like the first one
@@ -216,6 +231,25 @@ class DevmemApp(ScenarioApp):
         node = tree.cursor_node
         if node is not None and node.data is not None:
             self._select(node.data.start, node.data)
+        start_autosave(self)
+
+    def get_driver_class(self) -> type[Driver]:
+        """Textual's driver; on Linux terminals one that survives bytes that are not UTF-8."""
+        return input_safe(super().get_driver_class())
+
+    def action_command_palette(self) -> None:
+        """Textual's palette, guarded against a double Enter (``GuardedCommandPalette``)."""
+        if self.use_command_palette and not CommandPalette.is_open(cast("App[object]", self)):
+            self.push_screen(GuardedCommandPalette(id="--command-palette"))
+
+    def exit(self, *args: Any, **kw: Any) -> None:
+        """Every deliberate way out (q, ctrl+q, `exit`) ends here; a crash does not."""
+        self.clean_exit = True
+        super().exit(*args, **kw)
+
+    def machine_replaced(self) -> None:
+        """The session has a new machine (a command, a restore): settle the heap for it."""
+        settle_heap(self.session.machine, replaced=True)
 
     def on_unmount(self) -> None:
         if self.session.export_svg == self.export_svg:
@@ -382,14 +416,18 @@ class DevmemApp(ScenarioApp):
             settle_heap(m, replaced=True)
         self.results.append(result)
         _keep_last(self.results, RESULTS_KEPT)
+        if self.autosave is not None:
+            self.autosave.after(self.session, line, result, replaced=m is not machine)
         if step is not None and step.name == "say":
-            entry = LogEntry([LogLine(f"» {result.message}", "italic")], [])
+            entry = LogEntry(
+                [LogLine(f"» {ln}", "italic") for ln in display_lines(result.message)], []
+            )
         elif step is not None and step.name == "pause":
             entry = LogEntry([], [])
         else:
             entry = log_entry(line, result)
         # what changed comes right under the outcome, before the (foldable) trace
-        entry.lines.extend(LogLine(f"  ⇒ {s}", "cyan", hang=6) for s in ch.summary())
+        entry.lines.extend(LogLine(display(f"  ⇒ {s}"), "cyan", hang=6) for s in ch.summary())
         self._write(entry)
         if merge:
             self.last_changes.merge(ch)
@@ -398,15 +436,14 @@ class DevmemApp(ScenarioApp):
         self.refresh_views(ch)
         if result.ok and result.data.get("exit") and step is None:
             self.action_quit_app()
+        if result.data.get("confirm") and step is None:
+            confirm_then_run(self, str(result.data["question"]), str(result.data["confirm"]))
         return result
 
     def export_svg(self, path: str) -> None:
         """The hook `export svg FILE` calls (commands/cmd_session) while the TUI runs."""
-        target = Path(path).expanduser()
-        try:
-            self.save_screenshot(filename=target.name, path=str(target.parent))
-        except OSError as e:
-            raise DevmemError(f"cannot write {path}: {e.strerror or e}") from None
+        # through the file guard and an atomic write, like every file the tool writes
+        write_atomic(str(Path(path).expanduser()), self.export_screenshot())
 
     def _write(self, entry: LogEntry) -> None:
         """Log an entry; ``transcript`` keeps every line of it, the whole trace included (the
@@ -421,8 +458,10 @@ class DevmemApp(ScenarioApp):
         log.write(entry)
 
     def note(self, text: str, style: str = "") -> None:
-        """A line in the log that is not a command (a hint, a problem, a scenario event)."""
-        self._write(LogEntry([LogLine(text, style)], []))
+        """A line in the log that is not a command (a hint, a problem, a scenario event);
+        data in it (a scenario line, a file name, an error quoting a name) is shown by the
+        display rule."""
+        self._write(LogEntry([LogLine(display(text), style)], []))
 
     def action_toggle_traces(self) -> None:
         self.query_one(LogView).action_toggle_traces()
@@ -434,6 +473,8 @@ class DevmemApp(ScenarioApp):
             self.session.export_svg = None
         self.session = session
         session.export_svg = self.export_svg
+        if self.autosave is not None:  # the journal follows the session on screen
+            self.autosave.begin(session)
         session.machine.drain_events()
         settle_heap(session.machine, replaced=True)
         self.last_changes = model.Changes(machine_replaced=True)
@@ -457,7 +498,7 @@ class DevmemApp(ScenarioApp):
         self._show_details()
 
     def _update_title(self) -> None:
-        self.sub_title = f"{self.machine.name} · {model.config_words(self.machine.config)}"
+        self.sub_title = display(f"{self.machine.name} · {model.config_words(self.machine.config)}")
 
     def _update_block_head(self) -> None:
         bm = self.query_one(BlockMap)
@@ -705,10 +746,14 @@ def run_tui(
         problems = check_files([scenario])
         if problems:
             for p in problems:
-                print(p, file=sys.stderr)
+                print(display(p), file=sys.stderr)
             return EXIT_USAGE
-    app = DevmemApp(session, scenario=scenario, new_session=new_session, quiz=quiz)
+    journal = Autosave()
+    app = DevmemApp(
+        session, scenario=scenario, new_session=new_session, quiz=quiz, autosave=journal
+    )
     code = app.run()
+    end_autosave(journal, app.clean_exit)
     if app.return_code:  # the app stopped on an unhandled error (Textual printed it)
         return app.return_code
     return int(code or 0)

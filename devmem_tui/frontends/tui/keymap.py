@@ -16,6 +16,8 @@ import os
 import tomllib
 from pathlib import Path
 
+from devmem_tui.files import FileError, read_text
+
 
 def keymap_path() -> Path:
     env = os.environ.get("DEVMEM_TUI_KEYMAP")
@@ -29,11 +31,13 @@ def load_keymap(path: Path | None, known_ids: set[str]) -> tuple[dict[str, str],
     """(keymap, problems). A missing file is no problem; a broken one is reported on one
     line and ignored, unknown ids are reported and skipped."""
     path = path or keymap_path()
-    if not path.is_file():
+    if not os.path.lexists(path):
         return {}, []
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
+    try:  # through the file guard: never /proc/kcore, a FIFO or a device node
+        data = tomllib.loads(read_text(str(path), "keymap file"))
+    except FileError as e:
+        return {}, [f"keymap: {e}; using the default keys"]
+    except tomllib.TOMLDecodeError as e:
         return {}, [f"keymap {path}: {e}; using the default keys"]
     table = data.get("keymap", data)
     if not isinstance(table, dict):

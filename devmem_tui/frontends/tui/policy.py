@@ -16,7 +16,7 @@ from rich.text import Text
 from devmem_tui.commands.sweeps import SweepJob, box_lines, size_text
 from devmem_tui.engine.devmem.sweep import Row, overlay, phys_limit, sweep
 from devmem_tui.engine.machine import Machine
-from devmem_tui.frontends.output import outcome_style
+from devmem_tui.frontends.output import display, outcome_style
 
 # outcome -> (strip glyph, badge glyph)
 GLYPHS: dict[str, tuple[str, str]] = {
@@ -144,10 +144,13 @@ def line_text(line: MapLine) -> Text:
     if line.changed:
         assert line.new is not None
         label += f"{word} -> {line.new.outcome.value}"
-        details = [f"before: {line.old.decided_by}", f"after:  {line.new.decided_by}"]
+        details = [
+            display(f"before: {line.old.decided_by}"),
+            display(f"after:  {line.new.decided_by}"),
+        ]
     else:
         label += word
-        details = [line.old.decided_by] if line.new is None else []
+        details = [display(line.old.decided_by)] if line.new is None else []
     height = max(box_lines(line.size), 1 + len(details) if line.changed else 1)
     t = Text(no_wrap=True, overflow="ellipsis")
     for k in range(height):

@@ -16,10 +16,13 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any, Protocol, cast
 
-from textual.command import DiscoveryHit, Hit, Hits, Matcher, Provider
+from textual import on
+from textual.command import CommandPalette, DiscoveryHit, Hit, Hits, Matcher, Provider
 from textual.content import Content
+from textual.widgets import Button, Input
 
 from devmem_tui.commands.session import all_specs
+from devmem_tui.frontends.output import display
 from devmem_tui.scenario.lessons import all_lessons
 
 
@@ -65,8 +68,8 @@ def palette_entries(app: PaletteHost) -> list[tuple[str, str, Callable[[], objec
     for key, action, title, tip in app.action_entries():
         out.append((f"action: {title} ({key})", tip or title, partial(app.run_action, action)))
     for lesson in all_lessons():
-        text = f"lesson {lesson.number}: {lesson.title}"
-        out.append((text, lesson.summary, partial(app.open_lesson, lesson.path, text)))
+        text = display(f"lesson {lesson.number}: {lesson.title}")  # titles are file data
+        out.append((text, display(lesson.summary), partial(app.open_lesson, lesson.path, text)))
     return out
 
 
@@ -85,3 +88,28 @@ class DevmemCommands(Provider):
                 yield Hit(
                     score, highlight(matcher, text), cb, text=text, help=escape_markup(help_text)
                 )
+
+
+class GuardedCommandPalette(CommandPalette):
+    """Textual's command palette, but an Enter that arrives while it is already closing does
+    nothing. In Textual 8.2 a second Enter before the palette is gone dismisses it again and
+    the app dies with ScreenStackError ("Can't pop screen"); the random key fuzz of the real
+    TUI found it (tests/test_terminal.py)."""
+
+    _dismissing = False  # not `_closing`: MessagePump uses that name for its own shutdown
+
+    @on(Input.Submitted)
+    @on(Button.Pressed)
+    def _ignore_while_closing(self, event: Input.Submitted | Button.Pressed) -> None:
+        if self._dismissing:
+            event.prevent_default()  # the palette's own handler (a base class) is skipped
+            event.stop()
+
+    def _select_or_command(self, event: Input.Submitted | Button.Pressed | None = None) -> None:
+        if self._dismissing:
+            return
+        super()._select_or_command(event)
+
+    def dismiss(self, result: Any = None) -> Any:
+        self._dismissing = True
+        return super().dismiss(result)

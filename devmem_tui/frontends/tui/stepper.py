@@ -14,7 +14,7 @@ from rich.text import Text
 
 from devmem_tui.commands.registry import Result
 from devmem_tui.commands.session import Session
-from devmem_tui.frontends.output import outcome_style
+from devmem_tui.frontends.output import display, outcome_style
 from devmem_tui.scenario import player
 from devmem_tui.scenario.player import StepGroup
 from devmem_tui.scenario.quiz import Question, question_for
@@ -117,7 +117,7 @@ class Stepper:
     def panel_text(self, autoplay: bool, changes: list[str], delay: float = 1.5) -> Text:
         """Progress, the last group's expects and changes, then the next step or the end."""
         t = Text()
-        name = self.title or os.path.basename(self.path)
+        name = display(self.title or os.path.basename(self.path))
         t.append(
             f"▶ {name}  step {min(self.index, len(self.steps))}/{len(self.steps)}",
             style="bold",
@@ -128,15 +128,15 @@ class Stepper:
         if self.verdict:
             good = self.verdict.endswith(": right")
             glyph, style = outcome_style("OK" if good else "EPERM")
-            t.append(f"  {glyph} {self.verdict}\n", style=style)
+            t.append(f"  {glyph} {display(self.verdict)}\n", style=style)
         for msg, ok in self.report:
             glyph, style = outcome_style("OK" if ok else "EPERM")
-            t.append(f"  {glyph} {msg}\n", style=style)
+            t.append(f"  {glyph} {display(msg)}\n", style=style)
         for line in self.explained:
-            t.append(f"  » {line}\n", style="italic")
+            t.append(f"  » {display(line)}\n", style="italic")
         summary = changes if self.index else []
         if summary:
-            t.append("  changed: " + "; ".join(summary[:4]), style="cyan")
+            t.append(display("  changed: " + "; ".join(summary[:4])), style="cyan")
             if len(summary) > 4:
                 t.append(f"; +{len(summary) - 4} more", style="cyan")
             t.append("\n")
@@ -153,11 +153,12 @@ class Stepper:
         else:
             nxt = self.steps[self.index]
             for s in nxt.say:
-                t.append(f"  {s}\n", style="italic")
+                t.append(f"  {display(s)}\n", style="italic")
             if nxt.command is not None:
                 ask = self.question() is not None
                 t.append(
-                    f"  next: {nxt.command.text}" + ("   (predict its outcome)" if ask else ""),
+                    f"  next: {display(nxt.command.text)}"
+                    + ("   (predict its outcome)" if ask else ""),
                     style="bold",
                 )
         return t

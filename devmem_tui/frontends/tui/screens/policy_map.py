@@ -23,7 +23,7 @@ from devmem_tui.commands.sweeps import SweepJob, parse_job
 from devmem_tui.engine.devmem.sweep import access
 from devmem_tui.engine.errors import DevmemError
 from devmem_tui.engine.machine import Machine
-from devmem_tui.frontends.output import outcome_style
+from devmem_tui.frontends.output import display, outcome_style
 from devmem_tui.frontends.tui.policy import MapLine, legend, line_text, map_lines
 from devmem_tui.frontends.tui.screens.prompt import GotoScreen
 from devmem_tui.frontends.tui.styles import text_without_color
@@ -93,7 +93,7 @@ class PolicyMapScreen(ModalScreen[None]):
         t.append(f"policy map · {job.op} · {job.base.config.short()}", style="bold")
         if job.other is not None:
             changed = sum(ln.changed for ln in self.lines)
-            t.append(f"  vs  {job.other_label} ({job.other.config.short()})", style="bold")
+            t.append(display(f"  vs  {job.other_label} ({job.other.config.short()})"), style="bold")
             t.append(f" · {changed} range{'s' if changed != 1 else ''} change")
             t.append("  (left strip: before, right: after)", style="dim")
         else:
@@ -124,13 +124,13 @@ class PolicyMapScreen(ModalScreen[None]):
                 same += 1
             if same:
                 names = ", ".join(dict.fromkeys(tr.split("(")[0] for tr in a[:same]))
-                t.append(f"alike before and after: {names}\n", style="dim")
+                t.append(display(f"alike before and after: {names}") + "\n", style="dim")
         for prefix, v in verdicts:
             glyph, style = outcome_style(v.outcome.value)
             t.append(f"{prefix}{glyph} ", style=style)
-            t.append(f"{v.message}\n", style="bold")
+            t.append(display(v.message) + "\n", style="bold")
             for tr in v.trace[same:]:
-                t.append(f"    {tr}\n", style="dim")
+                t.append(f"    {display(tr)}\n", style="dim")
         self.trace = t.plain
         pane.update(self._plain(t))
 
@@ -158,7 +158,7 @@ class PolicyMapScreen(ModalScreen[None]):
                 self.rebuild()
             except DevmemError as e:
                 self.settings = old
-                self.trace = f"✗ {e}"
+                self.trace = display(f"✗ {e}")
                 self.query_one("#map-trace", Static).update(Text(self.trace, "bold red"))
 
         now = " ".join(self.settings)

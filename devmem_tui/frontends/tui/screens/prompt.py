@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from rich.text import Text
 from textual import on
@@ -17,6 +18,7 @@ from textual.widgets.option_list import Option
 
 from devmem_tui.commands.numbers import parse_number
 from devmem_tui.engine.errors import DevmemError
+from devmem_tui.frontends.output import display
 from devmem_tui.frontends.tui import model
 
 
@@ -73,7 +75,12 @@ class FindScreen(ModalScreen[model.Entry | int | None]):
         text = event.value.strip()
         self.hits = self.search(text)[:200] if text else []
         ol.add_options(
-            Option(Text(f"{'  ' * (len(e.key) - 1)}{model.fmt_range(e.start, e.end)} : {e.name}"))
+            Option(
+                Text(
+                    f"{'  ' * (len(e.key) - 1)}{model.fmt_range(e.start, e.end)} : "
+                    + display(e.name)
+                )
+            )
             for e in self.hits
         )
 
@@ -92,7 +99,9 @@ class FindScreen(ModalScreen[model.Entry | int | None]):
         try:
             self.dismiss(parse_number(text, "address"))
         except DevmemError:
-            self.query_one(Label).update(Text(f"nothing named or at {text!r}", style="red"))
+            self.query_one(Label).update(
+                Text(f"nothing named or at {display(repr(text))}", style="red")
+            )
 
     @on(OptionList.OptionSelected)
     def picked(self, event: OptionList.OptionSelected) -> None:
@@ -179,3 +188,29 @@ class QuizScreen(ModalScreen[str | None]):
 
     def action_cancel(self) -> None:
         self.dismiss(None)
+
+
+class ChoiceScreen(ModalScreen[str]):
+    """Ask a question answered by one key: ``choices`` are (key, label, value); Esc picks
+    the last one (the safe answer). Returns the value of the choice."""
+
+    def __init__(self, question: str, choices: list[tuple[str, str, str]]) -> None:
+        super().__init__()
+        self.question = question
+        self.choices = choices
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="prompt-box"):
+            yield Label(Text(display(self.question)))
+            keys = "  ·  ".join(f"{key}: {label}" for key, label, _ in self.choices)
+            yield Label(Text(keys + "  ·  esc: " + self.choices[-1][1], style="dim"))
+
+    def on_key(self, event: Any) -> None:
+        event.stop()
+        if event.key == "escape":
+            self.dismiss(self.choices[-1][2])
+            return
+        for key, _label, value in self.choices:
+            if event.key == key:
+                self.dismiss(value)
+                return

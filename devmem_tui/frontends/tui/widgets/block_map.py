@@ -22,6 +22,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from devmem_tui.engine.units import fmt_size
+from devmem_tui.frontends.output import display
 from devmem_tui.frontends.tui import model
 from devmem_tui.frontends.tui.styles import plain_style
 from devmem_tui.frontends.tui.widgets.text_pane import TextPane
@@ -319,7 +320,8 @@ def header_text(machine: Machine, name: str | None, width: int = 200) -> Text:
         return Text("no virtio-mem device (vmem add DEV ADDR SIZE adds one)", style="dim")
     vm = machine.vmem[name]
     d = vm.device
-    others = [n for n in machine.vmem if n != name]
+    shown = display(name)
+    others = [display(n) for n in machine.vmem if n != name]
     mode = f"  {vm.mode}" if hasattr(vm, "mode") else ""
     size, bs = fmt_size(d.region_size), fmt_size(d.block_size)
     req, plg, use = (
@@ -332,9 +334,9 @@ def header_text(machine: Machine, name: str | None, width: int = 200) -> Text:
         return next((f for f in forms if len(f) <= width), forms[-1])
 
     ident = fit(
-        f"{name} {d.addr:#x} {size} block {bs}{mode}",
-        f"{name} {d.addr:#x} {size}/{bs}{mode}",
-        f"{name} {d.addr:#x} {size}/{bs}",
+        f"{shown} {d.addr:#x} {size} block {bs}{mode}",
+        f"{shown} {d.addr:#x} {size}/{bs}{mode}",
+        f"{shown} {d.addr:#x} {size}/{bs}",
     )
     sizes = fit(f"requested {req}  plugged {plg}  usable {use}", f"req {req} plg {plg} use {use}")
     nxt = f" · n next device ({', '.join(others)})" if others else ""
@@ -344,9 +346,9 @@ def header_text(machine: Machine, name: str | None, width: int = 200) -> Text:
         "+/- ±128M · p/u plug/unplug" + (" · n next" if others else ""),
     )
     t = Text()
-    t.append(ident[: len(name)], style="bold")
+    t.append(ident[: len(shown)], style="bold")
     one = f"{ident}  {sizes}"
-    t.append(one[len(name) :] if len(one) <= width else f"{ident[len(name) :]}\n{sizes}")
+    t.append(one[len(shown) :] if len(one) <= width else f"{ident[len(shown) :]}\n{sizes}")
     t.append(f"\n{hint}", style="dim")
     return t
 

@@ -17,6 +17,7 @@ from devmem_tui.commands.grammar import START, advance, closure, split_commands,
 from devmem_tui.commands.registry import CommandSpec, UsageError
 from devmem_tui.commands.session import ALIASES, REGISTRY, Session, load_all, lookup
 from devmem_tui.frontends.complete import complete
+from devmem_tui.frontends.output import display, typed
 
 
 def completions(text: str, session: Session | None) -> list[tuple[str, str]]:
@@ -89,12 +90,12 @@ def usage_hint(text: str) -> Text:
         if partial.text not in names:
             if names:
                 return Text("commands: " + "  ".join(names), style="dim")
-            return Text(f"unknown command {partial.text!r}", style="yellow")
+            return Text(display(f"unknown command {partial.text!r}"), style="yellow")
         words, partial = [partial], None
     try:
         spec = lookup(words[0].text)
     except UsageError:
-        return Text(f"unknown command {words[0].text!r}", style="yellow")
+        return Text(display(f"unknown command {words[0].text!r}"), style="yellow")
     typing = partial.text if partial is not None else ""
     usages = matching_usages(spec, [w.text for w in words[1:]], typing)
     if len(usages) > 1:  # the forms are what matter here; `help` has the summary
@@ -139,6 +140,11 @@ class CommandBar(Input):
         self.history: list[str] = []
         self._hpos = 0
 
+    def replace(self, text: str, start: int, end: int) -> None:
+        """Every insertion (a key, a paste, a completion) goes through here: control and
+        separator characters never enter the line (``output.typed``)."""
+        super().replace(typed(text), start, end)
+
     def remember(self, line: str) -> None:
         if line and (not self.history or self.history[-1] != line):
             self.history.append(line)
@@ -167,7 +173,7 @@ class CommandBar(Input):
         if len(lines) > 1:
             shown = "  ".join(o[1] for o in opts[:30])
             more = f"  (+{len(opts) - 30})" if len(opts) > 30 else ""
-            self.post_message(self.Hint(Text(shown + more)))
+            self.post_message(self.Hint(Text(display(shown + more))))
 
     def action_leave(self) -> None:
         self.post_message(self.Leave())

@@ -17,6 +17,7 @@ from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
 from devmem_tui.engine.units import fmt_size
+from devmem_tui.frontends.output import display
 from devmem_tui.frontends.tui import model
 from devmem_tui.frontends.tui.policy import Badges, badge_legend, state_key
 from devmem_tui.frontends.tui.styles import text_without_color
@@ -44,7 +45,8 @@ def entry_label(
     while they show (lined up the same way), name. ``compact`` (a narrow pane) gives the
     start address only: the details pane has the whole range. Names come from a user's
     /proc/iomem, so this is a rich Text, never markup (Textual parses a str label as
-    markup)."""
+    markup), and shown through ``display`` (no escape sequence or line break of a name
+    reaches the terminal)."""
     glyph, style, _ = model.KINDS[entry.kind]
     hole = entry.kind == "hole"
     t = Text()
@@ -56,7 +58,7 @@ def entry_label(
     if badges is not None:
         t.append_text(badges.text(entry.start, entry.end))
         t.append("  ")
-    t.append(entry.name, style=style if not hole else "dim italic")
+    t.append(display(entry.name), style=style if not hole else "dim italic")
     if changed:
         t.append(" ✚", style="bold")
         t.stylize("bold underline")

@@ -10,7 +10,7 @@ from textual.widgets import Static
 
 from devmem_tui.commands.predict import predictions
 from devmem_tui.engine.units import fmt_ranges, fmt_size
-from devmem_tui.frontends.output import outcome_style
+from devmem_tui.frontends.output import display, outcome_style
 from devmem_tui.frontends.tui import model
 from devmem_tui.frontends.tui.widgets.text_pane import TextPane
 from devmem_tui.frontends.tui.widgets.wrapping import Para
@@ -44,7 +44,7 @@ def details_text(machine: Machine, addr: int, entry: model.Entry | None = None) 
         t = Text("  " * (depth + 1))
         t.append(glyph + " ", style=style)
         t.append(f"{model.fmt_range(res.start, res.end)} : ")
-        t.append(res.name, style=style)
+        t.append(display(res.name), style=style)
         t.append(f"  [{model.flags_text(res, machine.config)}]", style="dim")
         out.append(Para(t, 2 * depth + 6))
     hit = model.device_at(machine, addr)
@@ -57,11 +57,11 @@ def details_text(machine: Machine, addr: int, entry: model.Entry | None = None) 
         try:
             state = machine.memory_state(addr)
         except Exception as e:  # the view must not die on an engine corner case
-            state = f"? ({e})"
+            state = display(f"? ({e})")
         out.append(
             Para(
                 Text(
-                    f"  {name} block {idx} ({'plugged' if plugged else 'unplugged'}), "
+                    f"  {display(name)} block {idx} ({'plugged' if plugged else 'unplugged'}), "
                     f"memory{mb}, page state {state}"
                 ),
                 4,
@@ -73,7 +73,7 @@ def details_text(machine: Machine, addr: int, entry: model.Entry | None = None) 
             out.append(
                 Para(
                     Text(
-                        f"  mapping {mp.id} {mp.start:#x}-{mp.end:#x}{zapped}",
+                        f"  mapping {display(mp.id)} {mp.start:#x}-{mp.end:#x}{zapped}",
                         style="red" if mp.zapped else "",
                     ),
                     4,
@@ -86,10 +86,10 @@ def details_text(machine: Machine, addr: int, entry: model.Entry | None = None) 
         t = Text(f"  {op:<{PRED_OP_WIDTH}} ", style="bold")
         t.append(f"{glyph} {outcome:<7}", style=style)
         if detail:
-            t.append(f" {detail}")
+            t.append(f" {display(detail)}")
         out.append(Para(t, 2 + max(len(op), PRED_OP_WIDTH) + 1 + 2 + 7 + 1))
         if trace:
-            out.append(Para(Text(f"        {trace[-1]}", style="dim"), 10))
+            out.append(Para(Text(f"        {display(trace[-1])}", style="dim"), 10))
     return out
 
 
