@@ -748,12 +748,16 @@ def run_tui(
             for p in problems:
                 print(display(p), file=sys.stderr)
             return EXIT_USAGE
-    journal = Autosave()
+    # A session kept inside a folder (--file-root, every tab of `serve`) is not journaled:
+    # the state directory is outside that folder, and the restore offer would hand one
+    # visitor's session to the next.
+    journal = Autosave() if session.file_root is None else None
     app = DevmemApp(
         session, scenario=scenario, new_session=new_session, quiz=quiz, autosave=journal
     )
     code = app.run()
-    end_autosave(journal, app.clean_exit)
+    if journal is not None:
+        end_autosave(journal, app.clean_exit)
     if app.return_code:  # the app stopped on an unhandled error (Textual printed it)
         return app.return_code
     return int(code or 0)
