@@ -447,7 +447,7 @@ def remove_stale_temps(directory: str) -> list[str]:
             continue
         pid_text = name[len(TEMP_PREFIX) :].split("-", 1)[0]
         if pid_text.isdigit():
-            stale = not _alive(int(pid_text))
+            stale = not pid_alive(int(pid_text))
         else:
             stale = time.time() - st.st_mtime > STALE_TEMP_SECONDS
         if stale:
@@ -459,7 +459,9 @@ def remove_stale_temps(directory: str) -> list[str]:
     return removed
 
 
-def _alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether process pid may still be running (someone else's process, or a value that is
+    not a pid, counts as alive: its files are left alone)."""
     if pid == os.getpid():
         return True
     try:

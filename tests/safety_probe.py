@@ -21,7 +21,12 @@ import io
 import os
 import sys
 
-ALT = sys.argv[1]
+from test_hostile_input import _default_for  # a valid value for each placeholder
+
+# placeholders that one has no value for
+VALUES = {"KEY=VALUE": "kernel=5.15", "FILE": "saved.json"}
+
+ALT = sys.argv[1] if __name__ == "__main__" else "ALT"
 ENV_PATHS = (
     "DEVMEM_TUI_KEYMAP",
     "DEVMEM_TUI_HISTORY",
@@ -56,29 +61,6 @@ def targets() -> list[str]:
     return out
 
 
-# A valid value for each placeholder of a usage (the literal itself otherwise).
-DEFAULTS = {
-    "ADDR": "0x1000",
-    "LEN": "4096",
-    "SIZE": "2M",
-    "OFFSET": "0",
-    "RANGE": "0x1000-0x1fff",
-    "DEV": "vmem0",
-    "MAP": "m1",
-    "FILE": "saved.json",
-    "PRESET": "qemu-x86",
-    "KEY": "phys_bits",
-    "VALUE": "46",
-    "KEY=VALUE": "kernel=5.15",
-    "memoryN": "memory40",
-    "NAME": "x",
-    "COMMAND": "read 0x1000",
-    "DURATION": "5s",
-    "TEXT": "hello",
-    "OUTCOME": "OK",
-}
-
-
 def usage_lines(target: str) -> list[str]:
     """Every usage of every command: each placeholder in turn set to target, then every FILE
     placeholder at once; every alternative of an ``a|b`` word."""
@@ -94,8 +76,8 @@ def usage_lines(target: str) -> list[str]:
                 alts = w.split("|") if "|" in w and "=" not in w else [w]
                 variants = [v + [a] for v in variants for a in alts]
             for ws in variants:
-                base = [DEFAULTS.get(w, w) for w in ws]
-                holes = [i for i, w in enumerate(ws) if w in DEFAULTS]
+                base = [VALUES.get(w) or _default_for(w) for w in ws]
+                holes = [i for i, w in enumerate(ws) if w in VALUES or _default_for(w) != w]
                 for i in holes:
                     lines.append(" ".join([spec.name, *base[:i], target, *base[i + 1 :]]))
                 files = [target if w == "FILE" else b for w, b in zip(ws, base, strict=True)]

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from safety_probe import ENV_PATHS
 from test_transactions import BASES, LINES, base_session, fill
 
 from devmem_tui import files
@@ -235,16 +236,6 @@ def test_device_nodes_are_refused_too(tripwire: list[str]) -> None:
             "a device node, not a file"
         ), r.message
     assert os.path.exists("/dev/null") and not os.path.isfile("/dev/null")
-
-
-ENV_PATHS = [
-    "DEVMEM_TUI_KEYMAP",
-    "DEVMEM_TUI_HISTORY",
-    "DEVMEM_TUI_STATE_DIR",
-    "XDG_CONFIG_HOME",
-    "XDG_STATE_HOME",
-    "HOME",
-]
 
 
 @pytest.mark.parametrize("target", ["/proc/kcore", "/dev/mem", "/proc/self/status", "/proc"])

@@ -30,7 +30,14 @@ from devmem_tui.commands.registry import Result, UsageError
 from devmem_tui.commands.session import Session, lookup
 from devmem_tui.engine import session_json
 from devmem_tui.engine.errors import DevmemError
-from devmem_tui.files import FileError, append_text, check_path, read_text, write_atomic
+from devmem_tui.files import (
+    FileError,
+    append_text,
+    check_path,
+    pid_alive,
+    read_text,
+    write_atomic,
+)
 
 FORMAT = "devmem-tui-autosave"
 VERSION = 1
@@ -166,15 +173,7 @@ def _read(path: str) -> tuple[dict, dict | None, list[str]]:
 def _pid_alive(pid: object) -> bool:
     if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0:
         return False
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, OverflowError):
-        return True
-    return True
+    return pid_alive(pid)
 
 
 def leftovers(directory: str | None = None) -> list[Leftover]:
