@@ -35,10 +35,12 @@ from devmem_tui.engine import session_json as state
 from devmem_tui.frontends import cli
 from devmem_tui.frontends.play import play_scenario
 from devmem_tui.scenario import script
+from devmem_tui.snapshot import collect
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIOS = sorted((ROOT / "scenarios").glob("*.scenario"))
 FORBIDDEN = ("/dev/mem", "/dev/kmem", "/dev/port", "/proc/kcore")
+COLLECTOR_ALLOWED = collect.ALLOWED
 SNAPSHOT_ROOT = ROOT / "tests" / "fixtures" / "snapshot-roots" / "qemu-debian61"
 
 
@@ -69,10 +71,11 @@ def _forbidden(path: Any) -> str | None:
         return text
     if stat.S_ISREG(st.st_mode) and files.fs_magic(text) in files.PSEUDO_FS:
         real = os.path.realpath(text)
-        if not (
-            os.path.basename(real) in files.HOST_TEXT_FILES and os.path.dirname(real) == "/proc"
-        ):
-            return text
+        if os.path.basename(real) in files.HOST_TEXT_FILES and os.path.dirname(real) == "/proc":
+            return None  # load iomem /proc/iomem
+        if COLLECTOR_ALLOWED.fullmatch(real.lstrip("/")):
+            return None  # `devmem-tui snapshot`'s reviewed list of files
+        return text
     return None
 
 

@@ -19,7 +19,7 @@ import functools
 import re
 from dataclasses import dataclass
 
-from devmem_tui.engine.errors import DevmemError
+from devmem_tui.engine.errors import DevmemError, quoted
 
 MAX_SUBLEVEL = 999  # stable lines have gone past 300 (4.19.325); 999 leaves room, catches typos
 
@@ -63,12 +63,19 @@ def _checked(major: int, minor: int, sub: int, text: str) -> None:
         raise DevmemError(f"kernel version {text!r}: sub-level {sub} is not a stable release")
 
 
+_LONG_NUMBER = re.compile(r"\d{10,}")
+
+
 def parse_kernel(text: str) -> KernelVersion:
     """X.Y, X.Y.Z, a ``uname -r`` string or a ``/proc/version`` line -> KernelVersion.
     DevmemError (one line) for anything else."""
     raw = " ".join(text.split())
     if not raw:
         raise DevmemError("kernel version is empty (e.g. 6.1, 6.1.100, 6.12.118+deb13-amd64)")
+    if _LONG_NUMBER.search(raw):  # before int(): it refuses 4301 digits with a ValueError
+        raise DevmemError(
+            f"kernel version {quoted(text.strip())} has a number too long for a version"
+        )
     release = raw
     proc = _PROC_VERSION.search(raw)
     ubuntu = _UBUNTU_SIGNATURE.fullmatch(raw)
@@ -126,7 +133,9 @@ def version_tuple(text: str) -> tuple[int, int, int]:
     Cached (a pure function of an immutable str; errors are raised, never cached): every
     version switch reads ``KernelConfig.version`` (docs/performance.md)."""
     parts = text.strip().split(".")
-    if not 2 <= len(parts) <= 3 or not all(p.isdigit() for p in parts):
+    if not 2 <= len(parts) <= 3 or not all(
+        p.isascii() and p.isdigit() and len(p) <= 9 for p in parts
+    ):
         raise DevmemError(f"kernel version {text!r} is not X.Y or X.Y.Z (e.g. 6.1.100)")
     major, minor = int(parts[0]), int(parts[1])
     sub = int(parts[2]) if len(parts) == 3 else 0
