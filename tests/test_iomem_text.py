@@ -3,6 +3,7 @@ round trips (fixed and hypothesis), input tolerance, size limits and speed."""
 
 from __future__ import annotations
 
+import importlib.resources
 import os
 import time
 from pathlib import Path
@@ -12,6 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from devmem_tui import files
+from devmem_tui.engine import presets
 from devmem_tui.engine.errors import DevmemError
 from devmem_tui.engine.iomem import text as iomem_text
 from devmem_tui.engine.iomem.text import infer_flags, parse, render
@@ -25,7 +27,10 @@ from devmem_tui.engine.iomem.tree import (
 from devmem_tui.engine.units import ADDR_MAX
 
 REAL_Q35 = Path(__file__).parent / "fixtures" / "q35-guest-iomem.txt"
-PRESET_DIR = Path(iomem_text.__file__).resolve().parent.parent / "presets"
+# The package's preset files, found where the presets module finds them (a wrong folder would
+# leave the round-trip test with no cases: test_every_preset_file_is_checked guards that).
+PRESET_DIR = Path(str(importlib.resources.files("devmem_tui") / "presets"))
+PRESET_FILES = sorted(p.stem for p in PRESET_DIR.glob("*.iomem"))
 
 MEM = F.MEM
 MEM_BUSY = F.MEM | F.BUSY
@@ -373,7 +378,11 @@ def test_real_q35_file_round_trips_exactly() -> None:
     assert shape(parse(render(tree, flags=True))) == shape(tree)
 
 
-@pytest.mark.parametrize("name", sorted(p.stem for p in PRESET_DIR.glob("*.iomem")))
+def test_every_preset_file_is_checked() -> None:
+    assert set(PRESET_FILES) >= set(presets.PRESETS)
+
+
+@pytest.mark.parametrize("name", PRESET_FILES)
 def test_preset_files_round_trip(name: str) -> None:
     text = (PRESET_DIR / f"{name}.iomem").read_text()
     tree = parse(text, name)
