@@ -4,6 +4,7 @@ errors, exit; plus the lexer, toolbar and the plain (non-terminal) loop."""
 from __future__ import annotations
 
 import io
+import os
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -410,3 +411,10 @@ def test_toolbar_shows_settings_that_differ() -> None:
     session.execute_all("set trace short; set pager off")
     text = "".join(frag[1] for frag in toolbar_fragments(session))
     assert "trace=short" in text and "pager=off" in text
+
+
+def test_tests_never_touch_the_users_history() -> None:
+    # conftest's autouse fixture: a test that runs a Repl writes its history under pytest's
+    # temporary directory, not ~/.local/state/devmem-tui.
+    home_state = os.path.join(os.path.expanduser("~"), ".local", "state")
+    assert not history_path().startswith(home_state + os.sep)
