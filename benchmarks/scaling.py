@@ -19,6 +19,7 @@ O(what changed) too.
 from __future__ import annotations
 
 import gc
+import itertools
 import json
 import math
 import os
@@ -97,6 +98,20 @@ class Ctx:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+_SCRATCH: list[tempfile.TemporaryDirectory[str]] = []
+_SCRATCH_IDS = itertools.count()
+
+
+def _scratch(name: str) -> str:
+    """A path in this process's one scratch folder, removed when the process exits (a folder
+    per context would leave dozens of session files in /tmp after every benchmark run)."""
+    if not _SCRATCH:
+        _SCRATCH.append(tempfile.TemporaryDirectory(prefix="devmem-scaling-"))
+    # Contexts of several sizes live at once (sizes alternate): each gets its own file.
+    stem, ext = os.path.splitext(name)
+    return os.path.join(_SCRATCH[0].name, f"{stem}-{next(_SCRATCH_IDS)}{ext}")
+
+
 def resources_ctx(n: int) -> Ctx:
     m, info = generated(n)
     s = Session(m)
@@ -105,8 +120,7 @@ def resources_ctx(n: int) -> Ctx:
         for _, r in m.tree.walk()
         if r.name.startswith("0000:") and not r.busy and not r.children and r.end < 1 << 32
     ]
-    tmp = tempfile.mkdtemp(prefix="devmem-scaling-")
-    path = os.path.join(tmp, "s.json")
+    path = _scratch("s.json")
     files.save_session(m, path)
     return Ctx(s, {"hole": info.vmem_base, "bar": bars[0], "path": path})
 
@@ -163,8 +177,7 @@ def devsize_ctx(size: int) -> Ctx:
     base = 0x100000000000  # 16 TiB: a 4 TiB device fits below the 46-bit limit
     run(s, f"vmem add vmem1 {base:#x} {_gib(size)}")
     run(s, f"vmem resize vmem1 {_gib(size)}")
-    tmp = tempfile.mkdtemp(prefix="devmem-scaling-")
-    path = os.path.join(tmp, "s.json")
+    path = _scratch("s.json")
     files.save_session(s.machine, path)
     mb = base // s.machine.memory_block_size
     return Ctx(s, {"base": base, "mb": mb + 1, "size": size, "path": path})
