@@ -379,3 +379,26 @@ def test_with_log_from_stdin(
     )
     assert code == 0 and "virtio0.requested_size: 0x10000000\n" in out
     assert "# from the driver's lines in stdin;" in out
+
+
+def test_the_wrote_line_shows_a_hostile_host_name_escaped(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    root = _hostile_root(tmp_path)
+    (root / "proc/sys/kernel/hostname").write_text("evil\n[iomem]\x1b[2J\n")
+    target = tmp_path / "h.snap"
+    code, _, err = main(capsys, "snapshot", "--root", str(root), "-o", str(target))
+    assert code == 0 and "\x1b" not in err and err.count("\n") == 1, err
+    assert "a snapshot of evil\\x0a[iomem]\\x1b[2J, kernel 6.1.0-18-amd64" in err
+
+
+def test_anonymous_names_the_log_by_its_file_name_only(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    log = ROOTS / "qemu-debian61.journal"
+    root = str(ROOTS / "qemu-debian61")
+    _, out, _ = main(capsys, "snapshot", "--root", root, "--with-log", str(log), "--anonymous")
+    assert "# from the driver's lines in qemu-debian61.journal;" in out
+    assert str(ROOTS) not in out
+    _, out, _ = main(capsys, "snapshot", "--root", root, "--with-log", str(log))
+    assert f"# from the driver's lines in {log};" in out

@@ -450,3 +450,17 @@ def test_a_simulated_machine_exported_and_opened_is_the_same_machine(
     a["vmem"][0]["device"]["config_notifications"] = 0
     a["vmem"][0]["requested_size"] = got["vmem"][0]["requested_size"]
     assert got == a
+
+
+def test_a_kernel_name_ending_in_brackets_is_part_of_the_name() -> None:
+    """A snapshot's [iomem] is what the kernel printed: ``amdgpu [vram]`` is a name (a bracket
+    group of words this program never writes), while ``load iomem`` of a hand-written file
+    still says the word is unknown. The map opens and renders back exactly."""
+    text = snapshot_text("qemu-debian61")
+    iomem = fmt.parse(text).iomem
+    line = next(x for x in iomem.splitlines() if x.endswith(" : Video ROM"))
+    odd = iomem.replace(line, line.replace("Video ROM", "amdgpu [vram]"), 1)
+    b = build.build(fmt.parse(text.replace(iomem, odd), "odd.snap"))
+    assert iomem_text.render(b.machine.tree) == odd
+    with pytest.raises(DevmemError, match="unknown annotation word 'vram'"):
+        iomem_text.parse(odd, "hand.iomem")

@@ -593,12 +593,15 @@ def take_snapshot(ns: argparse.Namespace) -> int:
         return EXIT_OK
     write_atomic(ns.output, text)
     snap = got.snapshot
-    host = snap.info["host"].text if "host" in snap.info else "this machine"
+    # The host name and release are the machine's text (a --root copied off another box):
+    # escaped as the snapshot file stores them, line feeds too (this message is one line).
+    host = snapshot_format.escape(snap.info["host"].text) if "host" in snap.info else "this machine"
+    release = snapshot_format.escape(snap.kernel["release"].text)
     sys.stderr.write(
-        f"{PROG}: wrote {ns.output}: a snapshot of {host}, kernel {snap.kernel['release'].text}"
+        f"{PROG}: wrote {display(ns.output)}: a snapshot of {host}, kernel {release}"
         f", {snap.iomem.count(chr(10))} /proc/iomem lines, {len(snap.blocks)} memory blocks, "
         f"kernel config {snap.config_source.text if snap.config_source else 'none'}; "
-        f"open it with: {PROG} open {ns.output}\n"
+        f"open it with: {PROG} open {display(ns.output)}\n"
     )
     return EXIT_OK
 

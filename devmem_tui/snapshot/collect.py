@@ -255,9 +255,10 @@ def _collect(
     _config(reader, snap, release)
     snap.iomem = iomem
     _memory(reader, snap)
-    _vmem(snap, log_text, log_name)
+    # --anonymous keeps no path of the user's machine: the log by its file name only
+    _vmem(snap, log_text, os.path.basename(log_name) if anonymous else log_name)
     try:
-        iomem_text.parse(iomem, source=reader.shown("proc/iomem"))
+        iomem_text.parse(iomem, source=reader.shown("proc/iomem"), kernel_names=True)
     except DevmemError as e:
         out.warnings.append(f"this /proc/iomem will not load: {e}")
     return out
@@ -443,7 +444,8 @@ def _vmem(snap: Snapshot, log_text: str | None, log_name: str) -> None:
         if found or regions:
             notes.append(
                 f"from the driver's lines in {log_name or 'the kernel log'}; plugged_size and "
-                "requested_size are as the driver printed them at its last config change"
+                "requested_size are as the driver printed them at its last config change "
+                "(what is plugged now is the memory added, above)"
             )
         if not snap.log:
             snap.notes[fmt.LOG] = [f"{log_name or 'the log'} has no virtio_mem lines"]

@@ -276,6 +276,7 @@ _Line = tuple[int, int, int, int, str, "F | None", str, bool]
 @dataclass
 class _Ctx:
     source: str
+    kernel_names: bool = False
 
     def err(self, lineno: int | None, what: str) -> DevmemError:
         where = f"{self.source}:{lineno}" if lineno is not None else self.source
@@ -329,6 +330,13 @@ def _annotation_flags(ctx: _Ctx, lineno: int, body: str) -> tuple[F, str]:
     return fl, desc
 
 
+def _known_word(word: str) -> bool:
+    """A word this program writes in an annotation (``render(flags=True)``)."""
+    if word.startswith("desc="):
+        return word[5:] in DESCS
+    return word == "-mem" or word in FLAG_WORDS
+
+
 def _split_annotation(ctx: _Ctx, lineno: int, name: str) -> tuple[str, F | None, str]:
     """Strip a trailing ``[...]`` annotation. A bracket group counts as an annotation when
     every word in it looks like one (lowercase words, ``desc=``); otherwise it is part of the
@@ -340,6 +348,8 @@ def _split_annotation(ctx: _Ctx, lineno: int, name: str) -> tuple[str, F | None,
         return name, None, "none"
     body = m.group(2)
     if not all(_ANNOT_WORD.fullmatch(w) for w in body.split()):
+        return name, None, "none"
+    if ctx.kernel_names and not all(_known_word(w) for w in body.split()):
         return name, None, "none"
     fl, desc = _annotation_flags(ctx, lineno, body)
     if not m.group(1).strip():
@@ -580,10 +590,15 @@ def _build(ctx: _Ctx, lines: list[_Line]) -> ResourceTree:
     return builder.finish()
 
 
-def parse(text: str, source: str = "<text>") -> ResourceTree:
+def parse(text: str, source: str = "<text>", *, kernel_names: bool = False) -> ResourceTree:
     """Read /proc/iomem text into a new ResourceTree (see the module docstring and
-    docs/input-formats.md). Raises DevmemError ``SOURCE:LINE: problem (expected ...)``."""
-    ctx = _Ctx(source)
+    docs/input-formats.md). Raises DevmemError ``SOURCE:LINE: problem (expected ...)``.
+
+    ``kernel_names``: the text is what a kernel printed (a snapshot's ``[iomem]``), so a
+    trailing ``[...]`` is an annotation only when every word in it is one this program
+    writes; any other bracket group is part of the resource's name (a driver may name a
+    resource ``foo [bar]``), where a hand-written file gets an error for the unknown word."""
+    ctx = _Ctx(source, kernel_names)
     if len(text) > MAX_INPUT_BYTES:
         raise ctx.err(
             None,

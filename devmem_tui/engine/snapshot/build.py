@@ -85,7 +85,7 @@ def build(snap: Snapshot, config: KernelConfig | None = None, keep: Collection[s
             "root (the kernel shows zeros to readers without CAP_SYS_ADMIN); nothing was "
             "loaded (expected a snapshot taken as root: sudo devmem-tui snapshot)",
         )
-    tree = iomem_text.parse(snap.iomem_for_parser(), source=snap.source)
+    tree = iomem_text.parse(snap.iomem_for_parser(), source=snap.source, kernel_names=True)
     if "arch" not in snap.kernel and "arch" not in keep:
         arch, why = presets.guess_arch(tree)
         if arch is not None:
