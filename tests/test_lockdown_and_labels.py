@@ -60,6 +60,14 @@ def test_firmware_memory_is_not_device_data() -> None:
     run(s, "touch m1 0xf0000", "OK", "firmware memory ('System ROM')")
 
 
+def test_soft_reserved_is_unused_ram_not_firmware_data() -> None:
+    """e820 'Soft Reserved' (EFI_MEMORY_SP) is RAM set aside for device-dax/hmem: a read
+    through ioremap_cache() returns RAM contents the kernel does not use, not firmware data."""
+    s = Session.new("server-cxl")
+    r = run(s, "read 0x480000000", "OK", "specific-purpose RAM the kernel leaves unused")
+    assert "firmware memory" not in r.message
+
+
 def test_nested_kmem_ram_read_through_ioremap_is_live_ram() -> None:
     """5.1-5.12 (dax kmem, before 3c9c79753436): ioremap_cache() does not see System RAM
     nested under the CXL window, so a read returns live kmem RAM, not device data."""

@@ -58,15 +58,20 @@ FIRMWARE_NAMES = frozenset(
     {
         "Reserved",
         "reserved",
-        "Soft Reserved",
         "ACPI Tables",
         "ACPI Non-volatile Storage",
-        "Unusable memory",
         "System ROM",
         "Video ROM",
         "Adapter ROM",
     }
 )
+# e820 types whose bytes are RAM that Linux does not use (e820_type_to_string): not the
+# firmware's data, so not labelled as such.
+RAM_KINDS = {
+    "Soft Reserved": "specific-purpose RAM the kernel leaves unused "
+    "('Soft Reserved', EFI_MEMORY_SP, kept for device-dax/hmem)",
+    "Unusable memory": "RAM the firmware marked unusable ('Unusable memory')",
+}
 _PMEM_DESCS = frozenset({"persistent_memory", "persistent_memory_legacy"})
 _SYSTEM_RAM_BUSY = int(F.MEM | F.SYSRAM | F.BUSY)
 MAX_NOTES = 12
@@ -120,7 +125,8 @@ def data_kind(machine: MachineLike, addr: int, via: Xlate) -> str:
     block, or hwpoisoned). Through an I/O mapping (``ioremap_cache()``): what the bytes under
     it are - live System RAM the ioremap walk did not see (RAM nested below another resource,
     read through an alias mapping), firmware memory (e820 Reserved, ACPI, ROMs: page 0, the
-    0xf0000 ROM, firmware-reserved RAM), persistent memory, else device/bus data, whose values
+    0xf0000 ROM, firmware-reserved RAM), RAM the kernel leaves unused (e820 Soft Reserved,
+    Unusable memory), persistent memory, else device/bus data, whose values
     are the platform's and not modelled. Unplugged virtio-mem memory either way. A label never
     claims a kind of data the kernel would not return."""
     state = machine.memory_state(addr)
@@ -159,6 +165,8 @@ def _io_kind(machine: MachineLike, page: int) -> str:
             continue  # a child covers (part of) it: the deepest resource decides
         elif r.name in FIRMWARE_NAMES:
             kind = f"firmware memory ({r.name!r})"
+        elif r.name in RAM_KINDS:
+            kind = RAM_KINDS[r.name]
         elif r.desc in _PMEM_DESCS:
             kind = "persistent memory contents"
         else:
