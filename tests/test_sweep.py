@@ -75,6 +75,9 @@ def configs(draw: st.DrawFn, arch: str | None = None) -> KernelConfig:
     cfg.set("iomem", draw(st.sampled_from(("default", "strict", "relaxed"))))
     cfg.set("proposal", draw(st.sampled_from(("none", "none", "rfc-2021", "busy-is-exclusive"))))
     cfg.set("phys_bits", str(draw(st.sampled_from((36, 39, 46, 52)))))
+    if draw(st.integers(0, 4)) == 0:
+        cfg.set("lockdown", draw(st.sampled_from(("integrity", "confidentiality"))))
+    cfg.set("migration", draw(st.sampled_from(("on", "off"))))
     return cfg
 
 

@@ -4,13 +4,14 @@ every table command in `run --json`, through the command layer and the CLI."""
 from __future__ import annotations
 
 import json
+import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from devmem_tui.commands.policy_svg import range_label
+from devmem_tui.commands.policy_svg import range_label, top_names
 from devmem_tui.commands.session import Session
 from devmem_tui.commands.sweeps import box_lines, parse_job, size_text
 from devmem_tui.engine import session_json
@@ -152,6 +153,7 @@ def test_diff_against_a_saved_session(tmp_path: Path) -> None:
         ("sweep read --vs iomem=loose", "--vs iomem=loose: iomem cannot be 'loose'"),
         ("sweep read --vs frob=1", "--vs frob=1: unknown config key 'frob'"),
         ("sweep read --vs a=b --vs c=d", "sweep: --vs is given twice"),
+        ("sweep read --vs kernel=5.15 Kernel=6.1", "--vs: kernel is given twice"),
         ("sweep read --vs-saved", "sweep: --vs-saved takes one FILE"),
         ("sweep read --vs-saved /nonexistent/x.json", "cannot open /nonexistent/x.json"),
         ("sweep read --vs kernel=5.15 --vs-saved x", "sweep: use --vs or --vs-saved, not both"),
@@ -236,9 +238,27 @@ def test_export_policy_map_diff_shows_both_sides(tmp_path: Path) -> None:
     assert texts[0].endswith("vs io_strict_devmem=on")
     job = parse_job(s.machine, ["read", "--vs", "io_strict_devmem=on"], "t")
     for d in job.diff:
-        assert f"{range_label(d.start, d.end)}  {size_text(d.size)}  {d.change}" in texts
+        names = top_names(s.machine.tree, d.start, d.end)
+        label = f"{range_label(d.start, d.end)}  {size_text(d.size)}  {d.change}  [{names}]"
+        assert label in texts
         assert f"before: {d.old.decided_by}" in texts and f"after:  {d.new.decided_by}" in texts
     assert "before" in texts and "after" in texts
+    # every piece, changed or not, names what is there
+    assert any(t.startswith("0x100000-0xbffdffff") and t.endswith("[System RAM]") for t in texts)
+
+
+def test_every_range_in_the_picture_names_the_top_level_resources_there(
+    tmp_path: Path,
+) -> None:
+    s = Session.new()
+    path = tmp_path / "map.svg"
+    assert s.execute(f"export policy-map {path} read").ok  # type: ignore[union-attr]
+    labels = [t for t in svg_texts(path) if t.startswith("0x")]
+    assert labels and all(re.search(r"  \[[^]]+\]", t) for t in labels), labels
+    assert top_names(s.machine.tree, 0xC0000000, 0xFEE00FFF) == (
+        "PCI Bus 0000:00, IOAPIC 0, HPET 0, +1 more"
+    )
+    assert top_names(s.machine.tree, 1 << 45, (1 << 46) - 1) == "no resource"
 
 
 def test_export_escapes_names_from_the_map(tmp_path: Path) -> None:
@@ -307,7 +327,9 @@ def test_every_table_command_carries_typed_rows(capsys: pytest.CaptureFixture[st
         "zones": "Movable",
         "driver_state": "MOVABLE",
         "plugged": "64/64",
+        "plugged_bytes": 128 << 20,
     }
+    assert blocks[1]["plugged"] == "-" and blocks[1]["plugged_bytes"] is None
     assert by["maps"]["data"] == [
         {
             "id": "m1",
@@ -347,3 +369,12 @@ def test_every_table_command_carries_typed_rows(capsys: pytest.CaptureFixture[st
     assert config["trace"]["kind"] == "setting" and config["trace"]["value"] == "on"
     assert config["autoplay_delay"]["value"] == 1.5
     assert "data" not in by["read"]  # not a table
+
+
+def test_blocks_rows_give_partly_plugged_blocks_in_bytes(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """SBM: 'n/m' sub-blocks plugged is n * (block size / m) bytes (2 MiB sub-blocks here)."""
+    rows = run_json(capsys, "vmem resize vmem0 64M", "blocks")
+    first = rows[1]["data"][0]
+    assert first["plugged"] == "32/64" and first["plugged_bytes"] == 64 << 20

@@ -21,6 +21,7 @@ import xml.etree.ElementTree as ET
 from devmem_tui.commands.sweeps import SweepJob, box_lines, size_text
 from devmem_tui.engine.devmem.sweep import overlay
 from devmem_tui.engine.iomem.text import escape_controls
+from devmem_tui.engine.iomem.tree import ResourceTree
 
 SVG_NS = "http://www.w3.org/2000/svg"
 FONT = 12  # px, monospace: a character is ~0.6 em wide
@@ -117,6 +118,31 @@ def _title(job: SweepJob) -> str:
     return f"{title} vs {job.other_label}" if job.other is not None else title
 
 
+MAX_NAMES = 3
+
+
+def top_names(tree: ResourceTree, lo: int, hi: int) -> str:
+    """The names of the top-level resources over [lo, hi] (the first three, then how many
+    more), or "no resource": a label for every range, found by bisection, not a scan."""
+    kids = tree.root.children
+    i = max(tree.root.child_index_at(lo), 0)
+    names: list[str] = []
+    more = 0
+    while i < len(kids) and kids[i].start <= hi:
+        if kids[i].end >= lo:
+            if len(names) < MAX_NAMES:
+                names.append(kids[i].name)
+            else:
+                more += 1
+                if more > 99:  # "+100 more" is as good as the exact count
+                    break
+        i += 1
+    if not names:
+        return "no resource"
+    text = ", ".join(escape_controls(n) for n in dict.fromkeys(names))
+    return f"{text}, +{more}{'+' if more > 99 else ''} more" if more else text
+
+
 def sweep_svg(job: SweepJob) -> str:
     """The picture of ``job``: one strip for a sweep, two side by side for a diff."""
     return _diff_svg(job) if job.other is not None else _sweep_svg(job)
@@ -133,6 +159,7 @@ def _sweep_svg(job: SweepJob) -> str:
         h = box_lines(r.size) * LINE
         _box(body, MARGIN, y, h, r.outcome.value, False)
         label = f"{range_label(r.start, r.end)}  {size_text(r.size)}  {r.outcome.value}"
+        label += f"  [{top_names(job.base.tree, r.start, r.end)}]"  # what is there
         # the deciding check on a line of its own where the box is tall enough
         texts = [label, r.decided_by] if h > LINE else [f"{label}  {r.decided_by}"]
         _texts(body, x_text, y, texts, bold_first=False)
@@ -185,6 +212,7 @@ def _diff_svg(job: SweepJob) -> str:
         _box(body, x_new, y, h, b.outcome.value, changed)
         change = f"{a.outcome.value} -> {b.outcome.value}" if changed else a.outcome.value
         label = f"{range_label(lo, hi)}  {size_text(hi - lo + 1)}  {change}"
+        label += f"  [{top_names(job.base.tree, lo, hi)}]"
         texts = [label]
         if changed:
             texts += [f"before: {a.decided_by}", f"after:  {b.decided_by}"]

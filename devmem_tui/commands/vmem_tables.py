@@ -63,6 +63,16 @@ def _block_rows(vm: VirtioMem, all: bool) -> tuple[list[list[Any]], list[str]]:
     return rows, strips
 
 
+def _plugged_bytes(plugged: str, mbs: int) -> int | None:
+    """The PLUGGED column ('n/m' sub-blocks, 'all', '-') as bytes per memory block."""
+    if plugged == "-":
+        return None
+    if plugged == "all":
+        return mbs
+    n, _, m = plugged.partition("/")
+    return int(n) * (mbs // int(m))
+
+
 def blocks_data(vm: VirtioMem, all: bool = False) -> list[dict[str, Any]]:
     """The rows of ``blocks_table`` as typed objects (``run --json``)."""
     mbs = vm.mbs
@@ -78,6 +88,7 @@ def blocks_data(vm: VirtioMem, all: bool = False) -> list[dict[str, Any]]:
             "zones": zones,
             "driver_state": drv,
             "plugged": plugged,
+            "plugged_bytes": _plugged_bytes(plugged, mbs),
         }
         for a, b, (state, zones, drv, plugged) in _block_rows(vm, all)[0]
     ]

@@ -38,7 +38,10 @@ def parse_settings(words: list[str], option: str = "--vs") -> list[tuple[str, st
             probe.set(key, value)
         except DevmemError as e:
             raise UsageError(f"{option} {w}: {e}") from None
-        pairs.append((key.strip().lower(), value.strip()))
+        key = key.strip().lower()
+        if any(k == key for k, _ in pairs):
+            raise UsageError(f"{option}: {key} is given twice (give each KEY once)")
+        pairs.append((key, value.strip()))
     return pairs
 
 

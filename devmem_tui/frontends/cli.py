@@ -206,7 +206,11 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="play lesson N (a number or a name; repeatable)",
     )
-    play.add_argument("--json", action="store_true", help="JSON Lines instead of a transcript")
+    play.add_argument(
+        "--json",
+        action="store_true",
+        help="JSON Lines instead of a transcript (as run --json, with typed rows in data)",
+    )
     play.add_argument("--tui", action="store_true", help="step through one FILE in the TUI")
     play.add_argument(
         "--quiz",
@@ -240,7 +244,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--json",
         action="store_true",
         help='one JSON object per command: {"line", "command", "ok", "outcome", '
-        '"message", "trace"}',
+        '"message", "trace"}, plus "data" (typed rows) for sweep, blocks, maps, vmem, iomem, '
+        "compare and config",
     )
     add_serve_parser(sub, common)
     snap = sub.add_parser(
