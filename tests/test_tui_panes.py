@@ -393,3 +393,24 @@ async def test_tui_quiz_asks_then_shows_and_scores() -> None:
         await pilot.pause()
         assert (app.stepper.right, app.stepper.asked) == (1, 2)
         assert "quiz 1/2" in app.query_one("#scenario").render().plain  # type: ignore[attr-defined]
+
+
+async def test_a_long_question_wraps_inside_its_box() -> None:
+    """The restore offer (and every one-key question) wraps instead of being cut off."""
+    from textual.widgets import Static
+
+    from devmem_tui.frontends.tui.screens.prompt import ChoiceScreen
+
+    app = make_app()
+    question = "devmem-tui did not exit cleanly: " + "a long explanation " * 12 + "THE END."
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        app.push_screen(ChoiceScreen(question, [("y", "yes", "yes"), ("n", "no", "no")]))
+        await pilot.pause()
+        box = app.screen.query_one(".prompt-box")
+        text = app.screen.query_one(".choice-question", Static)
+        assert text.region.height > 1 and text.region.right <= box.region.right
+        # every line of it lies inside the box: the last words are drawn, not cut
+        lines = [strip.text for strip in text.render_lines(text.region.reset_offset)]
+        assert "THE END." in " ".join(line.strip() for line in lines)
+        await pilot.press("n")

@@ -13,7 +13,7 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.suggester import SuggestFromList
-from textual.widgets import Input, Label, OptionList
+from textual.widgets import Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
 from devmem_tui.commands.numbers import parse_number
@@ -201,9 +201,10 @@ class ChoiceScreen(ModalScreen[str]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="prompt-box"):
-            yield Label(Text(display(self.question)))
+            # Static, not Label: a long question wraps inside the box instead of being cut
+            yield Static(Text(display(self.question)), classes="choice-question")
             keys = "  ·  ".join(f"{key}: {label}" for key, label, _ in self.choices)
-            yield Label(Text(keys + "  ·  esc: " + self.choices[-1][1], style="dim"))
+            yield Static(Text(keys + "  ·  esc: " + self.choices[-1][1], style="dim"))
 
     def on_key(self, event: Any) -> None:
         event.stop()
