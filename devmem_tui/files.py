@@ -304,8 +304,11 @@ def read_text(path: str, what: str = "file", limit: int = MAX_TEXT_BYTES) -> str
     data = read_bytes(path, limit)
     try:
         text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        raise FileError(f"{path} is not a text {what} (not UTF-8)") from None
+    except UnicodeDecodeError as e:
+        line = data.count(b"\n", 0, e.start) + 1  # where, as a scenario's errors say it
+        raise FileError(
+            f"{path}:{line}: not a text {what} (byte 0x{data[e.start]:02x} is not UTF-8)"
+        ) from None
     return text.removeprefix("\ufeff")
 
 

@@ -329,3 +329,22 @@ def test_an_expect_quotes_a_command_with_a_line_break_on_one_line() -> None:
     r = s.execute("expect OK")
     assert r is not None and not r.ok
     assert r.message == "expected OK, got an error (iomem 0\\x0a0)"
+
+
+@pytest.mark.parametrize("field", ["start", "flags", "desc"])
+def test_a_huge_string_in_a_session_file_is_quoted_short(field: str) -> None:
+    doc = _session_doc()
+    doc["resources"][0][field] = "1" * 5000 if field != "flags" else ["x" * 5000]
+    with pytest.raises(state.StateError) as e:
+        state.loads(json.dumps(doc))
+    msg = str(e.value)
+    assert "\n" not in msg and len(msg) < 200, msg
+    assert "5000 characters" in msg or "..." in msg
+
+
+def test_a_line_break_in_a_saved_name_is_shown_once_escaped() -> None:
+    doc = _session_doc()
+    doc["resources"][0]["name"] = "trail\r00005000-x"
+    with pytest.raises(state.StateError) as e:
+        state.loads(json.dumps(doc))
+    assert "name 'trail\\r00005000-x' holds a line break" in str(e.value), str(e.value)

@@ -367,7 +367,7 @@ def test_scenario_syntax_errors_are_file_line_before_anything_runs(
 @pytest.mark.parametrize(
     ("content", "problem"),
     [
-        (b"say caf\xe9\n", "not a text file (not UTF-8)"),
+        (b"say ok\nsay caf\xe9\n", ":2: not a text scenario (byte 0xe9 is not UTF-8)"),
         (None, "is a directory"),
     ],
 )
@@ -381,7 +381,8 @@ def test_unreadable_scenarios_are_one_line(
         path.write_bytes(content)
     assert cli.main(["play", str(path)]) == 2
     out, err = capsys.readouterr()
-    assert out == "" and err == f"{path}: {problem}\n"
+    sep = "" if problem.startswith(":") else ": "  # a line number where there is one
+    assert out == "" and err == f"{path}{sep}{problem}\n"
     assert cli.main(["play", str(tmp_path / "missing.scenario")]) == 2
     assert capsys.readouterr().err == f"{tmp_path / 'missing.scenario'}: no such file\n"
 
@@ -442,7 +443,8 @@ def test_not_utf8_and_missing_session_files(tmp_path: Path) -> None:
     s = Session.new()
     assert (
         run(s, f"open {CORPUS_DIR / 'latin1.json'}").message
-        == f"error: {CORPUS_DIR / 'latin1.json'} is not a text session file (not UTF-8)"
+        == f"error: {CORPUS_DIR / 'latin1.json'}:4: not a text session file "
+        "(byte 0xe9 is not UTF-8)"
     )
     assert (
         run(s, f"open {tmp_path / 'nope.json'}").message

@@ -464,3 +464,20 @@ def test_a_kernel_name_ending_in_brackets_is_part_of_the_name() -> None:
     assert iomem_text.render(b.machine.tree) == odd
     with pytest.raises(DevmemError, match="unknown annotation word 'vram'"):
         iomem_text.parse(odd, "hand.iomem")
+
+
+def test_export_snapshot_keeps_every_name_exactly() -> None:
+    """Names a plain /proc/iomem line cannot carry (spaces at an end, an escape byte, a
+    backslash) go on annotated lines, encoded: the snapshot holds no control byte and opens
+    to the same names."""
+    s = Session.new()
+    names = ["sp  ", "e\x1b]0;t\x07x", "back\\slash"]
+    for i, name in enumerate(names):
+        assert s.execute(f"claim {0xFD000000 + i * 0x1000:#x}+4K x{i}").ok  # type: ignore[union-attr]
+        (res,) = s.machine.tree.find(f"x{i}")
+        res.name = name  # a name no command line can type (an ESC), as a loaded file has it
+    text = fmt.render(export.from_machine(s.machine, "devmem-tui test"))
+    assert "\x1b" not in text and "\x07" not in text
+    b = build.build(fmt.parse(text, "names.snap"))
+    got = [r.name for _, r in b.machine.tree.walk() if 0xFD000000 <= r.start <= r.end < 0xFD003000]
+    assert got == names

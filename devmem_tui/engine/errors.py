@@ -15,3 +15,12 @@ def quoted(text: str) -> str:
     if len(text) <= QUOTED_MAX:
         return repr(text)
     return repr(text[: QUOTED_MAX - 3] + "...") + f" ({len(text)} characters)"
+
+
+def quoted_value(value: object) -> str:
+    """Any value from a file as an error line shows it: strings as ``quoted``, others by
+    repr, cut to ``QUOTED_MAX`` characters (a session file can hold a 5000-digit string)."""
+    if isinstance(value, str):
+        return quoted(value)
+    text = repr(value)
+    return text if len(text) <= QUOTED_MAX else text[: QUOTED_MAX - 3] + "..."

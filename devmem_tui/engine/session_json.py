@@ -25,7 +25,7 @@ from devmem_tui.engine import json_fields, presets
 from devmem_tui.engine.config import KernelConfig
 from devmem_tui.engine.devmem.mapping import Mapping
 from devmem_tui.engine.devmem.memtype import MEMTYPES
-from devmem_tui.engine.errors import DevmemError
+from devmem_tui.engine.errors import DevmemError, quoted_value
 from devmem_tui.engine.interfaces import MAX_CLOCK, DumpImage, PfnSet
 from devmem_tui.engine.iomem.text import check_name
 from devmem_tui.engine.iomem.tree import DESCS, FLAG_WORDS, F, Resource, TreeBuilder, too_deep
@@ -51,18 +51,18 @@ def _hex(n: int) -> str:
 def _num(value: Any, what: str) -> int:
     """An address or size saved as a hex string (or, leniently, a JSON integer)."""
     if isinstance(value, bool):
-        raise StateError(f"{what} is not a number: {value!r}")
+        raise StateError(f"{what} is not a number: {quoted_value(value)}")
     if isinstance(value, int):
         n = value
     elif isinstance(value, str):
         try:
             n = int(value, 0)
         except ValueError:
-            raise StateError(f"{what} is not a number: {value!r}") from None
+            raise StateError(f"{what} is not a number: {quoted_value(value)}") from None
     else:
-        raise StateError(f"{what} is not a number: {value!r}")
+        raise StateError(f"{what} is not a number: {quoted_value(value)}")
     if not 0 <= n <= ADDR_MAX:
-        raise StateError(f"{what} {value!r} is outside 0 .. 2^64 - 1")
+        raise StateError(f"{what} {quoted_value(value)} is outside 0 .. 2^64 - 1")
     return n
 
 
@@ -106,13 +106,13 @@ def _flags_slow(words: list[Any], where: str) -> F:
     flags = F(0)
     for w in words:
         if not isinstance(w, str):
-            raise StateError(f"{where}: bad flag {w!r}")
+            raise StateError(f"{where}: bad flag {quoted_value(w)}")
         if w in FLAG_WORDS:
             flags |= FLAG_WORDS[w]
         elif w.startswith("0x"):
             flags |= F(_num(w, f"{where}: flag"))
         else:
-            raise StateError(f"{where}: unknown flag {w!r}")
+            raise StateError(f"{where}: unknown flag {quoted_value(w)}")
     return flags
 
 
@@ -174,7 +174,7 @@ def _mapping_from(d: Any, where: str) -> Mapping:
     for k, v in d.items():
         f = known.get(k)
         if f is None:
-            raise StateError(f"corrupt session file: {where} has unknown field {k!r}")
+            raise StateError(f"corrupt session file: {where} has unknown field {quoted_value(k)}")
         if k in _MAPPING_HEX:
             kwargs[k] = _num(v, f"{where} {k}")
         elif k == "zapped":
@@ -196,8 +196,8 @@ def _mapping_from(d: Any, where: str) -> Mapping:
             raise StateError(f"corrupt session file: {where} has no {k}")
     if kwargs.get("memtype", "") not in ("", *MEMTYPES):
         raise StateError(
-            f"corrupt session file: {where} memtype {kwargs['memtype']!r} is not one of "
-            f"{', '.join(MEMTYPES)}"
+            f"corrupt session file: {where} memtype {quoted_value(kwargs['memtype'])} is not "
+            f"one of {', '.join(MEMTYPES)}"
         )
     return Mapping(**kwargs)
 
@@ -286,7 +286,7 @@ def _build_resource(
     start, end = _num(d.get("start"), f"{where} start"), _num(d.get("end"), f"{where} end")
     desc = d.get("desc", "none")
     if desc not in DESCS:
-        raise StateError(f"{where}: unknown desc {desc!r}")
+        raise StateError(f"{where}: unknown desc {quoted_value(desc)}")
     res = Resource(start, end, name, _words_to_flags(d.get("flags", ["mem"]), where), desc)
     try:
         tree.add(parent, res)

@@ -23,7 +23,7 @@ import gc
 import re
 from dataclasses import dataclass
 
-from devmem_tui.engine.errors import DevmemError
+from devmem_tui.engine.errors import DevmemError, quoted
 from devmem_tui.engine.iomem.tree import (
     DESCS,
     FLAG_WORDS,
@@ -100,7 +100,8 @@ def decode_name(text: str) -> str:
 def check_name(name: str, what: str = "name") -> str:
     """A resource name must not hold a line break: r_show prints one resource per line."""
     if "\n" in name or "\r" in name:
-        raise DevmemError(f"{what} {escape_controls(name)[:60]!r} holds a line break")
+        # quoted() is repr: the \n or \r shows as such, and is not escaped a second time
+        raise DevmemError(f"{what} {quoted(name)} holds a line break")
     return name
 
 

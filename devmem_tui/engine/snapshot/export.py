@@ -21,9 +21,10 @@ SESSION = "devmem-tui session"
 
 def _iomem(machine: Machine) -> str:
     """The map as /proc/iomem prints it, with a ``[flags]`` annotation only on the lines whose
-    flags and desc the parser would not infer (an exclusive driver claim, say): a machine built
-    from a real /proc/iomem exports that text byte for byte. The resources of virtio-mem
-    devices stay plain: opening the snapshot derives them again, as the driver sets them."""
+    flags and desc the parser would not infer (an exclusive driver claim, say) or whose name
+    needs encoding to read back exactly: a machine built from a real /proc/iomem exports that
+    text byte for byte. The resources of virtio-mem devices stay plain: opening the snapshot
+    derives them again, as the driver sets them."""
     derived: set[int] = set()
     for vm in machine.vmem.values():
         if vm.parent is not None:
@@ -35,6 +36,9 @@ def _iomem(machine: Machine) -> str:
         parent = r.parent if r.parent is not root else None
         inferred = iomem_text.infer_flags(r.name, r.start, parent)
         plain = id(r) in derived or (int(inferred[0]), inferred[1]) == (int(r.flags), r.desc)
+        # A name a plain line cannot carry exactly (controls, a backslash, spaces at an end)
+        # goes on an annotated line, whose names are encoded (iomem_text.encode_name).
+        plain = plain and iomem_text.encode_name(r.name) == r.name
         lines.append(iomem_text.render_line(r, depth, flags=not plain) + "\n")
     return "".join(lines)
 
