@@ -357,3 +357,10 @@ def test_record_snapshot_when_the_machine_changed(tmp_path: Path) -> None:
     out = io.StringIO()
     assert play_files([str(scen)], factory, out) == 0, out.getvalue()
     assert state.to_dict(played[0].machine) == state.to_dict(session.machine)
+
+
+def test_say_repeats_separator_characters_escaped_not_as_spaces(tmp_path: Path) -> None:
+    """Words part at spaces and tabs only: a VT or U+2028 in a say line is shown as itself,
+    escaped, never as a line break or a space."""
+    code, out, _ = play(tmp_path, "say a\x0bb\u2028c\n")
+    assert code == 0 and "a\\x0bb\\u2028c" in out, out

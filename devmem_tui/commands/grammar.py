@@ -21,7 +21,9 @@ from collections.abc import Iterable, Sequence
 from typing import NamedTuple, Protocol
 
 # ----------------------------------------------------------------------------- lines
-_TOKEN = re.compile(r'"([^"]*)"|(\S+)')
+# Words part at spaces and tabs only, as a shell's IFS does: a VT, NEL or U+2028 from a file
+# stays in its word (and is shown escaped), so `say` repeats its text exactly.
+_TOKEN = re.compile(r'"([^"]*)"|([^ \t]+)')
 
 
 def split_line(line: str) -> list[str]:
