@@ -148,13 +148,17 @@ def render(tree: ResourceTree, start: int = 0, end: int = ADDR_MAX, flags: bool 
 
     def visit(parent: Resource, depth: int) -> None:
         kids = parent.children if whole else tree.children_overlapping(parent, start, end)
+        indent = "  " * min(depth, MAX_IORES_LEVEL)
         for r in kids:
-            out.append(render_line(r, depth, flags))
+            if flags:
+                out.append(render_line(r, depth, True) + "\n")
+            else:  # render_line's plain form, inlined: it is most of a 100k-line render
+                out.append(f"{indent}{r.start:08x}-{r.end:08x} : {r.name}\n")
             if r.children:
                 visit(r, depth + 1)
 
     visit(tree.root, 0)
-    return "".join(line + "\n" for line in out)
+    return "".join(out)
 
 
 # ----------------------------------------------------------------------------- flag inference
