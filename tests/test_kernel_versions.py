@@ -132,15 +132,15 @@ def test_ioremap_refuses_nested_ram_from_each_stable_backport(before: str, first
     assert any("[walk_mem_res, any depth]" in t and "ioremap on RAM" in t for t in r.trace)
 
 
-def test_ioremap_walk_is_walk_system_ram_range_before_4_16() -> None:
-    """0e4c12b45aa8 (4.16) switched __ioremap_caller() from walk_system_ram_range() to
+def test_ioremap_walk_is_walk_system_ram_range_before_4_15() -> None:
+    """0e4c12b45aa8 (4.15) switched __ioremap_caller() from walk_system_ram_range() to
     walk_mem_res(); both top level only until 3c9c79753436."""
-    r = run(cxl("4.15"), "read 0x490000000", "OK", "live System RAM (kmem) contents")
+    r = run(cxl("4.14"), "read 0x490000000", "OK", "live System RAM (kmem) contents")
     assert any(
         t.startswith("ioremap_cache(0x490000000) [walk_system_ram_range, top level]")
         for t in r.trace
     )
-    r = run(cxl("4.16"), "read 0x490000000", "OK")
+    r = run(cxl("4.15"), "read 0x490000000", "OK")
     assert any("[walk_mem_res, top level]: busy 'System RAM (kmem)'" in t for t in r.trace)
 
 

@@ -27,7 +27,7 @@ def test_partial_ram_page_by_era(kernel: str, outcome: str) -> None:
     r = s.execute("read 0x9f000")
     assert r is not None and r.outcome == outcome
     if kernel in ("4.11", "4.13"):
-        # before 4.16 x86 ioremap asks walk_system_ram_range(), not walk_mem_res()
+        # before 4.15 x86 ioremap asks walk_system_ram_range(), not walk_mem_res()
         assert any(
             t.startswith("ioremap_cache(0x9f000) [walk_system_ram_range, top level]")
             and t.endswith("-> mapped")

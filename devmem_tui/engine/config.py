@@ -154,9 +154,9 @@ class Switches:
     counterfactual: str | None  # the verdict label of the proposal, None for a real kernel
     lowmem_ram_zero_fill: bool  # 4.11+: devmem_is_allowed() returns 2 for low-MiB RAM
     # 4.14+: xlate_dev_mem_ptr() uses memremap() (SME series, "x86/mm: Use proper encryption
-    # attributes with /dev/mem")
+    # attributes with /dev/mem"; its commit id was not established)
     xlate_uses_memremap: bool
-    walk_mem_res: bool  # 4.16+: x86 ioremap asks walk_mem_res(), before walk_system_ram_range()
+    walk_mem_res: bool  # 4.15+: x86 ioremap asks walk_mem_res(), before walk_system_ram_range()
     ram_test_region_intersects: bool  # 4.18+: the x86 RAM test is region_intersects()
     walk_ram_descends: bool  # 5.1+: walk_system_ram_range() (page_is_ram) sees nested RAM
     revoke_hook: bool  # 5.8+, 5.7.6+: __request_region() calls revoke_iomem()/revoke_devmem()
@@ -340,16 +340,18 @@ class KernelConfig(Journaled):
 
     @property
     def walk_mem_res(self) -> bool:
-        """4.16+ (0e4c12b45aa8 "x86/mm, resource: Use PAGE_KERNEL protection for ioremap of
-        memory pages", merged with AMD SEV): x86 ``__ioremap_caller()`` asks
+        """4.15+ (0e4c12b45aa8 "x86/mm, resource: Use PAGE_KERNEL protection for ioremap of
+        memory pages", with the AMD SEV guest series: committed to tip on 2017-11-07, so
+        merged for 4.15, and in no 4.14.y): x86 ``__ioremap_caller()`` asks
         ``walk_mem_res()``; before, ``walk_system_ram_range()``. Both top level only until
         ``ioremap_checks_nested``."""
-        return self.at_least(4, 16)
+        return self.at_least(4, 15)
 
     @property
     def ram_test_region_intersects(self) -> bool:
-        """4.18+ ("mm: Fix devmem_is_allowed() for sub-page System RAM intersections", Dan
-        Williams, bugzilla 199999): the x86 RAM test is region_intersects() != DISJOINT, not
+        """4.18+ (2bdce74412c2 "mm: fix devmem_is_allowed() for sub-page System RAM
+        intersections", Dan Williams, bugzilla 199999; posted 2018-06-09 and taken through the
+        mm tree in the 4.18 cycle): the x86 RAM test is region_intersects() != DISJOINT, not
         page_is_ram(). Modelled as mainline only: its stable sub-levels were not
         established."""
         return self.at_least(4, 18)
@@ -382,6 +384,7 @@ class KernelConfig(Journaled):
 
     @property
     def devkmem_exists(self) -> bool:
+        """/dev/kmem until 5.13 (bbcd53c96071 "drivers/char: remove /dev/kmem for good")."""
         return not self.at_least(5, 13)
 
     @property
@@ -449,8 +452,8 @@ class KernelConfig(Journaled):
     @property
     def virtio_mem_subblock_size(self) -> int:
         """Minimum SBM sub-block size: MAX_ORDER pages (4 MiB) before 5.19, a pageblock (2 MiB)
-        from 5.19 ("drivers: virtio_mem: use pageblock size as the minimum virtio_mem size",
-        Zi Yan, in the 5.19 mm pull)."""
+        from 5.19 (448b8ec3bf11 "drivers: virtio_mem: use pageblock size as the minimum
+        virtio_mem size", Zi Yan, in the 5.19 mm pull)."""
         return 0x200000 if self.at_least(5, 19) else 0x400000
 
     # ------------------------------------------------------------------ Kconfig

@@ -187,9 +187,9 @@ def ioremap_refuses_ram(
     """x86 ``__ioremap_caller()``: refuses ("ioremap on RAM") a range that holds a whole page
     of busy System RAM (which has a memmap). Returns that resource.
 
-    4.16+ (0e4c12b45aa8): ``__ioremap_check_mem()`` -> ``walk_mem_res()`` visits busy MEM
+    4.15+ (0e4c12b45aa8): ``__ioremap_check_mem()`` -> ``walk_mem_res()`` visits busy MEM
     resources overlapping the range (lowest first, then on past its end) and checks each for
-    System RAM; before 4.16, ``walk_system_ram_range(pfn, nr_pages, __ioremap_check_ram)``.
+    System RAM; before 4.15, ``walk_system_ram_range(pfn, nr_pages, __ioremap_check_ram)``.
     Both see top-level resources only until 3c9c79753436 "kernel/resource: make walk_mem_res()
     find all busy IORESOURCE_MEM resources" (mainline 5.13, stable 5.10.38, 5.11.22, 5.12.5:
     ``config.WALK_MEM_RES_DESCENDS``), after which nested System RAM (dax kmem, virtio-mem) is
