@@ -17,7 +17,7 @@ from devmem_tui.files import iter_lines
 from devmem_tui.frontends.cli import run_commands
 from devmem_tui.frontends.play import play_files
 from devmem_tui.frontends.repl import handle_line
-from devmem_tui.frontends.tui.app import _keep_last
+from devmem_tui.frontends.tui.app import keep_last
 from devmem_tui.frontends.tui.policy import state_key
 from devmem_tui.scenario import script
 
@@ -78,7 +78,7 @@ def test_keep_last_bounds_a_list() -> None:
     items: list[int] = []
     for i in range(1000):
         items.append(i)
-        _keep_last(items, 10)
+        keep_last(items, 10)
         assert len(items) < 20
     assert items[-10:] == list(range(990, 1000))
 

@@ -392,7 +392,7 @@ def test_the_bitmap_flip_log_and_its_undo(
         (runs.set_range if op == "add" else runs.clear_range)(a, n)
     before = runs.copy()
     j = Journal()
-    runs._journal = j
+    runs.attach(j)
     mark = j.begin()
     runs.watch()
     for op, a, n in ops:

@@ -78,9 +78,11 @@ class BlockMode(Journaled, ABC):
         # mb_states / bb_states, index id - first_id: changed only by set_state and grow,
         # which record the inverse in the journal and keep ``state_runs`` current
         self.states = bytearray()
-        self.state_runs = RunIndex(self._state_at)
+        self.state_runs = RunIndex(self.state_at)
 
-    def _state_at(self, id_: int) -> int | None:
+    def state_at(self, id_: int) -> int | None:
+        """The state byte of block id_, or None outside the tracked ids (what ``state_runs``
+        and the session codec read)."""
         i = id_ - self.first_id
         return self.states[i] if 0 <= i < len(self.states) else None
 

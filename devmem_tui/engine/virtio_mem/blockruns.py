@@ -34,7 +34,7 @@ class BlockRuns:
     merged). ``_total`` caches the number of indices in the set.
 
     Every change goes through ``_splice``, which records its inverse in the machine's undo
-    journal (``_journal``, set by the device's driver) and, while someone watches
+    journal (``attach``, called by the device) and, while someone watches
     (``watch``), the block ranges whose state it flipped, so a view learns what changed in
     O(changes) instead of diffing every run (``changed``).
     """
@@ -64,6 +64,10 @@ class BlockRuns:
         self._starts[i:j] = starts
         self._ends[i:j] = ends
         self._total += delta
+
+    def attach(self, journal: Journal | None) -> None:
+        """Record every later change's inverse in journal (None: record nothing)."""
+        self._journal = journal
 
     def watch(self) -> None:
         """Start (or restart) logging which blocks change state."""

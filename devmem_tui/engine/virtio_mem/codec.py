@@ -45,9 +45,9 @@ def to_dict(vm: VirtioMem) -> dict[str, Any]:
         "first_id": bm.first_id,
         "next_id": bm.next_id,
         "last_usable_id": bm.last_usable_id,
-        "states": [[v, n] for v, n in _runs(bm.state_runs, bm._state_at, bm.first_id, bm.next_id)],
+        "states": [[v, n] for v, n in _runs(bm.state_runs, bm.state_at, bm.first_id, bm.next_id)],
         "sb_masks": (
-            [[_h(v), n] for v, n in _runs(sbm.mask_runs, sbm._mask_at, sbm.first_id, sbm.next_id)]
+            [[_h(v), n] for v, n in _runs(sbm.mask_runs, sbm.mask_at, sbm.first_id, sbm.next_id)]
             if sbm
             else []
         ),

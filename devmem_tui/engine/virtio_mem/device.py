@@ -118,7 +118,7 @@ class VirtioMemDevice(Journaled):
     def attach(self, journal: Journal | None) -> None:
         """Record this device's changes (and its bitmap's) in the machine's undo journal."""
         attach(self, journal)
-        self.blocks._journal = journal
+        self.blocks.attach(journal)
 
     def __post_init__(self) -> None:
         """Validate geometry the way ``virtio_mem_set_block_size`` and

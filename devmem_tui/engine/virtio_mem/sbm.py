@@ -76,7 +76,7 @@ class SubBlockMode(BlockMode):
         self.full_mask = (1 << sbs_per_mb) - 1
         # plugged sub-blocks per memory block: changed only by set_mask and grow
         self.sb_masks: list[int] = []
-        self.mask_runs = RunIndex(self._mask_at)
+        self.mask_runs = RunIndex(self.mask_at)
         self.have_unplugged_mb = False
 
     # ------------------------------------------------------------------ geometry
@@ -107,7 +107,9 @@ class SubBlockMode(BlockMode):
         self.sb_masks.pop()
         self.mask_runs.touch(self.first_id + len(self.sb_masks))
 
-    def _mask_at(self, mb: int) -> int | None:
+    def mask_at(self, mb: int) -> int | None:
+        """The plugged sub-block mask of memory block mb, or None outside the tracked ids
+        (what ``mask_runs`` and the session codec read)."""
         i = mb - self.first_id
         return self.sb_masks[i] if 0 <= i < len(self.sb_masks) else None
 

@@ -86,7 +86,7 @@ RESULTS_KEPT = 100
 TRANSCRIPT_LINES = 10 * MAX_ENTRIES  # an entry is a few lines; its trace folded or not
 
 
-def _keep_last(items: list[Any], n: int) -> None:
+def keep_last(items: list[Any], n: int) -> None:
     """Drop all but the last n items once there are twice as many (amortized O(1) each)."""
     if len(items) >= 2 * n:
         del items[:-n]
@@ -415,7 +415,7 @@ class DevmemApp(ScenarioApp):
             ch.machine_replaced = True
             settle_heap(m, replaced=True)
         self.results.append(result)
-        _keep_last(self.results, RESULTS_KEPT)
+        keep_last(self.results, RESULTS_KEPT)
         if self.autosave is not None:
             self.autosave.after(self.session, line, result, replaced=m is not machine)
         if step is not None and step.name == "say":
@@ -454,7 +454,7 @@ class DevmemApp(ScenarioApp):
         log.set_trace_mode(self.session.settings.trace)
         self.transcript.extend(ln.text for ln in entry.lines)
         self.transcript.extend(f"    · {t}" for t in entry.trace)
-        _keep_last(self.transcript, TRANSCRIPT_LINES)
+        keep_last(self.transcript, TRANSCRIPT_LINES)
         log.write(entry)
 
     def note(self, text: str, style: str = "") -> None:
