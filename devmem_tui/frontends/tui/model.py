@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from devmem_tui.commands.render import eff_flags
 from devmem_tui.engine.iomem.tree import F, Resource, flags_words
+from devmem_tui.engine.units import merge_ranges
 
 if TYPE_CHECKING:
     from devmem_tui.engine.config import KernelConfig
@@ -260,24 +261,20 @@ def diff_runs(before: BlockRuns, after: BlockRuns) -> list[tuple[int, int]]:
     for a, b in after.runs():
         points.update((a, b))
     edges = sorted(points)
-    out: list[tuple[int, int]] = []
-    for a, b in zip(edges, edges[1:], strict=False):
-        if before.is_set(a) != after.is_set(a):
-            if out and out[-1][1] == a:
-                out[-1] = (out[-1][0], b)
-            else:
-                out.append((a, b))
-    return out
+    return merge_runs(
+        [
+            (a, b)
+            for a, b in zip(edges, edges[1:], strict=False)
+            if before.is_set(a) != after.is_set(a)
+        ]
+    )
 
 
 def merge_runs(runs: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    out: list[tuple[int, int]] = []
-    for a, b in sorted(runs):
-        if out and a <= out[-1][1]:
-            out[-1] = (out[-1][0], max(out[-1][1], b))
-        else:
-            out.append((a, b))
-    return out
+    """Half-open block runs [a, b) in any order, sorted, with overlapping or touching runs
+    merged: ``units.merge_ranges`` on the inclusive ranges they are."""
+    merged = merge_ranges([(a, b - 1) for a, b in runs if a < b])
+    return [(a, b + 1) for a, b in merged]
 
 
 def runs_contain(runs: list[tuple[int, int]], i: int) -> bool:
