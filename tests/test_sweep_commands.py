@@ -13,9 +13,10 @@ import pytest
 
 from devmem_tui.commands.policy_svg import range_label, top_names
 from devmem_tui.commands.session import Session
-from devmem_tui.commands.sweeps import box_lines, parse_job, size_text
+from devmem_tui.commands.sweeps import box_lines, parse_job
 from devmem_tui.engine import session_json
 from devmem_tui.engine.devmem.sweep import sweep
+from devmem_tui.engine.units import fmt_size_approx
 from devmem_tui.frontends import cli
 from devmem_tui.frontends.complete import complete
 
@@ -179,15 +180,15 @@ def test_sweep_costs_do_not_depend_on_the_range_size() -> None:
     assert len(big.rows) <= len(small.rows) + 2
 
 
-def test_size_text() -> None:
-    assert [size_text(n) for n in (100, 4096, 632 << 10, 3 << 30, 0x3EBA0000)] == [
+def test_fmt_size_approx() -> None:
+    assert [fmt_size_approx(n) for n in (100, 4096, 632 << 10, 3 << 30, 0x3EBA0000)] == [
         "100",
         "4K",
         "632K",
         "3G",
         "1003.625M",
     ]
-    assert size_text((64 << 40) - (5 << 30)) == "~63.99T"
+    assert fmt_size_approx((64 << 40) - (5 << 30)) == "~63.99T"
 
 
 # ----------------------------------------------------------------------------- completion
@@ -239,7 +240,7 @@ def test_export_policy_map_diff_shows_both_sides(tmp_path: Path) -> None:
     job = parse_job(s.machine, ["read", "--vs", "io_strict_devmem=on"], "t")
     for d in job.diff:
         names = top_names(s.machine.tree, d.start, d.end)
-        label = f"{range_label(d.start, d.end)}  {size_text(d.size)}  {d.change}  [{names}]"
+        label = f"{range_label(d.start, d.end)}  {fmt_size_approx(d.size)}  {d.change}  [{names}]"
         assert label in texts
         assert f"before: {d.old.decided_by}" in texts and f"after:  {d.new.decided_by}" in texts
     assert "before" in texts and "after" in texts

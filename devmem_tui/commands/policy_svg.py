@@ -18,10 +18,11 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
-from devmem_tui.commands.sweeps import SweepJob, box_lines, size_text
+from devmem_tui.commands.sweeps import SweepJob, box_lines
 from devmem_tui.engine.devmem.sweep import overlay
 from devmem_tui.engine.iomem.text import escape_controls
 from devmem_tui.engine.iomem.tree import ResourceTree
+from devmem_tui.engine.units import fmt_size_approx
 
 SVG_NS = "http://www.w3.org/2000/svg"
 FONT = 12  # px, monospace: a character is ~0.6 em wide
@@ -158,7 +159,7 @@ def _sweep_svg(job: SweepJob) -> str:
     for r in rows:
         h = box_lines(r.size) * LINE
         _box(body, MARGIN, y, h, r.outcome.value, False)
-        label = f"{range_label(r.start, r.end)}  {size_text(r.size)}  {r.outcome.value}"
+        label = f"{range_label(r.start, r.end)}  {fmt_size_approx(r.size)}  {r.outcome.value}"
         label += f"  [{top_names(job.base.tree, r.start, r.end)}]"  # what is there
         # the deciding check on a line of its own where the box is tall enough
         texts = [label, r.decided_by] if h > LINE else [f"{label}  {r.decided_by}"]
@@ -211,7 +212,7 @@ def _diff_svg(job: SweepJob) -> str:
         _box(body, x_old, y, h, a.outcome.value, changed)
         _box(body, x_new, y, h, b.outcome.value, changed)
         change = f"{a.outcome.value} -> {b.outcome.value}" if changed else a.outcome.value
-        label = f"{range_label(lo, hi)}  {size_text(hi - lo + 1)}  {change}"
+        label = f"{range_label(lo, hi)}  {fmt_size_approx(hi - lo + 1)}  {change}"
         label += f"  [{top_names(job.base.tree, lo, hi)}]"
         texts = [label]
         if changed:

@@ -29,21 +29,9 @@ from devmem_tui.engine.errors import DevmemError
 from devmem_tui.engine.machine import Machine
 from devmem_tui.engine.snapshot import build as snapshot_build
 from devmem_tui.engine.snapshot.format import Snapshot
-from devmem_tui.engine.units import GiB, KiB, MiB, TiB
+from devmem_tui.engine.units import fmt_size_approx
 
-__all__ = ["OPS", "SweepJob", "box_lines", "diff_text", "parse_job", "size_text", "sweep_text"]
-
-
-def size_text(n: int) -> str:
-    """A size for the tables, in the largest unit it reaches: exact when three decimals write
-    it (``128M``, ``632K``, ``1003.625M``), else cut to two decimals and marked ``~``
-    (``~2.99G``): the RANGE column has the exact bounds."""
-    if n < KiB:
-        return str(n)
-    unit, scale = next(u for u in (("T", TiB), ("G", GiB), ("M", MiB), ("K", KiB)) if n >= u[1])
-    if (n * 1000) % scale == 0:
-        return f"{n / scale:.3f}".rstrip("0").rstrip(".") + unit
-    return f"~{n * 100 // scale / 100:.2f}{unit}"
+__all__ = ["OPS", "SweepJob", "box_lines", "diff_text", "parse_job", "sweep_text"]
 
 
 def box_lines(size: int) -> int:
@@ -162,7 +150,7 @@ def _range(start: int, end: int) -> str:
 
 
 def _totals_line(sizes: dict[str, int]) -> str:
-    return ", ".join(f"{size_text(n)} {word}" for word, n in sizes.items())
+    return ", ".join(f"{fmt_size_approx(n)} {word}" for word, n in sizes.items())
 
 
 def sweep_text(job: SweepJob) -> str:
@@ -172,12 +160,12 @@ def sweep_text(job: SweepJob) -> str:
         f"sweep {job.op} {job.range_text} under {job.base.config.short()}: "
         f"{len(rows)} range{'s' if len(rows) != 1 else ''}"
     )
-    width = max(len(size_text(r.size)) for r in rows)
+    width = max(len(fmt_size_approx(r.size)) for r in rows)
     outw = max(7, *(len(r.outcome.value) for r in rows))
     lines = [head, f"{'RANGE':<37}  {'SIZE':>{width}}  {'OUTCOME':<{outw}}  DECIDED BY"]
     for r in rows:
         lines.append(
-            f"{_range(r.start, r.end)}  {size_text(r.size):>{width}}  "
+            f"{_range(r.start, r.end)}  {fmt_size_approx(r.size):>{width}}  "
             f"{r.outcome.value:<{outw}}  {r.decided_by}"
         )
     lines.append(f"total: {_totals_line(totals(rows))}")
@@ -197,10 +185,10 @@ def diff_text(job: SweepJob) -> str:
     if not rows:
         return head + "no range changes its outcome"
     head += f"{len(rows)} range{'s' if len(rows) != 1 else ''} change"
-    width = max(len(size_text(r.size)) for r in rows)
+    width = max(len(fmt_size_approx(r.size)) for r in rows)
     lines = [head, f"{'RANGE':<37}  {'SIZE':>{width}}  OUTCOME"]
     for r in rows:
-        lines.append(f"{_range(r.start, r.end)}  {size_text(r.size):>{width}}  {r.change}")
+        lines.append(f"{_range(r.start, r.end)}  {fmt_size_approx(r.size):>{width}}  {r.change}")
         lines.append(f"  before: {r.old.decided_by}")
         lines.append(f"  after:  {r.new.decided_by}")
     lines.append(f"changed: {_totals_line(diff_totals(rows))}")

@@ -1,5 +1,6 @@
 """Units every layer shares: the page, the address space, byte sizes, errno names, and the one
-exact way sizes and byte ranges are written."""
+exact way sizes and byte ranges are written (and the
+approximate one of table columns that show the exact bounds beside it)."""
 
 from __future__ import annotations
 
@@ -53,6 +54,20 @@ def fmt_size(n: int) -> str:
                 if (n * 10**digits) % scale == 0:
                     return f"{n / scale:.{digits}f}{unit}"
     return f"{n:#x}"
+
+
+def fmt_size_approx(n: int) -> str:
+    """A byte count for a table column, in the largest unit it reaches: exact when three
+    decimals write it (``128M``, ``632K``, ``1003.625M``), else cut to two decimals and marked
+    ``~`` (``~2.99G``). Where the exact bounds are shown beside it (the sweep tables' RANGE
+    column, the policy map) a short column reads better than ``fmt_size``'s hex fallback
+    (``0xbffff000``); everywhere else sizes are written exactly with ``fmt_size``."""
+    if n < KiB:
+        return str(n)
+    unit, scale = next(u for u in _UNITS if n >= u[1])
+    if (n * 1000) % scale == 0:
+        return f"{n / scale:.3f}".rstrip("0").rstrip(".") + unit
+    return f"~{n * 100 // scale / 100:.2f}{unit}"
 
 
 def fmt_ranges(ranges: list[tuple[int, int]]) -> str:

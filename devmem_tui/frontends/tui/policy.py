@@ -13,9 +13,10 @@ from dataclasses import dataclass
 
 from rich.text import Text
 
-from devmem_tui.commands.sweeps import SweepJob, box_lines, size_text
+from devmem_tui.commands.sweeps import SweepJob, box_lines
 from devmem_tui.engine.devmem.sweep import Row, overlay, phys_limit, sweep
 from devmem_tui.engine.machine import Machine
+from devmem_tui.engine.units import fmt_size_approx
 from devmem_tui.frontends.output import display, outcome_style
 
 # outcome -> (strip glyph, badge glyph)
@@ -140,7 +141,7 @@ def line_text(line: MapLine) -> Text:
     has only one)."""
     side = [line.old] if line.new is None else [line.old, line.new]
     word = line.old.outcome.value
-    label = f"{line.start:#018x}-{line.end:#018x}  {size_text(line.size):>9}  "
+    label = f"{line.start:#018x}-{line.end:#018x}  {fmt_size_approx(line.size):>9}  "
     if line.changed:
         assert line.new is not None
         label += f"{word} -> {line.new.outcome.value}"
