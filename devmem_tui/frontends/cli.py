@@ -37,6 +37,7 @@ from devmem_tui.engine.snapshot import format as snapshot_format
 from devmem_tui.files import FileError, iter_lines, read_text, stdin_lines, write_atomic
 from devmem_tui.frontends.output import (
     EXIT_FAIL,
+    EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_USAGE,
     ansi,
@@ -677,7 +678,7 @@ def main(argv: list[str] | None = None) -> int:
         return e.code if isinstance(e.code, int) else (EXIT_OK if e.code is None else EXIT_USAGE)
     except KeyboardInterrupt:
         sys.stderr.write("\n")
-        return 130
+        return EXIT_INTERRUPTED
     except BrokenPipeError:  # `devmem-tui run ... | head`: quiet, and the shell's status
         _silence_stdout()
         return EXIT_PIPE

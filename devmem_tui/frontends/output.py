@@ -19,6 +19,7 @@ from devmem_tui.commands.settings import TRACE_MODES
 from devmem_tui.engine.iomem.text import CONTROL_CHAR, escape_controls
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
+EXIT_INTERRUPTED = 130  # 128 + SIGINT: the status a shell reports for a command Ctrl-C stopped
 
 # ----------------------------------------------------------------------------- outcome styles
 GOOD = frozenset({"OK", "ACK", "PLUGGED", "DONE"})

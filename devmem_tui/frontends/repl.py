@@ -41,7 +41,14 @@ from devmem_tui.files import (
 )
 from devmem_tui.frontends.autosave import state_dir
 from devmem_tui.frontends.complete import complete
-from devmem_tui.frontends.output import ansi, display, format_result, isatty
+from devmem_tui.frontends.output import (
+    EXIT_OK,
+    EXIT_USAGE,
+    ansi,
+    display,
+    format_result,
+    isatty,
+)
 
 PROMPT = "devmem> "
 
@@ -354,7 +361,7 @@ def plain_loop(session: Session, lines: Iterable[str], out: IO[str]) -> int:
         out.write(f"{PROMPT}{display(line)}\n")
         if not handle_line(session, line, out):
             break
-    return 0
+    return EXIT_OK
 
 
 def make_prompt_session(
@@ -426,7 +433,7 @@ class Repl:
                     self.confirm(self.session.last_result)
             except KeyboardInterrupt:  # Ctrl-C while a command or the pager runs
                 self.out.write("interrupted\n")
-        return 0
+        return EXIT_OK
 
     def confirm(self, result: Result | None) -> None:
         """A command that would destroy something (``record`` over a file) asks first: on
@@ -459,5 +466,5 @@ def run_repl(
             return plain_loop(session, stdin_lines(sys.stdin), out)
         except FileError as e:
             sys.stderr.write(display(f"devmem-tui: error: {e}") + "\n")
-            return 2
+            return EXIT_USAGE
     return Repl(session, input=input, output=output, history=history, out=out).run()

@@ -50,6 +50,7 @@ from textual_serve.app_service import AppService
 from textual_serve.server import Server, to_int
 
 from devmem_tui.engine.errors import DevmemError
+from devmem_tui.frontends.output import EXIT_OK
 from devmem_tui.frontends.web import SERVER_PID_VAR
 
 log = logging.getLogger("devmem-tui.serve")
@@ -368,7 +369,7 @@ class ClassroomServer(Server):
             await runner.cleanup()
             served, refused = count(self.stats.opened, "session"), self.stats.refused
             self.say(f"stopped ({served} served, {refused} refused)")
-            return 0
+            return EXIT_OK
         finally:
             shutil.rmtree(self.folder, ignore_errors=True)
 
