@@ -12,7 +12,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from rich.text import Text
 from textual import on
@@ -22,20 +22,15 @@ from textual.command import CommandPalette
 from textual.containers import Horizontal
 from textual.driver import Driver
 from textual.timer import Timer
-from textual.widgets import Footer, Header, Input, OptionList, Select, Static, Switch, Tree
+from textual.widgets import Footer, Header, Static, Tree
 
 from devmem_tui.commands.grammar import has_separator, split_commands
-from devmem_tui.commands.numbers import parse_number
 from devmem_tui.commands.registry import Result
 from devmem_tui.commands.session import Session, load_all
-from devmem_tui.engine.errors import DevmemError
 from devmem_tui.engine.machine import Machine
-from devmem_tui.engine.units import fmt_size
 from devmem_tui.files import write_atomic
 from devmem_tui.frontends.autosave import Autosave
 from devmem_tui.frontends.output import (
-    EXIT_FAIL,
-    EXIT_OK,
     EXIT_USAGE,
     LogEntry,
     LogLine,
@@ -44,8 +39,9 @@ from devmem_tui.frontends.output import (
     log_entry,
 )
 from devmem_tui.frontends.tui import model
-from devmem_tui.frontends.tui.bindings import APP_BINDINGS, NAV_ROWS
+from devmem_tui.frontends.tui.bindings import APP_BINDINGS
 from devmem_tui.frontends.tui.heap import settle_heap
+from devmem_tui.frontends.tui.key_actions import KeyActions, KeyActionsHost
 from devmem_tui.frontends.tui.keymap import keymap_path, load_keymap
 from devmem_tui.frontends.tui.provider import DevmemCommands, GuardedCommandPalette
 from devmem_tui.frontends.tui.restore import (
@@ -55,9 +51,7 @@ from devmem_tui.frontends.tui.restore import (
     start_autosave,
 )
 from devmem_tui.frontends.tui.scenario_mode import ScenarioApp
-from devmem_tui.frontends.tui.screens.help import HelpScreen
 from devmem_tui.frontends.tui.screens.policy_map import PolicyMapScreen
-from devmem_tui.frontends.tui.screens.prompt import FindScreen, GotoScreen
 from devmem_tui.frontends.tui.stepper import Stepper
 from devmem_tui.frontends.tui.styles import text_without_color
 from devmem_tui.frontends.tui.widgets.block_map import BlockHead, BlockMap, legend_text
@@ -92,7 +86,7 @@ def keep_last(items: list[Any], n: int) -> None:
         del items[:-n]
 
 
-class DevmemApp(ScenarioApp):
+class DevmemApp(KeyActions, ScenarioApp):
     """Panes: iomem tree, block map, config, details, log; command bar; palette."""
 
     TITLE = "devmem-tui"
@@ -207,7 +201,7 @@ class DevmemApp(ScenarioApp):
         tree = self.query_one(IomemTree)
         tree.reload()
         self.query_one(BlockMap).reload()
-        self._update_block_head()
+        self.update_block_head()
         scenario_error = self.stepper.error if self.stepper is not None else None
         self.query_one(ScenarioPanel).display = bool(self.steps) or scenario_error is not None
         if scenario_error:
@@ -270,7 +264,7 @@ class DevmemApp(ScenarioApp):
             self._zoom_to_focus()
         elif self.screen.maximized is not None and not self._zoomed:
             self.screen.minimize()  # the terminal grew: the panes fit side by side again
-        self._update_block_head()
+        self.update_block_head()
 
     def _pane_of(self, widget: Any) -> Any:
         """The bordered pane holding widget (the tree's or the block map's Pane, the
@@ -463,9 +457,6 @@ class DevmemApp(ScenarioApp):
         display rule."""
         self._write(LogEntry([LogLine(display(text), style)], []))
 
-    def action_toggle_traces(self) -> None:
-        self.query_one(LogView).action_toggle_traces()
-
     def replace_session(self, session: Session) -> None:
         """Carry on with another session (a scenario restarted, a lesson opened): the
         screenshot hook moves to it and every pane shows its machine."""
@@ -493,14 +484,15 @@ class DevmemApp(ScenarioApp):
         if ch.machine_replaced:
             bm.device_name = None
         bm.reload(changed=ch.blocks.get(bm.device_name or "", []))
-        self._update_block_head()
+        self.update_block_head()
         self.query_one(ConfigPanel).sync()
         self._show_details()
 
     def _update_title(self) -> None:
         self.sub_title = display(f"{self.machine.name} · {model.config_words(self.machine.config)}")
 
-    def _update_block_head(self) -> None:
+    def update_block_head(self) -> None:
+        """The block map's heading: the device it shows (another one if that is gone)."""
         bm = self.query_one(BlockMap)
         bm.dev()  # picks a device if the current one is gone
         self.query_one(BlockHead).show(bm.device_name)
@@ -535,7 +527,7 @@ class DevmemApp(ScenarioApp):
 
     @on(BlockMap.CursorMoved)
     def block_moved(self, event: BlockMap.CursorMoved) -> None:
-        self._update_block_head()
+        self.update_block_head()
         dev = self.machine.vmem.get(event.device)
         if dev is None:
             return
@@ -582,126 +574,6 @@ class DevmemApp(ScenarioApp):
         bar.cursor_position = len(text)
         bar.focus()
 
-    # ------------------------------------------------------------------ key actions
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in ("step", "autoplay", "step_back", "restart", "speed"):
-            if not self.steps:
-                return False
-            if action == "step":
-                if isinstance(self.focused, Input | Select | Switch | OptionList):
-                    return False  # their own enter/space
-            return True
-        if action in ("plug", "unplug", "resize", "next_device"):
-            if not self.machine.vmem:
-                return None  # dimmed: nothing to act on
-            if action == "next_device" and len(self.machine.vmem) < 2:
-                return False
-        return True
-
-    def action_config_move(self, step: int) -> None:
-        self.query_one(ConfigPanel).move(step)
-
-    def action_focus_tree(self) -> None:
-        if self.has_class("show-config"):
-            self.remove_class("show-config")
-        self.query_one(IomemTree).focus()
-
-    def action_focus_bar(self) -> None:
-        self.query_one(CommandBar).focus()
-
-    def _block_line(self, verb: str) -> str | None:
-        bm = self.query_one(BlockMap)
-        dev = bm.dev()
-        addr = bm.cursor_addr()
-        if dev is None or addr is None or bm.device_name is None:
-            self.note("✗ no virtio-mem device to act on", "bold red")
-            return None
-        return f"{verb} {bm.device_name} {addr:#x} {fmt_size(dev.device.block_size)}"
-
-    def action_plug(self) -> None:
-        line = self._block_line("plug")
-        if line:
-            self.run_command(line)
-
-    def action_unplug(self) -> None:
-        line = self._block_line("unplug")
-        if line:
-            self.run_command(line)
-
-    def _addr_command(self, fmt: str, page: bool = False) -> None:
-        if self.sel_addr is None:
-            self.note("✗ nothing selected: pick a node or a block first", "bold red")
-            return
-        addr = model.page_floor(self.sel_addr) if page else self.sel_addr
-        self.run_command(fmt.format(addr=f"{addr:#x}"))
-
-    def action_read(self) -> None:
-        self._addr_command("read {addr}")
-
-    def action_write(self) -> None:
-        self._addr_command("write {addr}")
-
-    def action_mmap(self) -> None:
-        self._addr_command("mmap {addr} 4K", page=True)
-
-    def action_kcore(self) -> None:
-        self._addr_command("kcore {addr}")
-
-    def action_resize(self, direction: int) -> None:
-        bm = self.query_one(BlockMap)
-        dev = bm.dev()
-        if dev is None or bm.device_name is None:
-            return
-        d = dev.device
-        step = max(self.machine.memory_block_size, d.block_size)
-        size = max(0, min(d.region_size, d.requested_size + direction * step))
-        self.run_command(f"vmem resize {bm.device_name} {fmt_size(size) if size else '0'}")
-
-    def action_next_device(self) -> None:
-        bm = self.query_one(BlockMap)
-        names = list(self.machine.vmem)
-        if not names:
-            return
-        i = names.index(bm.device_name) if bm.device_name in names else -1
-        bm.set_device(names[(i + 1) % len(names)])
-        self._update_block_head()
-
-    def action_config(self) -> None:
-        panel = self.query_one(ConfigPanel)
-        if self.has_class("narrow"):
-            if self.has_class("show-config") and panel.has_focus_within:
-                self.remove_class("show-config")
-                self.query_one(IomemTree).focus()
-                return
-            self.add_class("show-config")
-        first = next(iter(panel.query("Switch, Select, Input")), None)
-        if first is not None:
-            first.focus()
-
-    def action_find(self) -> None:
-        tree = self.query_one(IomemTree)
-
-        def done(hit: model.Entry | int | None) -> None:
-            if isinstance(hit, model.Entry):
-                self.reveal(hit.start, hit.key)
-            elif hit is not None:
-                self.reveal(hit)
-
-        self.push_screen(FindScreen(tree.find_name), done)
-
-    def action_goto(self) -> None:
-        def done(text: str | None) -> None:
-            if not text:
-                return
-            try:
-                addr = parse_number(text, "address")
-            except DevmemError as e:
-                self.note(f"✗ go to: {e}", "bold red")
-                return
-            self.reveal(addr)
-
-        self.push_screen(GotoScreen(), done)
-
     def reveal(self, addr: int, key: model.ResKey | None = None) -> None:
         """Select addr: the tree node of ``key`` when given (a resource found by name), else
         the deepest node holding addr (expanding its ancestors), the block there, and its
@@ -716,20 +588,11 @@ class DevmemApp(ScenarioApp):
         self._select(addr, entry)
         tree.focus()
 
-    def action_policy_map(self) -> None:
-        self.push_screen(PolicyMapScreen(lambda: self.session.machine))
 
-    def action_badges(self) -> None:
-        self.query_one(IomemTree).toggle_badges()
+if TYPE_CHECKING:  # mypy checks here that the app has all that its key actions use
 
-    def action_help(self) -> None:
-        rows = [
-            (k, f"{title}: {tip}" if tip else title) for k, _, title, tip in self.action_entries()
-        ]
-        self.push_screen(HelpScreen(rows, NAV_ROWS))
-
-    def action_quit_app(self) -> None:
-        self.exit(EXIT_FAIL if self.expect_failures else EXIT_OK)
+    def _key_actions_host(app: DevmemApp) -> KeyActionsHost:
+        return app
 
 
 def run_tui(
