@@ -641,6 +641,7 @@ def _main(argv: list[str] | None) -> int:
     if ns.cmd == "serve":
         return _serve(ns)
     if ns.cmd == "lessons":
+        # lazy: the lessons' modules load only to list them
         from devmem_tui.scenario.lessons import all_lessons, lessons_text
 
         sys.stdout.write(display(lessons_text(all_lessons())) + "\n")
