@@ -17,8 +17,17 @@ from typing import Any
 
 from benchmarks.common import Table, deep_size, environment, fmt_bytes
 from benchmarks.machines import TiB, build_machine, sample_pages
+from benchmarks.suite import _MACHINES, Settings, tui_machine
+from benchmarks.tui_bench import bench_tui
+from devmem_tui.commands.registry import CommandSpec
+from devmem_tui.commands.session import Session
+from devmem_tui.engine import config
+from devmem_tui.engine.iomem import text as it
 from devmem_tui.engine.iomem.tree import F, Resource, ResourceTree, flags_words
 from devmem_tui.engine.machine import Machine
+from devmem_tui.engine.virtio_mem import driver as vmem_driver
+from devmem_tui.frontends.play import play_scenario
+from devmem_tui.scenario import script
 
 
 def _t(fn: Callable[[], object]) -> float:
@@ -85,8 +94,6 @@ def chain_at_key() -> list[str]:
 
 def version_cache() -> list[str]:
     """config.parse_version: lru_cache (KernelConfig.version parsed the string every time)."""
-    from devmem_tui.engine import config
-    from devmem_tui.engine.virtio_mem import driver as vmem_driver
 
     m0, info = build_machine(1_000)
     cached = config.parse_version
@@ -112,7 +119,6 @@ def version_cache() -> list[str]:
 
 def annotation_cache() -> list[str]:
     """iomem_text.annotation: cached per (flags, desc) instead of IntFlag arithmetic per line."""
-    from devmem_tui.engine.iomem import text as it
 
     m, _ = build_machine(10_000)
     new = it.annotation
@@ -144,10 +150,6 @@ def annotation_cache() -> list[str]:
 
 def file_args() -> list[str]:
     """CommandSpec.takes_file: skip the usage matcher for commands that take no file."""
-    from devmem_tui.commands.registry import CommandSpec
-    from devmem_tui.commands.session import Session
-    from devmem_tui.frontends.play import play_scenario
-    from devmem_tui.scenario import script
 
     preset = "qemu-x86-virtio-mem"
     pages = sample_pages(Machine.from_preset(preset).tree, 2_000, seed=5)
@@ -174,7 +176,6 @@ def file_args() -> list[str]:
 
 def full_mask() -> list[str]:
     """virtio_mem/sbm.py: fully plugged memory blocks share one mask int (state size, not time)."""
-    from devmem_tui.engine.virtio_mem import driver as vmem_driver
 
     m0, info = build_machine(1_000)
     m = Machine(m0.tree.copy(), m0.config.copy())
@@ -215,9 +216,7 @@ def lazy_version() -> list[str]:
 def tui_gc_freeze() -> list[str]:
     """tui/heap.settle_heap: freeze the heap after loading a big machine (was: full garbage
     collections walking ~900k objects during keypresses)."""
-    from benchmarks.suite import _MACHINES, Settings, tui_machine
-    from benchmarks.tui_bench import bench_tui
-    from devmem_tui.frontends.tui import app
+    from devmem_tui.frontends.tui import app  # lazy: textual loads only for this comparison
 
     new = app.settle_heap
     worst: dict[str, list[float]] = {"old": [], "new": []}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import os
 import platform
 import statistics
 import sys
@@ -26,8 +27,6 @@ def cpu_model() -> str:
 
 
 def environment() -> dict[str, str]:
-    import os
-
     return {
         "cpu": cpu_model(),
         "cores": str(os.cpu_count()),
@@ -39,12 +38,19 @@ def environment() -> dict[str, str]:
 
 def load_average() -> str:
     """1/5/15-minute load average: the suite shares the machine, so say how busy it was."""
-    import os
-
     try:
         return "/".join(f"{x:.1f}" for x in os.getloadavg())
     except OSError:
         return "n/a"
+
+
+def cli_argv() -> list[str]:
+    """The command that starts the installed devmem-tui: its console script beside this
+    interpreter, else the CLI module run by this interpreter."""
+    exe = os.path.join(os.path.dirname(sys.executable), "devmem-tui")
+    if os.path.exists(exe):
+        return [exe]
+    return [sys.executable, "-m", "devmem_tui.frontends.cli"]
 
 
 def median_time(fn: Callable[[], Any], runs: int) -> tuple[float, list[float]]:

@@ -18,8 +18,7 @@ import sys
 import tempfile
 import time
 
-from benchmarks.common import Table, fmt_s
-from benchmarks.suite import cli_argv
+from benchmarks.common import Table, cli_argv, fmt_s
 
 # The child's own peak, in KiB (the scripts below carry it: importing benchmarks there would
 # add the benchmark modules to what is measured).

@@ -256,7 +256,7 @@ def _badge_check(ctx: Ctx) -> object:
 
 def _badges_ctx(n: int) -> Ctx:
     """resources_ctx with the tree's badges built (a read and an mmap sweep of everything)."""
-    from devmem_tui.frontends.tui.policy import Badges
+    from devmem_tui.frontends.tui.policy import Badges  # a front end's module: loaded here
 
     ctx = resources_ctx(n)
     ctx.extra["badges"] = Badges(ctx.s.machine)
@@ -271,7 +271,7 @@ def _badge_of_node(ctx: Ctx) -> object:
 
 def _badges_build(ctx: Ctx) -> object:
     """The badges swept again (after a change that can move a verdict)."""
-    from devmem_tui.frontends.tui.policy import Badges
+    from devmem_tui.frontends.tui.policy import Badges  # a front end's module: loaded here
 
     return Badges(ctx.s.machine)
 

@@ -18,11 +18,27 @@ from functools import partial
 from typing import Any
 
 from benchmarks import baseline as bl
-from benchmarks.common import Table, deep_size, fmt_bytes, fmt_rate, fmt_s, median_time
+from benchmarks.common import (
+    Table,
+    cli_argv,
+    deep_size,
+    fmt_bytes,
+    fmt_rate,
+    fmt_s,
+    median_time,
+)
 from benchmarks.machines import GenInfo, TiB, build_machine, sample_pages
+from benchmarks.memory import memory as memory_table
+from benchmarks.memory import run_mmaps as run_mmaps_table
+from benchmarks.scaling import scaling as scaling_table
 from benchmarks.snapshots import snapshot
+from benchmarks.sweep_bench import sweep_section
+from benchmarks.tui_bench import bench_tui
+from devmem_tui.engine.devmem import mmap
+from devmem_tui.engine.iomem import text as it
 from devmem_tui.engine.iomem.tree import Resource, ResourceTree
 from devmem_tui.engine.machine import Machine
+from devmem_tui.engine.virtio_mem import driver as vmem_driver
 
 GiB = 1 << 30
 MiB = 1 << 20
@@ -85,8 +101,6 @@ def guarded(title: str, fn: Callable[[], Table]) -> Table:
 
 # ----------------------------------------------------------------------------- (a) + (b)
 def _engine_outcomes(m: Machine, pages: list[int]) -> tuple[list[str], list[str]]:
-    from devmem_tui.engine.devmem import mmap
-
     reads = [m.read(a, 4096).outcome.value for a in pages]
     maps = [mmap.mmap_mem(m, a, 4096, False, dry_run=True).outcome.value for a in pages]
     return reads, maps
@@ -101,11 +115,9 @@ def _engine_reads(m: Machine, pages: list[int]) -> None:
 
 
 def _engine_mmaps(m: Machine, pages: list[int]) -> None:
-    from devmem_tui.engine.devmem import mmap
-
-    mmap = mmap.mmap_mem
+    mmap_mem = mmap.mmap_mem
     for a in pages:
-        mmap(m, a, 4096, False, dry_run=True)
+        mmap_mem(m, a, 4096, False, dry_run=True)
 
 
 _ANSWER: dict[str, dict[str, Callable[..., str]]] = {
@@ -276,8 +288,6 @@ def _vmem_state_size(vm: object) -> int:
 
 def vmem(s: Settings) -> Table:
     """(c) vmem resize 0 -> size -> 0: wall time, tracemalloc peak, device state size."""
-    from devmem_tui.engine.virtio_mem import driver as vmem_driver
-
     t = Table(
         "(c) virtio-mem resize (2 MiB blocks): plug-all and unplug-all",
         [
@@ -403,8 +413,6 @@ def _parent(m: Machine, addr: int) -> Resource:
 # ----------------------------------------------------------------------------- (d)
 def iomem_text(s: Settings) -> Table:
     """(d) /proc/iomem render and parse of the largest map."""
-    from devmem_tui.engine.iomem import text as it
-
     n = s.sizes[-1]
     m, _ = machine(n)
     t = Table(
@@ -443,24 +451,15 @@ def iomem_text(s: Settings) -> Table:
 
 
 # ----------------------------------------------------------------------------- (e) + (f)
-def cli_argv() -> list[str]:
-    exe = os.path.join(os.path.dirname(sys.executable), "devmem-tui")
-    if os.path.exists(exe):
-        return [exe]
-    return [sys.executable, "-m", "devmem_tui.frontends.cli"]
-
-
 def playback(s: Settings) -> Table:
     """(e) `devmem-tui play` of a generated scenario of many read lines."""
     importlib.import_module("devmem_tui.scenario.player")
-    from benchmarks.machines import sample_pages as _sp
-
     t = Table(
         "(e) scenario playback (`devmem-tui play`, subprocess)",
         ["lines", "wall (median)", "lines/s (marginal)"],
     )
     m = Machine.from_preset("qemu-x86-virtio-mem")
-    pages = _sp(m.tree, s.play_lines, seed=5)
+    pages = sample_pages(m.tree, s.play_lines, seed=5)
     walls = {}
     with tempfile.TemporaryDirectory() as d:
         for count in (10, s.play_lines):
@@ -541,8 +540,6 @@ def startup(s: Settings) -> Table:
 def tui_machine(s: Settings) -> Machine:
     """The largest map with a 1 TiB virtio-mem device, half plugged (so the block map shows
     both states and the tree has the device's nodes)."""
-    from devmem_tui.engine.virtio_mem import driver as vmem_driver
-
     m0, info = machine(s.sizes[-1])
     m = Machine(m0.tree.copy(), m0.config.copy(), name="tui-bench")
     vm = vmem_driver.add_device(m, "vmem0", info.vmem_base, TiB, 2 * MiB, 0)
@@ -553,8 +550,6 @@ def tui_machine(s: Settings) -> Machine:
 
 def tui(s: Settings) -> Table:
     """(g) benchmarks/tui_bench.py: first paint and keypress-to-repaint latencies."""
-    from benchmarks.tui_bench import bench_tui
-
     n = s.sizes[-1]
     t = Table(
         f"(g) TUI latency on the {n:,}-resource map with a 1 TiB device "
@@ -592,29 +587,21 @@ def tui(s: Settings) -> Table:
 
 def sweeps(s: Settings) -> Table:
     """(h) benchmarks/sweep_bench.py: sweep cost per map size and on a fragmented 1 TiB device."""
-    from benchmarks.sweep_bench import sweep_section
-
     return sweep_section(s, machine)
 
 
 def scaling(s: Settings) -> Table:
     """(i) benchmarks/scaling.py: every operation against every dimension it could grow with."""
-    from benchmarks.scaling import scaling as scaling_table
-
     return scaling_table(s.quick, 3 if s.quick else 7)
 
 
 def memory(s: Settings) -> Table:
     """(j) benchmarks/memory.py: peak RSS against the number of commands run."""
-    from benchmarks.memory import memory as memory_table
-
     return memory_table(s.quick)
 
 
 def run_mmaps(s: Settings) -> Table:
     """(k) benchmarks/memory.py: n mmaps through ``devmem-tui run``, per mmap."""
-    from benchmarks.memory import run_mmaps as run_mmaps_table
-
     return run_mmaps_table(s.quick)
 
 

@@ -17,6 +17,7 @@ from benchmarks.machines import GenInfo, TiB
 from devmem_tui.engine.devmem import edges
 from devmem_tui.engine.devmem.sweep import OPS, phys_limit, sweep
 from devmem_tui.engine.machine import Machine
+from devmem_tui.engine.virtio_mem import driver as vmem_driver
 
 MiB = 1 << 20
 TARGET_S = 1.0
@@ -30,8 +31,6 @@ def fragmented_tib(m0: Machine, info: GenInfo, runs: int = 10_000, size: int = T
     driver's own sub-block unplug (fake-offline + UNPLUG, as ``unplug_request`` does when it
     cannot remove whole blocks): ``runs`` alternating plugged / unplugged runs, each memory
     block's tail PageOffline, the device's bitmap agreeing with the driver."""
-    from devmem_tui.engine.virtio_mem import driver as vmem_driver
-
     m = Machine(m0.tree.copy(), m0.config.copy(), name=f"tib-{runs}-runs")
     vm = vmem_driver.add_device(m, "vmem0", info.vmem_base, size, 2 * MiB, 0)
     vm.resize(size)

@@ -46,6 +46,7 @@ async def bench_tui_async(
     machine: Machine, size: tuple[int, int] = (120, 40), presses: int = 40
 ) -> dict[str, Any]:
     """The benchmark as a coroutine (for callers already inside an event loop)."""
+    # lazy: textual loads only when the TUI is measured (the suite imports this module)
     from devmem_tui.commands.session import Session
     from devmem_tui.frontends.tui.app import DevmemApp
     from devmem_tui.frontends.tui.widgets.block_map import BlockMap
