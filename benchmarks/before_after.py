@@ -17,7 +17,7 @@ from typing import Any
 
 from benchmarks.common import Table, deep_size, environment, fmt_bytes
 from benchmarks.machines import TiB, build_machine, sample_pages
-from benchmarks.suite import _MACHINES, Settings, tui_machine
+from benchmarks.suite import Settings, clear_machines, tui_machine
 from benchmarks.tui_bench import bench_tui
 from devmem_tui.commands.registry import CommandSpec
 from devmem_tui.commands.session import Session
@@ -224,7 +224,7 @@ def tui_gc_freeze() -> list[str]:
     for _ in range(2):
         for label, fn in (("old", lambda machine, replaced: None), ("new", new)):
             m = tui_machine(Settings())
-            _MACHINES.clear()
+            clear_machines()
             gc.unfreeze()
             gc.collect()
             app.settle_heap = fn

@@ -98,3 +98,9 @@ def attach(obj: object, journal: Journal | None) -> None:
     """Make obj's changes part of journal's transactions (``_journal`` is not itself state:
     setting it records nothing)."""
     object.__setattr__(obj, "_journal", journal)
+
+
+def journal_of(obj: object) -> Journal | None:
+    """The journal obj's changes go to (``attach``), or None: a part built by its owner joins
+    the owner's transactions with ``attach(part, journal_of(owner))``."""
+    return getattr(obj, "_journal", None)

@@ -13,7 +13,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from typing import ClassVar, Protocol
 
-from devmem_tui.engine.journal import Journaled, attach
+from devmem_tui.engine.journal import Journaled, attach, journal_of
 from devmem_tui.engine.mm.memory_blocks import MemoryGroup
 from devmem_tui.engine.runs import RunIndex, RunMap, edges_of_runs
 from devmem_tui.engine.units import ENOSPC
@@ -70,7 +70,7 @@ class BlockMode(Journaled, ABC):
     plug_unit_name: ClassVar[str]  # the unit of plug requests: 'sub-block' / 'big block'
 
     def __init__(self, drv: Driver, first_id: int = 0) -> None:
-        attach(self, getattr(drv, "_journal", None))  # the driver's changes are the machine's
+        attach(self, journal_of(drv))  # the driver's changes are the machine's
         self.drv = drv
         self.first_id = first_id  # first_mb_id / first_bb_id
         self.next_id = first_id  # next_mb_id / next_bb_id
