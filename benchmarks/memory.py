@@ -82,19 +82,22 @@ def _root() -> str:
     return os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def peak_rss_kib(args: list[str]) -> int:
+def peak_rss_kib(args: list[str], stdin_path: str | None = None) -> int:
     """The peak resident set of ``devmem-tui ARGS`` run in a child process, in KiB (its output
-    is discarded)."""
+    is discarded); ``stdin_path`` is fed to it as standard input (the REPL's piped mode)."""
     with tempfile.TemporaryDirectory() as tmp:
         hwm = os.path.join(tmp, "hwm")
-        subprocess.run(
-            [sys.executable, "-c", CLI_SCRIPT, *args],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            check=True,
-            cwd=_root(),
-            env={**os.environ, "DEVMEM_BENCH_HWM": hwm},
-        )
+        with open(stdin_path or os.devnull, "rb") as stdin:
+            subprocess.run(
+                [sys.executable, "-c", CLI_SCRIPT, *args],
+                stdin=stdin,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                check=True,
+                cwd=_root(),
+                # the REPL keeps its history in the state folder: a scratch one
+                env={**os.environ, "DEVMEM_BENCH_HWM": hwm, "XDG_STATE_HOME": tmp},
+            )
         with open(hwm, encoding="ascii") as f:
             return int(f.read())
 
@@ -118,9 +121,13 @@ def memory(quick: bool) -> Table:
         ["front end", "commands", "peak RSS", "growth", "allowed", "ok"],
     )
     with tempfile.TemporaryDirectory() as tmp:
-        for what in ("run", "play"):
-            a = peak_rss_kib([what, _script(small, tmp)])
-            b = peak_rss_kib([what, _script(large, tmp)])
+        for what in ("run", "play", "repl"):
+            if what == "repl":  # the REPL reads its commands from a pipe
+                a = peak_rss_kib(["repl"], _script(small, tmp))
+                b = peak_rss_kib(["repl"], _script(large, tmp))
+            else:
+                a = peak_rss_kib([what, _script(small, tmp)])
+                b = peak_rss_kib([what, _script(large, tmp)])
             grow = (b - a) / 1024
             t.rows.append([what, f"{small:,}", f"{a / 1024:.1f} MiB", "", "", ""])
             ok = "yes" if grow <= 10 else "NO"
