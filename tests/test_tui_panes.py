@@ -15,8 +15,14 @@ import pytest
 
 os.environ["TEXTUAL_ANIMATIONS"] = "none"
 
+from rich.cells import cell_len  # noqa: E402
+from rich.color import Color as RichColor  # noqa: E402
+from rich.style import Style  # noqa: E402
 from test_tui import type_command  # noqa: E402
-from textual.widgets import Input, OptionList, Select, Switch  # noqa: E402
+from textual.color import Color  # noqa: E402
+from textual.filter import monochrome_style  # noqa: E402
+from textual.geometry import Region  # noqa: E402
+from textual.widgets import Footer, Header, Input, OptionList, Select, Switch  # noqa: E402
 from textual.widgets._select import SelectOverlay  # noqa: E402
 
 from devmem_tui.commands.session import Session  # noqa: E402
@@ -336,6 +342,61 @@ async def test_no_color_draws_emphasis_not_grey(monkeypatch: pytest.MonkeyPatch)
         used = {seg.style.color.name for s in strips for seg in s if seg.style and seg.style.color}
         assert not used & COLOURS, used
         assert any(seg.style and seg.style.bold for s in strips for seg in s)
+
+
+def region_styles(app: DevmemApp, region: Region) -> list[tuple[str, Style]]:
+    """(text, style as a NO_COLOR terminal gets it) of every visible non-blank segment in a
+    region of the screen (Textual's Monochrome filter applied, as under NO_COLOR)."""
+    out = []
+    for y, strip in enumerate(app.screen._compositor.render_strips()):
+        if not region.y <= y < region.bottom:
+            continue
+        x = 0
+        for seg in strip:
+            width = cell_len(seg.text)
+            if seg.text.strip() and seg.style and x < region.right and x + width > region.x:
+                out.append((seg.text, monochrome_style(seg.style)))
+            x += width
+    return out
+
+
+async def test_no_color_muted_text_is_in_the_normal_foreground(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Muted colours (the footer's keys, the legends, the config keys, the subtitle, pane
+    titles) grey to dark grey on dark grey under NO_COLOR; there they are in the normal
+    foreground, keys and the focused pane's title reversed instead."""
+    monkeypatch.setenv("NO_COLOR", "1")
+    app = make_app()
+    async with app.run_test(size=(160, 48)) as pilot:
+        await pilot.pause()
+        normal = RichColor.parse(app.get_css_variables()["foreground"])
+        normal = Color.from_rich_color(normal).monochrome.rich_color
+        footer = app.query_one(Footer).region
+        header = app.query_one(Header).region
+        legend = app.query_one("#tree-legend").region
+        keys = [w.region for w in app.query(".cfg-key")]
+        pane = app.query_one("#details").region
+        parts = {
+            "footer": region_styles(app, footer),
+            "subtitle": [p for p in region_styles(app, header) if "qemu" in p[0]],
+            "legend": region_styles(app, legend),
+            "config keys": [p for r in keys for p in region_styles(app, r)],
+            "pane title": region_styles(app, Region(pane.x, pane.y, pane.width, 1)),
+        }
+        for what, styles in parts.items():
+            assert styles, what
+            for text, style in styles:
+                if set(text) <= set("─╭╮▏"):  # border lines
+                    continue
+                assert style.color == normal and not style.dim, (what, text, style)
+        key = next(st for text, st in parts["footer"] if text.strip() == "?")
+        assert key.bold and key.reverse
+        app.query_one(IomemTree).focus()
+        await pilot.pause()
+        tree_pane = app.query_one("#tree-pane").region
+        title = [st for text, st in region_styles(app, tree_pane) if text.strip() == "iomem"]
+        assert title and title[0].reverse
 
 
 # ----------------------------------------------------------------------------- 12, 13: lessons

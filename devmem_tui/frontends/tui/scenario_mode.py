@@ -7,6 +7,8 @@ before a step, and opening a lesson from the palette.
 step back start over on a fresh session (``app.new_session()``, built from the same options
 as the first) and replay the steps before the one to go back to, without logging them: the
 machine has no undo, and replaying from the start is what makes "back" exact.
+
+Being the base class, it also formats the title bar for NO_COLOR (``format_title``).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from textual.app import App
+from textual.content import Content
 from textual.timer import Timer
 
 from devmem_tui.commands.cmd_session import OUTCOME_WORDS
@@ -54,6 +57,13 @@ class ScenarioApp(App[int]):
 
     def replace_session(self, session: Session) -> None:
         raise NotImplementedError
+
+    def format_title(self, title: str, sub_title: str) -> Content:
+        """The title bar. Textual dims the subtitle, which NO_COLOR's greys make dark grey on
+        dark grey: there the title is bold and the subtitle in the normal foreground."""
+        if not self.no_color or not sub_title:
+            return super().format_title(title, sub_title)
+        return Content.assemble((title, "bold"), " — ", sub_title)
 
     # ------------------------------------------------------------------ stepping
     def action_step(self) -> None:
