@@ -116,3 +116,17 @@ def test_bad_duration() -> None:
 )
 def test_fmt_size(n: int, text: str) -> None:
     assert fmt_size(n) == text
+
+
+@pytest.mark.parametrize(
+    ("n", "text"),
+    [
+        (100, "100"),
+        (3 << 29, "1.5G"),  # as without decimal=True wherever three decimals do
+        (0x33E0C0, "3320.1875K"),  # not hex: the iomem tree's size column
+        (4097, "4.0009765625K"),  # a KiB divides into ten decimals at most
+        ((1 << 64) - 4096, "18014398509481980K"),  # integers: a float would round this
+    ],
+)
+def test_fmt_size_decimal(n: int, text: str) -> None:
+    assert fmt_size(n, decimal=True) == text

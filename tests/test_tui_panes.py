@@ -10,6 +10,7 @@ Screens are read as text from the compositor (``screen_lines``), as a terminal s
 from __future__ import annotations
 
 import os
+import re
 
 import pytest
 
@@ -233,6 +234,7 @@ async def test_160_block_rows_carry_a_memory_block_label() -> None:
 def test_tree_rows_line_up_and_ranges_pad_alike() -> None:
     assert model.fmt_range(0x5C0000000, 0x3FFFFFFFFFFF) == "5c0000000-3fffffffffff"
     assert model.fmt_range(0x1000, 0x9FBFF) == "00001000-0009fbff"
+    assert model.fmt_range(0x1000, 0x9FBFF, 12) == "000000001000-00000009fbff"
 
 
 async def test_leaves_are_indented_like_expandable_rows() -> None:
@@ -240,9 +242,38 @@ async def test_leaves_are_indented_like_expandable_rows() -> None:
     async with app.run_test(size=(160, 48)) as pilot:
         await pilot.pause()
         rows = pane_lines(app, "#tree-pane")
-        leaf = next(r for r in rows if "Reserved" in r and "00000000" in r)
-        node = next(r for r in rows if "00100000" in r)
-        assert leaf.index("00000000") == node.index("00100000")
+        leaf = next(r for r in rows if "Reserved" in r and "000000000000-" in r)
+        node = next(r for r in rows if "000000100000-" in r)
+        assert leaf.index("000000000000-") == node.index("000000100000-")
+
+
+TREE_ROW = re.compile(r"([0-9a-f]+)-([0-9a-f]+) +(\S+)  ")
+
+
+async def test_tree_columns_line_up_at_every_depth() -> None:
+    """One address width for the whole map (the last hole needs 12 digits), one
+    right-aligned size column for top-level and child rows alike, and sizes in units
+    (the kernel's data section is 3320.1875K, which fmt_size alone writes in hex)."""
+    app = make_app()
+    async with app.run_test(size=(160, 48)) as pilot:
+        await pilot.pause()
+        tree = app.query_one(IomemTree)
+        tree.focus()
+        await pilot.press("z")
+        for addr in (0xF0000, 0x1DC00000):
+            tree.node_at(addr)
+        await pilot.pause()
+        rows = [TREE_ROW.search(r) for r in pane_lines(app, "#tree-pane")]
+        found = [m for m in rows if m is not None]
+        assert len(found) >= 28
+        assert {len(m.group(1)) for m in found} == {len(m.group(2)) for m in found} == {12}
+        assert len({m.end(3) for m in found}) == 1  # sizes end in one column
+        sizes = {m.group(3) for m in found}
+        assert {"3320.1875K", "16396K", "3070.875M", "64K"} <= sizes
+        assert not any(s.startswith("0x") for s in sizes)
+        child = next(m for m in found if m.group(1) == "0000000f0000" and m.start(1) > 4)
+        top = next(m for m in found if m.group(1) == "0000000f0000" and m is not child)
+        assert child.start(1) == top.start(1) + tree.guide_depth  # a child is indented
 
 
 # ----------------------------------------------------------------------------- 9: config, find

@@ -40,20 +40,32 @@ def errno_name(rc: int) -> str:
     return f"-{name}" if name else str(rc)
 
 
-def fmt_size(n: int) -> str:
+def fmt_size(n: int, decimal: bool = False) -> str:
     """A byte count, exactly: below 1 KiB in decimal (100), else in the largest binary unit
     that writes it with at most three decimals (128M, 1G, 1.5G, 14.75G, 3K), else in hex
-    (0x1001): never rounded."""
+    (0x1001): never rounded. With ``decimal`` (a column of sizes, which reads best all in
+    units) the last form is K with as many decimals as it takes instead (3320.1875K,
+    4.0009765625K: a KiB divides into at most ten)."""
     if n < KiB:
         return str(n)
     for unit, scale in _UNITS:
         if n >= scale:
-            if n % scale == 0:
-                return f"{n // scale}{unit}"
-            for digits in (1, 2, 3):
+            for digits in (0, 1, 2, 3):
                 if (n * 10**digits) % scale == 0:
-                    return f"{n / scale:.{digits}f}{unit}"
+                    return _decimals(n, scale, digits) + unit
+    if decimal:
+        digits = next(d for d in range(4, 11) if (n * 10**d) % KiB == 0)
+        return _decimals(n, KiB, digits) + "K"
     return f"{n:#x}"
+
+
+def _decimals(n: int, scale: int, digits: int) -> str:
+    """n / scale with ``digits`` decimals, which the caller knows to be exact (integers:
+    a float would round a size past 2**53)."""
+    whole, rest = divmod(n, scale)
+    if not digits:
+        return str(whole)
+    return f"{whole}.{rest * 10**digits // scale:0{digits}d}"
 
 
 def fmt_size_approx(n: int) -> str:

@@ -104,11 +104,17 @@ def child_entries(res: Resource, cfg: KernelConfig | None = None) -> list[Entry]
     return [entry_for(c, cfg) for c in res.children]
 
 
-def fmt_range(start: int, end: int) -> str:
+def fmt_range(start: int, end: int, digits: int = 8) -> str:
     """A range as /proc/iomem writes it: start and end each in hex, at least 8 digits
     (kernel/resource.c r_show(): ``%0*llx`` with width 8 for iomem), for resources and
-    holes alike."""
-    return f"{start:08x}-{end:08x}"
+    holes alike; the tree asks for more digits so that its rows line up."""
+    return f"{start:0{digits}x}-{end:0{digits}x}"
+
+
+def addr_digits(entries: list[Entry]) -> int:
+    """Hex digits for every address of a map whose top-level rows are ``entries``: at least
+    8, as /proc/iomem, and as many as the highest end needs (children lie inside)."""
+    return max([8] + [len(f"{e.end:x}") for e in entries])
 
 
 # --------------------------------------------------------------------------- block map

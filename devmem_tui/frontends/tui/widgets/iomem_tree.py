@@ -26,11 +26,15 @@ if TYPE_CHECKING:
     from devmem_tui.engine.machine import Machine
 
 Node = TreeNode[model.Entry]
-COMPACT_BELOW = 48  # pane width (cells) below which labels drop the range end
+# Pane width (cells) below which labels drop the range end, for 8-digit addresses; each
+# digit more costs two cells (start and end), so wider addresses go compact sooner.
+COMPACT_BELOW = 48
 
 
 def size_text(entry: model.Entry) -> str:
-    return fmt_size(entry.end - entry.start + 1)
+    """The exact size, in units even where ``fmt_size`` would write hex: the tree's sizes
+    are a column, read down."""
+    return fmt_size(entry.end - entry.start + 1, decimal=True)
 
 
 def entry_label(
@@ -39,11 +43,13 @@ def entry_label(
     size_width: int = 0,
     compact: bool = False,
     badges: Badges | None = None,
+    digits: int = 8,
 ) -> Text:
-    """Glyph, range, size (exact, right-aligned in ``size_width`` so siblings line up; before
-    the name, so a narrow pane cuts the name, not the size), the read/mmap verdict badges
-    while they show (lined up the same way), name. ``compact`` (a narrow pane) gives the
-    start address only: the details pane has the whole range. Names come from a user's
+    """Glyph, range (each address in ``digits`` hex digits), size (exact, right-aligned in
+    ``size_width``; before the name, so a narrow pane cuts the name, not the size), the
+    read/mmap verdict badges while they show, name. The tree picks ``digits`` and
+    ``size_width`` so that every row's columns line up. ``compact`` (a narrow pane) gives
+    the start address only: the details pane has the whole range. Names come from a user's
     /proc/iomem, so this is a rich Text, never markup (Textual parses a str label as
     markup), and shown through ``display`` (no escape sequence or line break of a name
     reaches the terminal)."""
@@ -52,7 +58,9 @@ def entry_label(
     t = Text()
     t.append(glyph, style=style)
     t.append(" ")
-    where = f"{entry.start:08x}" if compact else model.fmt_range(entry.start, entry.end)
+    where = (
+        f"{entry.start:0{digits}x}" if compact else model.fmt_range(entry.start, entry.end, digits)
+    )
     t.append(where, style="dim" if hole else "")
     t.append(f" {size_text(entry):>{size_width}}  ", style="dim")
     if badges is not None:
@@ -65,8 +73,14 @@ def entry_label(
     return t
 
 
-def _size_width(entries: list[model.Entry]) -> int:
-    return max((len(size_text(e)) for e in entries), default=0)
+def node_depth(node: Node) -> int:
+    """0 for a top-level node (the root is hidden), 1 for its children, and so on."""
+    depth = -1
+    parent = node.parent
+    while parent is not None:
+        depth += 1
+        parent = parent.parent
+    return depth
 
 
 class IomemTree(Tree[model.Entry]):
@@ -91,9 +105,15 @@ class IomemTree(Tree[model.Entry]):
         self.highlight: set[model.ResId] = set()
         self.compact = False  # labels without the range end, for a narrow pane
         self.badges: Badges | None = None  # the read/mmap verdicts, while they show (`v`)
+        self.digits = 8  # hex digits of every address shown (see "building" below)
+        self.size_edge = 0
+
+    def compact_at(self, width: int) -> bool:
+        """Whether a pane this wide shows start addresses only (see COMPACT_BELOW)."""
+        return width < COMPACT_BELOW + 2 * (self.digits - 8)
 
     def on_resize(self, event: events.Resize) -> None:
-        compact = event.size.width < COMPACT_BELOW
+        compact = self.compact_at(event.size.width)
         if compact != self.compact:
             self.compact = compact
             self.reload()
@@ -123,12 +143,22 @@ class IomemTree(Tree[model.Entry]):
         return text_without_color(text) if self.app.no_color else text
 
     # ------------------------------------------------------------------ building
-    def _label(self, entry: model.Entry, size_width: int) -> Text:
-        changed = (entry.start, entry.name) in self.highlight and entry.resource is not None
-        return entry_label(entry, changed, size_width, self.compact, self.badges)
+    # Every row's columns line up, whatever its depth: one address width for the whole map
+    # (``digits``), and the size column ends ``size_edge`` cells after a top-level label's
+    # start, so a row ``depth`` levels down (indented by guide_depth cells each) pads its
+    # size to ``size_edge - guide_depth * depth``. Children are built lazily, so the column
+    # widens (and every built row is relabelled) when an expanded node needs more room.
+    def _size_width(self, depth: int) -> int:
+        return self.size_edge - self.guide_depth * depth
 
-    def _add(self, parent: Node, entry: model.Entry, size_width: int = 0) -> Node:
-        label = self._label(entry, size_width)
+    def _label(self, entry: model.Entry, depth: int) -> Text:
+        changed = (entry.start, entry.name) in self.highlight and entry.resource is not None
+        return entry_label(
+            entry, changed, self._size_width(depth), self.compact, self.badges, self.digits
+        )
+
+    def _add(self, parent: Node, entry: model.Entry, depth: int) -> Node:
+        label = self._label(entry, depth)
         if entry.has_children:
             node = parent.add(label, data=entry, allow_expand=True)
         else:
@@ -136,10 +166,14 @@ class IomemTree(Tree[model.Entry]):
         return node
 
     def _add_all(self, parent: Node, entries: list[model.Entry]) -> None:
-        """Siblings, their sizes aligned to the widest of them."""
-        width = _size_width(entries)
+        """Children of ``parent``, the size column widened for them first if need be."""
+        depth = node_depth(parent) + 1
+        need = max((self.guide_depth * depth + len(size_text(e)) for e in entries), default=0)
+        if need > self.size_edge:
+            self.size_edge = need
+            self._relabel()
         for e in entries:
-            self._add(parent, e, width)
+            self._add(parent, e, depth)
 
     # ------------------------------------------------------------------ verdict badges
     def toggle_badges(self) -> bool:
@@ -156,16 +190,14 @@ class IomemTree(Tree[model.Entry]):
             self._relabel()
 
     def _relabel(self) -> None:
-        """New labels for every node built so far, siblings aligned as ``_add_all`` does."""
-        stack: list[Node] = [self.root]
+        """New labels for every node built so far."""
+        stack: list[tuple[Node, int]] = [(self.root, -1)]
         while stack:
-            parent = stack.pop()
-            kids = [n for n in parent.children if n.data is not None]
-            width = _size_width([n.data for n in kids if n.data is not None])
-            for n in kids:
-                assert n.data is not None
-                n.set_label(self._label(n.data, width))
-                stack.append(n)
+            parent, depth = stack.pop()
+            for n in parent.children:
+                if n.data is not None:
+                    n.set_label(self._label(n.data, depth + 1))
+                    stack.append((n, depth + 1))
         pane = self.parent
         if isinstance(pane, Widget):  # the pane says what the badges mean
             pane.border_subtitle = badge_legend() if self.badges is not None else ""
@@ -201,7 +233,12 @@ class IomemTree(Tree[model.Entry]):
         cur_key = cur.data.key if cur is not None and cur.data is not None else None
         cur_addr = cur.data.start if cur is not None and cur.data is not None else None
         self.clear()
-        self._add_all(self.root, model.top_entries(self.machine))
+        top = model.top_entries(self.machine)
+        self.digits = model.addr_digits(top)
+        if self.size.width:  # a map with wider addresses than before may need compact rows
+            self.compact = self.compact_at(self.size.width)
+        self.size_edge = 0
+        self._add_all(self.root, top)
         for start, name in self.highlight:
             chain = self.machine.tree.chain_at(start)
             for i, res in enumerate(chain):
