@@ -23,7 +23,7 @@ from devmem_tui.frontends.tui import model  # noqa: E402
 from devmem_tui.frontends.tui.app import DevmemApp  # noqa: E402
 from devmem_tui.frontends.tui.keymap import load_keymap  # noqa: E402
 from devmem_tui.frontends.tui.provider import palette_entries  # noqa: E402
-from devmem_tui.frontends.tui.screens.help import HelpScreen  # noqa: E402
+from devmem_tui.frontends.tui.screens.help import HelpScreen, HelpText  # noqa: E402
 from devmem_tui.frontends.tui.widgets.block_map import BlockMap  # noqa: E402
 from devmem_tui.frontends.tui.widgets.command_bar import CommandBar  # noqa: E402
 from devmem_tui.frontends.tui.widgets.config_panel import ConfigPanel  # noqa: E402
@@ -419,7 +419,7 @@ async def test_help_key_lists_keys_and_every_command_then_quit() -> None:
         await pilot.press("question_mark")
         await pilot.pause()
         assert isinstance(app.screen, HelpScreen)
-        body = str(app.screen.query_one("#help-body", Static).render())
+        body = app.screen.query_one(HelpText).plain
         for spec in all_specs():
             assert spec.usages[0] in body
         assert "kcore" in body and "Moving around" in body

@@ -26,11 +26,11 @@ from textual.geometry import Region  # noqa: E402
 from textual.widgets import Footer, Header, Input, OptionList, Select, Switch  # noqa: E402
 from textual.widgets._select import SelectOverlay  # noqa: E402
 
-from devmem_tui.commands.session import Session  # noqa: E402
+from devmem_tui.commands.session import Session, all_specs  # noqa: E402
 from devmem_tui.frontends.tui import model  # noqa: E402
 from devmem_tui.frontends.tui.app import DevmemApp  # noqa: E402
 from devmem_tui.frontends.tui.provider import DevmemCommands, palette_entries  # noqa: E402
-from devmem_tui.frontends.tui.screens.help import HelpScreen  # noqa: E402
+from devmem_tui.frontends.tui.screens.help import HelpScreen, HelpText  # noqa: E402
 from devmem_tui.frontends.tui.screens.prompt import FindScreen, QuizScreen  # noqa: E402
 from devmem_tui.frontends.tui.widgets.block_map import BlockMap  # noqa: E402
 from devmem_tui.frontends.tui.widgets.command_bar import CommandBar, usage_hint  # noqa: E402
@@ -180,9 +180,44 @@ async def test_palette_and_hint_keep_brackets() -> None:
         await pilot.press("question_mark")
         await pilot.pause()
         assert isinstance(app.screen, HelpScreen)
-        body = str(app.screen.query_one("#help-body").render())
+        body = app.screen.query_one(HelpText).plain
         assert "plug DEV ADDR SIZE" in body and "plug DEV ADDR BLOCK" not in body
         assert "SI STRICT_DEVMEM and IO_STRICT_DEVMEM" in body
+
+
+def test_each_form_of_a_command_has_its_own_line() -> None:
+    """The hint narrows to the form being typed and says what that form does, not the
+    summary of the whole command; every command with several forms has a line per form."""
+    hint = usage_hint("vmem res").plain
+    assert hint.startswith("vmem resize DEV SIZE  — set a device's requested-size")
+    assert "list virtio-mem devices" not in hint and "hot-add" not in hint
+    assert usage_hint("machine arm").plain.endswith("— start a fresh machine from PRESET")
+    for spec in all_specs():
+        if len(spec.usages) > 1:
+            assert len(spec.forms) == len(spec.usages), spec.name
+            assert len(set(spec.forms)) == len(spec.forms), spec.name
+            for usage, form in zip(spec.usages, spec.forms, strict=True):
+                assert spec.form_summary(usage) == form
+
+
+async def test_help_rows_hang_under_their_text_at_80x24() -> None:
+    """A help row that wraps continues under its text (keys) or under its usage's line
+    (commands at 80 columns, their summaries on lines of their own), never at column 1."""
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await pilot.press("question_mark")
+        await pilot.pause()
+        pane = app.screen.query_one(HelpText)
+        starts = {p.text.plain for p in pane.content if not p.text.plain.startswith(" ")}
+        lines = [strip.text for strip in pane._strips]
+        stray = [ln for ln in lines if ln.strip() and not ln.startswith(" ")]
+        stray = [ln for ln in stray if not any(s.startswith(ln.rstrip()) for s in starts)]
+        assert not stray
+        plug = next(i for i, ln in enumerate(lines) if "Plug: plug DEV ADDR SIZE" in ln)
+        assert lines[plug + 1].startswith(" " * 17) and lines[plug + 1].strip()
+        read = next(i for i, ln in enumerate(lines) if ln.strip() == "read ADDR [LEN]")
+        assert lines[read + 1].startswith("      read() /dev/mem")
 
 
 # ----------------------------------------------------------------------------- 6: small screens

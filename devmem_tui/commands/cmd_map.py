@@ -34,6 +34,7 @@ def _resource_data(res: Resource, depth: int) -> dict[str, Any]:
     "machine",
     "machine PRESET",
     summary="list the machine presets, or start a fresh machine from one",
+    forms=("list the machine presets", "start a fresh machine from PRESET"),
     help="A fresh machine: the preset's /proc/iomem, its virtio-mem devices (probed if the\n"
     "config can build the driver), no mappings (ids restart at m1), clock 0. The config\n"
     "stays, except arch, which the preset decides.\nExample: machine arm64-virt",

@@ -117,6 +117,12 @@ def _looks_like_iomem(path: str) -> bool:
     "export policy-map FILE [read|write|mmap|kcore] [RANGE] --vs-saved FILE",
     summary="write a screenshot (TUI only), the map as annotated /proc/iomem text, the "
     "session as JSON, the machine as a snapshot, or a policy-map picture",
+    forms=(
+        "a screenshot (TUI only), annotated /proc/iomem text, the session, or a snapshot",
+        "the sweep of OP (default read) as an SVG picture",
+        "a picture of what changes under the config with these keys changed",
+        "a picture of what changes against a saved session or a snapshot",
+    ),
     help="export iomem FILE     the map with [flags] annotations; 'load iomem FILE' reads it\n"
     "export json FILE      the same JSON document as 'save'\n"
     "export snapshot FILE  the machine as 'devmem-tui snapshot' would have read it: the\n"
@@ -202,6 +208,10 @@ def _export_policy_map(session: Session, args: list[str]) -> Result:
     "record FILE [force]",
     "record stop",
     summary="write every following command and its outcome to FILE as a scenario",
+    forms=(
+        "write every following command and its outcome to FILE as a scenario",
+        "stop recording",
+    ),
     help="Each command is written with an 'expect OUTCOME' line after it; usage errors\n"
     "become comments. 'record stop' ends it. Play the file with 'devmem-tui play FILE'.\n"
     "If the session is not fresh when recording starts, the file first restores it\n"
@@ -269,6 +279,10 @@ def parse_expect(args: list[str]) -> tuple[str, str]:
     "expect OUTCOME",
     "expect output TEXT",
     summary="scenario check: the previous command's outcome, or that its output contains TEXT",
+    forms=(
+        "scenario check: the previous command's outcome",
+        "scenario check: the previous command's output contains TEXT",
+    ),
     help="A failed expect is reported as file:line: expected EPERM, got OK (read 0x100000)\n"
     "and makes 'devmem-tui play' exit 1.",
     group="scenario",

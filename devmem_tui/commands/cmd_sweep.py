@@ -15,6 +15,11 @@ from devmem_tui.commands.sweeps import diff_text, parse_job, sweep_text
     "sweep read|write|mmap|kcore [RANGE] --vs-saved FILE",
     summary="the address space cut into ranges where a one-page access ends alike; --vs: what "
     "changes",
+    forms=(
+        "the address space cut into ranges where a one-page access ends alike",
+        "the ranges whose outcome changes under the config with these keys changed",
+        "the ranges whose outcome changes against a saved session or a snapshot",
+    ),
     help="Every range where a 4 KiB access of any page gets the same outcome for the same\n"
     "reason: RANGE, SIZE, OUTCOME and the deciding check (kernel function, what it said,\n"
     "the resource it named; <page> stands for the page's own address or pfn). The row\n"

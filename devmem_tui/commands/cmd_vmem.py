@@ -55,6 +55,11 @@ def _report_data(report: vd.VmemReport) -> dict[str, Any]:
     "[persistent-suspend=on|off]",
     "vmem resize DEV SIZE",
     summary="list virtio-mem devices (info memory-devices), hot-add one, or set requested-size",
+    forms=(
+        "list virtio-mem devices (info memory-devices)",
+        "hot-add a virtio-mem device",
+        "set a device's requested-size: the driver plugs or unplugs to meet it",
+    ),
     help=(
         "vmem: every device as QEMU 'info memory-devices' prints it (memaddr, node,\n"
         "requested-size, size = plugged, max-size, block-size, memdev), plus the usable\n"

@@ -6,7 +6,10 @@ they return a ``Result``.
 
 A handler is ``def handler(session, args: list[str]) -> Result`` registered with
 ``@command("read", "read ADDR [LEN]", summary=..., help=...)``; usage strings follow
-``commands.grammar``. A handler raises ``UsageError`` (or any ``DevmemError``) for a command
+``commands.grammar``. A command with several forms (usages) gives each its own short line
+with ``forms=(...)``, one per usage in the same order: the command bar's hint narrows to the
+form being typed and shows that line, and the help lists every form with its own.
+A handler raises ``UsageError`` (or any ``DevmemError``) for a command
 that cannot run; it must validate everything before it changes any state, so a failed command
 leaves the session exactly as it was.
 
@@ -93,6 +96,7 @@ class CommandSpec(Generic[S]):
     group: str = "general"
     mutates: bool = True
     aliases: tuple[str, ...] = ()
+    forms: tuple[str, ...] = ()  # what each usage does, in the order of ``usages``
 
     # say, expect, pause: words that steer a scenario rather than the machine. They do not
     # replace the session's last result (an `expect` after `say` checks the command before
@@ -103,6 +107,14 @@ class CommandSpec(Generic[S]):
 
     def __post_init__(self) -> None:
         self.scenario_only = self.group == SCENARIO_GROUP
+        if self.forms and len(self.forms) != len(self.usages):
+            raise ValueError(f"{self.name}: {len(self.usages)} usages, {len(self.forms)} forms")
+
+    def form_summary(self, usage: str) -> str:
+        """What one of the usages does: its line in ``forms``, else the command's summary."""
+        if self.forms and usage in self.usages:
+            return self.forms[self.usages.index(usage)]
+        return self.summary
 
     @cached_property
     def usage_slots(self) -> tuple[list[Slot], ...]:
@@ -119,7 +131,10 @@ class CommandSpec(Generic[S]):
         return not any(grammar.takes_no_args(slots) for slots in self.usage_slots)
 
     def usage_text(self) -> str:
-        return "\n".join(f"  {u}" for u in self.usages)
+        """Every usage, each with what it does when the forms say."""
+        if not self.forms:
+            return "\n".join(f"  {u}" for u in self.usages)
+        return "\n".join(f"  {u}\n      {f}" for u, f in zip(self.usages, self.forms, strict=True))
 
     def full_help(self) -> str:
         text = f"{self.usages[0]}\n    {self.summary}\n"
@@ -153,12 +168,13 @@ class Registry(Generic[S]):
         group: str = "general",
         mutates: bool = True,
         aliases: tuple[str, ...] = (),
+        forms: tuple[str, ...] = (),
     ) -> Callable[[Handler[S]], Handler[S]]:
         """Register a command handler."""
 
         def deco(fn: Handler[S]) -> Handler[S]:
             self.specs[name] = CommandSpec(
-                name, list(usages) or [name], summary, help, fn, group, mutates, aliases
+                name, list(usages) or [name], summary, help, fn, group, mutates, aliases, forms
             )
             for a in aliases:
                 self.aliases[a] = name

@@ -100,7 +100,7 @@ def usage_hint(text: str) -> Text:
     usages = matching_usages(spec, [w.text for w in words[1:]], typing)
     if len(usages) > 1:  # the forms are what matter here; `help` has the summary
         return Text(" | ".join(usages), style="dim")
-    return Text(f"{usages[0]}  — {spec.summary}", style="dim")
+    return Text(f"{usages[0]}  — {spec.form_summary(usages[0])}", style="dim")
 
 
 class CommandBar(Input):
