@@ -89,7 +89,7 @@ async def test_lesson_opens_every_tab_stepping_that_lesson() -> None:
                 html = await page.text()
             assert "<title>devmem-tui · lesson 3: The first megabyte" in html
             async with http.ws_connect(ws_url(served)) as ws:
-                text = await screen_text(ws, "03-first-megabyte.scenario")
+                text = await screen_text(ws, "lesson 3: The first megabyte")
                 assert "step 0/" in text
                 (tab,) = served.tabs()
                 cmdline = Path(f"/proc/{tab}/cmdline").read_bytes().split(b"\0")

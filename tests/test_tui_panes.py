@@ -466,6 +466,32 @@ async def test_no_color_muted_text_is_in_the_normal_foreground(
 
 
 # ----------------------------------------------------------------------------- 12, 13: lessons
+@pytest.mark.parametrize("size", [(120, 40), (160, 48)])
+async def test_a_lesson_is_named_alike_however_it_opens(size: tuple[int, int]) -> None:
+    """`play --tui --lesson 2` and the palette's "lesson 6" both title the panel with the
+    lesson's number and title (not the file name); progress and keys fit on one row."""
+    lesson = find_lesson("2")
+    app = make_app(scenario=lesson.path, quiz=True)
+    async with app.run_test(size=size) as pilot:
+        await pilot.pause()
+        panel = app.query_one("#scenario")
+        two = f"lesson 2: {lesson.title}"
+        assert two == "lesson 2: CONFIG_STRICT_DEVMEM and System RAM"
+        assert panel.border_title == two
+        top = screen_lines(app)[panel.region.y]
+        assert f"─ {two} ─" in top and ".scenario" not in top
+        rows = pane_lines(app, "#scenario")
+        assert rows[0].strip().startswith("▶ step 0/")
+        assert rows[0].rstrip().endswith("[ ] speed")  # on one row, not wrapped
+        six = find_lesson("6")
+        entry = next(e for e in palette_entries(app) if e[0].startswith("lesson 6:"))
+        assert entry[0] == f"lesson 6: {six.title}"
+        entry[2]()
+        await pilot.pause()
+        assert panel.border_title == entry[0]
+        assert pane_lines(app, "#scenario")[0].rstrip().endswith("[ ] speed")
+
+
 async def test_palette_opens_a_lesson_with_back_restart_and_speed() -> None:
     app = make_app()
     async with app.run_test(size=(120, 40)) as pilot:

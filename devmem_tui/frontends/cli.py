@@ -495,7 +495,7 @@ def _serve(ns: argparse.Namespace) -> int:
 
         lesson = find_lesson(ns.lesson)  # an unknown lesson is one line, here
         tab_args = ["play", "--tui", f"--lesson={ns.lesson}", *(["--quiz"] * ns.quiz), *tab_args]
-        title = f"{PROG} · lesson {lesson.number}: {lesson.title}"
+        title = f"{PROG} · {lesson.label}"
     elif ns.quiz:
         raise CliError("serve --quiz needs --lesson N: the quiz asks about a lesson's steps")
     try:

@@ -30,6 +30,11 @@ class Lesson(NamedTuple):
     def name(self) -> str:
         return Path(self.path).stem
 
+    @property
+    def label(self) -> str:
+        """How every front end names a lesson: ``lesson 3: The first megabyte: ...``."""
+        return f"lesson {self.number}: {self.title}"
+
 
 def lesson_dir() -> Path:
     """The directory of the shipped lessons."""
@@ -57,6 +62,16 @@ def all_lessons() -> list[Lesson]:
         title, summary = read_header(path)
         out.append(Lesson(int(path.name[:2]), title, summary, str(path)))
     return out
+
+
+def lesson_at(path: str) -> Lesson | None:
+    """The shipped lesson at ``path``, if it is one (``play --tui --lesson N`` is given the
+    lesson's path), so that it is named as the palette names it."""
+    try:
+        target = Path(path).resolve()
+    except (OSError, RuntimeError):  # a symlink loop: not a lesson
+        return None
+    return next((le for le in all_lessons() if Path(le.path).resolve() == target), None)
 
 
 def find_lesson(which: str) -> Lesson:

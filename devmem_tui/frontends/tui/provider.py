@@ -68,7 +68,7 @@ def palette_entries(app: PaletteHost) -> list[tuple[str, str, Callable[[], objec
     for key, action, title, tip in app.action_entries():
         out.append((f"action: {title} ({key})", tip or title, partial(app.run_action, action)))
     for lesson in all_lessons():
-        text = display(f"lesson {lesson.number}: {lesson.title}")  # titles are file data
+        text = display(lesson.label)  # titles are file data
         out.append((text, display(lesson.summary), partial(app.open_lesson, lesson.path, text)))
     return out
 

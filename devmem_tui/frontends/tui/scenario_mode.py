@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from rich.text import Text
 from textual.app import App
 from textual.content import Content
 from textual.timer import Timer
@@ -198,7 +199,6 @@ class ScenarioApp(App[int]):
         self._replay(0)
         panel = self.query_one("#scenario", ScenarioPanel)
         panel.display = True
-        panel.border_title = "lesson" if title.startswith("lesson") else "scenario"
         self.note(f"▶ {title}: on a fresh machine; space steps through it", "bold")
         self.refresh_bindings()  # the footer now offers the scenario keys
         self._update_scenario()
@@ -213,4 +213,5 @@ class ScenarioApp(App[int]):
             self.session.settings.autoplay_delay,
         )
         panel = self.query_one("#scenario", ScenarioPanel)
+        panel.border_title = Text(st.heading)  # a Text: a str title would be parsed as markup
         panel.update(text_without_color(text) if self.no_color else text)

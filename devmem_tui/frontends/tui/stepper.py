@@ -16,6 +16,7 @@ from devmem_tui.commands.registry import Result
 from devmem_tui.commands.session import Session
 from devmem_tui.frontends.output import display, outcome_style
 from devmem_tui.scenario import player
+from devmem_tui.scenario.lessons import lesson_at
 from devmem_tui.scenario.player import StepGroup
 from devmem_tui.scenario.quiz import Question, question_for
 from devmem_tui.scenario.script import Scenario, ScenarioError, Step, load_scenario
@@ -31,7 +32,7 @@ class Stepper:
     failures: int = 0
     passes: int = 0
     error: str | None = None  # why the scenario cannot play
-    title: str = ""  # a lesson's title, for the panel
+    title: str = ""  # a lesson's number and title (Lesson.label), for the panel
     quiz: bool = False  # predict-then-see: ask for each expected outcome first
     asked: int = 0
     right: int = 0
@@ -41,6 +42,11 @@ class Stepper:
 
     @classmethod
     def load(cls, path: str, title: str = "", quiz: bool = False) -> Stepper:
+        """The scenario at ``path``; a shipped lesson is titled as the palette titles it,
+        however it was opened (the palette, or ``play --tui --lesson N``)."""
+        if not title:
+            lesson = lesson_at(path)
+            title = lesson.label if lesson is not None else ""
         try:
             scenario = load_scenario(path)
         except ScenarioError as e:
@@ -110,18 +116,22 @@ class Stepper:
         self.report.append((f"{self.scenario.where(item)}: {first}", False))
         return True
 
+    @property
+    def heading(self) -> str:
+        """The panel's title: a lesson's number and title, else the scenario's file name
+        (file data, so shown through ``display``)."""
+        return display(self.title or f"scenario: {os.path.basename(self.path)}")
+
     def keys_text(self, autoplay: bool, delay: float) -> str:
         auto = f"on, {delay:g}s" if autoplay else "off"
-        return f"space next · b back · R restart · a auto ({auto}) · [ ] slower/faster"
+        return f"space next · b back · R restart · a auto ({auto}) · [ ] speed"
 
     def panel_text(self, autoplay: bool, changes: list[str], delay: float = 1.5) -> Text:
-        """Progress, the last group's expects and changes, then the next step or the end."""
+        """Progress and the keys on one line that fits a 120-column panel (the name is the
+        panel's title, ``heading``, which a narrow border cuts short instead of wrapping),
+        the last group's expects and changes, then the next step or the end."""
         t = Text()
-        name = display(self.title or os.path.basename(self.path))
-        t.append(
-            f"▶ {name}  step {min(self.index, len(self.steps))}/{len(self.steps)}",
-            style="bold",
-        )
+        t.append(f"▶ step {min(self.index, len(self.steps))}/{len(self.steps)}", style="bold")
         if self.quiz:
             t.append(f"  quiz {self.right}/{self.asked}", style="bold")
         t.append(f"   {self.keys_text(autoplay, delay)}\n", style="dim")
