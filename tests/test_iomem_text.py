@@ -553,3 +553,20 @@ def test_unreadable_file_is_one_line(tmp_path: Path) -> None:
         p.chmod(0)
         with pytest.raises(DevmemError, match="Permission denied"):
             files.load_iomem(str(p))
+
+
+@pytest.mark.parametrize(
+    ("name", "bad"),
+    [("A\\xZZ", "\\xZZ"), ("A\\q", "\\q"), ("tail\\", "\\"), ("u\\u12", "\\u12")],
+)
+def test_a_bad_escape_in_an_annotated_name_is_an_error(name: str, bad: str) -> None:
+    """encode_name writes \\xHH, \\uHHHH and \\\\ only: any other backslash in an annotated
+    name is a damaged file, said in one line, not a name kept as written."""
+    with pytest.raises(DevmemError) as e:
+        parse(f"00000000-00000fff : {name} [busy]\n", "x.iomem")
+    assert str(e.value).startswith(f"x.iomem:1: bad escape '{bad}' in an annotated name")
+
+
+def test_escaped_backslashes_before_x_are_not_escapes() -> None:
+    tree = parse("00000000-00000fff : B\\\\xZZ [busy]\n", "x.iomem")
+    assert tree.root.children[0].name == "B\\xZZ"

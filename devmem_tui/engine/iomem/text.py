@@ -58,6 +58,8 @@ CONTROL_CHAR = _UNSAFE
 # character itself) and spaces or tabs at either end (``parse`` strips those from a line).
 _ENCODE = re.compile(f"[{_CONTROLS}\\n\\\\]|^[ \\t]+|[ \\t]+$")
 _DECODE = re.compile(r"\\(\\|x[0-9a-f]{2}|u[0-9a-f]{4})")
+# every backslash of an encoded name: group 1 holds a valid escape
+_ESCAPES = re.compile(r"\\(?:(\\|x[0-9a-f]{2}|u[0-9a-f]{4})|.{0,5})")
 
 
 def _hex_escape(ch: str) -> str:
@@ -362,7 +364,15 @@ def _split_annotation(ctx: _Ctx, lineno: int, name: str) -> tuple[str, F | None,
             lineno, "missing name before the annotation (expected START-END : NAME [flags])"
         )
     # the annotated form is this program's own: its names are encoded (encode_name)
-    return decode_name(m.group(1).rstrip(" \t")), fl, desc
+    encoded = m.group(1).rstrip(" \t")
+    for esc in _ESCAPES.finditer(encoded):
+        if esc.group(1) is None:  # encode_name writes no other backslash
+            raise ctx.err(
+                lineno,
+                f"bad escape '{esc.group()}' in an annotated name "
+                "(expected \\xHH, \\uHHHH, or \\\\ for a backslash)",
+            )
+    return decode_name(encoded), fl, desc
 
 
 def _hex_value(ctx: _Ctx, lineno: int, text: str, what: str) -> int:
