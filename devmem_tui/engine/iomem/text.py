@@ -57,9 +57,8 @@ CONTROL_CHAR = _UNSAFE
 # Names in the annotated form (``render(flags=True)``): also LF, the backslash (the escape
 # character itself) and spaces or tabs at either end (``parse`` strips those from a line).
 _ENCODE = re.compile(f"[{_CONTROLS}\\n\\\\]|^[ \\t]+|[ \\t]+$")
-_DECODE = re.compile(r"\\(\\|x[0-9a-f]{2}|u[0-9a-f]{4})")
-# every backslash of an encoded name: group 1 holds a valid escape
-_ESCAPES = re.compile(r"\\(?:(\\|x[0-9a-f]{2}|u[0-9a-f]{4})|.{0,5})")
+# every backslash of an encoded name: group 1 holds the escapes encode_name writes
+_DECODE = re.compile(r"\\(?:(\\|x[0-9a-f]{2}|u[0-9a-f]{4})|.{0,5})")
 
 
 def _hex_escape(ch: str) -> str:
@@ -93,10 +92,18 @@ def encode_name(name: str) -> str:
 
 def decode_name(text: str) -> str:
     """Inverse of ``encode_name``, for annotated lines (plain lines are the kernel's raw
-    ``%s`` and are read as they are)."""
+    ``%s`` and are read as they are). ValueError(the escape) for a backslash that
+    ``encode_name`` never writes."""
     if "\\" not in text:
         return text
-    return _DECODE.sub(lambda m: "\\" if m.group(1) == "\\" else chr(int(m.group(1)[1:], 16)), text)
+
+    def one(m: re.Match[str]) -> str:
+        esc = m.group(1)
+        if esc is None:  # a backslash encode_name never writes: a damaged file
+            raise ValueError(m.group())
+        return "\\" if esc == "\\" else chr(int(esc[1:], 16))
+
+    return _DECODE.sub(one, text)
 
 
 def check_name(name: str, what: str = "name") -> str:
@@ -364,15 +371,14 @@ def _split_annotation(ctx: _Ctx, lineno: int, name: str) -> tuple[str, F | None,
             lineno, "missing name before the annotation (expected START-END : NAME [flags])"
         )
     # the annotated form is this program's own: its names are encoded (encode_name)
-    encoded = m.group(1).rstrip(" \t")
-    for esc in _ESCAPES.finditer(encoded):
-        if esc.group(1) is None:  # encode_name writes no other backslash
-            raise ctx.err(
-                lineno,
-                f"bad escape '{esc.group()}' in an annotated name "
-                "(expected \\xHH, \\uHHHH, or \\\\ for a backslash)",
-            )
-    return decode_name(encoded), fl, desc
+    try:
+        return decode_name(m.group(1).rstrip(" \t")), fl, desc
+    except ValueError as e:
+        raise ctx.err(
+            lineno,
+            f"bad escape '{e}' in an annotated name "
+            "(expected \\xHH, \\uHHHH, or \\\\ for a backslash)",
+        ) from None
 
 
 def _hex_value(ctx: _Ctx, lineno: int, text: str, what: str) -> int:
